@@ -1,0 +1,186 @@
+"""Training configuration: one typed dataclass, validated in one place, JSON round trip."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from .errors import ConfigError
+
+METHODS = ("n2v2", "n2v", "hqssl", "n2n")
+NOISE_MODELS = ("poisson-gaussian", "gaussian", "gaussian-known", "mean-only")
+SCHEDULES = ("cosine", "constant")
+CHANNEL_MODES = ("independent", "joint")
+
+#: Human-readable one-liners per method, used by the CLI and the widget.
+METHOD_HELP = {
+    "n2v2": "Noise2Void 2 (Hoeck et al. 2022): blind-spot masking with median replacement and "
+    "BlurPool; no checkerboard artefacts. Assumes pixel-wise independent noise.",
+    "n2v": "Noise2Void (Krull et al. 2019): the original masked blind-spot training. "
+    "Assumes pixel-wise independent noise; may show checkerboard artefacts.",
+    "hqssl": "HQ-SSL (Laine et al. 2019): blind-spot network with a learned noise model and a "
+    "Bayesian posterior mean; every pixel trains the network. Best quality for independent "
+    "Gaussian or Poisson-Gaussian (camera) noise; also gives an uncertainty map.",
+    "n2n": "Noise2Noise (Lehtinen et al. 2018): needs two independent noisy acquisitions of "
+    "the same scene; learns to map one to the other.",
+}
+
+
+#: Per-method defaults applied by :meth:`TrainConfig.for_method` (the CLI and widget use it).
+#: HQ-SSL trains on every pixel of a patch, so small batches suffice; its four-branch
+#: network is costlier per pixel, hence the narrower width on CPU-friendly defaults.
+METHOD_DEFAULTS: dict[str, dict[str, Any]] = {
+    "n2v2": {},
+    "n2v": {},
+    "hqssl": {"batch_size": 4, "learning_rate": 3e-4},
+    "n2n": {"batch_size": 8},
+}
+
+
+@dataclass
+class TrainConfig:
+    """Everything that defines a training run; stored with the model.
+
+    Lengths are in pixels, times in seconds.  Training length is given by
+    ``steps`` (gradient steps), or ``epochs`` (passes over the data, one
+    epoch being as many patches as fit into the training data once), or
+    ``time_budget_s`` (wall-clock seconds; ``steps``/``epochs`` then cap it).
+    """
+
+    method: str = "n2v2"
+    axes: str = "YX"
+    train_3d: bool = False
+    channels: str = "independent"
+
+    patch_size: int = 64
+    patch_size_z: int = 16
+    batch_size: int = 16
+    steps: int | None = 1500
+    epochs: int | None = None
+    time_budget_s: float | None = None
+    validation_fraction: float = 0.1
+    validation_interval: int = 50
+
+    learning_rate: float = 4e-4
+    schedule: str = "cosine"
+    warmup_fraction: float = 0.05
+
+    # Noise2Void / N2V2
+    mask_fraction: float = 0.002
+    mask_radius: int = 2
+    unet_depth: int = 2
+    unet_features: int = 32
+
+    # HQ-SSL
+    hq_depth: int = 3
+    hq_features: int = 16
+    noise_model: str = "poisson-gaussian"
+    noise_sigma: float | None = None  # known Gaussian sigma, in the input's intensity units
+
+    seed: int = 0
+    device: str = "auto"
+    mixed_precision: bool = True
+    num_threads: int | None = None
+
+    # Prediction defaults (stored so a model file predicts the same way).
+    tile_size: int = 256
+    tile_size_z: int = 32
+    tile_batch: int = 4
+
+    version: int = field(default=1, repr=False)
+
+    # ------------------------------------------------------------------ helpers
+    @classmethod
+    def for_method(cls, method: str, **overrides: Any) -> "TrainConfig":
+        """Defaults tuned for ``method`` (see :data:`METHOD_DEFAULTS`), then ``overrides``."""
+        values = dict(METHOD_DEFAULTS.get(method, {}))
+        values.update(overrides)
+        return cls(method=method, **values).validate()
+
+    def validate(self) -> "TrainConfig":
+        """Check every field; raise :class:`ConfigError` naming the first bad one."""
+        from .axes import parse_axes
+
+        def bad(name: str, why: str) -> ConfigError:
+            return ConfigError(f"Invalid setting {name}={getattr(self, name)!r}: {why}")
+
+        if self.method not in METHODS:
+            raise bad("method", f"choose one of {', '.join(METHODS)}")
+        parse_axes(self.axes)
+        if self.train_3d and "Z" not in self.axes.upper():
+            raise bad("train_3d", f"3D training needs a Z axis, but axes are {self.axes!r}")
+        if self.channels not in CHANNEL_MODES:
+            raise bad("channels", f"choose one of {', '.join(CHANNEL_MODES)}")
+        for name, lo in (("patch_size", 8), ("patch_size_z", 4), ("batch_size", 1),
+                         ("unet_depth", 1), ("unet_features", 4), ("hq_depth", 1),
+                         ("hq_features", 4), ("validation_interval", 1), ("tile_size", 16),
+                         ("tile_size_z", 4), ("tile_batch", 1), ("mask_radius", 1)):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value < lo:
+                raise bad(name, f"must be an integer >= {lo}")
+        for name in ("patch_size", "patch_size_z"):
+            if getattr(self, name) % 4:
+                raise bad(name, "must be a multiple of 4")
+        if self.steps is None and self.epochs is None and self.time_budget_s is None:
+            raise ConfigError("Set a training length: steps, epochs or time_budget_s.")
+        for name in ("steps", "epochs"):
+            value = getattr(self, name)
+            if value is not None and (not isinstance(value, int) or value < 1):
+                raise bad(name, "must be a positive integer or None")
+        if self.time_budget_s is not None and not self.time_budget_s > 0:
+            raise bad("time_budget_s", "must be a positive number of seconds or None")
+        if not 0.0 <= self.validation_fraction < 0.5:
+            raise bad("validation_fraction", "must be in [0, 0.5)")
+        if not 0.0 < self.learning_rate < 1.0:
+            raise bad("learning_rate", "must be in (0, 1)")
+        if self.schedule not in SCHEDULES:
+            raise bad("schedule", f"choose one of {', '.join(SCHEDULES)}")
+        if not 0.0 <= self.warmup_fraction < 1.0:
+            raise bad("warmup_fraction", "must be in [0, 1)")
+        if not 0.0 < self.mask_fraction <= 0.25:
+            raise bad("mask_fraction", "must be in (0, 0.25]; N2V uses about 0.002 (0.2%)")
+        if self.noise_model not in NOISE_MODELS:
+            raise bad("noise_model", f"choose one of {', '.join(NOISE_MODELS)}")
+        if self.noise_model == "gaussian-known":
+            if self.noise_sigma is None or not self.noise_sigma > 0:
+                raise bad("noise_sigma", "a known-sigma Gaussian noise model needs noise_sigma > 0 "
+                          "(in the image's intensity units)")
+        if not isinstance(self.seed, int):
+            raise bad("seed", "must be an integer")
+        if not isinstance(self.device, str) or not self.device:
+            raise bad("device", "use 'auto', 'cpu', 'cuda', 'cuda:N' or 'mps'")
+        if self.num_threads is not None and self.num_threads < 1:
+            raise bad("num_threads", "must be >= 1 or None")
+        self.axes = self.axes.upper()
+        return self
+
+    def replace(self, **changes: Any) -> "TrainConfig":
+        """A validated copy with some fields changed."""
+        return dataclasses.replace(self, **changes).validate()
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2, sort_keys=True)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "TrainConfig":
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ConfigError(f"Unknown configuration keys {unknown}; this model may come from a "
+                              "newer napari-blindspot: upgrade the package.")
+        return cls(**data).validate()
+
+    @classmethod
+    def from_json(cls, text: str) -> "TrainConfig":
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise ConfigError(f"Configuration is not valid JSON: {exc}") from exc
+        if not isinstance(data, dict):
+            raise ConfigError("Configuration JSON must be an object.")
+        return cls.from_dict(data)

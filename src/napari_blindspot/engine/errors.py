@@ -1,0 +1,28 @@
+"""Error types raised by the engine.
+
+Every error a user can cause (bad axes, bad data, bad model file, bad settings)
+is a :class:`BlindspotError`, a subclass of :class:`ValueError`, whose message
+names the problem and says how to fix it.
+"""
+
+from __future__ import annotations
+
+
+class BlindspotError(ValueError):
+    """Base class for user-facing errors of napari-blindspot."""
+
+
+class AxesError(BlindspotError):
+    """The axes string is malformed or does not match the array."""
+
+
+class DataError(BlindspotError):
+    """The image data cannot be used (empty, too small, NaN/inf, wrong dtype)."""
+
+
+class ConfigError(BlindspotError):
+    """A training or prediction setting is invalid."""
+
+
+class ModelFileError(BlindspotError):
+    """A model file is damaged, not a napari-blindspot model, or incompatible."""

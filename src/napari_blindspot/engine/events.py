@@ -1,0 +1,84 @@
+"""Typed events yielded by the training and prediction generators.
+
+Front ends (CLI progress bar, napari widget) consume these; nothing in the engine prints.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .model import DenoisingModel
+
+
+@dataclass(frozen=True)
+class TrainingStarted:
+    """Sent once before the first step."""
+
+    method: str
+    device: str
+    total_steps: int | None
+    time_budget_s: float | None
+    n_train_patches: int
+    n_validation_patches: int
+    n_parameters: int
+
+
+@dataclass(frozen=True)
+class TrainingProgress:
+    """Sent after training steps (throttled) and after every validation.
+
+    ``epoch`` counts passes over the data (fractional); losses are in normalised units;
+    ``noise`` holds learned noise parameters in the image's intensity units (HQ-SSL).
+    ``progress`` is the fraction of the run done, by steps or by time budget.
+    """
+
+    step: int
+    total_steps: int | None
+    epoch: float
+    train_loss: float
+    val_loss: float | None
+    best_val_loss: float | None
+    learning_rate: float
+    elapsed_s: float
+    eta_s: float | None
+    progress: float
+    noise: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Preview:
+    """The current model's output for the preview block given to the run.
+
+    ``image`` (and ``uncertainty`` for HQ-SSL) have the preview block's shape,
+    float32 in the image's intensity units.
+    """
+
+    step: int
+    image: np.ndarray
+    uncertainty: np.ndarray | None = None
+
+
+@dataclass(frozen=True)
+class TrainingFinished:
+    """Sent last; ``reason`` is ``"completed"``, ``"stopped"`` or ``"time budget"``."""
+
+    model: "DenoisingModel"
+    step: int
+    reason: str
+    elapsed_s: float
+
+
+@dataclass(frozen=True)
+class PredictionProgress:
+    """Sent by prediction after every batch of tiles."""
+
+    done: int
+    total: int
+    elapsed_s: float
+
+
+TrainingEvent = Any  # TrainingStarted | TrainingProgress | Preview | TrainingFinished

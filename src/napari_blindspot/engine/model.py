@@ -1,0 +1,205 @@
+"""A trained denoising model: network, configuration, normalisation, learned noise parameters."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Generator
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from .axes import CanonicalView, check_axes
+from .config import TrainConfig
+from .device import autocast_dtype, select_device
+from .errors import AxesError, DataError
+from .events import PredictionProgress
+from .methods import Method, get_method
+from .normalization import Normalization, check_finite
+from .tiling import predict_sample
+
+PredictionResult = dict[str, np.ndarray]
+
+
+def check_image(data: Any) -> None:
+    """Raise :class:`DataError` for arrays that cannot be denoised (empty, non-numeric)."""
+    shape = tuple(getattr(data, "shape", ()))
+    if not shape or int(np.prod(shape)) == 0:
+        raise DataError(f"The image is empty (shape {shape}); open an image with pixels in it.")
+    dtype = np.dtype(getattr(data, "dtype", np.float32))
+    if dtype.kind not in "uif":
+        raise DataError(f"Unsupported pixel type {dtype}: use integer or floating-point images "
+                        "(complex, boolean and label images cannot be denoised).")
+
+
+@dataclass
+class DenoisingModel:
+    """A trained network with everything needed to apply it.
+
+    ``net`` works in normalised intensity units; :meth:`predict` handles axes,
+    normalisation, tiling and conversion back to the input's intensity units.
+    """
+
+    config: TrainConfig
+    net: nn.Module
+    normalization: Normalization
+    channels: int
+    info: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.method: Method = get_method(self.config)
+        self.net.eval()
+
+    # ---------------------------------------------------------------- basics
+    @property
+    def device(self) -> torch.device:
+        return next(self.net.parameters()).device
+
+    def to(self, device: str | torch.device) -> "DenoisingModel":
+        self.net.to(select_device(str(device)) if isinstance(device, str) else device)
+        return self
+
+    @property
+    def has_uncertainty(self) -> bool:
+        return self.method.has_uncertainty
+
+    @property
+    def net_channels(self) -> int:
+        return 1 if self.config.channels == "independent" else self.channels
+
+    def noise_parameters(self) -> dict[str, float]:
+        """Learned noise parameters in the image's intensity units (HQ-SSL), else ``{}``."""
+        return self.method.noise_parameters(self.net, self.normalization)
+
+    def _infer_fn(self) -> Callable[[torch.Tensor], dict[str, torch.Tensor]]:
+        dtype = autocast_dtype(self.device) if self.config.mixed_precision else None
+
+        def infer(x: torch.Tensor) -> dict[str, torch.Tensor]:
+            if dtype is None:
+                return self.method.infer(self.net, x)
+            with torch.autocast(device_type="cuda", dtype=dtype):
+                return self.method.infer(self.net, x)
+
+        return infer
+
+    def _view(self, data: Any, axes: str | None) -> CanonicalView:
+        check_image(data)
+        if axes is None:
+            if len(data.shape) != len(self.config.axes):
+                raise AxesError(f"The image has {len(data.shape)} dimensions but the model was trained "
+                                f"on axes {self.config.axes!r}: give the image's axes explicitly.")
+            axes = self.config.axes
+        axes = check_axes(axes, tuple(data.shape))
+        view = CanonicalView(data, axes, self.config.train_3d)
+        if view.n_channels != self.channels:
+            raise DataError(f"The model was trained on {self.channels} channel(s) but the image has "
+                            f"{view.n_channels} (axes {axes!r}); use a matching image or retrain.")
+        return view
+
+    # ------------------------------------------------------------ prediction
+    def predict_iter(self, data: Any, axes: str | None = None, *, tile_size: int | None = None,
+                     tile_size_z: int | None = None, tile_batch: int | None = None,
+                     tta: bool = False, uncertainty: bool = False,
+                     ) -> Generator[PredictionProgress, None, PredictionResult]:
+        """Denoise ``data`` (axes ``axes``, default the training axes) tile by tile.
+
+        Yields :class:`PredictionProgress`; returns ``{"denoised": float32 array}`` with the
+        shape and axes order of ``data``, in its intensity units, plus ``"uncertainty"``
+        (posterior standard deviation, same units) when requested and the method has one.
+        Closing the generator cancels.
+        """
+        view = self._view(data, axes)
+        cfg = self.config
+        want = ("denoised", "std") if (uncertainty and self.has_uncertainty) else ("denoised",)
+        ts = tile_size or cfg.tile_size
+        tile_shape = ((tile_size_z or cfg.tile_size_z, ts, ts) if cfg.train_3d else (ts, ts))
+        outputs = {k: view.empty_like_source(np.float32) for k in want}
+        infer = self._infer_fn()
+        multiple = self.method.size_multiple(cfg)
+        margin = self.method.receptive_radius(cfg)
+        start = time.perf_counter()
+        units = [(s, c) for s in range(view.n_samples)
+                 for c in (range(view.n_channels) if cfg.channels == "independent" else [None])]
+        for i, (s, c) in enumerate(units):
+            block = view.read(s)
+            check_finite(block, f"sample {s}")
+            if c is not None:
+                block = block[c:c + 1]
+            block = self.normalization.normalize(block, c)
+            gen = predict_sample(infer, block, tile_shape=tile_shape, multiple=multiple,
+                                 margin=margin, batch_size=tile_batch or cfg.tile_batch,
+                                 device=self.device, tta=tta, keys=want)
+            try:
+                while True:
+                    ev = next(gen)
+                    frac = (i + ev.done / ev.total) / len(units)
+                    yield PredictionProgress(int(round(frac * 1000)), 1000, time.perf_counter() - start)
+            except StopIteration as stop:
+                result = stop.value
+            finally:
+                gen.close()
+            den = self.normalization.denormalize(result["denoised"], c)
+            view.write(outputs["denoised"], s, den, c)
+            if "std" in result:
+                scale = np.asarray(self.normalization.std, np.float32)
+                scale = scale[c:c + 1] if c is not None else scale
+                view.write(outputs["std"], s,
+                           result["std"] * scale.reshape((-1,) + (1,) * (result["std"].ndim - 1)), c)
+        out = {"denoised": outputs["denoised"]}
+        if "std" in outputs:
+            out["uncertainty"] = outputs["std"]
+        return out
+
+    def predict(self, data: Any, axes: str | None = None, *,
+                progress: Callable[[PredictionProgress], None] | None = None,
+                **kwargs: Any) -> PredictionResult:
+        """Like :meth:`predict_iter` but runs to the end; ``progress`` gets every event."""
+        gen = self.predict_iter(data, axes, **kwargs)
+        while True:
+            try:
+                ev = next(gen)
+            except StopIteration as stop:
+                return stop.value
+            if progress is not None:
+                progress(ev)
+
+    def denoise(self, data: Any, axes: str | None = None, **kwargs: Any) -> np.ndarray:
+        """Denoised float32 image with the shape of ``data`` (see :meth:`predict_iter`)."""
+        return self.predict(data, axes, **kwargs)["denoised"]
+
+    def predict_block(self, block: np.ndarray, channel: int | None = None) -> PredictionResult:
+        """Denoise one small canonical block ``(C, [Z,] Y, X)`` in one piece (previews).
+
+        ``channel`` selects the normalisation of a single channel for independent-channel
+        models given a ``(1, ...)`` block.
+        """
+        from .tiling import predict_whole
+
+        x = self.normalization.normalize(np.asarray(block, np.float32), channel)
+        was_training = self.net.training
+        self.net.eval()
+        try:
+            out = predict_whole(self._infer_fn(), x, self.device)
+        finally:
+            self.net.train(was_training)
+        res = {"denoised": self.normalization.denormalize(out["denoised"], channel)}
+        if "std" in out:
+            scale = np.asarray(self.normalization.std, np.float32)
+            scale = scale[channel:channel + 1] if channel is not None else scale
+            res["uncertainty"] = out["std"] * scale.reshape((-1,) + (1,) * (out["std"].ndim - 1))
+        return res
+
+    # ------------------------------------------------------------ files
+    def save(self, path: str) -> None:
+        """Write the model to one ``.safetensors`` file (see :mod:`.model_file`)."""
+        from .model_file import save_model
+
+        save_model(self, path)
+
+    @classmethod
+    def load(cls, path: str, device: str = "auto") -> "DenoisingModel":
+        from .model_file import load_model
+
+        return load_model(path, device=device)

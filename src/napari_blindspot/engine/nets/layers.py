@@ -1,0 +1,64 @@
+"""Dimension-generic building blocks (2D and 3D) shared by the networks."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+def conv_cls(ndim: int) -> type[nn.Module]:
+    return {2: nn.Conv2d, 3: nn.Conv3d}[ndim]
+
+
+def batchnorm_cls(ndim: int) -> type[nn.Module]:
+    return {2: nn.BatchNorm2d, 3: nn.BatchNorm3d}[ndim]
+
+
+def pad_to_multiple(x: torch.Tensor, multiple: int | tuple[int, ...]) -> tuple[torch.Tensor, tuple[int, ...]]:
+    """Reflect-pad the spatial dims of ``x`` (N, C, *sp) at the end up to a multiple.
+
+    Returns the padded tensor and the original spatial shape (to crop back).
+    Falls back to replicate padding where a dimension is too small to reflect.
+    """
+    spatial = tuple(x.shape[2:])
+    mult = multiple if isinstance(multiple, tuple) else (multiple,) * len(spatial)
+    extra = [(-s) % m for s, m in zip(spatial, mult)]
+    if not any(extra):
+        return x, spatial
+    pad: list[int] = []
+    for e in reversed(extra):
+        pad += [0, e]
+    mode = "reflect" if all(e < s for e, s in zip(extra, spatial)) else "replicate"
+    return F.pad(x, pad, mode=mode), spatial
+
+
+def crop_to(x: torch.Tensor, spatial: tuple[int, ...]) -> torch.Tensor:
+    return x[(slice(None), slice(None)) + tuple(slice(0, s) for s in spatial)]
+
+
+class BlurPool(nn.Module):
+    """N2V2 anti-aliased downsampling: max-pool with stride 1, then a [1,2,1] blur with stride 2.
+
+    Input ``(N, C, *sp)`` with even spatial sizes; output ``(N, C, *sp/2)``.
+    """
+
+    def __init__(self, channels: int, ndim: int) -> None:
+        super().__init__()
+        self.ndim = ndim
+        self.channels = channels
+        k1 = torch.tensor([1.0, 2.0, 1.0])
+        kernel = k1
+        for _ in range(ndim - 1):
+            kernel = kernel[..., None] * k1
+        kernel = kernel / kernel.sum()
+        self.register_buffer("kernel", kernel[None, None].repeat(channels, 1, *([1] * ndim)),
+                             persistent=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        pool = {2: F.max_pool2d, 3: F.max_pool3d}[self.ndim]
+        conv = {2: F.conv2d, 3: F.conv3d}[self.ndim]
+        x = F.pad(x, [0, 1] * self.ndim, mode="replicate")
+        x = pool(x, kernel_size=2, stride=1)
+        x = F.pad(x, [1, 1] * self.ndim, mode="reflect")
+        return conv(x, self.kernel.to(x.dtype), stride=2, groups=self.channels)

@@ -1,0 +1,80 @@
+"""Per-channel intensity normalisation, computed on the training data and stored with the model."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .axes import CanonicalView
+from .errors import DataError
+
+#: Statistics are estimated on at most this many samples (frames or volumes), evenly spaced.
+MAX_STAT_SAMPLES = 64
+
+
+@dataclass(frozen=True)
+class Normalization:
+    """Affine map ``(x - mean) / std`` per channel; ``mean``/``std`` in input intensity units."""
+
+    mean: tuple[float, ...]
+    std: tuple[float, ...]
+
+    def _shape(self, ndim: int) -> tuple[int, ...]:
+        return (len(self.mean),) + (1,) * (ndim - 1)
+
+    def normalize(self, block: np.ndarray, channel: int | None = None) -> np.ndarray:
+        """Normalise a ``(C, ...)`` block (or a single channel ``channel`` of shape ``(1, ...)``)."""
+        mean, std = np.asarray(self.mean, np.float32), np.asarray(self.std, np.float32)
+        if channel is not None:
+            mean, std = mean[channel:channel + 1], std[channel:channel + 1]
+        shape = (len(mean),) + (1,) * (block.ndim - 1)
+        return (block - mean.reshape(shape)) / std.reshape(shape)
+
+    def denormalize(self, block: np.ndarray, channel: int | None = None) -> np.ndarray:
+        mean, std = np.asarray(self.mean, np.float32), np.asarray(self.std, np.float32)
+        if channel is not None:
+            mean, std = mean[channel:channel + 1], std[channel:channel + 1]
+        shape = (len(mean),) + (1,) * (block.ndim - 1)
+        return block * std.reshape(shape) + mean.reshape(shape)
+
+    def scale(self, channel: int) -> float:
+        """Intensity units per normalised unit for ``channel`` (converts std-like values)."""
+        return float(self.std[channel])
+
+    def to_dict(self) -> dict:
+        return {"mean": list(self.mean), "std": list(self.std)}
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "Normalization":
+        return cls(tuple(float(v) for v in data["mean"]), tuple(float(v) for v in data["std"]))
+
+
+def check_finite(block: np.ndarray, where: str) -> None:
+    """Raise :class:`DataError` if ``block`` holds NaN or infinite values."""
+    if not np.isfinite(block).all():
+        n_bad = int(np.size(block) - np.count_nonzero(np.isfinite(block)))
+        raise DataError(f"The image contains {n_bad} NaN or infinite value(s) in {where}. "
+                        "Replace them first (e.g. with the image median) and try again.")
+
+
+def compute_normalization(view: CanonicalView) -> Normalization:
+    """Per-channel mean and std over (up to :data:`MAX_STAT_SAMPLES`) samples of ``view``."""
+    n = view.n_samples
+    picks = np.unique(np.linspace(0, n - 1, min(n, MAX_STAT_SAMPLES)).round().astype(int))
+    total = np.zeros(view.n_channels, np.float64)
+    total_sq = np.zeros(view.n_channels, np.float64)
+    count = 0
+    for s in picks:
+        block = view.read(int(s)).astype(np.float64)
+        check_finite(block, f"sample {int(s)}")
+        flat = block.reshape(block.shape[0], -1)
+        total += flat.sum(axis=1)
+        total_sq += (flat ** 2).sum(axis=1)
+        count += flat.shape[1]
+    mean = total / count
+    var = np.maximum(total_sq / count - mean ** 2, 0.0)
+    std = np.sqrt(var)
+    if np.any(std <= 1e-12 * np.maximum(1.0, np.abs(mean))):
+        raise DataError("The image (or one of its channels) is constant: there is nothing to denoise.")
+    return Normalization(tuple(float(m) for m in mean), tuple(float(s) for s in std))

@@ -1,0 +1,150 @@
+"""Lazy random patch sampling with augmentation and a held-out validation split.
+
+Patches are read on demand from a :class:`~.axes.CanonicalView`; nothing but the
+current batch is held in memory, whatever the size of the stack.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .axes import CanonicalView
+from .errors import DataError
+from .normalization import Normalization, check_finite
+
+
+@dataclass(frozen=True)
+class Region:
+    """A set of samples and a band of rows ``[y0, y1)`` that patches may come from."""
+
+    samples: np.ndarray
+    y0: int
+    y1: int
+
+
+def patch_shape_for(view: CanonicalView, patch_size: int, patch_size_z: int) -> tuple[int, ...]:
+    """The patch shape for ``view``; raises :class:`DataError` if the image is smaller."""
+    shape = (patch_size_z, patch_size, patch_size) if view.train_3d else (patch_size, patch_size)
+    spatial = view.spatial_shape
+    if any(s == 0 for s in spatial) or view.n_samples == 0:
+        raise DataError(f"The image is empty (shape {tuple(view.data.shape)}).")
+    if any(s < p for s, p in zip(spatial, shape)):
+        names = view.spatial_axes
+        raise DataError(
+            f"The image ({' x '.join(f'{n}={s}' for n, s in zip(names, spatial))}) is smaller than "
+            f"the training patch ({' x '.join(map(str, shape))}): choose a patch size of at most "
+            f"{min(spatial[-2:]) // 4 * 4}" + (f" and a Z patch of at most {spatial[0] // 4 * 4}"
+                                                 if view.train_3d else "") + ".")
+    return shape
+
+
+def split_regions(view: CanonicalView, patch_shape: tuple[int, ...],
+                  fraction: float) -> tuple[Region, Region | None]:
+    """Split the data into a training and a validation region.
+
+    With 10 or more samples, the last ``fraction`` of samples (at least one) is held
+    out.  Otherwise a band of rows at the bottom of every sample is held out when the
+    image is tall enough for both a training and a validation patch.  For a single
+    small image the validation patches overlap the training data (the validation loss
+    then only tracks convergence, which is all it is used for in self-supervised
+    training).
+    """
+    n, height, ph = view.n_samples, view.spatial_shape[-2], patch_shape[-2]
+    everything = Region(np.arange(n), 0, height)
+    if fraction <= 0:
+        return everything, None
+    if n >= 10:
+        n_val = max(1, int(round(fraction * n)))
+        return (Region(np.arange(n - n_val), 0, height), Region(np.arange(n - n_val, n), 0, height))
+    band = max(ph, int(round(fraction * height)))
+    if height - band >= ph:
+        return Region(np.arange(n), 0, height - band), Region(np.arange(n), height - band, height)
+    return everything, everything
+
+
+class PatchSampler:
+    """Draws random, augmented, normalised patches from one or more aligned views.
+
+    Parameters
+    ----------
+    views
+        One view, or two aligned views of the same shape (Noise2Noise input and target).
+    normalization
+        Per-channel statistics applied to every patch.
+    patch_shape
+        ``(Y, X)`` or ``(Z, Y, X)`` in pixels.
+    region
+        Where patches may come from.
+    rng
+        The random generator (all randomness of sampling and augmentation).
+    independent_channels
+        If True each patch holds one channel (``C=1``) and channels act as samples.
+    augment
+        Random flips and 90-degree rotations in the YX plane.
+    """
+
+    def __init__(self, views: list[CanonicalView], normalization: Normalization,
+                 patch_shape: tuple[int, ...], region: Region, rng: np.random.Generator,
+                 independent_channels: bool = True, augment: bool = True) -> None:
+        self.views = views
+        self.normalization = normalization
+        self.patch_shape = tuple(patch_shape)
+        self.region = region
+        self.rng = rng
+        self.independent_channels = independent_channels
+        self.augment = augment
+        view = views[0]
+        self.n_channels = view.n_channels
+        self.spatial = view.spatial_shape
+        self.out_channels = 1 if independent_channels else view.n_channels
+
+    def _origin(self) -> tuple[int, ...]:
+        r = self.region
+        origin = []
+        for axis, (size, p) in enumerate(zip(self.spatial, self.patch_shape)):
+            lo, hi = (r.y0, r.y1) if axis == len(self.spatial) - 2 else (0, size)
+            origin.append(int(self.rng.integers(lo, max(lo, hi - p) + 1)))
+        return tuple(origin)
+
+    def sample(self) -> np.ndarray:
+        """One patch stack: shape ``(V, C, *patch_shape)`` float32 (V views)."""
+        s = int(self.rng.choice(self.region.samples))
+        origin = self._origin()
+        region = tuple(slice(o, o + p) for o, p in zip(origin, self.patch_shape))
+        channel = int(self.rng.integers(self.n_channels)) if self.independent_channels else None
+        blocks = []
+        for view in self.views:
+            block = view.read(s, region)
+            check_finite(block, f"sample {s} at {origin}")
+            if channel is not None:
+                block = block[channel:channel + 1]
+            blocks.append(self.normalization.normalize(block, channel))
+        stack = np.stack(blocks)
+        if self.augment:
+            k = int(self.rng.integers(4))
+            if k and self.patch_shape[-1] == self.patch_shape[-2]:
+                stack = np.rot90(stack, k, axes=(-2, -1))
+            if self.rng.random() < 0.5:
+                stack = stack[..., ::-1]
+        return np.ascontiguousarray(stack, dtype=np.float32)
+
+    def batch(self, batch_size: int) -> np.ndarray:
+        """``batch_size`` patches: shape ``(V, B, C, *patch_shape)`` float32."""
+        return np.stack([self.sample() for _ in range(batch_size)], axis=1)
+
+    def fixed_set(self, count: int) -> np.ndarray:
+        """A fixed set of ``count`` un-augmented patches (for validation)."""
+        augment, self.augment = self.augment, False
+        try:
+            return self.batch(count)
+        finally:
+            self.augment = augment
+
+
+def count_patches(view: CanonicalView, patch_shape: tuple[int, ...], independent_channels: bool) -> int:
+    """How many non-overlapping patches the data holds (one epoch's worth)."""
+    per_sample = int(np.prod([max(1, s // p) for s, p in zip(view.spatial_shape, patch_shape)]))
+    channels = view.n_channels if independent_channels else 1
+    return max(1, per_sample * view.n_samples * channels)

@@ -1,0 +1,316 @@
+"""The training generator: every front end (CLI, napari widget, tests) iterates it.
+
+>>> run = TrainingRun(image, TrainConfig(method="n2v2", axes="TYX"))   # doctest: +SKIP
+>>> for event in run.events():                                        # doctest: +SKIP
+...     print(event)
+>>> model = run.model                                                  # doctest: +SKIP
+
+:meth:`TrainingRun.events` yields typed events (:mod:`.events`) and returns the
+trained model; :meth:`TrainingRun.stop` (from the same or another thread) ends
+training after the current step, and closing the generator does too; in every
+case :attr:`TrainingRun.model` holds the best model so far.  No threads, no prints.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import math
+import time
+from collections.abc import Generator
+from typing import Any
+
+import numpy as np
+import torch
+
+from .axes import CanonicalView
+from .config import TrainConfig
+from .device import autocast_dtype, configure_threads, describe_device, select_device
+from .errors import DataError
+from .events import Preview, TrainingFinished, TrainingProgress, TrainingStarted
+from .methods import get_method
+from .model import DenoisingModel, check_image
+from .normalization import compute_normalization
+from .patches import PatchSampler, count_patches, patch_shape_for, split_regions
+
+log = logging.getLogger(__name__)
+
+#: Progress events are sent at most this often (seconds), plus after each validation.
+PROGRESS_INTERVAL_S = 0.1
+MAX_VALIDATION_PATCHES = 128
+MIN_VALIDATION_PATCHES = 8
+
+
+def learning_rate(base: float, progress: float, schedule: str, warmup: float) -> float:
+    """Linear warm-up over ``warmup`` of the run, then cosine decay to 1% (or constant)."""
+    if warmup > 0 and progress < warmup:
+        return base * max(progress / warmup, 0.01)
+    if schedule == "constant":
+        return base
+    p = min(1.0, (progress - warmup) / max(1e-9, 1.0 - warmup))
+    return base * (0.01 + 0.99 * 0.5 * (1.0 + math.cos(math.pi * p)))
+
+
+class TrainingRun:
+    """One training run over ``data`` (any array-like) with ``config``.
+
+    Parameters
+    ----------
+    data
+        The noisy image, axes ``config.axes``; any real dtype.
+    config
+        Training settings (validated here).
+    target
+        Noise2Noise only: a second, independent noisy acquisition, same shape.
+    initial
+        A model to continue training (its normalisation is kept).
+    preview
+        A raw canonical block ``(C, [Z,] Y, X)`` (for independent-channel models a
+        single channel ``(1, ...)``, see ``preview_channel``) to denoise every
+        ``preview_interval_s`` seconds; change it with :meth:`set_preview`.
+    """
+
+    def __init__(self, data: Any, config: TrainConfig, *, target: Any = None,
+                 initial: DenoisingModel | None = None, preview: np.ndarray | None = None,
+                 preview_channel: int | None = None, preview_interval_s: float = 5.0) -> None:
+        self.config = config = copy.deepcopy(config).validate()
+        self.method = get_method(config)
+        check_image(data)
+        self.view = CanonicalView(data, config.axes, config.train_3d)
+        views = [self.view]
+        if self.method.n_views == 2:
+            if target is None:
+                raise DataError("Noise2Noise needs a second noisy acquisition of the same scene "
+                                "(target); pick one, or use N2V2 or HQ-SSL for a single image.")
+            check_image(target)
+            if tuple(target.shape) != tuple(data.shape):
+                raise DataError(f"Noise2Noise needs two acquisitions of the same shape, got "
+                                f"{tuple(data.shape)} and {tuple(target.shape)}.")
+            views.append(CanonicalView(target, config.axes, config.train_3d))
+        elif target is not None:
+            raise DataError(f"A target image is only used by Noise2Noise, not {config.method!r}.")
+        self.patch_shape = patch_shape_for(self.view, config.patch_size, config.patch_size_z)
+
+        self.device = select_device(config.device)
+        if self.device.type == "cpu":
+            configure_threads(config.num_threads)
+        torch.manual_seed(config.seed)
+        self.rng = np.random.default_rng(config.seed)
+        self.generator = torch.Generator().manual_seed(config.seed + 1)
+
+        if initial is not None:
+            if initial.channels != self.view.n_channels:
+                raise DataError(f"The model to continue was trained on {initial.channels} channel(s), "
+                                f"the image has {self.view.n_channels}.")
+            self.normalization = initial.normalization
+        else:
+            self.normalization = compute_normalization(self.view)
+        if len(views) == 2:
+            compute_normalization(views[1])  # checks the target for NaN/inf and constant data
+
+        independent = config.channels == "independent"
+        self.net_channels = 1 if independent else self.view.n_channels
+        train_region, val_region = split_regions(self.view, self.patch_shape, config.validation_fraction)
+        self.sampler = PatchSampler(views, self.normalization, self.patch_shape, train_region,
+                                    self.rng, independent_channels=independent)
+        self.epoch_patches = count_patches(self.view, self.patch_shape, independent)
+        self.steps_per_epoch = max(1, math.ceil(self.epoch_patches / config.batch_size))
+        self.total_steps = self._total_steps()
+        self.val_batch: torch.Tensor | None = None
+        if val_region is not None:
+            n_val = int(np.clip(round(config.validation_fraction * self.epoch_patches),
+                                MIN_VALIDATION_PATCHES, MAX_VALIDATION_PATCHES))
+            val_sampler = PatchSampler(views, self.normalization, self.patch_shape, val_region,
+                                       np.random.default_rng(config.seed + 2),
+                                       independent_channels=independent, augment=False)
+            self.val_batch = torch.from_numpy(val_sampler.fixed_set(n_val))
+
+        if initial is not None:
+            self.net = copy.deepcopy(initial.net).to(self.device)
+            self.steps_done_before = int(initial.info.get("steps", 0))
+        else:
+            self.net = self.method.build(config, self.net_channels, self.view.ndim_spatial,
+                                         self.normalization).to(self.device)
+            self.steps_done_before = 0
+            self.method.calibrate(self.net, self.view, self.normalization, independent)
+        self.optimizer = torch.optim.Adam(self.method.param_groups(self.net, config.learning_rate),
+                                          lr=config.learning_rate)
+        self.amp_dtype = autocast_dtype(self.device) if config.mixed_precision else None
+        self.scaler = torch.amp.GradScaler("cuda", enabled=self.amp_dtype == torch.float16)
+
+        self._stop = False
+        self._preview = preview
+        self._preview_channel = preview_channel
+        self.preview_interval_s = preview_interval_s
+        self.best_val: float | None = None
+        self.best_state: dict[str, torch.Tensor] | None = None
+        self.step = 0
+        self.history: list[dict[str, float]] = []
+        self._model: DenoisingModel | None = None
+
+    # ----------------------------------------------------------- control
+    def stop(self) -> None:
+        """Ask the run to end after the current step (thread-safe)."""
+        self._stop = True
+
+    def set_preview(self, block: np.ndarray | None, channel: int | None = None) -> None:
+        """Change the block previewed during training (see the class docstring)."""
+        self._preview, self._preview_channel = block, channel
+
+    @property
+    def model(self) -> DenoisingModel:
+        """The best model so far (by validation loss), or the current one."""
+        if self._model is None:
+            self._model = self._snapshot(final=True)
+        return self._model
+
+    # ----------------------------------------------------------- internals
+    def _total_steps(self) -> int | None:
+        c = self.config
+        if c.epochs is not None:
+            return c.epochs * self.steps_per_epoch
+        return c.steps
+
+    def _progress(self, elapsed: float) -> float:
+        c = self.config
+        parts = []
+        if self.total_steps:
+            parts.append(self.step / self.total_steps)
+        if c.time_budget_s:
+            parts.append(elapsed / c.time_budget_s)
+        return min(1.0, max(parts)) if parts else 0.0
+
+    def _autocast(self) -> Any:
+        if self.amp_dtype is None:
+            return torch.autocast(device_type="cpu", enabled=False)
+        return torch.autocast(device_type="cuda", dtype=self.amp_dtype)
+
+    def _validate(self) -> float:
+        assert self.val_batch is not None
+        self.net.eval()
+        gen = torch.Generator().manual_seed(self.config.seed + 3)
+        losses = []
+        with torch.no_grad(), self._autocast():
+            for i in range(0, self.val_batch.shape[1], self.config.batch_size):
+                chunk = self.val_batch[:, i:i + self.config.batch_size].to(self.device)
+                losses.append(float(self.method.loss(self.net, chunk, gen)) * chunk.shape[1])
+        self.net.train()
+        return sum(losses) / self.val_batch.shape[1]
+
+    def _snapshot(self, final: bool) -> DenoisingModel:
+        net = copy.deepcopy(self.net)
+        if final and self.best_state is not None:
+            net.load_state_dict(self.best_state)
+        info = {
+            "steps": self.steps_done_before + self.step,
+            "best_val_loss": self.best_val,
+            "device": describe_device(self.device),
+        }
+        model = DenoisingModel(self.config, net, self.normalization, self.view.n_channels, info)
+        info["noise"] = model.noise_parameters()
+        return model
+
+    def _preview_event(self) -> Preview | None:
+        if self._preview is None:
+            return None
+        model = DenoisingModel(self.config, self.net, self.normalization, self.view.n_channels)
+        out = model.predict_block(self._preview, self._preview_channel)
+        self.net.train()
+        return Preview(self.step, out["denoised"], out.get("uncertainty"))
+
+    # ----------------------------------------------------------- the loop
+    def events(self) -> Generator[Any, None, DenoisingModel]:
+        """Train, yielding events; return the (best) model.  See the module docstring."""
+        c = self.config
+        n_params = sum(p.numel() for p in self.net.parameters())
+        yield TrainingStarted(c.method, describe_device(self.device), self.total_steps, c.time_budget_s,
+                              self.epoch_patches, 0 if self.val_batch is None else self.val_batch.shape[1],
+                              n_params)
+        start = time.perf_counter()
+        last_progress = last_preview = -math.inf
+        val_loss: float | None = None
+        reason = "completed"
+        running, running_n = 0.0, 0
+        self.net.train()
+        try:
+            while True:
+                elapsed = time.perf_counter() - start
+                progress = self._progress(elapsed)
+                if self._stop:
+                    reason = "stopped"
+                    break
+                if self.total_steps is not None and self.step >= self.total_steps:
+                    break
+                if c.time_budget_s is not None and elapsed >= c.time_budget_s:
+                    reason = "time budget"
+                    break
+                lr = learning_rate(c.learning_rate, progress, c.schedule, c.warmup_fraction)
+                for group in self.optimizer.param_groups:
+                    group["lr"] = lr * group["lr_scale"]
+                batch = torch.from_numpy(self.sampler.batch(c.batch_size)).to(self.device, non_blocking=True)
+                with self._autocast():
+                    loss = self.method.loss(self.net, batch, self.generator)
+                if not torch.isfinite(loss):
+                    raise FloatingPointError(
+                        f"Training diverged at step {self.step} (loss {float(loss)}); lower the learning "
+                        "rate or check the image for extreme values.")
+                self.optimizer.zero_grad(set_to_none=True)
+                self.scaler.scale(loss).backward()
+                self.scaler.step(self.optimizer)
+                self.scaler.update()
+                self.step += 1
+                running += float(loss.detach())
+                running_n += 1
+
+                now = time.perf_counter()
+                validated = False
+                done = self.total_steps is not None and self.step >= self.total_steps
+                if self.val_batch is not None and (self.step % c.validation_interval == 0 or done):
+                    val_loss = self._validate()
+                    validated = True
+                    if self.best_val is None or val_loss < self.best_val:
+                        self.best_val = val_loss
+                        self.best_state = {k: v.detach().clone() for k, v in self.net.state_dict().items()}
+                if validated or done or now - last_progress >= PROGRESS_INTERVAL_S:
+                    elapsed = now - start
+                    progress = self._progress(elapsed)
+                    eta = elapsed * (1 - progress) / progress if progress > 0 else None
+                    self.history.append({"step": self.step, "train_loss": running / running_n,
+                                         "val_loss": val_loss if validated else float("nan")})
+                    yield TrainingProgress(
+                        step=self.step, total_steps=self.total_steps,
+                        epoch=self.step / self.steps_per_epoch, train_loss=running / running_n,
+                        val_loss=val_loss, best_val_loss=self.best_val, learning_rate=lr,
+                        elapsed_s=elapsed, eta_s=eta, progress=progress,
+                        noise=self.method.noise_parameters(self.net, self.normalization))
+                    running, running_n = 0.0, 0
+                    last_progress = now
+                if self._preview is not None and now - last_preview >= self.preview_interval_s:
+                    ev = self._preview_event()
+                    last_preview = time.perf_counter()
+                    if ev is not None:
+                        yield ev
+        except GeneratorExit:
+            reason = "stopped"
+            self._model = self._snapshot(final=True)
+            raise
+        self._model = self._snapshot(final=True)
+        log.info("training %s after %d steps (%.1f s)", reason, self.step, time.perf_counter() - start)
+        yield TrainingFinished(self._model, self.step, reason, time.perf_counter() - start)
+        return self._model
+
+
+def train(data: Any, config: TrainConfig, **kwargs: Any) -> Generator[Any, None, DenoisingModel]:
+    """Generator form of :class:`TrainingRun`: ``model = yield from train(data, config)``."""
+    run = TrainingRun(data, config, **kwargs)
+    return (yield from run.events())
+
+
+def train_model(data: Any, config: TrainConfig, **kwargs: Any) -> DenoisingModel:
+    """Train to the end without events (scripts, tests); returns the model."""
+    gen = train(data, config, **kwargs)
+    while True:
+        try:
+            next(gen)
+        except StopIteration as stop:
+            return stop.value
