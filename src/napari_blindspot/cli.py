@@ -1,0 +1,360 @@
+"""The ``blindspot`` command line: train, denoise, inspect models, run the demo.
+
+    blindspot train IMAGE.tif --method n2v2 --axes ZYX -o model.safetensors
+    blindspot denoise IMAGE.tif --model model.safetensors -o denoised.tif
+    blindspot denoise IMAGE.tif --method hqssl -o denoised.tif      # one-shot
+    blindspot demo --out demo                                       # bundled sample
+    blindspot info model.safetensors
+
+It drives the engine's training generator and prediction, and draws their
+events as a progress bar on stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import math
+import os
+import sys
+import time
+from typing import Any, TextIO
+
+import numpy as np
+
+from .engine import (BlindspotError, DenoisingModel, Preview, PredictionProgress, TrainConfig,
+                     TrainingFinished, TrainingProgress, TrainingRun, TrainingStarted, load_model)
+from .engine.config import METHOD_HELP, METHODS, NOISE_MODELS
+from .engine.tiff_io import TiffImage, read_tiff, write_tiff
+
+log = logging.getLogger("napari_blindspot.cli")
+
+DEFAULT_METHOD = "n2v2"
+
+
+# ------------------------------------------------------------------ progress
+class ProgressBar:
+    """A one-line terminal progress bar for training and prediction events."""
+
+    def __init__(self, stream: TextIO = sys.stderr, width: int = 28) -> None:
+        self.stream, self.width = stream, width
+        self.tty = stream.isatty()
+        self._last = 0.0
+
+    @staticmethod
+    def _clock(seconds: float | None) -> str:
+        if seconds is None or not math.isfinite(seconds):
+            return "--:--"
+        seconds = int(round(seconds))
+        return f"{seconds // 60}:{seconds % 60:02d}"
+
+    def _draw(self, fraction: float, text: str, force: bool = False) -> None:
+        now = time.monotonic()
+        if not force and now - self._last < (0.2 if self.tty else 5.0):
+            return
+        self._last = now
+        filled = int(round(self.width * min(max(fraction, 0.0), 1.0)))
+        line = f"[{'#' * filled}{'.' * (self.width - filled)}] {text}"
+        self.stream.write(("\r" + line + "\x1b[K") if self.tty else line + "\n")
+        self.stream.flush()
+
+    def training(self, ev: TrainingProgress) -> None:
+        total = f"/{ev.total_steps}" if ev.total_steps else ""
+        val = f" val {ev.val_loss:.4f}" if ev.val_loss is not None else ""
+        noise = "".join(f" {k}={v:.3g}" for k, v in ev.noise.items())
+        self._draw(ev.progress, f"step {ev.step}{total} loss {ev.train_loss:.4f}{val}{noise} "
+                                f"elapsed {self._clock(ev.elapsed_s)} ETA {self._clock(ev.eta_s)}")
+
+    def prediction(self, ev: PredictionProgress) -> None:
+        self._draw(ev.done / max(ev.total, 1), f"denoising {100 * ev.done / max(ev.total, 1):.0f}% "
+                                                f"elapsed {self._clock(ev.elapsed_s)}",
+                   force=ev.done == ev.total)
+
+    def end(self) -> None:
+        if self.tty:
+            self.stream.write("\n")
+            self.stream.flush()
+
+
+def info(message: str) -> None:
+    """A status line for the user (stderr, so stdout stays clean)."""
+    sys.stderr.write(message + "\n")
+    sys.stderr.flush()
+
+
+# ------------------------------------------------------------------ helpers
+def _read(path: str, axes: str | None) -> TiffImage:
+    if not os.path.isfile(path):
+        raise BlindspotError(f"Input file {path!r} does not exist.")
+    image = read_tiff(path)
+    if axes:
+        image.axes = axes.upper()
+        image.axes_source = "given"
+    elif image.axes_source == "guessed":
+        info(f"{path}: no axes in the file's metadata; guessed axes {image.axes!r} for shape "
+             f"{image.data.shape} (use --axes to override).")
+    else:
+        info(f"{path}: axes {image.axes!r} from {image.axes_source} metadata, shape {image.data.shape}.")
+    return image
+
+
+def _config_from_args(args: argparse.Namespace, axes: str) -> TrainConfig:
+    overrides: dict[str, Any] = {"axes": axes}
+    if args.config:
+        with open(args.config, encoding="utf-8") as f:
+            base = TrainConfig.from_json(f.read()).to_dict()
+        base.update(overrides)
+        overrides = base
+    mapping = {"patch_size": "patch_size", "batch_size": "batch_size", "lr": "learning_rate",
+               "mask_fraction": "mask_fraction", "noise_model": "noise_model",
+               "noise_sigma": "noise_sigma", "seed": "seed", "device": "device",
+               "features": None, "depth": None, "validation_fraction": "validation_fraction",
+               "channels": "channels", "threads": "num_threads", "tile_size": "tile_size"}
+    for arg, field in mapping.items():
+        value = getattr(args, arg, None)
+        if value is not None and field is not None:
+            overrides[field] = value
+    method = args.method or overrides.pop("method", None) or DEFAULT_METHOD
+    overrides.pop("method", None)
+    if args.features is not None:
+        overrides["hq_features" if method == "hqssl" else "unet_features"] = args.features
+    if args.depth is not None:
+        overrides["hq_depth" if method == "hqssl" else "unet_depth"] = args.depth
+    if args.three_d:
+        overrides["train_3d"] = True
+    if args.minutes is not None:
+        overrides["time_budget_s"] = 60.0 * args.minutes
+        overrides["steps"] = args.steps
+        overrides["epochs"] = args.epochs
+    elif args.steps is not None or args.epochs is not None:
+        overrides["steps"], overrides["epochs"] = args.steps, args.epochs
+    if overrides.get("noise_sigma") is not None and "noise_model" not in overrides:
+        overrides["noise_model"] = "gaussian-known"
+    return TrainConfig.for_method(method, **overrides)
+
+
+def _train(args: argparse.Namespace, image: TiffImage) -> DenoisingModel:
+    config = _config_from_args(args, image.axes)
+    target = None
+    if getattr(args, "target", None):
+        target = _read(args.target, image.axes).data
+        if config.method != "n2n":
+            config = config.replace(method="n2n")
+            info("A --target was given: training Noise2Noise.")
+    run = TrainingRun(image.data, config, target=target)
+    bar = ProgressBar()
+    model: DenoisingModel | None = None
+    for ev in run.events():
+        if isinstance(ev, TrainingStarted):
+            length = (f"{ev.total_steps} steps" if ev.total_steps else "") + (
+                f"{' or ' if ev.total_steps else ''}{ev.time_budget_s:.0f} s" if ev.time_budget_s else "")
+            info(f"Training {ev.method} on {ev.device} for {length} "
+                 f"({ev.n_parameters / 1e6:.2f} M parameters).")
+        elif isinstance(ev, TrainingProgress):
+            bar.training(ev)
+        elif isinstance(ev, TrainingFinished):
+            bar.end()
+            model = ev.model
+            noise = ", ".join(f"{k}={v:.4g}" for k, v in model.noise_parameters().items())
+            info(f"Training {ev.reason} after {ev.step} steps in {ev.elapsed_s:.0f} s"
+                 + (f"; learned noise: {noise}" if noise else "") + ".")
+        elif isinstance(ev, Preview):
+            pass
+    assert model is not None
+    return model
+
+
+def _predict(model: DenoisingModel, image: TiffImage, args: argparse.Namespace) -> dict[str, np.ndarray]:
+    bar = ProgressBar()
+    result = model.predict(image.data, image.axes, progress=bar.prediction,
+                           tile_size=args.tile_size, tta=args.tta,
+                           uncertainty=bool(getattr(args, "uncertainty", None)))
+    bar.end()
+    return result
+
+
+def _write(path: str, data: np.ndarray, image: TiffImage, dtype_choice: str) -> None:
+    dtype = image.data.dtype if dtype_choice == "input" else np.float32
+    write_tiff(path, data, image.axes, pixel_size=image.pixel_size, unit=image.unit, dtype=dtype)
+    info(f"Wrote {path} ({np.dtype(dtype).name}, axes {image.axes}).")
+
+
+# ------------------------------------------------------------------ commands
+def cmd_train(args: argparse.Namespace) -> int:
+    image = _read(args.image, args.axes)
+    model = _train(args, image)
+    model.save(args.output)
+    info(f"Saved model to {args.output}.")
+    return 0
+
+
+def cmd_denoise(args: argparse.Namespace) -> int:
+    image = _read(args.image, args.axes)
+    if args.model:
+        if args.method:
+            raise BlindspotError("Give either --model (apply a trained model) or --method (train on "
+                                 "this image first), not both.")
+        model = load_model(args.model, device=args.device or "auto")
+        info(f"Loaded {model.config.method} model from {args.model}.")
+    else:
+        model = _train(args, image)
+        if args.save_model:
+            model.save(args.save_model)
+            info(f"Saved model to {args.save_model}.")
+    result = _predict(model, image, args)
+    _write(args.output, result["denoised"], image, args.dtype)
+    if args.uncertainty:
+        if "uncertainty" in result:
+            _write(args.uncertainty, result["uncertainty"], image, "float32")
+        else:
+            info(f"{model.config.method} gives no uncertainty map (only HQ-SSL does); "
+                 f"{args.uncertainty} not written.")
+    return 0
+
+
+def cmd_info(args: argparse.Namespace) -> int:
+    model = load_model(args.model, device="cpu")
+    c = model.config
+    print(f"method: {c.method}\naxes: {c.axes} ({'3D' if c.train_3d else '2D'} training)")
+    print(f"channels: {model.channels} ({c.channels})")
+    print(f"steps trained: {model.info.get('steps')}  best validation loss: {model.info.get('best_val_loss')}")
+    for k, v in model.noise_parameters().items():
+        print(f"noise {k}: {v:.6g}")
+    print(f"normalisation mean: {model.normalization.mean}  std: {model.normalization.std}")
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from .png import side_by_side, write_png
+    from .samples import fluorescence_timelapse
+
+    os.makedirs(args.out, exist_ok=True)
+    sample = fluorescence_timelapse(frames=args.frames, size=args.size, seed=0)
+    noisy_path = os.path.join(args.out, "sample_noisy.tif")
+    write_tiff(noisy_path, sample.noisy, sample.axes,
+               pixel_size={"X": sample.pixel_size_um, "Y": sample.pixel_size_um}, dtype=np.uint16)
+    write_tiff(os.path.join(args.out, "sample_clean.tif"), sample.clean, sample.axes,
+               pixel_size={"X": sample.pixel_size_um, "Y": sample.pixel_size_um})
+    info(f"Bundled sample: {sample.noisy.shape} {sample.axes} uint16 with Poisson-Gaussian noise; "
+         f"written to {noisy_path}.")
+    image = read_tiff(noisy_path)
+    model = _train(args, image)
+    result = _predict(model, image, args)
+    out_path = os.path.join(args.out, "sample_denoised.tif")
+    _write(out_path, result["denoised"], image, "float32")
+    if "uncertainty" in result:
+        _write(os.path.join(args.out, "sample_uncertainty.tif"), result["uncertainty"], image, "float32")
+    model.save(os.path.join(args.out, "model.safetensors"))
+    data_range = float(sample.clean.max() - sample.clean.min())
+
+    def psnr(x: np.ndarray) -> float:
+        return 10 * math.log10(data_range ** 2 / float(np.mean((x.astype(np.float64) - sample.clean) ** 2)))
+
+    png = os.path.join(args.out, "comparison.png")
+    def first(frame: np.ndarray) -> np.ndarray:
+        return frame.reshape((-1,) + frame.shape[-2:])[0].astype(np.float32)
+
+    write_png(png, side_by_side([first(sample.noisy), first(result["denoised"]), first(sample.clean)]))
+    print(f"PSNR noisy {psnr(sample.noisy):.2f} dB -> denoised {psnr(result['denoised']):.2f} dB "
+          f"(against the clean sample). Side by side (noisy | denoised | clean): {png}")
+    return 0
+
+
+def cmd_napari(args: argparse.Namespace) -> int:  # pragma: no cover - opens a window
+    from .launch import launch
+
+    launch(sample=not args.no_sample)
+    return 0
+
+
+# ------------------------------------------------------------------ parser
+def _add_training_options(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("training (one-shot or `train`)")
+    g.add_argument("--method", choices=METHODS, help="; ".join(f"{k}: {v}" for k, v in METHOD_HELP.items()))
+    g.add_argument("--3d", dest="three_d", action="store_true", help="train on Z,Y,X patches (needs a Z axis)")
+    g.add_argument("--steps", type=int, help="gradient steps")
+    g.add_argument("--epochs", type=int, help="passes over the data")
+    g.add_argument("--minutes", type=float, help="wall-clock training budget")
+    g.add_argument("--patch-size", type=int)
+    g.add_argument("--batch-size", type=int)
+    g.add_argument("--lr", type=float, help="learning rate")
+    g.add_argument("--features", type=int, help="network width (first level)")
+    g.add_argument("--depth", type=int, help="network depth (number of poolings)")
+    g.add_argument("--mask-fraction", type=float, help="N2V/N2V2 masked pixel fraction (default 0.002)")
+    g.add_argument("--noise-model", choices=NOISE_MODELS, help="HQ-SSL noise model (default poisson-gaussian)")
+    g.add_argument("--noise-sigma", type=float, help="known Gaussian noise sigma in image units (HQ-SSL)")
+    g.add_argument("--channels", choices=("independent", "joint"))
+    g.add_argument("--validation-fraction", type=float)
+    g.add_argument("--seed", type=int)
+    g.add_argument("--threads", type=int, help="CPU threads (default: all cores)")
+    g.add_argument("--config", help="JSON file with training settings (command-line options win)")
+    g.add_argument("--target", help="second independent noisy acquisition (Noise2Noise)")
+
+
+def _add_common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--axes", help="axes of the input, e.g. YX, TYX, ZYX, CZYX (default: from TIFF metadata)")
+    p.add_argument("--device", help="auto (default), cpu, cuda, cuda:N or mps")
+    p.add_argument("--tile-size", type=int, help="prediction tile size in pixels (default 256)")
+    p.add_argument("--tta", action="store_true", help="8-fold test-time augmentation (slower, slightly better)")
+    p.add_argument("-v", "--verbose", action="store_true", help="log details")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="blindspot", description="Self-supervised denoising of microscopy images.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("train", help="train a model on a noisy TIFF and save it")
+    p.add_argument("image")
+    p.add_argument("-o", "--output", required=True, help="model file (.safetensors)")
+    _add_common(p)
+    _add_training_options(p)
+    p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("denoise", help="denoise a TIFF with a saved model, or train on it first")
+    p.add_argument("image")
+    p.add_argument("-o", "--output", required=True, help="denoised TIFF")
+    p.add_argument("--model", help="a model saved by `blindspot train` (else train on IMAGE first)")
+    p.add_argument("--save-model", help="also save the model trained on IMAGE")
+    p.add_argument("--uncertainty", help="write the posterior standard deviation here (HQ-SSL)")
+    p.add_argument("--dtype", choices=("float32", "input"), default="float32",
+                   help="output pixel type: float32 (default) or the input's")
+    _add_common(p)
+    _add_training_options(p)
+    p.set_defaults(func=cmd_denoise)
+
+    p = sub.add_parser("info", help="describe a saved model")
+    p.add_argument("model")
+    p.set_defaults(func=cmd_info, verbose=False)
+
+    p = sub.add_parser("demo", help="denoise the bundled synthetic fluorescence sample")
+    p.add_argument("--out", default="blindspot-demo", help="output folder (default blindspot-demo)")
+    p.add_argument("--frames", type=int, default=8)
+    p.add_argument("--size", type=int, default=256)
+    _add_common(p)
+    _add_training_options(p)
+    p.set_defaults(func=cmd_demo)
+
+    p = sub.add_parser("napari", help="open napari with the plugin docked and the sample loaded")
+    p.add_argument("--no-sample", action="store_true")
+    p.set_defaults(func=cmd_napari, verbose=False)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO if getattr(args, "verbose", False) else logging.WARNING,
+                        format="%(levelname)s %(name)s: %(message)s")
+    if args.command == "demo" and args.minutes is None and args.steps is None and args.epochs is None:
+        args.minutes = 1.0
+    try:
+        return args.func(args)
+    except BlindspotError as exc:
+        sys.stderr.write(f"blindspot: error: {exc}\n")
+        return 2
+    except KeyboardInterrupt:
+        sys.stderr.write("blindspot: interrupted\n")
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
