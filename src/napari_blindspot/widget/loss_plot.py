@@ -1,0 +1,147 @@
+"""A small live plot of training and validation loss, painted with QPainter."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from qtpy.QtCore import QPointF, QRectF, Qt
+from qtpy.QtGui import QColor, QFont, QPainter, QPen, QPolygonF
+from qtpy.QtWidgets import QSizePolicy, QWidget
+
+TRAIN_COLOR = QColor(80, 160, 255)
+VAL_COLOR = QColor(255, 150, 40)
+MAX_DRAWN = 1500
+
+
+def _fmt(value: float) -> str:
+    return f"{value:.3g}"
+
+
+class LossPlot(QWidget):
+    """Training loss (blue line) and validation loss (orange line with dots) against step.
+
+    The y range ignores the first tenth of the training curve once there are enough
+    points, so the large initial losses do not flatten the interesting part.
+    """
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.train: list[tuple[float, float]] = []
+        self.validation: list[tuple[float, float]] = []
+        self.setMinimumHeight(130)
+        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
+        self.setToolTip("Loss in normalised units (lower is better). HQ-SSL's loss is a negative "
+                        "log-likelihood and may be negative.")
+
+    def sizeHint(self):  # noqa: D102 - Qt API
+        hint = super().sizeHint()
+        hint.setHeight(150)
+        return hint
+
+    # ------------------------------------------------------------------ data
+    def clear(self) -> None:
+        self.train.clear()
+        self.validation.clear()
+        self.update()
+
+    def add_train(self, step: float, loss: float) -> None:
+        if math.isfinite(loss):
+            self.train.append((float(step), float(loss)))
+            self.update()
+
+    def add_validation(self, step: float, loss: float) -> None:
+        if math.isfinite(loss):
+            self.validation.append((float(step), float(loss)))
+            self.update()
+
+    # --------------------------------------------------------------- drawing
+    def _ranges(self) -> tuple[float, float, float, float]:
+        steps = [s for s, _ in self.train + self.validation]
+        x0, x1 = 0.0, max(steps) if steps else 1.0
+        train = np.array([v for _, v in self.train], float)
+        if len(train) >= 20:
+            train = train[len(train) // 10:]
+        values = np.concatenate([train, np.array([v for _, v in self.validation], float)])
+        lo, hi = float(values.min()), float(values.max())
+        pad = (hi - lo) * 0.08 or max(abs(hi) * 0.05, 1e-3)
+        return x0, max(x1, x0 + 1.0), lo - pad, hi + pad
+
+    def paintEvent(self, event) -> None:  # noqa: N802 - Qt API
+        painter = QPainter(self)
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        palette = self.palette()
+        text = palette.color(palette.ColorRole.WindowText)
+        grid = QColor(text)
+        grid.setAlpha(50)
+        font = QFont(painter.font())
+        font.setPointSizeF(max(7.0, font.pointSizeF() * 0.85))
+        painter.setFont(font)
+        metrics = painter.fontMetrics()
+        height = metrics.height()
+        area = QRectF(self.rect()).adjusted(metrics.horizontalAdvance("-0.000e+00") * 0.75, height + 6,
+                                            -8, -height - 4)
+        painter.fillRect(self.rect(), palette.color(palette.ColorRole.Base))
+        painter.setPen(QPen(grid, 1))
+        painter.drawRect(area)
+        if not self.train and not self.validation:
+            painter.setPen(text)
+            painter.drawText(area, Qt.AlignmentFlag.AlignCenter, "Loss curves appear here while training")
+            painter.end()
+            return
+        x0, x1, y0, y1 = self._ranges()
+
+        def to_point(step: float, value: float) -> QPointF:
+            value = min(max(value, y0), y1)
+            return QPointF(area.left() + (step - x0) / (x1 - x0) * area.width(),
+                           area.bottom() - (value - y0) / (y1 - y0) * area.height())
+
+        # grid and y labels
+        painter.setPen(QPen(grid, 1, Qt.PenStyle.DashLine))
+        for i in range(1, 4):
+            y = area.top() + area.height() * i / 4
+            painter.drawLine(QPointF(area.left(), y), QPointF(area.right(), y))
+        painter.setPen(text)
+        for frac in (0.0, 0.5, 1.0):
+            value = y1 - frac * (y1 - y0)
+            y = area.top() + frac * area.height()
+            label_rect = QRectF(0, y - height / 2, area.left() - 4, height)
+            painter.drawText(label_rect, Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter,
+                             _fmt(value))
+        painter.drawText(QRectF(area.left(), area.bottom() + 2, area.width(), height),
+                         Qt.AlignmentFlag.AlignLeft, "0")
+        painter.drawText(QRectF(area.left(), area.bottom() + 2, area.width(), height),
+                         Qt.AlignmentFlag.AlignRight, f"step {int(x1):,}")
+
+        # curves
+        painter.setClipRect(area.adjusted(-3, -3, 3, 3))
+        for points, color, dots in ((self.train, TRAIN_COLOR, False), (self.validation, VAL_COLOR, True)):
+            if not points:
+                continue
+            stride = max(1, len(points) // MAX_DRAWN)
+            drawn = points[::stride] if stride > 1 else points
+            if stride > 1 and drawn[-1] is not points[-1]:
+                drawn = drawn + [points[-1]]
+            poly = QPolygonF([to_point(s, v) for s, v in drawn])
+            painter.setPen(QPen(color, 1.6))
+            painter.drawPolyline(poly)
+            if dots or len(drawn) == 1:
+                painter.setBrush(color)
+                for p in poly:
+                    painter.drawEllipse(p, 2.2, 2.2)
+                painter.setBrush(Qt.BrushStyle.NoBrush)
+        painter.setClipping(False)
+
+        # legend with the latest values
+        x = area.left()
+        for label, points, color in (("train", self.train, TRAIN_COLOR),
+                                     ("validation", self.validation, VAL_COLOR)):
+            if not points:
+                continue
+            painter.setPen(QPen(color, 2.5))
+            painter.drawLine(QPointF(x, height / 2 + 2), QPointF(x + 14, height / 2 + 2))
+            painter.setPen(text)
+            caption = f"{label} {_fmt(points[-1][1])}"
+            painter.drawText(QPointF(x + 18, height - 1), caption)
+            x += 18 + metrics.horizontalAdvance(caption) + 14
+        painter.end()
