@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import logging
 import os
+import weakref
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
@@ -25,7 +26,8 @@ from ..engine import (METHOD_HELP, METHODS, BlindspotError, DenoisingModel, Prev
                       describe_device, load_model, select_device)
 from ..engine.device import configure_threads
 from .layer_picker import LayerPicker
-from .layers import (LayerError, Source, export_results, find_result, guess_layer_axes, layer_data,
+from .layers import (LayerError, Source, camera, export_results, find_result, guess_layer_axes,
+                     layer_data,
                      preview_block, preview_layer_data, preview_spec, put_result_layer, remove_layer,
                      result_kind, robust_limits)
 from .loss_plot import LossPlot
@@ -171,7 +173,7 @@ class BlindspotWidget(QWidget):
         self._preview_after = -1
         self._preview_layer: Any = None
         self._closing = False
-        self._watched: QWidget | None = None
+        self._watched: weakref.ref | None = None
         self._axes_by_layer: dict[int, str] = {}
 
         self._preview_timer = QTimer(self)
@@ -180,7 +182,7 @@ class BlindspotWidget(QWidget):
         self._preview_timer.timeout.connect(self._refresh_preview)
 
         self._build()
-        for emitter in (self.viewer.dims.events.current_step, self.viewer.camera.events.center):
+        for emitter in (self.viewer.dims.events.current_step, camera(self.viewer).events.center):
             emitter.connect(self._schedule_preview)
             self._jobs.connections.append((emitter, self._schedule_preview))
         self.destroyed.connect(self._jobs.shutdown)
@@ -843,25 +845,33 @@ class BlindspotWidget(QWidget):
 
     # ================================================================== closing
     def _watch_window(self) -> None:
+        """Watch the top-level window for closing (held weakly: the widget must not keep a
+        closed viewer window alive)."""
         window = self.window()
-        if window is self or window is self._watched:
+        watched = self._watched() if self._watched is not None else None
+        if window is self or window is watched:
             return
-        if self._watched is not None:
+        self._unwatch_window()
+        window.installEventFilter(self)
+        self._watched = weakref.ref(window)
+
+    def _unwatch_window(self) -> None:
+        watched = self._watched() if self._watched is not None else None
+        self._watched = None
+        if watched is not None:
             try:
-                self._watched.removeEventFilter(self)
+                watched.removeEventFilter(self)
             except RuntimeError:  # pragma: no cover - already deleted
                 pass
-        window.installEventFilter(self)
-        self._watched = window
 
     def eventFilter(self, obj: QObject, event: QEvent) -> bool:  # noqa: N802 - Qt API
-        if (obj is self._watched and event.type() == QEvent.Type.Close
+        if (self._watched is not None and obj is self._watched() and event.type() == QEvent.Type.Close
                 and not event.spontaneous()):
             self.shutdown()
         return super().eventFilter(obj, event)
 
     def event(self, event: QEvent) -> bool:  # noqa: D102 - Qt API
-        if event.type() == QEvent.Type.ParentChange:
+        if event.type() == QEvent.Type.ParentChange and hasattr(self, "_jobs"):
             if self.parent() is None:
                 if self._job is not None:
                     self._closing = True
@@ -871,7 +881,8 @@ class BlindspotWidget(QWidget):
         return super().event(event)
 
     def showEvent(self, event: Any) -> None:  # noqa: N802 - Qt API
-        self._watch_window()
+        if hasattr(self, "_jobs"):
+            self._watch_window()
         super().showEvent(event)
 
     def closeEvent(self, event: Any) -> None:  # noqa: N802 - Qt API
@@ -885,5 +896,6 @@ class BlindspotWidget(QWidget):
         self._closing = True
         self._preview_timer.stop()
         self._jobs.shutdown()
+        self._unwatch_window()
         self.layer_picker.disconnect_viewer()
         self.target_picker.disconnect_viewer()

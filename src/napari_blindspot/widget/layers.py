@@ -114,12 +114,18 @@ class PreviewSpec:
         return tuple(slice(a, b) for a, b in self.region)
 
 
+def camera(viewer: Any) -> Any:
+    """The viewer's camera (``viewer.scene.camera`` since napari 0.9, ``viewer.camera`` before)."""
+    scene = getattr(viewer, "scene", None)
+    return scene.camera if scene is not None and hasattr(scene, "camera") else viewer.camera
+
+
 def viewer_position(viewer: Any, source: Source) -> np.ndarray:
     """The data coordinates (one per layer dimension) the viewer shows: the dims slider
     position, and the camera centre along the displayed dimensions."""
     point = [float(p) for p in viewer.dims.point]
     displayed = list(viewer.dims.displayed)
-    center = list(viewer.camera.center)[-len(displayed):]
+    center = list(camera(viewer).center)[-len(displayed):]
     for d, c in zip(displayed, center):
         point[d] = float(c)
     ndim = len(source.dims)

@@ -1,0 +1,26 @@
+"""Open napari with the denoising widget docked (and the sample data loaded)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+PLUGIN = "napari-blindspot"
+WIDGET = "Self-supervised denoising"
+SAMPLE = "fluorescence"
+
+
+def launch(sample: bool = True, *, run: bool = True) -> tuple[Any, Any]:
+    """Open a napari viewer with the widget docked; with ``sample``, load the noisy sample.
+
+    With ``run`` (the default) this blocks in napari's event loop until the window is
+    closed.  Returns ``(viewer, widget)``.
+    """
+    import napari
+
+    viewer = napari.Viewer(title="napari-blindspot")
+    if sample:
+        viewer.open_sample(PLUGIN, SAMPLE)
+    _, widget = viewer.window.add_plugin_dock_widget(PLUGIN, WIDGET)
+    if run:
+        napari.run()
+    return viewer, widget
