@@ -123,6 +123,14 @@ class TrainConfig:
         for name in ("patch_size", "patch_size_z"):
             if getattr(self, name) % 4:
                 raise bad(name, "must be a multiple of 4")
+        for name in ("validation_fraction", "learning_rate", "warmup_fraction", "mask_fraction",
+                     "time_budget_s", "noise_sigma", "num_threads"):
+            value = getattr(self, name)
+            optional = name in ("time_budget_s", "noise_sigma", "num_threads")
+            if optional and value is None:
+                continue
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                raise bad(name, "must be a number" + (" or None" if optional else ""))
         if self.steps is None and self.epochs is None and self.time_budget_s is None:
             raise ConfigError("Set a training length: steps, epochs or time_budget_s.")
         for name in ("steps", "epochs"):
