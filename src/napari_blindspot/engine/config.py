@@ -131,6 +131,10 @@ class TrainConfig:
                 continue
             if isinstance(value, bool) or not isinstance(value, (int, float)):
                 raise bad(name, "must be a number" + (" or None" if optional else ""))
+        smallest = min(self.patch_size, self.patch_size_z) if self.train_3d else self.patch_size
+        if 2 * self.mask_radius > smallest:
+            # a larger window would reach past the patch even after mirroring the offset
+            raise bad("mask_radius", f"must be at most half the smallest patch side ({smallest // 2})")
         if self.steps is None and self.epochs is None and self.time_budget_s is None:
             raise ConfigError("Set a training length: steps, epochs or time_budget_s.")
         for name in ("steps", "epochs"):
