@@ -138,3 +138,12 @@ def test_bad_axes_in_config():
         TrainConfig(axes="TYW").validate()
     with pytest.raises(ConfigError, match="train_3d"):
         TrainConfig(axes="TYX", train_3d=True).validate()
+
+
+def test_mask_radius_must_fit_the_patch():
+    TrainConfig(patch_size=8, mask_radius=4).validate()
+    with pytest.raises(ConfigError, match="mask_radius"):
+        TrainConfig(patch_size=8, mask_radius=5).validate()
+    with pytest.raises(ConfigError, match="mask_radius"):
+        TrainConfig(axes="ZYX", train_3d=True, patch_size_z=4, mask_radius=3).validate()
+    TrainConfig(axes="ZYX", train_3d=True, patch_size_z=4, mask_radius=2).validate()
