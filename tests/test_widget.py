@@ -290,6 +290,65 @@ def test_noise2noise_uses_the_second_acquisition(qtbot, viewer_widget, notificat
     assert not widget.target_picker.isVisibleTo(widget)
 
 
+def test_3d_training_and_multichannel_preview(qtbot, viewer_widget):
+    viewer, widget = viewer_widget
+    rng = np.random.default_rng(0)
+    volume = (100 + 10 * rng.standard_normal((16, 32, 32))).astype(np.float32)
+    viewer.add_image(volume, name="volume", scale=(2.0, 0.5, 0.5))
+    tiny(widget, "n2v2", "3 steps")
+    widget.settings.patch.setValue(16)
+    widget.settings.patch_z.setValue(8)
+    widget.settings.mask_percent.setValue(1.0)
+    assert widget.axes_edit.text() == "ZYX"
+    widget.dim_combo.setCurrentIndex(1)  # 3D
+    assert widget.settings.patch_z.isVisibleTo(widget.settings)
+    widget.train()
+    wait_idle(qtbot, widget)
+    assert widget.model.config.train_3d
+    assert widget.events_seen["preview"] >= 1
+    assert viewer.layers["volume [denoised]"].data.shape == volume.shape
+    np.testing.assert_allclose(viewer.layers["volume [denoised]"].scale, (2.0, 0.5, 0.5))
+
+    # two channels trained independently: the preview shows the channel on screen
+    cells = np.stack([stack(frames=1)[0], stack(frames=1, seed=3)[0]])
+    viewer.add_image(cells, name="channels", metadata={"axes": "CYX"})
+    widget.select_layer(viewer.layers["channels"])
+    assert widget.axes_edit.text() == "CYX"
+    viewer.dims.set_current_step(0, 1)
+    tiny(widget, "n2v2", "10 minutes")
+    widget.train()
+    qtbot.waitUntil(lambda: "channels [preview]" in names(viewer), timeout=TIMEOUT_MS)
+    preview = viewer.layers["channels [preview]"]
+    assert preview.data.shape == (1, 48, 48)
+    assert preview.translate[0] == 1
+    widget.stop()
+    wait_idle(qtbot, widget)
+    assert viewer.layers["channels [denoised]"].data.shape == cells.shape
+    assert widget.model.channels == 2
+
+
+def test_cancel_denoising_changes_no_layer(qtbot, viewer_widget):
+    viewer, widget = viewer_widget
+    viewer.add_image(stack(), name="cells", metadata={"axes": "TYX"})
+    tiny(widget)
+    widget.train()
+    wait_idle(qtbot, widget)
+    before = np.array(viewer.layers["cells [denoised]"].data)
+
+    big = np.repeat(stack(frames=1, size=64), 200, axis=0)
+    viewer.add_image(big, name="long", metadata={"axes": "TYX"})
+    widget.select_layer(viewer.layers["long"])
+    widget.settings.tile.setValue(32)
+    widget.denoise()
+    assert widget.busy == "denoising" and widget.cancel_button.isEnabled()
+    widget.cancel_denoising()
+    wait_idle(qtbot, widget)
+    assert "long [denoised]" not in names(viewer)
+    assert "cancelled" in widget.message.text()
+    np.testing.assert_array_equal(viewer.layers["cells [denoised]"].data, before)
+    assert widget.denoise_button.isEnabled()
+
+
 # ------------------------------------------------------------------ errors
 def test_bad_input_notifies_and_leaves_widget_usable(qtbot, viewer_widget, notifications, tmp_path):
     viewer, widget = viewer_widget

@@ -18,8 +18,8 @@ from typing import Any
 
 from napari.utils.notifications import show_error, show_warning
 from qtpy.QtCore import QEvent, QObject, Qt, QTimer, Signal
-from qtpy.QtWidgets import (QComboBox, QFileDialog, QFormLayout, QHBoxLayout, QLabel, QLineEdit,
-                            QProgressBar, QPushButton, QSizePolicy, QVBoxLayout, QWidget)
+from qtpy.QtWidgets import (QComboBox, QFileDialog, QFrame, QGridLayout, QHBoxLayout, QLabel,
+                            QLineEdit, QProgressBar, QPushButton, QScrollArea, QVBoxLayout, QWidget)
 
 from ..engine import (METHOD_HELP, METHODS, BlindspotError, DenoisingModel, Preview, TrainConfig,
                       TrainingFinished, TrainingProgress, TrainingRun, TrainingStarted, check_axes,
@@ -275,20 +275,37 @@ class BlindspotWidget(QWidget):
         self.message = small(QLabel())
         self.message.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
 
-        layout = QVBoxLayout(self)
+        # the content scrolls when the window is too short, instead of being squeezed
+        content = QWidget()
+        scroll = QScrollArea()
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QFrame.Shape.NoFrame)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        scroll.setWidget(content)
+        outer = QVBoxLayout(self)
+        outer.setContentsMargins(0, 0, 0, 0)
+        outer.addWidget(scroll)
+
+        layout = QVBoxLayout(content)
         layout.setContentsMargins(6, 4, 6, 4)
         layout.setSpacing(4)
-        data = QFormLayout()
-        data.addRow("Layer", self.layer_picker)
+        # a grid, not a form: word-wrapped labels get their full height in a grid
+        data = QGridLayout()
+        data.setColumnStretch(1, 1)
+        data.setVerticalSpacing(3)
+        data.addWidget(QLabel("Layer"), 0, 0)
+        data.addWidget(self.layer_picker, 0, 1)
         axes_row = QHBoxLayout()
         axes_row.addWidget(self.axes_edit, 1)
         axes_row.addWidget(self.dim_combo)
-        data.addRow("Axes", axes_row)
-        data.addRow("", self.axes_hint)
-        data.addRow("Method", self.method_combo)
-        data.addRow("", self.method_help)
-        data.addRow(self.target_label, self.target_picker)
-        self._data_form = data
+        data.addWidget(QLabel("Axes"), 1, 0)
+        data.addLayout(axes_row, 1, 1)
+        data.addWidget(self.axes_hint, 2, 1)
+        data.addWidget(QLabel("Method"), 3, 0)
+        data.addWidget(self.method_combo, 3, 1)
+        data.addWidget(self.method_help, 4, 0, 1, 2)
+        data.addWidget(self.target_label, 5, 0)
+        data.addWidget(self.target_picker, 5, 1)
         layout.addLayout(data)
         layout.addWidget(header("Training"))
         layout.addWidget(self.settings)
@@ -318,8 +335,7 @@ class BlindspotWidget(QWidget):
         layout.addLayout(export_row)
         layout.addWidget(self.message)
         layout.addStretch(1)
-        self.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Maximum)
-        self.setMinimumWidth(330)
+        self.setMinimumWidth(340)
         self._update_model_label()
 
     # ------------------------------------------------------------- messages
@@ -574,8 +590,9 @@ class BlindspotWidget(QWidget):
             self.events_seen["preview"] += 1
             self._show_preview(ev)
         elif isinstance(ev, TrainingStarted):
-            self.device_label.setText(f"Device: {ev.device}")
-            self._info(f"Training {METHOD_NAMES.get(ev.method, ev.method)} on {ev.device}: "
+            device = ev.device.replace(" 1 threads", " 1 thread")
+            self.device_label.setText(f"Device: {device}")
+            self._info(f"Training {METHOD_NAMES.get(ev.method, ev.method)} on {device}: "
                        f"{ev.n_train_patches:,} patches per epoch, {ev.n_parameters:,} parameters.")
         elif isinstance(ev, TrainingFinished):
             self._finished_event = ev

@@ -18,6 +18,20 @@ def _fmt(value: float) -> str:
     return f"{value:.3g}"
 
 
+def nice_ticks(lo: float, hi: float, count: int = 4) -> tuple[list[float], int]:
+    """Round tick values covering ``[lo, hi]`` (about ``count`` of them) and their decimals."""
+    span = max(hi - lo, 1e-12)
+    raw = span / count
+    magnitude = 10.0 ** math.floor(math.log10(raw))
+    step = next(m * magnitude for m in (1.0, 2.0, 2.5, 5.0, 10.0) if m * magnitude >= raw)
+    decimals = max(0, -int(math.floor(math.log10(step))) + (1 if step / magnitude == 2.5 else 0))
+    first = math.ceil(lo / step) * step
+    ticks = []
+    while (value := first + len(ticks) * step) <= hi + step * 1e-6:
+        ticks.append(0.0 if abs(value) < step * 1e-9 else value)
+    return ticks, decimals
+
+
 class LossPlot(QWidget):
     """Training loss (blue line) and validation loss (orange line with dots) against step.
 
@@ -55,6 +69,18 @@ class LossPlot(QWidget):
             self.validation.append((float(step), float(loss)))
             self.update()
 
+    def smoothed_train(self) -> list[tuple[float, float]]:
+        """Exponential running average of the training loss (about 1/20 of the curve)."""
+        if len(self.train) < 10:
+            return []
+        alpha = min(0.5, 20.0 / len(self.train))
+        out, value, weight = [], 0.0, 0.0
+        for step, loss in self.train:  # bias-corrected, so the start does not lag
+            value = (1 - alpha) * value + alpha * loss
+            weight = (1 - alpha) * weight + alpha
+            out.append((step, value / weight))
+        return out
+
     # --------------------------------------------------------------- drawing
     def _ranges(self) -> tuple[float, float, float, float]:
         steps = [s for s, _ in self.train + self.validation]
@@ -79,7 +105,7 @@ class LossPlot(QWidget):
         painter.setFont(font)
         metrics = painter.fontMetrics()
         height = metrics.height()
-        area = QRectF(self.rect()).adjusted(metrics.horizontalAdvance("-0.000e+00") * 0.75, height + 6,
+        area = QRectF(self.rect()).adjusted(metrics.horizontalAdvance("-0.0000") + 6, height + 6,
                                             -8, -height - 4)
         painter.fillRect(self.rect(), palette.color(palette.ColorRole.Base))
         painter.setPen(QPen(grid, 1))
@@ -96,26 +122,27 @@ class LossPlot(QWidget):
             return QPointF(area.left() + (step - x0) / (x1 - x0) * area.width(),
                            area.bottom() - (value - y0) / (y1 - y0) * area.height())
 
-        # grid and y labels
-        painter.setPen(QPen(grid, 1, Qt.PenStyle.DashLine))
-        for i in range(1, 4):
-            y = area.top() + area.height() * i / 4
+        # grid and y labels at round values
+        ticks, decimals = nice_ticks(y0, y1)
+        for value in ticks:
+            y = to_point(x0, value).y()
+            painter.setPen(QPen(grid, 1, Qt.PenStyle.DashLine))
             painter.drawLine(QPointF(area.left(), y), QPointF(area.right(), y))
-        painter.setPen(text)
-        for frac in (0.0, 0.5, 1.0):
-            value = y1 - frac * (y1 - y0)
-            y = area.top() + frac * area.height()
+            painter.setPen(text)
             label_rect = QRectF(0, y - height / 2, area.left() - 4, height)
             painter.drawText(label_rect, Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter,
-                             _fmt(value))
+                             f"{value:.{decimals}f}")
         painter.drawText(QRectF(area.left(), area.bottom() + 2, area.width(), height),
                          Qt.AlignmentFlag.AlignLeft, "0")
         painter.drawText(QRectF(area.left(), area.bottom() + 2, area.width(), height),
                          Qt.AlignmentFlag.AlignRight, f"step {int(x1):,}")
 
-        # curves
+        # curves: raw training loss faint, its running average and the validation loss bold
         painter.setClipRect(area.adjusted(-3, -3, 3, 3))
-        for points, color, dots in ((self.train, TRAIN_COLOR, False), (self.validation, VAL_COLOR, True)):
+        faint = QColor(TRAIN_COLOR)
+        faint.setAlpha(90)
+        for points, color, dots in ((self.train, faint, False), (self.smoothed_train(), TRAIN_COLOR, False),
+                                    (self.validation, VAL_COLOR, True)):
             if not points:
                 continue
             stride = max(1, len(points) // MAX_DRAWN)
@@ -123,7 +150,7 @@ class LossPlot(QWidget):
             if stride > 1 and drawn[-1] is not points[-1]:
                 drawn = drawn + [points[-1]]
             poly = QPolygonF([to_point(s, v) for s, v in drawn])
-            painter.setPen(QPen(color, 1.6))
+            painter.setPen(QPen(color, 1.2 if color is faint else 1.8))
             painter.drawPolyline(poly)
             if dots or len(drawn) == 1:
                 painter.setBrush(color)
@@ -134,7 +161,7 @@ class LossPlot(QWidget):
 
         # legend with the latest values
         x = area.left()
-        for label, points, color in (("train", self.train, TRAIN_COLOR),
+        for label, points, color in (("train", self.smoothed_train() or self.train, TRAIN_COLOR),
                                      ("validation", self.validation, VAL_COLOR)):
             if not points:
                 continue

@@ -210,8 +210,8 @@ class SettingsPanel(QWidget):
 
     def _update_enabled(self, *_: Any) -> None:
         m = self._method
-        self.patch_z.setEnabled(self._three_d)
-        self.patch_z_label.setEnabled(self._three_d)
+        self.patch_z.setVisible(self._three_d)
+        self.patch_z_label.setVisible(self._three_d)
         self.mask_percent.setEnabled(m in ("n2v", "n2v2"))
         self.noise_model.setEnabled(m == "hqssl")
         self.noise_sigma.setEnabled(m == "hqssl" and self.noise_model.currentData() == "gaussian-known")
