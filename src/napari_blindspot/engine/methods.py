@@ -26,6 +26,8 @@ class Method:
     n_views = 1
     #: Whether prediction also returns a per-pixel posterior standard deviation.
     has_uncertainty = False
+    #: How prediction pads images to the network's size multiple (``"reflect"`` or ``"zeros"``).
+    pad_mode = "reflect"
 
     def build(self, config: TrainConfig, channels: int, ndim: int,
               normalization: Normalization | None = None) -> nn.Module:

@@ -130,7 +130,8 @@ class DenoisingModel:
             block = self.normalization.normalize(block, c)
             gen = predict_sample(infer, block, tile_shape=tile_shape, multiple=multiple,
                                  margin=margin, batch_size=tile_batch or cfg.tile_batch,
-                                 device=self.device, tta=tta, keys=want)
+                                 device=self.device, tta=tta, keys=want,
+                                 pad_mode=self.method.pad_mode)
             try:
                 while True:
                     ev = next(gen)

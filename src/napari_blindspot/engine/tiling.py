@@ -35,6 +35,14 @@ def tile_starts(size: int, tile: int, margin: int, multiple: int) -> list[int]:
     return sorted(set(starts))
 
 
+def _fit_tile(tile: int, margin: int, multiple: int) -> int:
+    """``tile`` rounded up to ``multiple``; a tile too small to hold ``margin`` of context on
+    both sides is enlarged (to a core of ``2 * margin``, so that tiles do not overlap wastefully)."""
+    if tile < 2 * margin + BLEND + multiple:
+        tile = 2 * margin + BLEND + max(multiple, 2 * margin)
+    return -(-tile // multiple) * multiple
+
+
 def _ramp(length: int, margin: int, lo_inner: bool, hi_inner: bool) -> np.ndarray:
     """1D weights: 0 in ``margin``, cosine ramp over ``BLEND``, 1 inside, at inner ends only."""
     w = np.ones(length, np.float32)
@@ -73,11 +81,15 @@ def infer_with_tta(infer: InferFn, x: torch.Tensor, tta: bool) -> dict[str, torc
 def predict_sample(infer: InferFn, sample: np.ndarray, *, tile_shape: tuple[int, ...],
                    multiple: int, margin: int, batch_size: int, device: torch.device,
                    tta: bool = False, keys: tuple[str, ...] = ("denoised",),
+                   pad_mode: str = "reflect",
                    ) -> Generator[PredictionProgress, None, dict[str, np.ndarray]]:
     """Predict one normalised sample ``(C, *spatial)`` float32 tile by tile.
 
     Yields :class:`PredictionProgress` after every batch of tiles; returns
     ``{key: array (C_out, *spatial)}`` for each requested output ``key``.
+    Tiles are rounded up to ``multiple`` and enlarged where too small to hold the context
+    ``margin`` on both sides, so that the result does not depend on the tile size.
+    ``pad_mode`` (``"reflect"`` or ``"zeros"``) pads the sample to ``multiple``.
     Closing the generator cancels the prediction.
     """
     start = time.perf_counter()
@@ -86,8 +98,9 @@ def predict_sample(infer: InferFn, sample: np.ndarray, *, tile_shape: tuple[int,
     x = torch.from_numpy(np.ascontiguousarray(sample))[None]
     from .nets.layers import pad_to_multiple
 
-    x, _ = pad_to_multiple(x, multiple)
+    x, _ = pad_to_multiple(x, multiple, mode=pad_mode)
     padded = tuple(x.shape[2:])
+    tile_shape = tuple(_fit_tile(int(t), margin, multiple) for t in tile_shape)
     tiles = tuple(min(t, p) for t, p in zip(tile_shape, padded))
     margins = tuple(max(0, min(margin, (t - BLEND - multiple) // 2)) for t in tiles)
     starts = [tile_starts(p, t, m, multiple) for p, t, m in zip(padded, tiles, margins)]

@@ -15,11 +15,13 @@ def batchnorm_cls(ndim: int) -> type[nn.Module]:
     return {2: nn.BatchNorm2d, 3: nn.BatchNorm3d}[ndim]
 
 
-def pad_to_multiple(x: torch.Tensor, multiple: int | tuple[int, ...]) -> tuple[torch.Tensor, tuple[int, ...]]:
-    """Reflect-pad the spatial dims of ``x`` (N, C, *sp) at the end up to a multiple.
+def pad_to_multiple(x: torch.Tensor, multiple: int | tuple[int, ...],
+                    mode: str = "reflect") -> tuple[torch.Tensor, tuple[int, ...]]:
+    """Pad the spatial dims of ``x`` (N, C, *sp) at the end up to a multiple.
 
     Returns the padded tensor and the original spatial shape (to crop back).
-    Falls back to replicate padding where a dimension is too small to reflect.
+    ``mode`` is ``"reflect"`` (falls back to replicate padding where a dimension is
+    too small to reflect) or ``"zeros"``.
     """
     spatial = tuple(x.shape[2:])
     mult = multiple if isinstance(multiple, tuple) else (multiple,) * len(spatial)
@@ -29,6 +31,8 @@ def pad_to_multiple(x: torch.Tensor, multiple: int | tuple[int, ...]) -> tuple[t
     pad: list[int] = []
     for e in reversed(extra):
         pad += [0, e]
+    if mode == "zeros":
+        return F.pad(x, pad), spatial
     mode = "reflect" if all(e < s for e, s in zip(extra, spatial)) else "replicate"
     return F.pad(x, pad, mode=mode), spatial
 
