@@ -50,16 +50,30 @@ class NoiseModel(nn.Module):
 
 
 class KnownGaussian(NoiseModel):
-    """Gaussian noise of a known sigma (given in intensity units)."""
+    """Gaussian noise of a known sigma (given in intensity units).
+
+    ``normalization_std`` is the normalisation scale of each network channel (one value
+    is used for all ``channels``): the same sigma is a different normalised level per channel.
+    """
 
     learned = False
 
-    def __init__(self, sigma: float, normalization_std: float) -> None:
+    def __init__(self, sigma: float, normalization_std: float | list[float] | tuple[float, ...],
+                 channels: int = 1) -> None:
         super().__init__()
-        self.register_buffer("sigma_n", torch.tensor(float(sigma) / float(normalization_std)))
+        std = torch.as_tensor(normalization_std, dtype=torch.float32).flatten()
+        std = std.expand(channels) if std.numel() == 1 else std[:channels]
+        self.register_buffer("sigma_n", float(sigma) / std.clone())
+
+    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):  # type: ignore[override]
+        key = prefix + "sigma_n"
+        if key in state_dict and state_dict[key].ndim == 0:  # files from before per-channel sigma
+            state_dict[key] = state_dict[key].reshape(1).expand(self.sigma_n.shape).clone()
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
 
     def variance(self, mu: torch.Tensor) -> torch.Tensor:
-        return (self.sigma_n.float() ** 2).expand_as(mu)
+        shape = (1, -1) + (1,) * (mu.ndim - 2)
+        return (self.sigma_n.float() ** 2).view(shape).expand_as(mu)
 
     def in_units(self, normalization: Normalization) -> dict[str, float]:
         return {"sigma": float(self.sigma_n) * normalization.std[0]}
@@ -140,7 +154,9 @@ def build_noise_model(kind: str, channels: int, normalization: Normalization | N
         return None
     std = normalization.std[0] if normalization is not None else 1.0
     if kind == "gaussian-known":
-        return KnownGaussian(float(sigma), std)
+        stds = (list(normalization.std) if normalization is not None and len(normalization.std) == channels
+                else [std])
+        return KnownGaussian(float(sigma), stds, channels)
     if kind == "gaussian":
         return LearnedGaussian(channels)
     if kind == "poisson-gaussian":
