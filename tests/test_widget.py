@@ -327,6 +327,22 @@ def test_3d_training_and_multichannel_preview(qtbot, viewer_widget):
     assert widget.model.channels == 2
 
 
+def test_rgb_layer_keeps_its_colour_axis(qtbot, viewer_widget):
+    viewer, widget = viewer_widget
+    rgb = np.stack([stack(frames=1, seed=s)[0] for s in range(3)], axis=-1).astype(np.float32)
+    layer = viewer.add_image(rgb / rgb.max(), name="rgb", rgb=True)
+    assert layer.rgb
+    assert widget.axes_edit.text() == "YXC"
+    assert not widget.set_axes("CYX")
+    assert "must end with C" in widget.axes_hint.text()
+    assert widget.set_axes("YXC")
+    tiny(widget, "n2v2", "3 steps")
+    widget.train()
+    wait_idle(qtbot, widget)
+    denoised = viewer.layers["rgb [denoised]"]
+    assert denoised.rgb and denoised.data.shape == rgb.shape
+
+
 def test_cancel_denoising_changes_no_layer(qtbot, viewer_widget):
     viewer, widget = viewer_widget
     viewer.add_image(stack(), name="cells", metadata={"axes": "TYX"})

@@ -16,6 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from napari.layers import Image
 from napari.utils.notifications import show_error, show_warning
 from qtpy.QtCore import QEvent, QObject, Qt, QTimer, Signal
 from qtpy.QtWidgets import (QComboBox, QFileDialog, QFrame, QGridLayout, QHBoxLayout, QLabel,
@@ -369,12 +370,13 @@ class BlindspotWidget(QWidget):
         """Pick ``layer`` (as if chosen in the list); a non-image layer is refused with a message."""
         if self.layer_picker.set_layer(layer):
             return True
-        try:
-            Source.from_layer(layer, "")
-        except BlindspotError as exc:
-            self._error(str(exc))
-            return False
-        self._error(f"{getattr(layer, 'name', layer)!r} is not in this viewer's image layers.")
+        if not isinstance(layer, Image):
+            try:
+                Source.from_layer(layer, "")
+            except BlindspotError as exc:
+                self._error(str(exc))
+                return False
+        self._error(f"{getattr(layer, 'name', layer)!r} is not one of this viewer's image layers.")
         return False
 
     def set_method(self, method: str) -> None:
