@@ -34,7 +34,7 @@ METHOD_HELP = {
 METHOD_DEFAULTS: dict[str, dict[str, Any]] = {
     "n2v2": {},
     "n2v": {},
-    "hqssl": {"batch_size": 4, "learning_rate": 3e-4},
+    "hqssl": {"batch_size": 4, "learning_rate": 1e-3},
     "n2n": {"batch_size": 8},
 }
 
