@@ -274,9 +274,10 @@ def test_noise2noise_uses_the_second_acquisition(qtbot, viewer_widget, notificat
     viewer, widget = viewer_widget
     viewer.add_image(stack(seed=1), name="first", metadata={"axes": "TYX"})
     viewer.add_image(stack(seed=2), name="second", metadata={"axes": "TYX"})
+    widget.select_layer(viewer.layers["first"])
     tiny(widget, "n2n")
     assert widget.target_picker.isVisibleTo(widget)
-    widget.select_layer(viewer.layers["first"])
+    assert widget.target_picker.current_layer() is viewer.layers["second"]  # suggested
     widget.target_picker.set_layer(viewer.layers["first"])
     widget.train()
     assert widget.busy is None
@@ -366,6 +367,23 @@ def test_cancel_denoising_changes_no_layer(qtbot, viewer_widget):
 
 
 # ------------------------------------------------------------------ errors
+def test_messages_say_what_to_do():
+    import torch
+
+    from napari_blindspot.widget.settings import parse_length
+    from napari_blindspot.widget.tasks import user_message
+
+    oom = user_message(torch.cuda.OutOfMemoryError("CUDA out of memory"), "training")
+    assert "Out of GPU memory" in oom and "batch size" in oom and "tile size" in oom
+    assert "Out of memory" in user_message(MemoryError(), "denoising")
+    assert parse_length("5 minutes") == {"steps": None, "epochs": None, "time_budget_s": 300.0}
+    assert parse_length("20 epochs")["epochs"] == 20
+    assert parse_length("1 h 30 min")["time_budget_s"] == 5400.0
+    assert parse_length(" 1,500 ")["steps"] == 1500
+    with pytest.raises(ValueError, match="not understood"):
+        parse_length("a while")
+
+
 def test_bad_input_notifies_and_leaves_widget_usable(qtbot, viewer_widget, notifications, tmp_path):
     viewer, widget = viewer_widget
     viewer.add_image(stack(), name="good", metadata={"axes": "TYX"})

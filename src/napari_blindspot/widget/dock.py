@@ -397,6 +397,8 @@ class BlindspotWidget(QWidget):
             self.axes_edit.setText("")
         else:
             self.axes_edit.setText(self._axes_by_layer.get(id(layer)) or guess_layer_axes(layer))
+            if self.method_combo.currentData() == "n2n":
+                self._suggest_target()
         self._update_context()
 
     def _on_axes_edited(self, text: str) -> None:
@@ -442,6 +444,19 @@ class BlindspotWidget(QWidget):
         self.target_label.setVisible(n2n)
         self.target_picker.setVisible(n2n)
         self.settings.set_method(method)
+        if n2n:
+            self._suggest_target()
+
+    def _suggest_target(self) -> None:
+        """For Noise2Noise, pre-select another layer of the same shape as the second acquisition."""
+        source = self.layer_picker.current_layer()
+        if source is None or self.target_picker.current_layer() not in (None, source):
+            return
+        shape = tuple(layer_data(source).shape)
+        for layer in self.target_picker.layers():
+            if layer is not source and tuple(layer_data(layer).shape) == shape:
+                self.target_picker.set_layer(layer)
+                return
 
     def _update_device_label(self) -> None:
         try:
