@@ -175,7 +175,7 @@ class BlindspotWidget(QWidget):
         self._preview_layer: Any = None
         self._closing = False
         self._watched: weakref.ref | None = None
-        self._axes_by_layer: dict[int, str] = {}
+        self._axes_by_layer: dict[int, tuple[weakref.ref, str]] = {}  # axes typed per layer
 
         self._preview_timer = QTimer(self)
         self._preview_timer.setSingleShot(True)
@@ -396,7 +396,9 @@ class BlindspotWidget(QWidget):
         if layer is None:
             self.axes_edit.setText("")
         else:
-            self.axes_edit.setText(self._axes_by_layer.get(id(layer)) or guess_layer_axes(layer))
+            ref, axes = self._axes_by_layer.get(id(layer), (None, ""))
+            remembered = axes if ref is not None and ref() is layer else ""
+            self.axes_edit.setText(remembered or guess_layer_axes(layer))
             if self.method_combo.currentData() == "n2n":
                 self._suggest_target()
         self._update_context()
@@ -404,7 +406,7 @@ class BlindspotWidget(QWidget):
     def _on_axes_edited(self, text: str) -> None:
         layer = self.layer_picker.current_layer()
         if layer is not None:
-            self._axes_by_layer[id(layer)] = text.strip().upper()
+            self._axes_by_layer[id(layer)] = (weakref.ref(layer), text.strip().upper())
         self._update_context()
 
     def _check_axes(self) -> str | None:
