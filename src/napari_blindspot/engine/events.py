@@ -34,6 +34,7 @@ class TrainingProgress:
     ``epoch`` counts passes over the data (fractional); losses are in normalised units;
     ``noise`` holds learned noise parameters in the image's intensity units (HQ-SSL).
     ``progress`` is the fraction of the run done, by steps or by time budget.
+    ``validated`` is True when ``val_loss`` was computed at this very step.
     """
 
     step: int
@@ -47,6 +48,7 @@ class TrainingProgress:
     eta_s: float | None
     progress: float
     noise: dict[str, float] = field(default_factory=dict)
+    validated: bool = False
 
 
 @dataclass(frozen=True)

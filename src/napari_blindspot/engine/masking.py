@@ -31,7 +31,8 @@ def stratified_coords(batch: int, spatial: tuple[int, ...], fraction: float,
     Returns a long tensor of shape ``(N, 1 + ndim)``: batch index then spatial indices.
     """
     ndim = len(spatial)
-    cell = grid_spacing(fraction, ndim)
+    # a patch smaller than one grid cell still gets (at least) one masked pixel
+    cell = min(grid_spacing(fraction, ndim), min(spatial))
     axes = [torch.arange(0, s, cell) for s in spatial]
     corners = torch.cartesian_prod(*axes) if ndim > 1 else axes[0][:, None]
     corners = corners.reshape(-1, ndim)
@@ -113,5 +114,5 @@ def masked_mse(prediction: torch.Tensor, target: torch.Tensor, coords: torch.Ten
 
 def expected_masked_count(spatial: tuple[int, ...], fraction: float) -> int:
     """Number of masked pixels per patch for ``spatial`` and ``fraction``."""
-    cell = grid_spacing(fraction, len(spatial))
+    cell = min(grid_spacing(fraction, len(spatial)), min(spatial))
     return math.prod(math.ceil(s / cell) for s in spatial)

@@ -139,6 +139,7 @@ class TrainingRun:
         self.scaler = torch.amp.GradScaler("cuda", enabled=self.amp_dtype == torch.float16)
 
         self._stop = False
+        self._preview_now = False
         self._preview = preview
         self._preview_channel = preview_channel
         self.preview_interval_s = preview_interval_s
@@ -156,6 +157,10 @@ class TrainingRun:
     def set_preview(self, block: np.ndarray | None, channel: int | None = None) -> None:
         """Change the block previewed during training (see the class docstring)."""
         self._preview, self._preview_channel = block, channel
+
+    def request_preview(self) -> None:
+        """Send a preview after the current step instead of waiting for the interval."""
+        self._preview_now = True
 
     @property
     def model(self) -> DenoisingModel:
@@ -252,7 +257,7 @@ class TrainingRun:
                     loss = self.method.loss(self.net, batch, self.generator)
                 if not torch.isfinite(loss):
                     raise FloatingPointError(
-                        f"Training diverged at step {self.step} (loss {float(loss)}); lower the learning "
+                        f"Training diverged at step {self.step} (loss {loss.item()}); lower the learning "
                         "rate or check the image for extreme values.")
                 self.optimizer.zero_grad(set_to_none=True)
                 self.scaler.scale(loss).backward()
@@ -282,10 +287,13 @@ class TrainingRun:
                         epoch=self.step / self.steps_per_epoch, train_loss=running / running_n,
                         val_loss=val_loss, best_val_loss=self.best_val, learning_rate=lr,
                         elapsed_s=elapsed, eta_s=eta, progress=progress,
-                        noise=self.method.noise_parameters(self.net, self.normalization))
+                        noise=self.method.noise_parameters(self.net, self.normalization),
+                        validated=validated)
                     running, running_n = 0.0, 0
                     last_progress = now
-                if self._preview is not None and now - last_preview >= self.preview_interval_s:
+                if self._preview is not None and (self._preview_now
+                                                  or now - last_preview >= self.preview_interval_s):
+                    self._preview_now = False
                     ev = self._preview_event()
                     last_preview = time.perf_counter()
                     if ev is not None:
