@@ -26,7 +26,7 @@ import torch
 from .axes import CanonicalView
 from .config import TrainConfig
 from .device import autocast_dtype, configure_threads, describe_device, select_device
-from .errors import DataError
+from .errors import ConfigError, DataError
 from .events import Preview, TrainingFinished, TrainingProgress, TrainingStarted
 from .methods import get_method
 from .model import DenoisingModel, check_image
@@ -39,6 +39,15 @@ log = logging.getLogger(__name__)
 PROGRESS_INTERVAL_S = 0.1
 MAX_VALIDATION_PATCHES = 128
 MIN_VALIDATION_PATCHES = 8
+
+
+def network_fields(config: TrainConfig) -> tuple[str, ...]:
+    """The settings that define the network of ``config.method`` (fixed when continuing)."""
+    common = ("method", "train_3d", "channels")
+    if config.method == "hqssl":
+        extra = ("hq_depth", "hq_features", "noise_model")
+        return common + extra + (("noise_sigma",) if config.noise_model == "gaussian-known" else ())
+    return common + ("unet_depth", "unet_features")
 
 
 def learning_rate(base: float, progress: float, schedule: str, warmup: float) -> float:
@@ -99,6 +108,13 @@ class TrainingRun:
         self.generator = torch.Generator().manual_seed(config.seed + 1)
 
         if initial is not None:
+            changed = [f for f in network_fields(initial.config)
+                       if getattr(config, f) != getattr(initial.config, f)]
+            if changed:
+                raise ConfigError(
+                    "To continue training, the settings that define the network must stay as in the "
+                    "model: " + ", ".join(f"{f}={getattr(config, f)!r} (model: {getattr(initial.config, f)!r})"
+                                          for f in changed) + ".")
             if initial.channels != self.view.n_channels:
                 raise DataError(f"The model to continue was trained on {initial.channels} channel(s), "
                                 f"the image has {self.view.n_channels}.")
@@ -140,8 +156,7 @@ class TrainingRun:
 
         self._stop = False
         self._preview_now = False
-        self._preview = preview
-        self._preview_channel = preview_channel
+        self._preview_request = (preview, preview_channel)
         self.preview_interval_s = preview_interval_s
         self.best_val: float | None = None
         self.best_state: dict[str, torch.Tensor] | None = None
@@ -156,7 +171,7 @@ class TrainingRun:
 
     def set_preview(self, block: np.ndarray | None, channel: int | None = None) -> None:
         """Change the block previewed during training (see the class docstring)."""
-        self._preview, self._preview_channel = block, channel
+        self._preview_request = (block, channel)  # one assignment: safe across threads
 
     def request_preview(self) -> None:
         """Send a preview after the current step instead of waiting for the interval."""
@@ -216,10 +231,11 @@ class TrainingRun:
         return model
 
     def _preview_event(self) -> Preview | None:
-        if self._preview is None:
+        block, channel = self._preview_request
+        if block is None:
             return None
         model = DenoisingModel(self.config, self.net, self.normalization, self.view.n_channels)
-        out = model.predict_block(self._preview, self._preview_channel)
+        out = model.predict_block(block, channel)
         self.net.train()
         return Preview(self.step, out["denoised"], out.get("uncertainty"))
 
@@ -291,7 +307,7 @@ class TrainingRun:
                         validated=validated)
                     running, running_n = 0.0, 0
                     last_progress = now
-                if self._preview is not None and (self._preview_now
+                if self._preview_request[0] is not None and (self._preview_now
                                                   or now - last_preview >= self.preview_interval_s):
                     self._preview_now = False
                     ev = self._preview_event()
