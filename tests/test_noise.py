@@ -62,7 +62,7 @@ def test_learned_gaussian_units_and_initialisation():
     assert params == pytest.approx({"sigma_c0": 2.0, "sigma_c1": 50.0}, rel=1e-3)
     with torch.no_grad():
         model.raw.fill_(-50.0)
-    assert float(model.sigma()) > 0  # stays positive whatever the raw value
+    assert float(model.sigma().detach()) > 0  # stays positive whatever the raw value
 
 
 def test_poisson_gaussian_variance_in_intensity_units():

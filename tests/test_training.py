@@ -10,7 +10,7 @@ import torch
 
 from helpers_engine import gaussian_pair, small_config, torch_test_threads  # noqa: F401
 
-from napari_blindspot.engine import (DataError, DenoisingModel, Preview, TrainingFinished,
+from napari_blindspot.engine import (ConfigError, DataError, DenoisingModel, Preview, TrainingFinished,
                                      TrainingProgress, TrainingRun, TrainingStarted, train, train_model)
 from napari_blindspot.engine.training import learning_rate
 
@@ -295,3 +295,21 @@ def test_any_real_dtype_in_input_units(dtype):
     assert out.dtype == np.float32 and out.shape == data.shape
     # in intensity units, not normalised ones (a 3-step network is only roughly right)
     assert abs(out.mean() - data.astype(np.float64).mean()) < 0.5 * data.astype(np.float64).std()
+
+
+def test_continue_needs_the_same_network():
+    data = _data()
+    cfg = small_config("n2v2", axes="TYX", steps=2)
+    model = train_model(data, cfg)
+    for change, field in [({"unet_features": 16}, "unet_features"), ({"method": "n2v"}, "method"),
+                          ({"unet_depth": 1}, "unet_depth"), ({"channels": "joint"}, "channels")]:
+        with pytest.raises(ConfigError, match=field):
+            TrainingRun(data, cfg.replace(**change), initial=model)
+    # settings that do not shape this network may change
+    TrainingRun(data, cfg.replace(hq_features=32, learning_rate=1e-4, batch_size=2), initial=model)
+    hq_cfg = small_config("hqssl", axes="TYX", steps=2, noise_model="gaussian")
+    hq = train_model(data, hq_cfg)
+    for change, field in [({"noise_model": "poisson-gaussian"}, "noise_model"), ({"hq_depth": 1}, "hq_depth")]:
+        with pytest.raises(ConfigError, match=field):
+            TrainingRun(data, hq_cfg.replace(**change), initial=hq)
+    TrainingRun(data, hq_cfg.replace(unet_features=64), initial=hq)
