@@ -169,7 +169,6 @@ class BlindspotWidget(QWidget):
         self._finished_event: TrainingFinished | None = None
         self._stop_requested = False
         self._step_offset = 0
-        self._last_val: float | None = None
         self._preview_spec: Any = None
         self._preview_after = -1
         self._preview_layer: Any = None
@@ -565,7 +564,6 @@ class BlindspotWidget(QWidget):
         self._run = None
         self._finished_event = None
         self._stop_requested = False
-        self._last_val = None
         self._preview_spec = None
         self.progress.setValue(0)
         self.progress.setFormat("preparing…")
@@ -609,7 +607,7 @@ class BlindspotWidget(QWidget):
             self.events_seen["preview"] += 1
             self._show_preview(ev)
         elif isinstance(ev, TrainingStarted):
-            device = ev.device.replace(" 1 threads", " 1 thread")
+            device = ev.device
             self.device_label.setText(f"Device: {device}")
             self._info(f"Training {METHOD_NAMES.get(ev.method, ev.method)} on {device}: "
                        f"{ev.n_train_patches:,} patches per epoch, {ev.n_parameters:,} parameters.")
@@ -621,8 +619,7 @@ class BlindspotWidget(QWidget):
         self.progress.setFormat(progress_text(ev))
         step = self._step_offset + ev.step
         self.loss_plot.add_train(step, ev.train_loss)
-        if ev.val_loss is not None and ev.val_loss != self._last_val:
-            self._last_val = ev.val_loss
+        if ev.validated and ev.val_loss is not None:
             self.loss_plot.add_validation(step, ev.val_loss)
         if ev.noise:
             self.noise_label.setText(noise_text(ev.noise))
@@ -650,7 +647,7 @@ class BlindspotWidget(QWidget):
             return
         self._preview_spec = spec
         self._preview_after = run.step
-        run.preview_interval_s = 0.0  # one preview right after the next step
+        run.request_preview()
 
     def _show_preview(self, ev: Preview) -> None:
         run, source, spec = self._run, self._source, self._preview_spec
@@ -658,7 +655,6 @@ class BlindspotWidget(QWidget):
             return
         if ev.step <= self._preview_after:
             return  # computed before the block changed
-        run.preview_interval_s = PREVIEW_INTERVAL_S
         data, translate = preview_layer_data(ev.image, spec, source, run.view)
         self._preview_layer = put_result_layer(self.viewer, source, "preview", data,
                                                translate=translate, rgb=False)
