@@ -264,3 +264,9 @@ def test_largest_allowed_radius_stays_inside_and_off_centre(spatial, radius):
         values = replacement_values(x, coords, radius, mode, _gen(3))[:, 0]
         own = x[0, 0][tuple(coords[:, 1:].T)]
         assert not torch.any(values == own)
+
+
+def test_patch_smaller_than_a_grid_cell_still_gets_a_masked_pixel():
+    coords = stratified_coords(6, (16, 16), 0.002, _gen(0))  # grid cell 22 > patch
+    assert sorted(coords[:, 0].tolist()) == list(range(6))
+    assert expected_masked_count((16, 16), 0.002) == 1

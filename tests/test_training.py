@@ -313,3 +313,19 @@ def test_continue_needs_the_same_network():
         with pytest.raises(ConfigError, match=field):
             TrainingRun(data, hq_cfg.replace(**change), initial=hq)
     TrainingRun(data, hq_cfg.replace(unet_features=64), initial=hq)
+
+
+def test_validated_flag_and_preview_on_request():
+    data = _data()
+    run = TrainingRun(data, small_config("n2v2", axes="TYX", steps=8, validation_interval=4),
+                      preview=data[0:1, :32, :32], preview_interval_s=1e9)
+    previews, requested = 0, False
+    for ev in run.events():
+        if isinstance(ev, TrainingProgress):
+            assert ev.validated == (ev.step % 4 == 0)
+            if not requested and ev.step < 8:
+                run.request_preview()
+                requested = True
+        elif isinstance(ev, Preview):
+            previews += 1
+    assert requested and previews == 2  # the first one, then the requested one
