@@ -88,7 +88,7 @@ def test_poisson_gaussian_parameters_stay_non_negative():
         model.raw_a.fill_(-30.0)
         model.raw_b.fill_(-30.0)
     a, b = model.ab()
-    assert float(a) >= 0 and float(b) >= 0
+    assert float(a.detach()) >= 0 and float(b.detach()) >= 0
     assert torch.all(model.variance(torch.randn(1, 1, 4, 4)) >= 0)
 
 
