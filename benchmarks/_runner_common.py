@@ -96,10 +96,10 @@ def _children(pid: int) -> list[int]:
 class TreeMemorySampler:
     """Samples the memory of this process plus its children (data-loader workers).
 
-    Sums the proportional set size (PSS: pages shared by several processes, such as a forked
-    worker's copy-on-write pages, are split between them rather than counted twice), falling
-    back to RSS where PSS is unavailable, every ``interval_s``; short spikes between samples
-    can be missed (the process's own exact peak is :func:`peak_rss_mb`).
+    Every ``interval_s``: this process's RSS plus each child's proportional set size (PSS: the
+    pages a forked worker still shares copy-on-write with its parent are split between them
+    rather than counted twice; RSS where PSS is unavailable).  Short spikes between samples can
+    be missed (the process's own exact peak is :func:`peak_rss_mb`).
     """
 
     def __init__(self, interval_s: float = 0.1) -> None:
@@ -116,7 +116,7 @@ class TreeMemorySampler:
     def _run(self) -> None:
         me = os.getpid()
         while not self._stop.is_set():
-            total = self._mem(me) + sum(self._mem(c) for c in _children(me))
+            total = current_rss_mb(me) + sum(self._mem(c) for c in _children(me))
             self.peak_mb = max(self.peak_mb, total)
             self._stop.wait(self.interval_s)
 

@@ -290,12 +290,13 @@ def _memory(res: dict) -> str:
     shape = "×".join(map(str, m["shape"]))
     lines = [f"A {shape} uint16 stack ({f(m['input_mb'], 0)} MB on disk as `.npy`; its float32 "
              f"result is {f(m['output_float32_mb'], 0)} MB). Each phase runs in its own process: "
-             "N2V2 training for a few steps on the whole stack (then the model is saved), and "
+             f"N2V2 training for {res['settings']['memory_steps']} steps on the whole stack (then "
+             "the model is saved), and "
              "prediction of the whole stack from the saved model. Our engine reads the `.npy` "
              "memory-mapped; CAREamics gets the same memory-mapped array through its API. "
-             "*Peak RSS* is the process's own high-water mark (`VmHWM`); *peak PSS with workers* "
-             "adds the data-loader worker processes, counting shared pages once (proportional set "
-             "size, sampled every 100 ms).", ""]
+             "*Peak RSS* is the process's own high-water mark (`VmHWM`); *with workers* adds the "
+             "data-loader worker processes' proportional set size (their pages shared with the "
+             "main process counted once), sampled every 100 ms.", ""]
     rows = []
     for tool, r in m["rows"].items():
         name = "napari-blindspot" if tool == "ours" else "CAREamics"
@@ -311,7 +312,7 @@ def _memory(res: dict) -> str:
                          f(e.get("peak_rss_mb"), 0), f(e.get("peak_tree_rss_mb"), 0),
                          f(e.get("time_s"), 1)])
     lines.append(table(["Tool", "phase", "RSS after imports MB", "RSS before phase MB",
-                        "peak RSS MB", "peak PSS with workers MB", "time s"], rows))
+                        "peak RSS MB", "peak with workers MB", "time s"], rows))
     return "\n".join(lines)
 
 
@@ -322,7 +323,9 @@ def _ui(res: dict) -> str:
     t, i = u.get("training") or {}, u.get("idle") or {}
     lines = [f"napari with the dock widget training {u.get('method')} on a "
              f"{'×'.join(map(str, u.get('image_shape', [])))} stack for {f(u.get('seconds'), 0)} s "
-             f"under Xvfb; a {u.get('tick_ms')} ms QTimer on the main thread records its ticks.", ""]
+             f"under Xvfb; a {u.get('tick_ms')} ms QTimer on the main thread records its ticks. "
+             "*Longest at* is when the longest gap began: seconds after pressing Train (training "
+             "row) or after training ended (last row).", ""]
     a = u.get("after_training") or {}
     rows = []
     for label, e in (("idle", i), ("training", t), ("after training (the widget denoises)", a)):
@@ -471,9 +474,12 @@ def render(res: dict, sections: list[str]) -> str:
         f"- **CAREamics environment**: {cvers}",
         f"- **Settings**: mode {s['mode']}; (a) {s['steps']} steps, batch {s['batch_size']}, "
         f"patch {s['patch_size']}; (b) {f(s['budget_s'], 0)} s per training run; tiles "
-        f"{s['tile_size']}; seed {s['seed']}; device `{res.get('device', 'auto')}`",
+        f"{s['tile_size']}; seed {s['seed']}; device `{res.get('device', 'auto')}`; torch CPU "
+        f"threads {s.get('threads') or 'each tool default (all cores)'}",
         "",
-        "All figures below were measured in this one run, on this machine, for both tools: "
+        ("**Smoke mode: tiny inputs and networks to check the plumbing; these figures mean "
+         "nothing.**\n\n" if s["mode"] == "smoke" else "")
+        + "All figures below were measured in this one run, on this machine, for both tools: "
         "compare ratios, not absolute times, across machines. Raw numbers: `results.json` in "
         "the run's results folder.",
         "",
@@ -505,7 +511,7 @@ def render(res: dict, sections: list[str]) -> str:
         "",
         "```bash",
         "bash benchmarks/setup_careamics.sh            # CAREamics in benchmarks/.venv-careamics",
-        "pip install -r benchmarks/requirements.txt    # scikit-image, bm3d, psutil",
+        "pip install -r benchmarks/requirements.txt    # scikit-image, bm3d, Pillow",
         "python -m benchmarks.run --quick              # CPU, small crops, short training",
         "python -m benchmarks.run --full --data-dir DIR   # GPU: all data, published settings",
         "```",

@@ -79,6 +79,7 @@ class Settings:
     # ui
     ui_seconds: float = 10.0
     seed: int = 0
+    threads: int | None = None  # torch CPU threads for both tools; None: each tool's default
 
 
 def make_settings(mode: str) -> Settings:
@@ -90,11 +91,11 @@ def make_settings(mode: str) -> Settings:
                         classical_frames=1, tile_size=256, speed_train_size=128, speed_steps=2,
                         speed_image_size=128, speed_stack=(2, 64), preview_budget_s=1.0,
                         preview_interval_s=0.2, memory_stack=(4, 128), memory_steps=2,
-                        ui_seconds=3.0)
+                        ui_seconds=3.0, threads=1)  # one thread: no OpenMP spinning on busy CI
     if mode == "quick":
         return Settings(mode="quick", steps=50, budget_s=20.0)
     if mode == "full":
-        return Settings(mode="full", steps=2000, budget_s=300.0,
+        return Settings(mode="full", steps=2000, budget_s=120.0,
                         set12=sorted(ds.SET12_NAMES), set12_crop=None, fluo_frames=16,
                         fluo_size=512, fmd_fovs=list(range(1, 11)), fmd_crop=None,
                         fmd_stack_frames=None, fmd_stack_crop=None,
@@ -159,13 +160,19 @@ def save_npy(ctx: Context, rel: str, array: np.ndarray) -> str:
 
 def run_ours_inprocess(ctx: Context, jobs: list[dict]) -> dict[str, dict]:
     """Our jobs, one after the other in this process (same code path as the subprocess)."""
+    import torch
+
     from . import ours_runner
 
     out = {}
-    for job in jobs:
-        ctx.log(f"napari-blindspot: {job['name']}")
-        common.run_jobs([job], ours_runner.run_job, "napari-blindspot")
-        out[job["name"]] = _read_record(job)
+    threads = torch.get_num_threads()
+    try:
+        for job in jobs:
+            ctx.log(f"napari-blindspot: {job['name']}")
+            common.run_jobs([job], ours_runner.run_job, "napari-blindspot")
+            out[job["name"]] = _read_record(job)
+    finally:
+        torch.set_num_threads(threads)  # leave the calling process as it was
     return out
 
 
@@ -217,7 +224,8 @@ def _timeout(jobs: list[dict], per_step_s: float = 6.0, extra_s: float = 300.0) 
 def _job(ctx: Context, name: str, section: str, **kw: Any) -> dict:
     job = {"name": name, "out_dir": str(ctx.path(section, "x").parent), "seed": ctx.s.seed,
            "patch_size": ctx.s.patch_size, "tile_size": ctx.s.tile_size,
-           "device": ctx.device, "save_prediction": True, "axes": "YX"}
+           "device": ctx.device, "save_prediction": True, "axes": "YX",
+           "threads": ctx.s.threads}
     job.update(kw)
     return job
 
@@ -542,6 +550,30 @@ def run_ui(ctx: Context) -> None:
                          else {"available": False, "reason": "failed: no result (see logs/ui.log)"})
 
 
+def plan(ctx: Context, sections: list[str]) -> int:
+    """Print what would run (data shapes, training runs) without training anything."""
+    s = ctx.s
+    print(f"mode {s.mode}: sections {', '.join(sections)}; (a) {s.steps} steps of "
+          f"{s.batch_size}x{s.patch_size}^2, (b) {s.budget_s:g} s per run")
+    print(f"CAREamics: {ctx.careamics_python or ctx.care_reason}")
+    n_budget = 0
+    if "quality" in sections:
+        units = build_units(ctx)
+        ours, care = quality_jobs(ctx, units)
+        for u in units:
+            print(f"  {u.name}: {u.axes} {tuple(u.noisy.shape)} {u.noisy.dtype}, "
+                  f"classical σ {u.sigma:.2f} ({u.sigma_note})")
+        for j in ours + care:
+            length = f"{j['steps']} steps" if j.get("steps") else f"{j['budget_s']:g} s"
+            print(f"    {j['name']}: {length}, batch {j.get('batch_size') or 'default'}")
+        n_budget = sum(1 for j in ours + care if j.get("budget_s"))
+        print(f"quality: {len(ours)} + {len(care)} training runs, {n_budget} of them "
+              f"{s.budget_s:g} s budgets (at least {n_budget * s.budget_s / 60:.0f} min)")
+    for m in ctx.results["missing_data"]:
+        print(f"missing: {m['dataset']}: {m['reason']}")
+    return 0
+
+
 # ======================================================================= main
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m benchmarks.run", description=__doc__,
@@ -571,6 +603,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--no-careamics", action="store_true", help="napari-blindspot only")
     p.add_argument("--no-bm3d", action="store_true", help="skip the classical baseline")
     p.add_argument("--device", default="auto", help="auto, cpu or cuda (both tools) [auto]")
+    p.add_argument("--threads", type=int,
+                   help="torch CPU threads for both tools [each tool's default: all cores]")
+    p.add_argument("--plan", action="store_true",
+                   help="load the data, list the training runs the quality section would do, "
+                        "and exit without training")
     p.add_argument("--keep-predictions", action="store_true",
                    help="keep every denoised result as .npy in the results folder")
     args = p.parse_args(argv)
@@ -591,6 +628,8 @@ def main(argv: list[str] | None = None) -> int:
             if args.mode != "smoke" else settings.preview_budget_s
     if args.steps:
         settings.steps = args.steps
+    if args.threads:
+        settings.threads = args.threads
     default_sections = ("quality", "speed") if args.mode == "smoke" else SECTIONS
     sections = args.only.split(",") if args.only else list(default_sections)
     bad = [x for x in sections if x not in SECTIONS]
@@ -598,6 +637,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"unknown section(s) {bad}; choose from {', '.join(SECTIONS)}", file=sys.stderr)
         return 2
     ctx = Context(args, settings)
+    if args.plan:
+        return plan(ctx, sections)
     ctx.log(f"mode {args.mode}, sections {', '.join(sections)}, results in {ctx.results_dir}")
     if not ctx.careamics_python:
         ctx.log(f"CAREamics: {ctx.care_reason}")
