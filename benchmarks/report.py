@@ -253,6 +253,8 @@ def _speed(res: dict) -> str:
             rows.append([ROW_NAMES.get(key, key), "—", "—", "—", "—"])
             continue
         pi, ps = r.get("predict_image") or {}, r.get("predict_stack") or {}
+        if not pi and not ps:
+            continue  # prediction speed not measured for this method in this mode
         rows.append([ROW_NAMES.get(key, key), f(pi.get("mpix_per_s")), f(pi.get("predict_s"), 1),
                      f(ps.get("mpix_per_s")), f(ps.get("predict_s"), 1)])
     lines.append(table(["Method", "image MP/s", "image s", "stack MP/s", "stack s"], rows))
