@@ -28,6 +28,7 @@ from .posterior import (lower_triangular, nll_diagonal, nll_full, posterior_full
 
 REGULARIZER = 0.05  # on the NLL; the paper's 0.1 on 2 x NLL
 NOISE_LR_SCALE = 10.0
+LOG_STD_LIMIT = 10.0  # prior std within exp(+-10) normalised units
 
 
 class HQSSLNet(nn.Module):
@@ -47,9 +48,16 @@ class HQSSLNet(nn.Module):
         out = self.net(x).float()
         c = self.channels
         mu, rest = out[:, :c], out[:, c:]
+        # log-Cholesky parameterisation: the diagonal of the factor is exp(output), so the
+        # variance moves on a log scale.  (The paper squares the output; with its A^2 the
+        # gradient on a too-large variance shrinks like 1/variance^2 and a short run keeps
+        # the inflated prior variance of the first steps.)
         if c == 1:
-            return mu, rest ** 2 + MIN_VARIANCE
+            return mu, torch.exp(2.0 * torch.clamp(rest, -LOG_STD_LIMIT, LOG_STD_LIMIT)) + MIN_VARIANCE
         L = lower_triangular(rest, c)
+        diag = torch.diagonal(L, dim1=-2, dim2=-1)
+        L = L - torch.diag_embed(diag) + torch.diag_embed(
+            torch.exp(torch.clamp(diag, -LOG_STD_LIMIT, LOG_STD_LIMIT)))
         eye = torch.eye(c, device=x.device, dtype=L.dtype)
         return mu, L @ L.transpose(-2, -1) + MIN_VARIANCE * eye
 
