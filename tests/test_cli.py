@@ -98,4 +98,6 @@ def test_info_and_demo(tmp_path, capsys):
     assert (out / "comparison.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert "PSNR noisy" in capsys.readouterr().out
     assert main(["info", str(out / "model.safetensors")]) == 0
-    assert "method: n2v2" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "method: hqssl" in out  # the CLI's default method
+    assert "noise a:" in out and "noise b:" in out  # learned Poisson-Gaussian parameters
