@@ -155,11 +155,14 @@ def test_prior_single_and_multichannel():
     raw = torch.from_numpy(rng.normal(size=(1, 2, 3, 4))).float()
     mu, var = HQSSLNet(_Fixed(raw), None, 1).prior(torch.zeros(1, 1, 3, 4))
     assert torch.equal(mu, raw[:, :1])
-    torch.testing.assert_close(var, raw[:, 1:] ** 2 + MIN_VARIANCE)
+    # log-Cholesky: the variance is exp(2 * output)
+    torch.testing.assert_close(var, torch.exp(2 * raw[:, 1:]) + MIN_VARIANCE)
     raw2 = torch.from_numpy(rng.normal(size=(1, 2 + 3, 3, 4))).float()
     mu2, cov = HQSSLNet(_Fixed(raw2), None, 2).prior(torch.zeros(1, 2, 3, 4))
     assert mu2.shape == (1, 2, 3, 4) and cov.shape == (1, 3, 4, 2, 2)
     L = lower_triangular(raw2[:, 2:], 2)
+    d = torch.diagonal(L, dim1=-2, dim2=-1)
+    L = L - torch.diag_embed(d) + torch.diag_embed(torch.exp(d))  # positive diagonal factor
     torch.testing.assert_close(cov, L @ L.transpose(-1, -2) + MIN_VARIANCE * torch.eye(2))
     assert torch.all(torch.linalg.eigvalsh(cov) > 0)  # a valid covariance
 
@@ -172,7 +175,7 @@ def test_hqssl_loss_and_infer_use_the_formulas():
     noise = LearnedGaussian(1, initial_sigma=0.7)
     net = HQSSLNet(_Fixed(raw), noise, 1)
     y = torch.from_numpy(rng.normal(size=(2, 1, 8, 8))).float()
-    mu, vx = raw[:, :1], raw[:, 1:] ** 2 + MIN_VARIANCE
+    mu, vx = raw[:, :1], torch.exp(2 * raw[:, 1:]) + MIN_VARIANCE
     vn = torch.full_like(mu, float(noise.sigma().detach()) ** 2)
     loss = method.loss(net, y[None], torch.Generator())
     expected = nll_diagonal(y, mu, vx, vn).mean() - REGULARIZER * vn.sqrt().mean()
