@@ -85,7 +85,7 @@ class TrainConfig:
     num_threads: int | None = None
 
     # Prediction defaults (stored so a model file predicts the same way).
-    tile_size: int = 256
+    tile_size: int = 512
     tile_size_z: int = 32
     tile_batch: int = 4
 
