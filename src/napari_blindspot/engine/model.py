@@ -144,10 +144,7 @@ class DenoisingModel:
             den = self.normalization.denormalize(result["denoised"], c)
             view.write(outputs["denoised"], s, den, c)
             if "std" in result:
-                scale = np.asarray(self.normalization.std, np.float32)
-                scale = scale[c:c + 1] if c is not None else scale
-                view.write(outputs["std"], s,
-                           result["std"] * scale.reshape((-1,) + (1,) * (result["std"].ndim - 1)), c)
+                view.write(outputs["std"], s, self.normalization.scale_std(result["std"], c), c)
         out = {"denoised": outputs["denoised"]}
         if "std" in outputs:
             out["uncertainty"] = outputs["std"]
@@ -187,9 +184,7 @@ class DenoisingModel:
             self.net.train(was_training)
         res = {"denoised": self.normalization.denormalize(out["denoised"], channel)}
         if "std" in out:
-            scale = np.asarray(self.normalization.std, np.float32)
-            scale = scale[channel:channel + 1] if channel is not None else scale
-            res["uncertainty"] = out["std"] * scale.reshape((-1,) + (1,) * (out["std"].ndim - 1))
+            res["uncertainty"] = self.normalization.scale_std(out["std"], channel)
         return res
 
     # ------------------------------------------------------------ files

@@ -20,27 +20,27 @@ class Normalization:
     mean: tuple[float, ...]
     std: tuple[float, ...]
 
-    def _shape(self, ndim: int) -> tuple[int, ...]:
-        return (len(self.mean),) + (1,) * (ndim - 1)
+    def _stats(self, ndim: int, channel: int | None) -> tuple[np.ndarray, np.ndarray]:
+        """Mean and std shaped to broadcast over a ``(C, ...)`` block of ``ndim`` dimensions
+        (only ``channel`` when given, for a ``(1, ...)`` block)."""
+        mean, std = np.asarray(self.mean, np.float32), np.asarray(self.std, np.float32)
+        if channel is not None:
+            mean, std = mean[channel:channel + 1], std[channel:channel + 1]
+        shape = (len(mean),) + (1,) * (ndim - 1)
+        return mean.reshape(shape), std.reshape(shape)
 
     def normalize(self, block: np.ndarray, channel: int | None = None) -> np.ndarray:
         """Normalise a ``(C, ...)`` block (or a single channel ``channel`` of shape ``(1, ...)``)."""
-        mean, std = np.asarray(self.mean, np.float32), np.asarray(self.std, np.float32)
-        if channel is not None:
-            mean, std = mean[channel:channel + 1], std[channel:channel + 1]
-        shape = (len(mean),) + (1,) * (block.ndim - 1)
-        return (block - mean.reshape(shape)) / std.reshape(shape)
+        mean, std = self._stats(block.ndim, channel)
+        return (block - mean) / std
 
     def denormalize(self, block: np.ndarray, channel: int | None = None) -> np.ndarray:
-        mean, std = np.asarray(self.mean, np.float32), np.asarray(self.std, np.float32)
-        if channel is not None:
-            mean, std = mean[channel:channel + 1], std[channel:channel + 1]
-        shape = (len(mean),) + (1,) * (block.ndim - 1)
-        return block * std.reshape(shape) + mean.reshape(shape)
+        mean, std = self._stats(block.ndim, channel)
+        return block * std + mean
 
-    def scale(self, channel: int) -> float:
-        """Intensity units per normalised unit for ``channel`` (converts std-like values)."""
-        return float(self.std[channel])
+    def scale_std(self, block: np.ndarray, channel: int | None = None) -> np.ndarray:
+        """Convert a standard deviation (e.g. the uncertainty) from normalised to intensity units."""
+        return block * self._stats(block.ndim, channel)[1]
 
     def to_dict(self) -> dict:
         return {"mean": list(self.mean), "std": list(self.std)}
