@@ -13,7 +13,7 @@ from torch import nn
 
 from .axes import CanonicalView, check_axes
 from .config import TrainConfig
-from .device import autocast_dtype, select_device
+from .device import autocast, autocast_dtype, place_network, select_device
 from .errors import AxesError, DataError
 from .events import PredictionProgress
 from .methods import Method, get_method
@@ -50,6 +50,7 @@ class DenoisingModel:
 
     def __post_init__(self) -> None:
         self.method: Method = get_method(self.config)
+        place_network(self.net, self.device, self.ndim_spatial)
         self.net.eval()
 
     # ---------------------------------------------------------------- basics
@@ -58,8 +59,14 @@ class DenoisingModel:
         return next(self.net.parameters()).device
 
     def to(self, device: str | torch.device) -> "DenoisingModel":
-        self.net.to(select_device(str(device)) if isinstance(device, str) else device)
+        place_network(self.net, select_device(device) if isinstance(device, str) else device,
+                      self.ndim_spatial)
         return self
+
+    @property
+    def ndim_spatial(self) -> int:
+        """Spatial dimensions the network works in: 3 for 3D models, else 2."""
+        return 3 if self.config.train_3d else 2
 
     @property
     def has_uncertainty(self) -> bool:
@@ -74,12 +81,11 @@ class DenoisingModel:
         return self.method.noise_parameters(self.net, self.normalization)
 
     def _infer_fn(self) -> Callable[[torch.Tensor], dict[str, torch.Tensor]]:
-        dtype = autocast_dtype(self.device) if self.config.mixed_precision else None
+        device = self.device
+        dtype = autocast_dtype(device) if self.config.mixed_precision else None
 
         def infer(x: torch.Tensor) -> dict[str, torch.Tensor]:
-            if dtype is None:
-                return self.method.infer(self.net, x)
-            with torch.autocast(device_type="cuda", dtype=dtype):
+            with autocast(device, dtype):
                 return self.method.infer(self.net, x)
 
         return infer

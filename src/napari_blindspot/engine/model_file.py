@@ -106,7 +106,7 @@ def load_model(path: str | os.PathLike, device: str = "auto") -> "DenoisingModel
     except RuntimeError as exc:
         raise ModelFileError(f"The weights in {os.fspath(path)!r} do not fit the network described in "
                              f"its configuration (damaged or edited file): {exc}") from exc
-    net.to(select_device(device))
+    net.to(select_device(device))  # DenoisingModel puts it in its fastest memory format
     return DenoisingModel(config=config, net=net, normalization=normalization,
                           channels=channels, info=info)
 

@@ -25,7 +25,8 @@ import torch
 
 from .axes import CanonicalView
 from .config import TrainConfig
-from .device import autocast_dtype, configure_threads, describe_device, select_device
+from .device import (autocast, autocast_dtype, configure_threads, describe_device, place_network,
+                     select_device)
 from .errors import ConfigError, DataError
 from .events import Preview, TrainingFinished, TrainingProgress, TrainingStarted
 from .methods import get_method
@@ -142,17 +143,19 @@ class TrainingRun:
             self.val_batch = torch.from_numpy(val_sampler.fixed_set(n_val))
 
         if initial is not None:
-            self.net = copy.deepcopy(initial.net).to(self.device)
+            self.net = place_network(copy.deepcopy(initial.net), self.device, self.view.ndim_spatial)
             self.steps_done_before = int(initial.info.get("steps", 0))
         else:
-            self.net = self.method.build(config, self.net_channels, self.view.ndim_spatial,
-                                         self.normalization).to(self.device)
+            self.net = place_network(self.method.build(config, self.net_channels, self.view.ndim_spatial,
+                                                       self.normalization),
+                                     self.device, self.view.ndim_spatial)
             self.steps_done_before = 0
             self.method.calibrate(self.net, self.view, self.normalization, independent)
         self.optimizer = torch.optim.Adam(self.method.param_groups(self.net, config.learning_rate),
                                           lr=config.learning_rate)
         self.amp_dtype = autocast_dtype(self.device) if config.mixed_precision else None
-        self.scaler = torch.amp.GradScaler("cuda", enabled=self.amp_dtype == torch.float16)
+        self.scaler = torch.amp.GradScaler("cuda", enabled=(self.device.type == "cuda"
+                                                            and self.amp_dtype == torch.float16))
 
         self._stop = False
         self._preview_now = False
@@ -201,9 +204,7 @@ class TrainingRun:
         return min(1.0, max(parts)) if parts else 0.0
 
     def _autocast(self) -> Any:
-        if self.amp_dtype is None:
-            return torch.autocast(device_type="cpu", enabled=False)
-        return torch.autocast(device_type="cuda", dtype=self.amp_dtype)
+        return autocast(self.device, self.amp_dtype)
 
     def _validate(self) -> float:
         assert self.val_batch is not None
