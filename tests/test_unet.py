@@ -115,3 +115,29 @@ def test_pad_to_multiple_and_crop():
     assert same.shape == (1, 1, 8, 8)
     tiny, _ = pad_to_multiple(torch.ones(1, 1, 1, 3), 4)  # too small to reflect: replicate
     assert tiny.shape == (1, 1, 4, 4) and torch.equal(tiny, torch.ones(1, 1, 4, 4))
+
+
+@pytest.mark.parametrize("shape", [(2, 3, 8, 9), (1, 2, 4, 6, 5), (1, 1, 1, 7)])
+def test_max_window2_is_replicate_padded_stride_1_max_pool(shape):
+    import torch.nn.functional as F
+
+    from napari_blindspot.engine.nets.layers import max_window2
+
+    x = torch.randn(shape)
+    nd = len(shape) - 2
+    pool = {2: F.max_pool2d, 3: F.max_pool3d}[nd]
+    expected = pool(F.pad(x, [0, 1] * nd, mode="replicate"), kernel_size=2, stride=1)
+    torch.testing.assert_close(max_window2(x), expected, rtol=0, atol=0)
+
+
+@pytest.mark.parametrize("ndim", [2, 3])
+def test_blurpool_training_and_inference_paths_agree(ndim):
+    from napari_blindspot.engine.nets.layers import BlurPool
+
+    pool = BlurPool(3, ndim)
+    x = torch.randn((2, 3) + (8,) * ndim)
+    with torch.no_grad():
+        fast = pool(x)
+    trained = pool(x.clone().requires_grad_(True))
+    assert trained.requires_grad and trained.shape == (2, 3) + (4,) * ndim
+    torch.testing.assert_close(trained.detach(), fast, rtol=1e-6, atol=1e-6)

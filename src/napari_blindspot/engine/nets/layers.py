@@ -60,9 +60,28 @@ class BlurPool(nn.Module):
                              persistent=False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        pool = {2: F.max_pool2d, 3: F.max_pool3d}[self.ndim]
+        if torch.is_grad_enabled() and x.requires_grad:
+            # training: max-pooling's backward (one index per output) is about twice as
+            # fast as that of elementwise maxima, whose forward is 4-5x faster
+            pool = {2: F.max_pool2d, 3: F.max_pool3d}[self.ndim]
+            x = pool(F.pad(x, [0, 1] * self.ndim, mode="replicate"), kernel_size=2, stride=1)
+        else:
+            x = max_window2(x)
         conv = {2: F.conv2d, 3: F.conv3d}[self.ndim]
-        x = F.pad(x, [0, 1] * self.ndim, mode="replicate")
-        x = pool(x, kernel_size=2, stride=1)
         x = F.pad(x, [1, 1] * self.ndim, mode="reflect")
         return conv(x, self.kernel.to(x.dtype), stride=2, groups=self.channels)
+
+
+def max_window2(x: torch.Tensor) -> torch.Tensor:
+    """Maximum over the window ``[i, i+1]`` along every spatial axis of ``x`` (N, C, *sp).
+
+    The same as replicate-padding one pixel at the end of each axis and max-pooling with
+    kernel 2 and stride 1, computed axis by axis with elementwise maxima (4-5x faster than
+    ``max_pool2d`` with stride 1 on CPU, in float32 and bfloat16).
+    """
+    for dim in range(2, x.ndim):
+        n = x.shape[dim]
+        if n > 1:
+            x = torch.cat([torch.maximum(x.narrow(dim, 0, n - 1), x.narrow(dim, 1, n - 1)),
+                           x.narrow(dim, n - 1, 1)], dim=dim)
+    return x
