@@ -78,6 +78,8 @@ class Settings:
     # memory
     memory_stack: tuple[int, int] = (8, 1024)
     memory_steps: int = 10
+    #: our prediction also runs on a stack this many times longer (same frames)
+    memory_long_factor: int = 4
     # ui
     ui_seconds: float = 10.0
     seed: int = 0
@@ -467,21 +469,32 @@ def run_preview(ctx: Context) -> dict:
 
 
 # ======================================================================= memory
-def run_memory(ctx: Context) -> None:
+def _write_memory_stack(path: Path, frames: int, size: int, seed: int) -> None:
+    """A ``frames``x``size``x``size`` uint16 fluorescence stack written frame by frame (memory-mapped)."""
     from napari_blindspot.samples import fluorescence_timelapse
 
-    s = ctx.s
-    frames, size = s.memory_stack
-    path = ctx.path("data", "memory_stack.npy")
-    ctx.log(f"memory: writing a {frames}x{size}x{size} uint16 stack")
-    base = fluorescence_timelapse(frames=4, size=size, seed=s.seed + 21).clean
+    base = fluorescence_timelapse(frames=4, size=size, seed=seed + 21).clean
     mm = np.lib.format.open_memmap(path, mode="w+", dtype=np.uint16, shape=(frames, size, size))
-    rng = np.random.default_rng(s.seed + 22)
+    rng = np.random.default_rng(seed + 22)
     for t in range(frames):
         frame = 4.0 * rng.poisson(base[t % 4] / 4.0) + rng.normal(0, 3.0, (size, size))
         mm[t] = np.clip(np.round(frame), 0, 65535)
     mm.flush()
     del mm
+
+
+def run_memory(ctx: Context) -> None:
+    """Peak memory training on and predicting a stack (each phase in its own process); our
+    prediction also on a stack ``memory_long_factor`` times longer, to show that what it
+    needs beyond its result does not grow with the stack."""
+    s = ctx.s
+    frames, size = s.memory_stack
+    long_frames = frames * s.memory_long_factor
+    path = ctx.path("data", "memory_stack.npy")
+    long_path = ctx.path("data", "memory_stack_long.npy")
+    ctx.log(f"memory: writing {frames}x{size}x{size} and {long_frames}x{size}x{size} uint16 stacks")
+    _write_memory_stack(path, frames, size, s.seed)
+    _write_memory_stack(long_path, long_frames, size, s.seed)
     smoke = {"unet_features": 8} if s.mode == "smoke" else {}
     rows: dict[str, Any] = {}
     for tool in ("ours", "careamics"):
@@ -494,17 +507,24 @@ def run_memory(ctx: Context) -> None:
         train_job = _job(ctx, f"memory__{tool}__train", "memory", input=str(path),
                          steps=s.memory_steps, save_model=model, no_predict=True, **kw,
                          **(smoke if tool == "ours" else {}))
-        pred_job = _job(ctx, f"memory__{tool}__predict", "memory", model=model,
-                        predict_input=[f"{path}:TYX"], **kw)
+        phases = {"predict": path}
+        if tool == "ours":
+            phases["predict_long"] = long_path
         rec_t = run_subprocess_jobs(ctx, tool, [train_job], f"memory_{tool}_train",
                                     _timeout([train_job], 20.0))[train_job["name"]]
-        rec_p = (run_subprocess_jobs(ctx, tool, [pred_job], f"memory_{tool}_predict",
-                                     3600.0)[pred_job["name"]]
-                 if rec_t.get("ok") else {"ok": False, "error": "training failed"})
-        rows[tool] = {"train": _mem_summary(rec_t, "train"), "predict": _mem_summary(rec_p, "predict")}
+        rows[tool] = {"train": _mem_summary(rec_t, "train")}
+        for phase, data in phases.items():
+            job = _job(ctx, f"memory__{tool}__{phase}", "memory", model=model,
+                       predict_input=[f"{data}:TYX"], **kw)
+            rec = (run_subprocess_jobs(ctx, tool, [job], f"memory_{tool}_{phase}", 3600.0)[job["name"]]
+                   if rec_t.get("ok") else {"ok": False, "error": "training failed"})
+            rows[tool][phase] = _mem_summary(rec, "predict")
     nbytes = frames * size * size
     ctx.results["memory"] = {"shape": [frames, size, size], "input_mb": nbytes * 2 / common.MB,
-                             "output_float32_mb": nbytes * 4 / common.MB, "rows": rows}
+                             "output_float32_mb": nbytes * 4 / common.MB,
+                             "long_shape": [long_frames, size, size],
+                             "long_output_float32_mb": nbytes * s.memory_long_factor * 4 / common.MB,
+                             "rows": rows}
 
 
 def _mem_summary(rec: dict, phase: str) -> dict:

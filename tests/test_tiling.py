@@ -33,7 +33,9 @@ def _max_rel_diff(a: dict, b: dict, data_range: float) -> dict:
 
 @pytest.mark.parametrize("method,extra", CASES_2D)
 def test_tiled_equals_whole_2d(method, extra):
-    model = untrained_model(method, hq_features=4, hq_depth=2, unet_features=8, **extra)
+    # float32 throughout: tiles must match the whole image up to float32 rounding
+    model = untrained_model(method, hq_features=4, hq_depth=2, unet_features=8,
+                            mixed_precision=False, **extra)
     img = _image((150, 190))
     rng_ = float(img.max() - img.min())
     whole = model.predict(img, "YX", tile_size=1024, uncertainty=True)
@@ -49,7 +51,8 @@ def test_tiled_equals_whole_2d(method, extra):
 
 
 def test_tiled_equals_whole_hqssl_default_depth():
-    model = untrained_model("hqssl", hq_features=4, hq_depth=3, noise_model="poisson-gaussian")
+    model = untrained_model("hqssl", hq_features=4, hq_depth=3, noise_model="poisson-gaussian",
+                            mixed_precision=False)
     img = _image((200, 184), seed=1)
     whole = model.predict(img, "YX", tile_size=512, uncertainty=True)
     events: list[PredictionProgress] = []
@@ -63,7 +66,8 @@ def test_tiled_equals_whole_hqssl_default_depth():
 @pytest.mark.parametrize("shape,tile,tile_z", [((40, 64, 72), 48, 4),  # several tiles in Y and X
                                                ((52, 44, 40), 64, 44)])  # several tiles in Z
 def test_tiled_equals_whole_3d(method, extra, shape, tile, tile_z):
-    model = untrained_model(method, ndim=3, unet_features=4, hq_features=4, **extra)
+    model = untrained_model(method, ndim=3, unet_features=4, hq_features=4, mixed_precision=False,
+                            **extra)
     img = _image(shape, seed=2)
     whole = model.predict(img, "ZYX", tile_size=256, tile_size_z=256, uncertainty=True)
     calls: list[tuple[int, ...]] = []
@@ -88,7 +92,8 @@ def test_tiled_equals_whole_3d(method, extra, shape, tile, tile_z):
 
 
 def test_tiles_are_bounded_by_tile_size():
-    model = untrained_model("n2v2", unet_features=4, unet_depth=1)  # radius 12: tiles >= 34 px
+    model = untrained_model("n2v2", unet_features=4, unet_depth=1,  # radius 12: tiles >= 34 px
+                            mixed_precision=False)
     img = _image((300, 260))
     shapes: list[tuple[int, ...]] = []
     fn = model._infer_fn()
@@ -216,3 +221,27 @@ def test_declared_receptive_radius_covers_the_network(method, depth, ndim):
     true = _true_radius(model.net.double(), ndim, size, 2 ** depth)
     assert true > 0
     assert declared >= true, f"{method} depth {depth}: declared {declared} < true {true}"
+
+
+@pytest.mark.parametrize("axes,shape,channels", [("YX", (70, 90), "independent"),
+                                                 ("TYX", (3, 40, 52), "independent"),
+                                                 ("CYX", (2, 40, 44), "independent"),
+                                                 ("CYX", (2, 40, 44), "joint")])
+def test_prediction_leaves_a_float32_input_untouched(axes, shape, channels):
+    """Prediction normalises in place, but never the caller's own float32 array."""
+    from helpers_engine import small_config
+
+    from napari_blindspot.engine.methods import get_method
+    from napari_blindspot.engine.model import DenoisingModel
+    from napari_blindspot.engine.normalization import Normalization
+
+    n_channels = shape[0] if "C" in axes else 1
+    config = small_config("n2v2", axes=axes, channels=channels)
+    net = get_method(config).build(config, 1 if channels == "independent" else n_channels, 2)
+    model = DenoisingModel(config, net, Normalization((100.0,) * n_channels, (20.0,) * n_channels),
+                           n_channels)
+    img = _image(shape, seed=3)
+    before = img.copy()
+    out = model.denoise(img, axes)
+    np.testing.assert_array_equal(img, before)
+    assert out.shape == img.shape and not np.shares_memory(out, img)

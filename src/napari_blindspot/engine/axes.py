@@ -121,8 +121,13 @@ class CanonicalView:
         return len(self.spatial_axes)
 
     # -- reading -------------------------------------------------------------
-    def read(self, sample: int, region: tuple[slice, ...] | None = None) -> np.ndarray:
-        """Read one sample (optionally a spatial sub-region) as float32 ``(C, [Z,] Y, X)``."""
+    def read(self, sample: int, region: tuple[slice, ...] | None = None, *,
+             private: bool = False) -> np.ndarray:
+        """Read one sample (optionally a spatial sub-region) as float32 ``(C, [Z,] Y, X)``.
+
+        The result may be a view of the source data (a float32 source in canonical order);
+        ``private=True`` guarantees an array of its own that may be changed in place.
+        """
         if region is None:
             region = tuple(slice(None) for _ in self.spatial_axes)
         sample_index = np.unravel_index(int(sample), self.sample_shape) if self.sample_shape else ()
@@ -137,12 +142,17 @@ class CanonicalView:
             else:
                 index.append(region[self.spatial_axes.index(a)])
                 kept.append(a)
-        block = np.asarray(self.data[tuple(index)], dtype=np.float32)
+        raw = self.data[tuple(index)]
+        block = np.asarray(raw, dtype=np.float32)
+        converted = block is not raw and block.base is None  # a new array of our own
         order = ("C" if "C" in kept else "") + self.spatial_axes
         block = np.transpose(block, [kept.index(a) for a in order])
         if "C" not in kept:
             block = block[np.newaxis]
-        return np.ascontiguousarray(block)
+        out = np.ascontiguousarray(block)
+        if private and not (converted or out.base is None):
+            out = out.copy()
+        return out
 
     # -- writing back --------------------------------------------------------
     def empty_like_source(self, dtype: Any = np.float32) -> np.ndarray:

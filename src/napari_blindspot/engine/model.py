@@ -129,11 +129,11 @@ class DenoisingModel:
         units = [(s, c) for s in range(view.n_samples)
                  for c in (range(view.n_channels) if cfg.channels == "independent" else [None])]
         for i, (s, c) in enumerate(units):
-            block = view.read(s)
+            block = view.read(s, private=True)  # normalised in place below
             check_finite(block, f"sample {s}")
             if c is not None:
-                block = block[c:c + 1]
-            block = self.normalization.normalize(block, c)
+                block = block[c:c + 1]  # a contiguous view: the channel axis comes first
+            block = self.normalization.normalize(block, c, inplace=True)
             gen = predict_sample(infer, block, tile_shape=tile_shape, multiple=multiple,
                                  margin=margin, batch_size=tile_batch or cfg.tile_batch,
                                  device=self.device, tta=tta, keys=want,
@@ -147,7 +147,8 @@ class DenoisingModel:
                 result = stop.value
             finally:
                 gen.close()
-            den = self.normalization.denormalize(result["denoised"], c)
+            del block
+            den = self.normalization.denormalize(result["denoised"], c, inplace=True)
             view.write(outputs["denoised"], s, den, c)
             if "std" in result:
                 view.write(outputs["std"], s, self.normalization.scale_std(result["std"], c), c)

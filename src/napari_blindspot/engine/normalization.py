@@ -29,13 +29,27 @@ class Normalization:
         shape = (len(mean),) + (1,) * (ndim - 1)
         return mean.reshape(shape), std.reshape(shape)
 
-    def normalize(self, block: np.ndarray, channel: int | None = None) -> np.ndarray:
-        """Normalise a ``(C, ...)`` block (or a single channel ``channel`` of shape ``(1, ...)``)."""
+    def normalize(self, block: np.ndarray, channel: int | None = None, *,
+                  inplace: bool = False) -> np.ndarray:
+        """Normalise a ``(C, ...)`` block (or a single channel ``channel`` of shape ``(1, ...)``).
+
+        ``inplace=True`` overwrites ``block`` (which must be float32) instead of allocating.
+        """
         mean, std = self._stats(block.ndim, channel)
+        if inplace:
+            block -= mean
+            block /= std
+            return block
         return (block - mean) / std
 
-    def denormalize(self, block: np.ndarray, channel: int | None = None) -> np.ndarray:
+    def denormalize(self, block: np.ndarray, channel: int | None = None, *,
+                    inplace: bool = False) -> np.ndarray:
+        """Back to intensity units (the inverse of :meth:`normalize`)."""
         mean, std = self._stats(block.ndim, channel)
+        if inplace:
+            block *= std
+            block += mean
+            return block
         return block * std + mean
 
     def scale_std(self, block: np.ndarray, channel: int | None = None) -> np.ndarray:

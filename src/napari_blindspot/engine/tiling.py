@@ -1,13 +1,14 @@
 """Tiled, blended, batched prediction over one canonical sample.
 
-A sample ``(C, [Z,] Y, X)`` is reflect-padded to a multiple of the network's size
-multiple (exactly as a whole-image prediction is), cut into equal, overlapping
-tiles whose origins are aligned to that multiple, predicted in batches, and
-blended with weights that are zero in a ``margin`` at every inner tile border
-(where the tile lacks context) and ramp up smoothly over ``blend`` pixels.  With
-``margin`` at least the network's receptive radius the result equals the whole-
-image prediction up to float rounding, without seams, and memory is bounded by
-the tiles in flight plus one output sample.
+A sample ``(C, [Z,] Y, X)`` is cut into equal, overlapping tiles whose origins are
+aligned to the network's size multiple on the sample padded up to that multiple
+(reflect or zero padding, exactly as a whole-image prediction pads; only the tiles
+at the far border are padded, the sample itself is never copied), predicted in
+batches, and blended with weights that are zero in a ``margin`` at every inner tile
+border (where the tile lacks context) and ramp up smoothly over ``blend`` pixels.
+With ``margin`` at least the network's receptive radius the result equals the
+whole-image prediction up to float rounding, without seams.  Memory: the tiles in
+flight, plus the blended result and its weight sum over the sample (no padding).
 """
 
 from __future__ import annotations
@@ -78,6 +79,27 @@ def infer_with_tta(infer: InferFn, x: torch.Tensor, tta: bool) -> dict[str, torc
     return {key: value / 8 for key, value in total.items()}
 
 
+def _tile_reader(sample: np.ndarray, padded: tuple[int, ...], pad_mode: str,
+                 ) -> Callable[[tuple[int, ...], tuple[int, ...]], np.ndarray]:
+    """A function reading the tile at ``origin`` of size ``tiles`` from ``sample`` as if it
+    were padded at the end to ``padded`` (see :func:`~.nets.layers.pad_to_multiple`)."""
+    spatial = sample.shape[1:]
+    if pad_mode == "zeros":
+        mode = "constant"
+    else:  # as pad_to_multiple: reflect where every padded axis is long enough, else edge
+        mode = "reflect" if all(p - s < s for p, s in zip(padded, spatial)) else "edge"
+
+    def read(origin: tuple[int, ...], tiles: tuple[int, ...]) -> np.ndarray:
+        region = tuple(slice(o, min(o + t, s)) for o, t, s in zip(origin, tiles, spatial))
+        tile = sample[(slice(None),) + region]
+        short = [(0, 0)] + [(0, o + t - min(o + t, s)) for o, t, s in zip(origin, tiles, spatial)]
+        if any(after for _, after in short):
+            tile = np.pad(tile, short, mode=mode)
+        return tile
+
+    return read
+
+
 def predict_sample(infer: InferFn, sample: np.ndarray, *, tile_shape: tuple[int, ...],
                    multiple: int, margin: int, batch_size: int, device: torch.device,
                    tta: bool = False, keys: tuple[str, ...] = ("denoised",),
@@ -86,7 +108,7 @@ def predict_sample(infer: InferFn, sample: np.ndarray, *, tile_shape: tuple[int,
     """Predict one normalised sample ``(C, *spatial)`` float32 tile by tile.
 
     Yields :class:`PredictionProgress` after every batch of tiles; returns
-    ``{key: array (C_out, *spatial)}`` for each requested output ``key``.
+    ``{key: array (C_out, *spatial)}`` float32 for each requested output ``key``.
     Tiles are rounded up to ``multiple`` and enlarged where too small to hold the context
     ``margin`` on both sides, so that the result does not depend on the tile size.
     ``pad_mode`` (``"reflect"`` or ``"zeros"``) pads the sample to ``multiple``.
@@ -94,12 +116,9 @@ def predict_sample(infer: InferFn, sample: np.ndarray, *, tile_shape: tuple[int,
     """
     start = time.perf_counter()
     ndim = sample.ndim - 1
-    spatial = sample.shape[1:]
-    x = torch.from_numpy(np.ascontiguousarray(sample))[None]
-    from .nets.layers import pad_to_multiple
-
-    x, _ = pad_to_multiple(x, multiple, mode=pad_mode)
-    padded = tuple(x.shape[2:])
+    spatial = tuple(sample.shape[1:])
+    padded = tuple(-(-s // multiple) * multiple for s in spatial)
+    read_tile = _tile_reader(sample, padded, pad_mode)
     tile_shape = tuple(_fit_tile(int(t), margin, multiple) for t in tile_shape)
     tiles = tuple(min(t, p) for t, p in zip(tile_shape, padded))
     margins = tuple(max(0, min(margin, (t - BLEND - multiple) // 2)) for t in tiles)
@@ -110,29 +129,32 @@ def predict_sample(infer: InferFn, sample: np.ndarray, *, tile_shape: tuple[int,
         for axis_starts, t, m, p in zip(starts, tiles, margins, padded)
     ]
     acc: dict[str, np.ndarray] = {}
-    norm = np.zeros(padded, np.float32)
+    norm = np.zeros(spatial, np.float32)
     total = len(origins)
     for first in range(0, total, batch_size):
         chunk = origins[first:first + batch_size]
-        batch = torch.cat([x[(slice(None), slice(None)) + tuple(slice(o, o + t) for o, t in zip(org, tiles))]
-                           for org in chunk]).to(device)
+        batch = torch.from_numpy(np.stack([read_tile(org, tiles) for org in chunk])).to(device)
         with torch.no_grad():
             out = infer_with_tta(infer, batch, tta)
         out_np = {k: out[k].float().cpu().numpy() for k in keys}
+        del batch, out
         for i, org in enumerate(chunk):
-            w = weights_1d[0][starts[0].index(org[0])]
+            # the part of the tile inside the sample (tiles at the far border reach into padding)
+            inside = tuple(slice(0, min(t, s - o)) for o, t, s in zip(org, tiles, spatial))
+            w = weights_1d[0][starts[0].index(org[0])][inside[0]]
             for axis in range(1, ndim):
-                w = np.multiply.outer(w, weights_1d[axis][starts[axis].index(org[axis])])
-            region = tuple(slice(o, o + t) for o, t in zip(org, tiles))
+                w = np.multiply.outer(w, weights_1d[axis][starts[axis].index(org[axis])][inside[axis]])
+            region = tuple(slice(o, o + sl.stop) for o, sl in zip(org, inside))
             for k, v in out_np.items():
                 if k not in acc:
-                    acc[k] = np.zeros((v.shape[1],) + padded, np.float32)
-                acc[k][(slice(None),) + region] += v[i] * w
+                    acc[k] = np.zeros((v.shape[1],) + spatial, np.float32)
+                acc[k][(slice(None),) + region] += v[i][(slice(None),) + inside] * w
             norm[region] += w
         yield PredictionProgress(min(first + batch_size, total), total, time.perf_counter() - start)
-    crop = tuple(slice(0, s) for s in spatial)
-    norm = np.maximum(norm, 1e-12)
-    return {k: (v / norm)[(slice(None),) + crop] for k, v in acc.items()}
+    np.maximum(norm, 1e-12, out=norm)
+    for v in acc.values():
+        v /= norm
+    return acc
 
 
 def predict_whole(infer: InferFn, sample: np.ndarray, device: torch.device,
