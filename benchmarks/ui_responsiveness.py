@@ -53,6 +53,70 @@ def _window(ticks: list[float], t0: float, t1: float) -> dict[str, Any]:
     return out
 
 
+class StallSampler:
+    """A background thread that records the main thread's Python stack whenever the timer
+    ticks stop for longer than ``threshold_ms``: where the main thread spends a stall.
+
+    ``stalls`` holds ``{"at": perf_counter time, "late_ms": ..., "stack": [lines]}``, one per
+    stall (sampled once, ``threshold_ms`` after the last tick).
+    """
+
+    def __init__(self, ticks: list[float], threshold_ms: float = 40.0) -> None:
+        import threading
+
+        self.ticks = ticks
+        self.threshold_s = threshold_ms / 1000.0
+        self.stalls: list[dict[str, Any]] = []
+        self._main = threading.main_thread().ident
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, daemon=True)
+
+        self.collections: list[dict[str, Any]] = []
+        self._gc_start: float | None = None
+
+    def start(self) -> "StallSampler":
+        import gc
+
+        gc.callbacks.append(self._on_gc)
+        self._thread.start()
+        return self
+
+    def stop(self) -> list[dict[str, Any]]:
+        import gc
+
+        self._stop.set()
+        self._thread.join(timeout=1.0)
+        if self._on_gc in gc.callbacks:
+            gc.callbacks.remove(self._on_gc)
+        return self.stalls
+
+    def _on_gc(self, phase: str, info: dict[str, Any]) -> None:
+        """Python's garbage collections over 10 ms (they hold the GIL: every thread waits)."""
+        import threading
+
+        now = time.perf_counter()
+        if phase == "start":
+            self._gc_start = now
+        elif self._gc_start is not None and now - self._gc_start > 0.01:
+            self.collections.append({"at": self._gc_start, "ms": (now - self._gc_start) * 1000.0,
+                                     "generation": info.get("generation"),
+                                     "thread": threading.current_thread().name})
+
+    def _loop(self) -> None:
+        sampled_for: float | None = None
+        while not self._stop.wait(0.005):
+            if not self.ticks:
+                continue
+            last = self.ticks[-1]
+            late = time.perf_counter() - last
+            if late > self.threshold_s and sampled_for != last:
+                sampled_for = last
+                frame = sys._current_frames().get(self._main)
+                stack = traceback.format_stack(frame)[-12:] if frame is not None else []
+                self.stalls.append({"at": last, "late_ms": late * 1000.0,
+                                    "stack": [line.rstrip() for line in stack]})
+
+
 def _find_button(widget: Any, text: str) -> Any:
     from qtpy.QtWidgets import QPushButton
 
@@ -62,7 +126,8 @@ def _find_button(widget: Any, text: str) -> Any:
     return None
 
 
-def measure(seconds: float, method: str, frames: int, size: int, idle_s: float = 2.0) -> dict:
+def measure(seconds: float, method: str, frames: int, size: int, idle_s: float = 2.0,
+            trace_stalls: bool = False) -> dict:
     """Train for ``seconds`` in the widget and measure timer gaps; raises ImportError if absent."""
     import napari_blindspot.widget as widget_module  # noqa: F401  (the hook: skip if absent)
     from qtpy.QtCore import QEventLoop, QTimer
@@ -110,6 +175,7 @@ def measure(seconds: float, method: str, frames: int, size: int, idle_s: float =
 
         ticks.clear()
         marks: dict[str, float] = {}
+        sampler = StallSampler(ticks).start() if trace_stalls else None
 
         def on_job_done(name: Any = "training") -> None:
             marks.setdefault(str(name), time.perf_counter())
@@ -121,7 +187,7 @@ def measure(seconds: float, method: str, frames: int, size: int, idle_s: float =
             sig = getattr(widget, "training_finished", None)
             if sig is not None and hasattr(sig, "connect"):
                 sig.connect(lambda *_: on_job_done("training"))
-        t_start = time.perf_counter()
+        t_click = time.perf_counter()
         if hasattr(widget, "train"):
             widget.train()
         else:
@@ -129,6 +195,10 @@ def measure(seconds: float, method: str, frames: int, size: int, idle_s: float =
             if button is None:
                 raise RuntimeError("the widget has neither train() nor a 'Train' button")
             button.click()
+        # the click's own handling (validating settings, adding the hidden preview layer) is
+        # the response to the click, reported apart; training runs in the background after it
+        t_start = time.perf_counter()
+        click_ms = (t_start - t_click) * 1000.0
         deadline = t_start + seconds + 60.0
         stopped = False
         while "training" not in marks and time.perf_counter() < deadline:
@@ -155,9 +225,15 @@ def measure(seconds: float, method: str, frames: int, size: int, idle_s: float =
         after["duration_s"] = t_idle - t_trained
         timer.stop()
         events = getattr(widget, "events_seen", None)
-        return {"available": True, "method": method, "image_shape": list(sample.noisy.shape),
-                "seconds": seconds, "tick_ms": TICK_MS, "idle": idle, "training": training,
-                "after_training": after, "widget_events": dict(events) if events else None}
+        result = {"available": True, "method": method, "image_shape": list(sample.noisy.shape),
+                  "seconds": seconds, "tick_ms": TICK_MS, "idle": idle, "click_ms": click_ms,
+                  "training": training,
+                  "after_training": after, "widget_events": dict(events) if events else None}
+        if sampler is not None:
+            result["stalls"] = [dict(st, at_s=st["at"] - t_start) for st in sampler.stop()]
+            result["garbage_collections"] = [dict(c, at_s=c["at"] - t_start)
+                                             for c in sampler.collections]
+        return result
     finally:
         try:
             viewer.close()
@@ -173,9 +249,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--frames", type=int, default=8)
     p.add_argument("--size", type=int, default=256)
     p.add_argument("--json", required=True, help="where to write the result")
+    p.add_argument("--trace-stalls", action="store_true",
+                   help="record the main thread's stack during every stall over 40 ms")
     args = p.parse_args(argv)
     try:
-        result = measure(args.seconds, args.method, args.frames, args.size)
+        result = measure(args.seconds, args.method, args.frames, args.size,
+                         trace_stalls=args.trace_stalls)
     except ImportError as exc:
         result = {"available": False, "reason": f"not available: {exc}"}
     except Exception as exc:

@@ -126,10 +126,15 @@ def test_training_adds_denoised_layer_and_rerun_replaces_it(qtbot, viewer_widget
     viewer.add_image(data, name="cells", scale=(1.0, 0.5, 0.5), translate=(0.0, 10.0, 20.0),
                      metadata={"axes": "TYX"})
     tiny(widget)
+    import gc
+
     widget.train()
     assert widget.busy == "training"
     assert widget.train_button.text() == "Stop"
+    # objects older than the job are out of the collector's way while it runs (no GIL stalls)
+    assert gc.get_freeze_count() > 0
     wait_idle(qtbot, widget)
+    assert gc.get_freeze_count() == 0
 
     denoised = viewer.layers["cells [denoised]"]
     assert denoised.data.shape == data.shape
@@ -209,9 +214,13 @@ def test_stop_keeps_a_usable_model_preview_follows_slider_and_ui_stays_responsiv
     timer.start()
     try:
         widget.train()
+        # the preview layer is there at once, transparent, shaped like the first preview
+        placeholder = viewer.layers["cells [preview]"]
+        assert placeholder.opacity == 0 and placeholder.data.shape == (1, 48, 48)
         qtbot.waitUntil(lambda: widget.events_seen["preview"] >= 1 and widget.events_seen["progress"] >= 3,
                         timeout=TIMEOUT_MS)
         preview = viewer.layers["cells [preview]"]
+        assert preview is placeholder and preview.opacity == 1
         assert preview.data.shape == (1, 48, 48)
         assert preview.translate[0] == 0
 
@@ -230,6 +239,9 @@ def test_stop_keeps_a_usable_model_preview_follows_slider_and_ui_stays_responsiv
     assert "stopped" in widget.progress.format()
     assert "cells [preview]" not in names(viewer)
     assert viewer.layers["cells [denoised]"].data.shape == data.shape
+    # the preview layer became the result (no layer removal: napari collects garbage then)
+    assert viewer.layers["cells [denoised]"] is preview
+    np.testing.assert_allclose(preview.translate, (0.0, 0.0, 0.0))
     model = widget.model
     assert model is not None
     assert model.denoise(data[:1], "TYX").shape == (1, 48, 48)
@@ -482,3 +494,20 @@ def test_launch_docks_widget_with_sample(make_napari_viewer, monkeypatch):
     assert layer.data.shape == (8, 256, 256)
     assert widget.layer_picker.current_layer() is layer
     assert widget.axes_edit.text() == "TYX"
+
+
+def test_collector_pause_freezes_once_and_releases():
+    import gc
+
+    from napari_blindspot.widget.gc_pause import CollectorPause
+
+    pause = CollectorPause()
+    gc.unfreeze()
+    pause.hold()
+    frozen = gc.get_freeze_count()
+    assert frozen > 0
+    pause.hold()  # a second job in the same series: nothing more frozen
+    assert gc.get_freeze_count() == frozen
+    pause.release()
+    assert gc.get_freeze_count() == 0 and not pause.active
+    pause.release()  # idempotent

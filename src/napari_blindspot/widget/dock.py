@@ -7,6 +7,7 @@ updates on the main thread.  See ``docs/widget.md`` for the user guide.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import logging
 import os
@@ -16,6 +17,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from napari.layers import Image
 from napari.utils.notifications import show_error, show_warning
 from qtpy.QtCore import QEvent, QObject, Qt, QTimer, Signal
@@ -25,12 +27,14 @@ from qtpy.QtWidgets import (QComboBox, QFileDialog, QFrame, QGridLayout, QHBoxLa
 from ..engine import (METHOD_HELP, METHODS, BlindspotError, DenoisingModel, Preview, TrainConfig,
                       TrainingFinished, TrainingProgress, TrainingRun, TrainingStarted, check_axes,
                       describe_device, load_model, select_device)
+from ..engine.axes import CanonicalView
 from ..engine.device import configure_threads
+from .gc_pause import CollectorPause
 from .layer_picker import LayerPicker
-from .layers import (LayerError, Source, camera, export_results, find_result, guess_layer_axes,
-                     layer_data,
-                     preview_block, preview_layer_data, preview_spec, put_result_layer, remove_layer,
-                     result_kind, robust_limits)
+from .layers import (LayerError, PreviewSpec, Source, camera, export_results, find_result,
+                     guess_layer_axes, layer_data, placeholder_result_layer, preview_block,
+                     preview_layer_data, preview_spec, put_result_layer, remove_layer, result_kind,
+                     robust_limits)
 from .loss_plot import LossPlot
 from .settings import SettingsPanel
 from .tasks import Failed, prediction_job, training_job, user_message
@@ -172,6 +176,7 @@ class BlindspotWidget(QWidget):
         self._preview_spec: Any = None
         self._preview_after = -1
         self._preview_layer: Any = None
+        self._collector = CollectorPause()
         self._closing = False
         self._watched: weakref.ref | None = None
         self._axes_by_layer: dict[int, tuple[weakref.ref, str]] = {}  # axes typed per layer
@@ -561,6 +566,7 @@ class BlindspotWidget(QWidget):
             self.loss_plot.clear()
             self.noise_label.setText("")
         self._source = source
+        self._add_preview_placeholder(source, config)
         self._run = None
         self._finished_event = None
         self._stop_requested = False
@@ -579,6 +585,7 @@ class BlindspotWidget(QWidget):
         worker.finished.connect(self._on_finished)
         self._job, self._worker, self._result = job, worker, None
         self._jobs.worker = worker
+        self._collector.hold()
         self._closing = False
         self._set_busy(job)
         self._watch_window()
@@ -635,10 +642,7 @@ class BlindspotWidget(QWidget):
         if run is None or source is None or self._job != "training":
             return
         try:
-            independent = run.config.channels == "independent"
-            max_yx = 256 if run.device.type == "cpu" else 512
-            spec = preview_spec(self.viewer, source, run.view, independent, max_yx=max_yx,
-                                max_z=max(32, run.config.patch_size_z))
+            spec = self._preview_spec_for(source, run.view, run.config, run.device.type)
             if spec == self._preview_spec and not force:
                 return
             run.set_preview(preview_block(run.view, spec), spec.channel)
@@ -649,6 +653,30 @@ class BlindspotWidget(QWidget):
         self._preview_after = run.step
         run.request_preview()
 
+    def _preview_spec_for(self, source: Source, view: CanonicalView, config: TrainConfig,
+                          device_type: str) -> PreviewSpec:
+        max_yx = 256 if device_type == "cpu" else 512
+        return preview_spec(self.viewer, source, view, config.channels == "independent",
+                            max_yx=max_yx, max_z=max(32, config.patch_size_z))
+
+    def _add_preview_placeholder(self, source: Source, config: TrainConfig) -> None:
+        """Add the preview layer now, transparent, with the shape and place of the first
+        preview: adding a layer stalls napari's main thread ~100 ms, acceptable in answer to
+        a click, not while training runs (the previews then only replace its data)."""
+        self._preview_shown = False
+        try:
+            view = CanonicalView(source.data, config.axes, config.train_3d)
+            spec = self._preview_spec_for(source, view, config, select_device(config.device).type)
+            shape = tuple(b - a for a, b in spec.region)
+            block = np.zeros((1,) + shape, np.float32)
+            data, translate = preview_layer_data(block, dataclasses.replace(spec, channel=None, show=0),
+                                                 source, view)
+        except Exception as exc:  # noqa: BLE001 - the preview is a nicety: added on first use
+            log.debug("napari-blindspot: no preview placeholder: %s", exc)
+            return
+        self._preview_layer = placeholder_result_layer(self.viewer, source, "preview", data.shape,
+                                                       translate)
+
     def _show_preview(self, ev: Preview) -> None:
         run, source, spec = self._run, self._source, self._preview_spec
         if run is None or source is None or spec is None:
@@ -658,6 +686,9 @@ class BlindspotWidget(QWidget):
         data, translate = preview_layer_data(ev.image, spec, source, run.view)
         self._preview_layer = put_result_layer(self.viewer, source, "preview", data,
                                                translate=translate, rgb=False)
+        if not self._preview_shown:
+            self._preview_shown = True
+            self._preview_layer.opacity = 1.0
 
     # ------------------------------------------------------------- job end
     def _on_returned(self, value: Any) -> None:
@@ -672,17 +703,22 @@ class BlindspotWidget(QWidget):
         elif job == "denoising":
             self._finish_denoising(result)
         if self._job is None:
+            self._collector.release()
             self._set_busy(None)
         if job:
             self.job_done.emit(job)
 
-    def _finish_training(self, result: Any) -> None:
-        run, self._run = self._run, None
+    def _drop_preview(self) -> None:
         remove_layer(self.viewer, self._preview_layer)
         self._preview_layer = None
+
+    def _finish_training(self, result: Any) -> None:
+        run, self._run = self._run, None
         if self._closing:
+            self._drop_preview()
             return
         if isinstance(result, Failed) or result is None:
+            self._drop_preview()
             kept = ""
             if run is not None and run.step > 0:
                 try:
@@ -715,8 +751,10 @@ class BlindspotWidget(QWidget):
             self.noise_label.setText(noise_text(noise))
         self.training_finished.emit(self.model)
         if steps == 0:
+            self._drop_preview()
             self._warn("Training stopped before its first step; train again to get a model worth using.")
             return
+        # the last preview stays up while the layer is denoised, then becomes the result
         words = {"completed": "finished", "stopped": "stopped", "time budget": "used its time budget"}
         self._info(f"Training {words.get(reason, reason)} after {steps:,} steps ({elapsed}); "
                    f"denoising {self._source.name!r}…")
@@ -763,7 +801,10 @@ class BlindspotWidget(QWidget):
     def _finish_denoising(self, result: Any) -> None:
         source, self._denoise_source = self._denoise_source, None
         if self._closing or source is None:
+            self._drop_preview()
             return
+        if not isinstance(result, dict):
+            self._drop_preview()
         if result is None:
             self.denoise_progress.setValue(0)
             self.denoise_progress.setFormat("cancelled")
@@ -782,7 +823,11 @@ class BlindspotWidget(QWidget):
                                                      limits=(0.0, hi), visible=False)
         else:
             remove_layer(self.viewer, find_result(self.viewer, source.name, "uncertainty"))
-        layers["denoised"] = put_result_layer(self.viewer, source, "denoised", result["denoised"])
+        layers["denoised"] = put_result_layer(self.viewer, source, "denoised", result["denoised"],
+                                              reuse=self._preview_layer)
+        if self._preview_layer is not layers["denoised"]:
+            self._drop_preview()
+        self._preview_layer = None
         self.denoise_progress.setValue(1000)
         self.denoise_progress.setFormat("done")
         names = " and ".join(repr(layer.name) for layer in reversed(list(layers.values())))
@@ -928,6 +973,7 @@ class BlindspotWidget(QWidget):
         self._closing = True
         self._preview_timer.stop()
         self._jobs.shutdown()
+        self._collector.release()
         self._unwatch_window()
         self.layer_picker.disconnect_viewer()
         self.target_picker.disconnect_viewer()

@@ -207,11 +207,15 @@ def robust_limits(data: Any, lo: float = 0.5, hi: float = 99.8
 def put_result_layer(viewer: Any, source: Source, kind: str, data: np.ndarray, *,
                      translate: tuple[float, ...] | None = None, colormap: str | None = None,
                      limits: tuple[float, float] | None = None, visible: bool = True,
-                     rgb: bool | None = None) -> Image:
+                     rgb: bool | None = None, reuse: Any = None) -> Image:
     """Add ``"<source> [kind]"`` to the viewer, or replace the data of the existing one.
 
     The layer gets the source's scale, translate (unless given), units and axis labels,
     and contrast limits from percentiles of ``data`` (unless ``limits`` is given).
+    ``reuse``: a layer of ours (the training preview) to rename and fill with this result
+    when there is no ``"<source> [kind]"`` layer yet, instead of adding one; the caller then
+    need not remove it (napari runs a full garbage collection, a visible stall, on every
+    layer removal).
     """
     name = result_name(source.name, kind)
     rgb = source.rgb if rgb is None else rgb
@@ -224,13 +228,27 @@ def put_result_layer(viewer: Any, source: Source, kind: str, data: np.ndarray, *
                 "blindspot": {"kind": kind, "source": source.name, "source_dtype": str(source.dtype),
                               **source.extra}}
     existing = next((layer for layer in viewer.layers if layer.name == name), None)
-    if (isinstance(existing, Image) and existing.ndim == len(source.dims) and existing.rgb == rgb
-            and not existing.multiscale):
+
+    def fits(layer: Any) -> bool:
+        return (isinstance(layer, Image) and layer.ndim == len(source.dims) and layer.rgb == rgb
+                and not layer.multiscale)
+
+    if existing is None and reuse is not None and reuse in viewer.layers and fits(reuse):
+        reuse.name = name
+        reuse.colormap = colormap or source.colormap
+        reuse.visible = visible
+        existing = reuse
+    if fits(existing):
+        # set only what changed: every assignment makes napari refresh the layer
         existing.data = data
-        existing.scale = source.scale
-        existing.translate = translate
-        existing.metadata = metadata
-        existing.contrast_limits_range = value_range
+        if not np.allclose(existing.scale, source.scale):
+            existing.scale = source.scale
+        if not np.allclose(existing.translate, translate):
+            existing.translate = translate
+        if existing.metadata != metadata:
+            existing.metadata = metadata
+        if not np.allclose(existing.contrast_limits_range, value_range):
+            existing.contrast_limits_range = value_range
         existing.contrast_limits = (lo, hi)
         return existing
     kwargs: dict[str, Any] = {"name": name, "scale": source.scale, "translate": translate, "rgb": rgb,
@@ -249,6 +267,21 @@ def put_result_layer(viewer: Any, source: Source, kind: str, data: np.ndarray, *
         viewer.layers.insert(position, layer)
     else:
         viewer.layers.append(layer)
+    return layer
+
+
+def placeholder_result_layer(viewer: Any, source: Source, kind: str, shape: tuple[int, ...],
+                             translate: tuple[float, ...]) -> Image:
+    """A transparent ``"<source> [kind]"`` layer of zeros (``shape``, at ``translate``) to
+    fill later with :func:`put_result_layer`, which then only replaces its data.
+
+    Adding a layer costs napari's main thread about 100 ms (layer controls, visual, its first
+    draw: opacity 0 still draws it, compiling its shaders); done when the user clicks, it
+    does not stall the viewer while a job runs.  Set ``opacity`` to show it.
+    """
+    layer = put_result_layer(viewer, source, kind, np.zeros(shape, np.float32), translate=translate,
+                             rgb=False)
+    layer.opacity = 0.0
     return layer
 
 
