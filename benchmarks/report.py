@@ -342,8 +342,11 @@ def _ui(res: dict) -> str:
     lines = [f"napari with the dock widget training {u.get('method')} on a "
              f"{'×'.join(map(str, u.get('image_shape', [])))} stack for {f(u.get('seconds'), 0)} s "
              f"under Xvfb; a {u.get('tick_ms')} ms QTimer on the main thread records its ticks. "
-             "*Longest at* is when the longest gap began: seconds after pressing Train (training "
-             "row) or after training ended (last row).", ""]
+             "*Longest at* is when the longest gap began: seconds after the Train click was "
+             "handled (training row) or after training ended (last row). The click's own "
+             "handling (checking the settings, adding the transparent preview layer) took "
+             f"{f(u.get('click_ms'), 0)} ms: the response to the click, before training starts "
+             "in the background.", ""]
     a = u.get("after_training") or {}
     rows = []
     for label, e in (("idle", i), ("training", t), ("after training (the widget denoises)", a)):

@@ -68,7 +68,7 @@ class Settings:
     tile_size: int = 256
     # speed
     speed_train_size: int = 1024
-    speed_steps: int = 20
+    speed_steps: int = 60
     speed_image_size: int = 2048
     speed_stack: tuple[int, int] = (8, 512)
     #: methods whose prediction speed is measured (HQ-SSL predicts ~5x slower on a CPU)

@@ -45,6 +45,8 @@ METHOD_NAMES = {"n2v2": "N2V2", "n2v": "N2V", "hqssl": "HQ-SSL", "n2n": "Noise2N
 #: Seconds between preview refreshes while training (plus one right after the slider moves).
 PREVIEW_INTERVAL_S = 3.0
 PREVIEW_DEBOUNCE_MS = 150
+#: Training progress (bar, loss plot, noise) is repainted at most this often.
+PROGRESS_REPAINT_MS = 250
 #: Configuration fields that describe a model's network: kept when continuing training.
 ARCHITECTURE_FIELDS = ("train_3d", "channels", "unet_depth", "unet_features", "hq_depth", "hq_features",
                        "noise_model", "noise_sigma", "mask_radius")
@@ -176,11 +178,17 @@ class BlindspotWidget(QWidget):
         self._preview_spec: Any = None
         self._preview_after = -1
         self._preview_layer: Any = None
+        self._preview_shown = False
         self._collector = CollectorPause()
         self._closing = False
         self._watched: weakref.ref | None = None
         self._axes_by_layer: dict[int, tuple[weakref.ref, str]] = {}  # axes typed per layer
 
+        self._pending_progress: TrainingProgress | None = None
+        self._progress_timer = QTimer(self)
+        self._progress_timer.setSingleShot(True)
+        self._progress_timer.setInterval(PROGRESS_REPAINT_MS)
+        self._progress_timer.timeout.connect(self._repaint_progress)
         self._preview_timer = QTimer(self)
         self._preview_timer.setSingleShot(True)
         self._preview_timer.setInterval(PREVIEW_DEBOUNCE_MS)
@@ -622,12 +630,24 @@ class BlindspotWidget(QWidget):
             self._finished_event = ev
 
     def _show_progress(self, ev: TrainingProgress) -> None:
+        """Record the event's losses now; repaint progress, plot and noise at most every
+        ``PROGRESS_REPAINT_MS``: in a window holding napari's OpenGL canvas every repaint of a
+        widget recomposes the window, which costs tens of milliseconds with software OpenGL."""
+        step = self._step_offset + ev.step
+        self.loss_plot.add_train(step, ev.train_loss, redraw=False)
+        if ev.validated and ev.val_loss is not None:
+            self.loss_plot.add_validation(step, ev.val_loss, redraw=False)
+        self._pending_progress = ev
+        if not self._progress_timer.isActive():
+            self._progress_timer.start()
+
+    def _repaint_progress(self) -> None:
+        ev, self._pending_progress = self._pending_progress, None
+        if ev is None or self._job != "training":
+            return
         self.progress.setValue(int(round(ev.progress * 1000)))
         self.progress.setFormat(progress_text(ev))
-        step = self._step_offset + ev.step
-        self.loss_plot.add_train(step, ev.train_loss)
-        if ev.validated and ev.val_loss is not None:
-            self.loss_plot.add_validation(step, ev.val_loss)
+        self.loss_plot.update()
         if ev.noise:
             self.noise_label.setText(noise_text(ev.noise))
 
@@ -714,6 +734,9 @@ class BlindspotWidget(QWidget):
 
     def _finish_training(self, result: Any) -> None:
         run, self._run = self._run, None
+        self._progress_timer.stop()
+        self._pending_progress = None
+        self.loss_plot.update()
         if self._closing:
             self._drop_preview()
             return
@@ -972,6 +995,7 @@ class BlindspotWidget(QWidget):
             return
         self._closing = True
         self._preview_timer.stop()
+        self._progress_timer.stop()
         self._jobs.shutdown()
         self._collector.release()
         self._unwatch_window()

@@ -59,15 +59,19 @@ class LossPlot(QWidget):
         self.validation.clear()
         self.update()
 
-    def add_train(self, step: float, loss: float) -> None:
+    def add_train(self, step: float, loss: float, redraw: bool = True) -> None:
+        """Add a training loss point; ``redraw=False`` leaves the repaint to a later ``update()``."""
         if math.isfinite(loss):
             self.train.append((float(step), float(loss)))
-            self.update()
+            if redraw:
+                self.update()
 
-    def add_validation(self, step: float, loss: float) -> None:
+    def add_validation(self, step: float, loss: float, redraw: bool = True) -> None:
+        """Add a validation loss point (see :meth:`add_train`)."""
         if math.isfinite(loss):
             self.validation.append((float(step), float(loss)))
-            self.update()
+            if redraw:
+                self.update()
 
     def smoothed_train(self) -> list[tuple[float, float]]:
         """Exponential running average of the training loss (about 1/20 of the curve)."""
