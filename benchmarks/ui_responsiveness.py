@@ -127,7 +127,7 @@ def _find_button(widget: Any, text: str) -> Any:
 
 
 def measure(seconds: float, method: str, frames: int, size: int, idle_s: float = 2.0,
-            trace_stalls: bool = False) -> dict:
+            trace_stalls: bool = False, preview: bool = True) -> dict:
     """Train for ``seconds`` in the widget and measure timer gaps; raises ImportError if absent."""
     import napari_blindspot.widget as widget_module  # noqa: F401  (the hook: skip if absent)
     from qtpy.QtCore import QEventLoop, QTimer
@@ -157,6 +157,9 @@ def measure(seconds: float, method: str, frames: int, size: int, idle_s: float =
         length = getattr(settings, "length", None)
         if length is not None and hasattr(length, "setText"):
             length.setText(f"{seconds:g} s")
+        live = getattr(settings, "live_preview", None)
+        if live is not None:
+            live.setChecked(preview)
 
         ticks: list[float] = []
         timer = QTimer()
@@ -227,6 +230,7 @@ def measure(seconds: float, method: str, frames: int, size: int, idle_s: float =
         events = getattr(widget, "events_seen", None)
         result = {"available": True, "method": method, "image_shape": list(sample.noisy.shape),
                   "seconds": seconds, "tick_ms": TICK_MS, "idle": idle, "click_ms": click_ms,
+                  "preview": preview,
                   "training": training,
                   "after_training": after, "widget_events": dict(events) if events else None}
         if sampler is not None:
@@ -249,12 +253,14 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--frames", type=int, default=8)
     p.add_argument("--size", type=int, default=256)
     p.add_argument("--json", required=True, help="where to write the result")
+    p.add_argument("--no-preview", action="store_true",
+                   help="train with the widget's live preview switched off")
     p.add_argument("--trace-stalls", action="store_true",
                    help="record the main thread's stack during every stall over 40 ms")
     args = p.parse_args(argv)
     try:
         result = measure(args.seconds, args.method, args.frames, args.size,
-                         trace_stalls=args.trace_stalls)
+                         trace_stalls=args.trace_stalls, preview=not args.no_preview)
     except ImportError as exc:
         result = {"available": False, "reason": f"not available: {exc}"}
     except Exception as exc:

@@ -511,3 +511,17 @@ def test_collector_pause_freezes_once_and_releases():
     pause.release()
     assert gc.get_freeze_count() == 0 and not pause.active
     pause.release()  # idempotent
+
+
+def test_training_without_live_preview_adds_no_preview_layer(qtbot, viewer_widget):
+    viewer, widget = viewer_widget
+    data = stack()
+    viewer.add_image(data, name="cells", metadata={"axes": "TYX"})
+    tiny(widget)
+    widget.settings.live_preview.setChecked(False)
+    widget.train()
+    assert "cells [preview]" not in names(viewer)
+    wait_idle(qtbot, widget)
+    assert widget.events_seen["preview"] == 0
+    assert "cells [preview]" not in names(viewer)
+    assert viewer.layers["cells [denoised]"].data.shape == data.shape

@@ -574,7 +574,8 @@ class BlindspotWidget(QWidget):
             self.loss_plot.clear()
             self.noise_label.setText("")
         self._source = source
-        self._add_preview_placeholder(source, config)
+        if self.settings.live_preview.isChecked():
+            self._add_preview_placeholder(source, config)
         self._run = None
         self._finished_event = None
         self._stop_requested = False
@@ -660,6 +661,8 @@ class BlindspotWidget(QWidget):
         """Preview the slice the viewer shows: hand its block to the run, ask for it soon."""
         run, source = self._run, self._source
         if run is None or source is None or self._job != "training":
+            return
+        if not self.settings.live_preview.isChecked():
             return
         try:
             spec = self._preview_spec_for(source, run.view, run.config, run.device.type)

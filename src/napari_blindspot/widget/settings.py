@@ -165,6 +165,11 @@ class SettingsPanel(QWidget):
                           "lower it if the GPU runs out of memory while denoising.")
         self.tta = QCheckBox("test-time augmentation (8x slower)")
         self.tta.setToolTip("Average the prediction over the 8 flips and rotations.")
+        self.live_preview = QCheckBox("live preview while training")
+        self.live_preview.setChecked(True)
+        self.live_preview.setToolTip("Show the current model's output on the frame in view every few "
+                                     "seconds while training. Off: training is slightly faster and "
+                                     "the viewer redraws less (slow computers without a GPU).")
 
         self.advanced = QWidget()
         adv = QFormLayout(self.advanced)
@@ -179,6 +184,7 @@ class SettingsPanel(QWidget):
         adv.addRow("Channels", self.channels)
         adv.addRow("Tile size", self.tile)
         adv.addRow("", self.tta)
+        adv.addRow("Preview", self.live_preview)
         self.advanced.setVisible(False)
 
         layout = QVBoxLayout(self)
