@@ -96,6 +96,7 @@ BAD_VALUES = [
     ("tile_size", 8, "tile_size"),
     ("tile_size_z", 2, "tile_size_z"),
     ("tile_batch", 0, "tile_batch"),
+    ("tile_batch", "4", "tile_batch"),
 ]
 
 

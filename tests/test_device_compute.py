@@ -82,3 +82,26 @@ def test_mixed_precision_prediction_stays_close_to_float32(method, monkeypatch):
     assert not np.array_equal(mixed, exact)  # bfloat16 was really used
     assert np.abs(mixed - exact).max() < 0.02 * 20.0 * 3  # within 6% of the image's std
     assert np.abs(mixed - exact).mean() < 0.02 * 20.0
+
+
+def test_prediction_on_a_cpu_takes_one_tile_at_a_time_unless_told():
+    from napari_blindspot.engine.device import default_tile_batch
+
+    assert default_tile_batch(torch.device("cpu")) == 1
+    assert default_tile_batch(torch.device("cuda")) == 4
+    model = untrained_model("n2v2", tile_batch=None)
+    assert model.config.tile_batch is None
+    sizes: list[int] = []
+    fn = model._infer_fn
+
+    def spying():
+        infer = fn()
+        return lambda x: (sizes.append(x.shape[0]), infer(x))[1]
+
+    model._infer_fn = spying
+    img = np.random.default_rng(3).normal(100, 20, (200, 200)).astype(np.float32)
+    model.denoise(img, tile_size=64)
+    assert len(sizes) > 1 and set(sizes) == {1}
+    sizes.clear()
+    model.denoise(img, tile_size=64, tile_batch=3)
+    assert max(sizes) == 3

@@ -295,7 +295,7 @@ def _add_training_options(p: argparse.ArgumentParser) -> None:
 def _add_common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--axes", help="axes of the input, e.g. YX, TYX, ZYX, CZYX (default: from TIFF metadata)")
     p.add_argument("--device", help="auto (default), cpu, cuda, cuda:N or mps")
-    p.add_argument("--tile-size", type=int, help="prediction tile size in pixels (default 512; smaller uses less memory)")
+    p.add_argument("--tile-size", type=int, help="prediction tile size in pixels (default 384; smaller uses less memory)")
     p.add_argument("--tta", action="store_true", help="8-fold test-time augmentation (slower, slightly better)")
     p.add_argument("-v", "--verbose", action="store_true", help="log details")
 

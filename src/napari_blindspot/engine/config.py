@@ -84,10 +84,13 @@ class TrainConfig:
     mixed_precision: bool = True
     num_threads: int | None = None
 
-    # Prediction defaults (stored so a model file predicts the same way).
-    tile_size: int = 512
+    # Prediction defaults (stored so a model file predicts the same way).  On a CPU, tiles of
+    # 384 one at a time predicted fastest for N2V2 and HQ-SSL alike (a 1024x1024 image on 2
+    # cores: N2V2 2.4 MP/s vs 0.57 with 4 tiles of 512); ``tile_batch=None`` picks the batch
+    # for the device (see :func:`.device.default_tile_batch`).
+    tile_size: int = 384
     tile_size_z: int = 32
-    tile_batch: int = 4
+    tile_batch: int | None = None
 
     version: int = field(default=1, repr=False)
 
@@ -116,7 +119,7 @@ class TrainConfig:
         for name, lo in (("patch_size", 8), ("patch_size_z", 4), ("batch_size", 1),
                          ("unet_depth", 1), ("unet_features", 4), ("hq_depth", 1),
                          ("hq_features", 4), ("validation_interval", 1), ("tile_size", 16),
-                         ("tile_size_z", 4), ("tile_batch", 1), ("mask_radius", 1)):
+                         ("tile_size_z", 4), ("mask_radius", 1)):
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < lo:
                 raise bad(name, f"must be an integer >= {lo}")
@@ -163,6 +166,9 @@ class TrainConfig:
             raise bad("seed", "must be an integer")
         if not isinstance(self.device, str) or not self.device:
             raise bad("device", "use 'auto', 'cpu', 'cuda', 'cuda:N' or 'mps'")
+        if self.tile_batch is not None and (not isinstance(self.tile_batch, int)
+                                            or isinstance(self.tile_batch, bool) or self.tile_batch < 1):
+            raise bad("tile_batch", "must be an integer >= 1, or None for the device's default")
         if self.num_threads is not None and self.num_threads < 1:
             raise bad("num_threads", "must be >= 1 or None")
         self.axes = self.axes.upper()

@@ -124,3 +124,10 @@ def memory_format(ndim: int) -> torch.memory_format:
 def place_network(net: nn.Module, device: torch.device, ndim: int) -> nn.Module:
     """Move ``net`` (``ndim`` spatial dimensions) to ``device`` in its fastest memory format."""
     return net.to(device=device, memory_format=memory_format(ndim))
+
+
+def default_tile_batch(device: torch.device) -> int:
+    """Tiles predicted together when the configuration leaves it open: 1 on a CPU (one tile at
+    a time stays in cache: N2V2 on 2 cores 2.0 MP/s with 1 tile of 256 vs 1.2 with 4), 4 on GPUs
+    (which need the parallel work)."""
+    return 1 if device.type == "cpu" else 4

@@ -13,7 +13,7 @@ from torch import nn
 
 from .axes import CanonicalView, check_axes
 from .config import TrainConfig
-from .device import autocast, autocast_dtype, place_network, select_device
+from .device import autocast, autocast_dtype, default_tile_batch, place_network, select_device
 from .errors import AxesError, DataError
 from .events import PredictionProgress
 from .methods import Method, get_method
@@ -135,7 +135,8 @@ class DenoisingModel:
                 block = block[c:c + 1]  # a contiguous view: the channel axis comes first
             block = self.normalization.normalize(block, c, inplace=True)
             gen = predict_sample(infer, block, tile_shape=tile_shape, multiple=multiple,
-                                 margin=margin, batch_size=tile_batch or cfg.tile_batch,
+                                 margin=margin,
+                                 batch_size=tile_batch or cfg.tile_batch or default_tile_batch(self.device),
                                  device=self.device, tta=tta, keys=want,
                                  pad_mode=self.method.pad_mode)
             try:
