@@ -624,6 +624,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--steps", type=int, help="gradient steps per run (protocol a)")
     p.add_argument("--datasets", help="comma-separated: set12,fluo,fmd,fmd_stack,bsd68,kodak")
     p.add_argument("--set12", help="comma-separated Set12 image numbers, e.g. 01,02,05")
+    p.add_argument("--crop", type=int, help="centre crop of Set12 and FMD images in pixels, 0 for "
+                                            "the full size [quick: 256; full: 0]")
     p.add_argument("--methods", help="restrict training runs, e.g. n2v2,hqssl,careamics:n2v2")
     p.add_argument("--same-batch", action="store_true",
                    help="also use the common batch size in the same-time protocol")
@@ -662,6 +664,8 @@ def main(argv: list[str] | None = None) -> int:
             if args.mode != "smoke" else settings.preview_budget_s
     if args.steps:
         settings.steps = args.steps
+    if args.crop is not None:
+        settings.set12_crop = settings.fmd_crop = (args.crop or None)
     if args.threads:
         settings.threads = args.threads
     default_sections = ("quality", "speed") if args.mode == "smoke" else SECTIONS
