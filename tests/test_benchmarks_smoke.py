@@ -47,3 +47,31 @@ def test_smoke_run_writes_the_report(tmp_path, monkeypatch):
     assert speed["patches_per_s"] > 0
     assert speed["predict_image"]["mpix_per_s"] > 0
     assert raw["speed"]["preview"]["rows"]["n2v2"]["first_s"] > 0
+
+
+def test_engine_speed_prints_a_row_per_method_and_variant(monkeypatch, capsys):
+    monkeypatch.syspath_prepend(str(REPO))
+    from benchmarks import engine_speed
+
+    assert engine_speed.main(["--methods", "n2v2", "--steps", "2", "--warmup", "1",
+                              "--image", "96"]) == 0
+    rows = [line for line in capsys.readouterr().out.splitlines() if line.startswith("| n2v2 |")]
+    assert [r.split("|")[2].strip() for r in rows] == list(engine_speed.VARIANTS)
+    assert all(float(r.split("|")[4]) > 0 for r in rows)
+
+
+def test_hqssl_posterior_check_reports_posterior_and_prior(monkeypatch, capsys):
+    import pytest
+
+    if not SET12.is_file():
+        pytest.skip("needs ../shared/data")
+    monkeypatch.syspath_prepend(str(REPO))
+    from benchmarks import hqssl_posterior_check
+
+    assert hqssl_posterior_check.main(["--data", "set12", "--image", "01", "--crop", "64",
+                                       "--seconds", "1"]) == 0
+    out = capsys.readouterr().out
+    values = {line.split("|")[1].strip(): float(line.split("|")[2]) for line in out.splitlines()
+              if line.startswith("| ") and not line.startswith("| output")}
+    assert {"noisy input", "posterior mean (returned)", "prior mean alone"} <= set(values)
+    assert all(math.isfinite(v) for v in values.values())
