@@ -105,3 +105,26 @@ def test_prediction_on_a_cpu_takes_one_tile_at_a_time_unless_told():
     sizes.clear()
     model.denoise(img, tile_size=64, tile_batch=3)
     assert max(sizes) == 3
+
+
+def test_hqssl_covariance_and_posterior_stay_float32_under_autocast():
+    """Matrix products run in bfloat16 under CPU autocast: the joint-channel prior covariance
+    and posterior must not (only the network does)."""
+    from helpers_engine import small_config
+
+    from napari_blindspot.engine.methods import get_method
+    from napari_blindspot.engine.normalization import Normalization
+
+    config = small_config("hqssl", axes="CYX", channels="joint")
+    method = get_method(config)
+    net = method.build(config, 2, 2, Normalization((0.0, 0.0), (1.0, 1.0)))
+    x = torch.randn(2, 2, 16, 16)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        raw = net.net(x)
+        mu, cov = net.prior(x)
+        out = method.infer(net, x)
+    assert raw.dtype == torch.bfloat16  # the network itself did run in bfloat16
+    exp_mu, exp_cov = net._prior_from(raw.float())
+    torch.testing.assert_close(cov, exp_cov, rtol=0, atol=0)
+    torch.testing.assert_close(mu, exp_mu, rtol=0, atol=0)
+    assert cov.dtype == out["denoised"].dtype == out["std"].dtype == torch.float32

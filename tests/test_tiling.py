@@ -245,3 +245,24 @@ def test_prediction_leaves_a_float32_input_untouched(axes, shape, channels):
     out = model.denoise(img, axes)
     np.testing.assert_array_equal(img, before)
     assert out.shape == img.shape and not np.shares_memory(out, img)
+
+
+class _Holder:
+    """An array-like whose reads return itself, converting to the float32 array it holds."""
+
+    def __init__(self, data):
+        self.data, self.shape, self.dtype, self.ndim = data, data.shape, data.dtype, data.ndim
+
+    def __getitem__(self, index):
+        return self
+
+    def __array__(self, dtype=None, copy=None):
+        return self.data
+
+
+def test_prediction_leaves_an_array_like_holding_float32_untouched():
+    model = untrained_model("n2v2")
+    img = _image((40, 44), seed=4)
+    before = img.copy()
+    model.denoise(_Holder(img), "YX")
+    np.testing.assert_array_equal(img, before)

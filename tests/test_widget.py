@@ -138,6 +138,7 @@ def test_training_adds_denoised_layer_and_rerun_replaces_it(qtbot, viewer_widget
 
     denoised = viewer.layers["cells [denoised]"]
     assert denoised.data.shape == data.shape
+    assert denoised.opacity == 1 and denoised.visible  # also when no preview was ever shown
     assert denoised.data.dtype == np.float32
     np.testing.assert_allclose(denoised.scale, (1.0, 0.5, 0.5))
     np.testing.assert_allclose(denoised.translate, (0.0, 10.0, 20.0))

@@ -144,13 +144,15 @@ class CanonicalView:
                 kept.append(a)
         raw = self.data[tuple(index)]
         block = np.asarray(raw, dtype=np.float32)
-        converted = block is not raw and block.base is None  # a new array of our own
+        # numpy made a new array when it converted the type; anything else may be shared
+        converted = isinstance(raw, np.ndarray) and raw.dtype != np.float32
         order = ("C" if "C" in kept else "") + self.spatial_axes
         block = np.transpose(block, [kept.index(a) for a in order])
         if "C" not in kept:
             block = block[np.newaxis]
         out = np.ascontiguousarray(block)
-        if private and not (converted or out.base is None):
+        if private and not converted and (not isinstance(raw, np.ndarray)
+                                          or np.may_share_memory(out, raw)):
             out = out.copy()
         return out
 

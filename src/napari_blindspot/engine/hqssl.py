@@ -31,6 +31,12 @@ NOISE_LR_SCALE = 10.0
 LOG_STD_LIMIT = 10.0  # prior std within exp(+-10) normalised units
 
 
+def float32_maths(t: torch.Tensor) -> torch.autocast:
+    """A context switching autocast off on ``t``'s device: likelihoods, covariances (matrix
+    products would otherwise run in bfloat16) and posteriors are computed in float32."""
+    return torch.autocast(device_type=t.device.type, enabled=False)
+
+
 class HQSSLNet(nn.Module):
     """Blind-spot network plus noise model; ``forward`` returns the raw network output."""
 
@@ -44,8 +50,15 @@ class HQSSLNet(nn.Module):
         return self.net(x)
 
     def prior(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """``mu (B, C, *sp)`` and prior ``var (B, C, *sp)`` (C=1) or ``cov (B, *sp, C, C)``."""
-        out = self.net(x).float()
+        """``mu (B, C, *sp)`` and prior ``var (B, C, *sp)`` (C=1) or ``cov (B, *sp, C, C)``.
+
+        The network may run under mixed precision; everything after it is float32.
+        """
+        out = self.net(x)
+        with float32_maths(out):
+            return self._prior_from(out.float())
+
+    def _prior_from(self, out: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         c = self.channels
         mu, rest = out[:, :c], out[:, c:]
         # log-Cholesky parameterisation: the diagonal of the factor is exp(output), so the
@@ -58,7 +71,7 @@ class HQSSLNet(nn.Module):
         diag = torch.diagonal(L, dim1=-2, dim2=-1)
         L = L - torch.diag_embed(diag) + torch.diag_embed(
             torch.exp(torch.clamp(diag, -LOG_STD_LIMIT, LOG_STD_LIMIT)))
-        eye = torch.eye(c, device=x.device, dtype=L.dtype)
+        eye = torch.eye(c, device=out.device, dtype=L.dtype)
         return mu, L @ L.transpose(-2, -1) + MIN_VARIANCE * eye
 
 
@@ -122,14 +135,15 @@ class HQSSL(Method):
         if net.noise is None:  # mean-only ablation: L2 to the noisy pixel itself
             return F.mse_loss(net(y).float(), y)
         mu, prior = net.prior(y)
-        var_n = net.noise.variance(mu)
-        if net.channels == 1:
-            nll = nll_diagonal(y, mu, prior, var_n)
-        else:
-            nll = nll_full(y, mu, prior, var_n)
-        loss = nll.mean()
-        if net.noise.learned:
-            loss = loss - REGULARIZER * torch.sqrt(var_n).mean()
+        with float32_maths(y):
+            var_n = net.noise.variance(mu)
+            if net.channels == 1:
+                nll = nll_diagonal(y, mu, prior, var_n)
+            else:
+                nll = nll_full(y, mu, prior, var_n)
+            loss = nll.mean()
+            if net.noise.learned:
+                loss = loss - REGULARIZER * torch.sqrt(var_n).mean()
         return loss
 
     def infer(self, net: nn.Module, x: torch.Tensor) -> dict[str, torch.Tensor]:
@@ -137,11 +151,12 @@ class HQSSL(Method):
         if net.noise is None:
             return {"denoised": net(y).float()}
         mu, prior = net.prior(y)
-        var_n = net.noise.variance(mu)
-        if net.channels == 1:
-            return {"denoised": posterior_mean_diagonal(y, mu, prior, var_n),
-                    "std": posterior_std_diagonal(prior, var_n)}
-        mean, std = posterior_full(y, mu, prior, var_n)
+        with float32_maths(y):
+            var_n = net.noise.variance(mu)
+            if net.channels == 1:
+                return {"denoised": posterior_mean_diagonal(y, mu, prior, var_n),
+                        "std": posterior_std_diagonal(prior, var_n)}
+            mean, std = posterior_full(y, mu, prior, var_n)
         return {"denoised": mean, "std": std}
 
     def noise_parameters(self, net: nn.Module, normalization: Normalization) -> dict[str, float]:

@@ -721,13 +721,15 @@ class BlindspotWidget(QWidget):
         job, result = self._job, self._result
         self._job = self._worker = self._result = None
         self._jobs.worker = self._jobs.run = None
-        if job == "training":
-            self._finish_training(result)
-        elif job == "denoising":
-            self._finish_denoising(result)
-        if self._job is None:
-            self._collector.release()
-            self._set_busy(None)
+        try:
+            if job == "training":
+                self._finish_training(result)
+            elif job == "denoising":
+                self._finish_denoising(result)
+        finally:
+            if self._job is None:
+                self._collector.release()
+                self._set_busy(None)
         if job:
             self.job_done.emit(job)
 

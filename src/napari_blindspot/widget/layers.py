@@ -237,6 +237,7 @@ def put_result_layer(viewer: Any, source: Source, kind: str, data: np.ndarray, *
         reuse.name = name
         reuse.colormap = colormap or source.colormap
         reuse.visible = visible
+        reuse.opacity = 1.0  # the preview placeholder may never have been shown
         existing = reuse
     if fits(existing):
         # set only what changed: every assignment makes napari refresh the layer
