@@ -21,10 +21,11 @@ import numpy as np
 import torch
 
 from benchmarks import datasets as ds
+from benchmarks.metrics import psnr
 
 
 def _psnr(a: np.ndarray, clean: np.ndarray) -> float:
-    return float(10 * np.log10(255.0 ** 2 / np.mean((np.asarray(a, np.float64) - clean) ** 2)))
+    return psnr(clean, a, 255.0)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -15,8 +15,10 @@ with the reason and exits 0::
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import sys
+import threading
 import time
 import traceback
 from pathlib import Path
@@ -62,8 +64,6 @@ class StallSampler:
     """
 
     def __init__(self, ticks: list[float], threshold_ms: float = 40.0) -> None:
-        import threading
-
         self.ticks = ticks
         self.threshold_s = threshold_ms / 1000.0
         self.stalls: list[dict[str, Any]] = []
@@ -75,15 +75,11 @@ class StallSampler:
         self._gc_start: float | None = None
 
     def start(self) -> "StallSampler":
-        import gc
-
         gc.callbacks.append(self._on_gc)
         self._thread.start()
         return self
 
     def stop(self) -> list[dict[str, Any]]:
-        import gc
-
         self._stop.set()
         self._thread.join(timeout=1.0)
         if self._on_gc in gc.callbacks:
@@ -92,8 +88,6 @@ class StallSampler:
 
     def _on_gc(self, phase: str, info: dict[str, Any]) -> None:
         """Python's garbage collections over 10 ms (they hold the GIL: every thread waits)."""
-        import threading
-
         now = time.perf_counter()
         if phase == "start":
             self._gc_start = now

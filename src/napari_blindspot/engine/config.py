@@ -85,9 +85,8 @@ class TrainConfig:
     num_threads: int | None = None
 
     # Prediction defaults (stored so a model file predicts the same way).  On a CPU, tiles of
-    # 384 one at a time predicted fastest for N2V2 and HQ-SSL alike (a 1024x1024 image on 2
-    # cores: N2V2 2.4 MP/s vs 0.57 with 4 tiles of 512); ``tile_batch=None`` picks the batch
-    # for the device (see :func:`.device.default_tile_batch`).
+    # 384 one at a time predicted fastest for N2V2 and HQ-SSL alike (docs/performance.md);
+    # ``tile_batch=None`` picks the batch for the device (see :func:`.device.default_tile_batch`).
     tile_size: int = 384
     tile_size_z: int = 32
     tile_batch: int | None = None

@@ -115,8 +115,7 @@ def autocast(device: torch.device, dtype: torch.dtype | None) -> Any:
 def memory_format(ndim: int) -> torch.memory_format:
     """The fastest memory format for ``ndim``-D convolutions: channels-last (2D and 3D).
 
-    Measured on a 2-core CPU (torch 2.13, oneDNN), training steps per second against the
-    default layout: 2D N2V2 1.7x, 3D N2V2 1.3x (1.7x with bfloat16), 3D HQ-SSL 1.1x (1.4x).
+    ``python -m benchmarks.engine_speed`` measures it against the default layout.
     """
     return torch.channels_last if ndim == 2 else torch.channels_last_3d
 
@@ -128,6 +127,6 @@ def place_network(net: nn.Module, device: torch.device, ndim: int) -> nn.Module:
 
 def default_tile_batch(device: torch.device) -> int:
     """Tiles predicted together when the configuration leaves it open: 1 on a CPU (one tile at
-    a time stays in cache: N2V2 on 2 cores 2.0 MP/s with 1 tile of 256 vs 1.2 with 4), 4 on GPUs
-    (which need the parallel work)."""
+    a time was faster, see ``python -m benchmarks.engine_speed --tiles``), 4 on GPUs (which need
+    the parallel work)."""
     return 1 if device.type == "cpu" else 4

@@ -276,9 +276,9 @@ def placeholder_result_layer(viewer: Any, source: Source, kind: str, shape: tupl
     """A transparent ``"<source> [kind]"`` layer of zeros (``shape``, at ``translate``) to
     fill later with :func:`put_result_layer`, which then only replaces its data.
 
-    Adding a layer costs napari's main thread about 100 ms (layer controls, visual, its first
-    draw: opacity 0 still draws it, compiling its shaders); done when the user clicks, it
-    does not stall the viewer while a job runs.  Set ``opacity`` to show it.
+    Adding a layer costs napari's main thread about 100 ms (layer controls, visual, first
+    draw); done when the user clicks, it does not stall the viewer while a job runs.  Set
+    ``opacity`` to show it.
     """
     layer = put_result_layer(viewer, source, kind, np.zeros(shape, np.float32), translate=translate,
                              rgb=False)

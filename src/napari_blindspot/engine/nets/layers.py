@@ -61,8 +61,8 @@ class BlurPool(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if torch.is_grad_enabled() and x.requires_grad:
-            # training: max-pooling's backward (one index per output) is about twice as
-            # fast as that of elementwise maxima, whose forward is 4-5x faster
+            # training: max-pooling's backward (one index per output) is faster than that of
+            # elementwise maxima, whose forward is faster
             pool = {2: F.max_pool2d, 3: F.max_pool3d}[self.ndim]
             x = pool(F.pad(x, [0, 1] * self.ndim, mode="replicate"), kernel_size=2, stride=1)
         else:
@@ -76,7 +76,7 @@ def max_window2(x: torch.Tensor) -> torch.Tensor:
     """Maximum over the window ``[i, i+1]`` along every spatial axis of ``x`` (N, C, *sp).
 
     The same as replicate-padding one pixel at the end of each axis and max-pooling with
-    kernel 2 and stride 1, computed axis by axis with elementwise maxima (4-5x faster than
+    kernel 2 and stride 1, computed axis by axis with elementwise maxima (faster than
     ``max_pool2d`` with stride 1 on CPU, in float32 and bfloat16).
     """
     for dim in range(2, x.ndim):
