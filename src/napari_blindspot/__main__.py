@@ -11,9 +11,13 @@ def main(argv: list[str] | None = None) -> None:
                                                  "widget docked and the noisy sample loaded.")
     parser.add_argument("--no-sample", action="store_true", help="do not load the sample data")
     args = parser.parse_args(argv)
+    from .engine.errors import BlindspotError
     from .launch import launch
 
-    launch(sample=not args.no_sample)
+    try:
+        launch(sample=not args.no_sample)
+    except BlindspotError as exc:
+        parser.exit(2, f"napari-blindspot: error: {exc}\n")
 
 
 if __name__ == "__main__":

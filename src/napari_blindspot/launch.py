@@ -15,7 +15,13 @@ def launch(sample: bool = True, *, run: bool = True) -> tuple[Any, Any]:
     With ``run`` (the default) this blocks in napari's event loop until the window is
     closed.  Returns ``(viewer, widget)``.
     """
-    import napari
+    try:
+        import napari
+    except ImportError as exc:
+        from .engine.errors import BlindspotError
+
+        raise BlindspotError(f"napari is not installed here ({exc}): install the plugin with "
+                             "pip install \"napari-blindspot[napari]\" (or [all]).") from exc
 
     viewer = napari.Viewer(title="napari-blindspot")
     if sample:

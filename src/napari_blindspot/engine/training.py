@@ -30,6 +30,7 @@ from .device import (autocast, autocast_dtype, configure_threads, describe_devic
 from .errors import ConfigError, DataError
 from .events import Preview, TrainingFinished, TrainingProgress, TrainingStarted
 from .methods import get_method
+from .native_libs import guard_compiler_imports
 from .model import DenoisingModel, check_image
 from .normalization import compute_normalization
 from .patches import PatchSampler, count_patches, patch_shape_for, split_regions
@@ -40,6 +41,8 @@ log = logging.getLogger(__name__)
 PROGRESS_INTERVAL_S = 0.1
 MAX_VALIDATION_PATCHES = 128
 MIN_VALIDATION_PATCHES = 8
+#: Consecutive steps with non-finite gradients (skipped) before training reports divergence.
+MAX_SKIPPED_STEPS = 5
 
 
 def network_fields(config: TrainConfig) -> tuple[str, ...]:
@@ -151,12 +154,15 @@ class TrainingRun:
                                      self.device, self.view.ndim_spatial)
             self.steps_done_before = 0
             self.method.calibrate(self.net, self.view, self.normalization, independent)
+        guard_compiler_imports()  # building an optimizer imports torch._dynamo, and with it triton
         self.optimizer = torch.optim.Adam(self.method.param_groups(self.net, config.learning_rate),
                                           lr=config.learning_rate)
         self.amp_dtype = autocast_dtype(self.device) if config.mixed_precision else None
         self.scaler = torch.amp.GradScaler("cuda", enabled=(self.device.type == "cuda"
                                                             and self.amp_dtype == torch.float16))
 
+        self.skipped_steps = 0
+        self._skipped_in_a_row = 0
         self._stop = False
         self._preview_now = False
         self._preview_request = (preview, preview_channel)
@@ -205,6 +211,24 @@ class TrainingRun:
 
     def _autocast(self) -> Any:
         return autocast(self.device, self.amp_dtype)
+
+    def _gradients_finite(self) -> bool:
+        """Whether this step's gradients are finite; a step whose are not is skipped (as the
+        float16 gradient scaler does), and training gives up after
+        :data:`MAX_SKIPPED_STEPS` such steps in a row."""
+        grads = [p.grad.detach() for p in self.net.parameters() if p.grad is not None]
+        if not grads or bool(torch.isfinite(torch.stack([torch.linalg.vector_norm(g) for g in grads])).all()):
+            self._skipped_in_a_row = 0
+            return True
+        self._skipped_in_a_row += 1
+        self.skipped_steps += 1
+        log.warning("step %d skipped: non-finite gradients", self.step)
+        if self._skipped_in_a_row >= MAX_SKIPPED_STEPS:
+            raise FloatingPointError(
+                f"Training diverged at step {self.step}: the gradients were not finite for "
+                f"{MAX_SKIPPED_STEPS} steps in a row; lower the learning rate or check the image for "
+                "extreme values (\"mixed_precision\": false in a --config file may also help).")
+        return False
 
     def _validate(self) -> float:
         assert self.val_batch is not None
@@ -278,8 +302,9 @@ class TrainingRun:
                         "rate or check the image for extreme values.")
                 self.optimizer.zero_grad(set_to_none=True)
                 self.scaler.scale(loss).backward()
-                self.scaler.step(self.optimizer)
-                self.scaler.update()
+                if self.scaler.is_enabled() or self._gradients_finite():
+                    self.scaler.step(self.optimizer)  # the float16 scaler skips such steps itself
+                    self.scaler.update()
                 self.step += 1
                 running += float(loss.detach())
                 running_n += 1

@@ -7,8 +7,33 @@ import torch.nn.functional as F
 from torch import nn
 
 
+def _cpu_autocast_on() -> bool:
+    try:
+        return torch.is_autocast_enabled("cpu")
+    except TypeError:  # pragma: no cover - torch < 2.4
+        return torch.is_autocast_cpu_enabled()
+
+
+class Conv3d(nn.Conv3d):
+    """``nn.Conv3d`` that computes inputs exactly two voxels deep in float32 under CPU autocast.
+
+    oneDNN's bfloat16 3D convolution on CPUs (seen with torch 2.13 and 2.14 on an AVX512-BF16
+    CPU) now and then returns non-finite weight gradients when the input is two voxels deep
+    and the kernel is deeper: 1 to 65% of the steps, depending on the layout and size
+    (``tests/test_nets_bf16.py``).  A 3D U-Net meets that depth at its bottom levels
+    (a Z patch of 8 at depth 2, of 16 at depth 3).  Other depths, 2D convolutions and the
+    forward pass were always finite; those stay in bfloat16.
+    """
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.shape[2] == 2 and self.kernel_size[0] > 1 and x.device.type == "cpu" and _cpu_autocast_on():
+            with torch.autocast("cpu", enabled=False):
+                return super().forward(x.float())
+        return super().forward(x)
+
+
 def conv_cls(ndim: int) -> type[nn.Module]:
-    return {2: nn.Conv2d, 3: nn.Conv3d}[ndim]
+    return {2: nn.Conv2d, 3: Conv3d}[ndim]
 
 
 def batchnorm_cls(ndim: int) -> type[nn.Module]:
