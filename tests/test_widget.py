@@ -331,7 +331,8 @@ def test_3d_training_and_multichannel_preview(qtbot, viewer_widget):
     viewer.dims.set_current_step(0, 1)
     tiny(widget, "n2v2", "10 minutes")
     widget.train()
-    qtbot.waitUntil(lambda: "channels [preview]" in names(viewer), timeout=TIMEOUT_MS)
+    # the preview layer exists (transparent) from the click on; wait for a preview in it
+    qtbot.waitUntil(lambda: widget.events_seen["preview"] >= 2, timeout=TIMEOUT_MS)
     preview = viewer.layers["channels [preview]"]
     assert preview.data.shape == (1, 48, 48)
     assert preview.translate[0] == 1
