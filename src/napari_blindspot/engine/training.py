@@ -31,6 +31,7 @@ from .errors import ConfigError, DataError
 from .events import Preview, TrainingFinished, TrainingProgress, TrainingStarted
 from .methods import get_method
 from .native_libs import guard_compiler_imports
+from .threads import ThreadTuner
 from .model import DenoisingModel, check_image
 from .normalization import compute_normalization
 from .patches import PatchSampler, count_patches, patch_shape_for, split_regions
@@ -75,17 +76,24 @@ class TrainingRun:
         Training settings (validated here).
     target
         Noise2Noise only: a second, independent noisy acquisition, same shape.
+    noise_reference
+        HQ-SSL with ``noise_calibration="pair"``: a second acquisition of the same scene, same
+        shape, the noise is measured against (it is not trained on).
     initial
         A model to continue training (its normalisation is kept).
     preview
         A raw canonical block ``(C, [Z,] Y, X)`` (for independent-channel models a
         single channel ``(1, ...)``, see ``preview_channel``) to denoise every
         ``preview_interval_s`` seconds; change it with :meth:`set_preview`.
+    max_threads
+        On a CPU with ``config.num_threads`` None: the most threads the run may use (default all
+        cores); it picks the fastest count up to that while it runs (:mod:`.threads`).
     """
 
     def __init__(self, data: Any, config: TrainConfig, *, target: Any = None,
-                 noise_reference: Any = None, initial: DenoisingModel | None = None, preview: np.ndarray | None = None,
-                 preview_channel: int | None = None, preview_interval_s: float = 5.0) -> None:
+                 noise_reference: Any = None, initial: DenoisingModel | None = None,
+                 preview: np.ndarray | None = None, preview_channel: int | None = None,
+                 preview_interval_s: float = 5.0, max_threads: int | None = None) -> None:
         self.config = config = copy.deepcopy(config).validate()
         self.method = get_method(config)
         check_image(data)
@@ -106,8 +114,12 @@ class TrainingRun:
         self.patch_shape = patch_shape_for(self.view, config.patch_size, config.patch_size_z)
 
         self.device = select_device(config.device)
+        self.threads: ThreadTuner | None = None
         if self.device.type == "cpu":
-            configure_threads(config.num_threads)
+            if config.num_threads is None:  # adapts to the load, up to max_threads (all cores)
+                self.threads = ThreadTuner(max_threads)
+            else:
+                configure_threads(config.num_threads)
         torch.manual_seed(config.seed)
         self.rng = np.random.default_rng(config.seed)
         self.generator = torch.Generator().manual_seed(config.seed + 1)
@@ -320,6 +332,7 @@ class TrainingRun:
                 lr = learning_rate(c.learning_rate, progress, c.schedule, c.warmup_fraction)
                 for group in self.optimizer.param_groups:
                     group["lr"] = lr * group["lr_scale"]
+                step_start = time.perf_counter()
                 patches, channels = self.sampler.draw(c.batch_size)
                 batch = torch.from_numpy(patches).to(self.device, non_blocking=True)
                 self.method.before_step(self.net, progress)
@@ -337,6 +350,8 @@ class TrainingRun:
                     self.scaler.update()
                 self.step += 1
                 running += float(loss.detach())
+                if self.threads is not None:
+                    self.threads.step_done(time.perf_counter() - step_start)
                 running_n += 1
 
                 now = time.perf_counter()
