@@ -7,7 +7,7 @@ import os
 import re
 import tempfile
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -42,7 +42,6 @@ class ExportResult:
     test_input: str
     torchscript_note: str
     test_status: str | None = None
-    messages: list[str] = field(default_factory=list)
 
 
 def _version() -> str:
@@ -214,6 +213,7 @@ def export_package(model: Any, output: str | Path, *, sample: Any = None,
     training data's statistics is used, and the package says so.  With ``test``,
     ``bioimageio.core``'s model test runs on the written package before it replaces
     ``output`` (raising :class:`BlindspotError` when it fails); nothing is written on failure.
+    An existing ``output`` is replaced (the CLI asks for ``--overwrite`` first).
     """
     require("bioimageio.spec", *(("bioimageio.core",) if test else ()))
     from bioimageio.spec import save_bioimageio_package

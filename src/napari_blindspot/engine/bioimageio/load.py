@@ -11,7 +11,6 @@ as with the ``.safetensors`` file.  Any other model package with one image input
 from __future__ import annotations
 
 import io
-import logging
 import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -22,8 +21,6 @@ from . import require
 if TYPE_CHECKING:  # pragma: no cover
     from ..model import DenoisingModel
     from .foreign import BioimageioModel
-
-log = logging.getLogger(__name__)
 
 
 def read_description(source: str | Path) -> Any:
