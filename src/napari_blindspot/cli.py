@@ -232,10 +232,38 @@ def cmd_info(args: argparse.Namespace) -> int:
     print(f"method: {c.method}\naxes: {c.axes} ({'3D' if c.train_3d else '2D'} training)")
     print(f"channels: {model.channels} ({c.channels})")
     print(f"steps trained: {model.info.get('steps')}  best validation loss: {model.info.get('best_val_loss')}")
-    for k, v in model.noise_parameters().items():
-        print(f"noise {k}: {v:.6g}")
+    if c.method == "hqssl":
+        _print_noise(model)
     print(f"normalisation mean: {model.normalization.mean}  std: {model.normalization.std}")
     return 0
+
+
+NOISE_FIT_WORDS = {"fixed": "kept fixed during training", "fine-tune": "fine-tuned in the second half "
+                   "of training", "joint": "learned with the network"}
+
+
+def _print_noise(model: DenoisingModel) -> None:
+    c = model.config
+    cals = model.info.get("noise_calibration") or []
+    source = {"image": "measured on the image", "repeats": "measured across repeated acquisitions"}.get(
+        cals[0]["source"] if cals else "", "not measured (a model file of napari-blindspot 0.1)")
+    known = c.noise_model == "gaussian-known"
+    print(f"noise model: {c.noise_model}" + ("" if c.noise_model == "mean-only" else
+          f" ({'given' if known else source}, {NOISE_FIT_WORDS.get(c.noise_fit, c.noise_fit)})"))
+    for k, v in model.noise_parameters().items():
+        print(f"noise {k}: {v:.6g}")
+    for ch in range(model.channels):
+        curve = model.noise_curve(ch)
+        if curve is None:
+            return
+        print(f"noise curve{f' of channel {ch}' if model.channels > 1 else ''} "
+              "(variance against the clean signal, intensity units):")
+        print("  signal     model" + ("   measured" if "measured" in curve else ""))
+        for i, (x, v) in enumerate(zip(curve["signal"], curve["variance"])):
+            extra = f" {curve['measured'][i]:10.4g}" if "measured" in curve else ""
+            print(f"  {x:8.4g} {v:9.4g}{extra}")
+        for warning in (cals[ch].get("warnings", []) if ch < len(cals) else []):
+            print(f"  warning: {warning}")
 
 
 def cmd_demo(args: argparse.Namespace) -> int:

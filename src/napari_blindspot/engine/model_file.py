@@ -111,7 +111,7 @@ def _load_safetensors(path: str | os.PathLike, device: str) -> "DenoisingModel":
         raise ModelFileError(f"The weights in {os.fspath(path)!r} cannot be read (damaged file?): {exc}") from exc
     method = get_method(config)
     net_channels = 1 if config.channels == "independent" else channels
-    net = method.build(config, net_channels, 3 if config.train_3d else 2)
+    net = method.build(config, net_channels, 3 if config.train_3d else 2, normalization)
     try:
         net.load_state_dict(tensors, strict=True)
     except RuntimeError as exc:

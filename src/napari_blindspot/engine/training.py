@@ -84,7 +84,7 @@ class TrainingRun:
     """
 
     def __init__(self, data: Any, config: TrainConfig, *, target: Any = None,
-                 initial: DenoisingModel | None = None, preview: np.ndarray | None = None,
+                 noise_reference: Any = None, initial: DenoisingModel | None = None, preview: np.ndarray | None = None,
                  preview_channel: int | None = None, preview_interval_s: float = 5.0) -> None:
         self.config = config = copy.deepcopy(config).validate()
         self.method = get_method(config)
@@ -102,6 +102,7 @@ class TrainingRun:
             views.append(CanonicalView(target, config.axes, config.train_3d))
         elif target is not None:
             raise DataError(f"A target image is only used by Noise2Noise, not {config.method!r}.")
+        reference = self._noise_reference(noise_reference, data)
         self.patch_shape = patch_shape_for(self.view, config.patch_size, config.patch_size_z)
 
         self.device = select_device(config.device)
@@ -137,14 +138,18 @@ class TrainingRun:
         self.steps_per_epoch = max(1, math.ceil(self.epoch_patches / config.batch_size))
         self.total_steps = self._total_steps()
         self.val_batch: torch.Tensor | None = None
+        self.val_channels: torch.Tensor | None = None
         if val_region is not None:
             n_val = int(np.clip(round(config.validation_fraction * self.epoch_patches),
                                 MIN_VALIDATION_PATCHES, MAX_VALIDATION_PATCHES))
             val_sampler = PatchSampler(views, self.normalization, self.patch_shape, val_region,
                                        np.random.default_rng(config.seed + 2),
                                        independent_channels=independent, augment=False)
-            self.val_batch = torch.from_numpy(val_sampler.fixed_set(n_val))
+            val, val_channels = val_sampler.fixed_set(n_val)
+            self.val_batch = torch.from_numpy(val)
+            self.val_channels = None if val_channels is None else torch.from_numpy(val_channels)
 
+        self.calibrations: list = list(initial.info.get("noise_calibration", [])) if initial else []
         if initial is not None:
             self.net = place_network(copy.deepcopy(initial.net), self.device, self.view.ndim_spatial)
             self.steps_done_before = int(initial.info.get("steps", 0))
@@ -153,7 +158,8 @@ class TrainingRun:
                                                        self.normalization),
                                      self.device, self.view.ndim_spatial)
             self.steps_done_before = 0
-            self.method.calibrate(self.net, self.view, self.normalization, independent)
+            self.calibrations = self.method.calibrate(self.net, self.view, self.normalization, independent,
+                                                      reference)
         guard_compiler_imports()  # building an optimizer imports torch._dynamo, and with it triton
         self.optimizer = torch.optim.Adam(self.method.param_groups(self.net, config.learning_rate),
                                           lr=config.learning_rate)
@@ -172,6 +178,23 @@ class TrainingRun:
         self.step = 0
         self.history: list[dict[str, float]] = []
         self._model: DenoisingModel | None = None
+
+    def _noise_reference(self, noise_reference: Any, data: Any) -> CanonicalView | None:
+        """The second acquisition the noise is measured against (``noise_calibration="pair"``)."""
+        c = self.config
+        if c.noise_calibration != "pair" or c.method != "hqssl":
+            if noise_reference is not None:
+                raise DataError("A second acquisition for the noise calibration is only used by HQ-SSL "
+                                "with noise_calibration='pair'.")
+            return None
+        if noise_reference is None:
+            raise DataError("noise_calibration='pair' measures the noise against a second acquisition of "
+                            "the same scene: give one (noise_reference), or calibrate from the image.")
+        check_image(noise_reference)
+        if tuple(noise_reference.shape) != tuple(data.shape):
+            raise DataError(f"The second acquisition for the noise calibration has shape "
+                            f"{tuple(noise_reference.shape)}, the image {tuple(data.shape)}: they must match.")
+        return CanonicalView(noise_reference, c.axes, c.train_3d)
 
     # ----------------------------------------------------------- control
     def stop(self) -> None:
@@ -238,7 +261,9 @@ class TrainingRun:
         with torch.no_grad(), self._autocast():
             for i in range(0, self.val_batch.shape[1], self.config.batch_size):
                 chunk = self.val_batch[:, i:i + self.config.batch_size].to(self.device)
-                losses.append(float(self.method.loss(self.net, chunk, gen)) * chunk.shape[1])
+                channels = (None if self.val_channels is None
+                            else self.val_channels[i:i + self.config.batch_size])
+                losses.append(float(self.method.loss(self.net, chunk, gen, channels)) * chunk.shape[1])
         self.net.train()
         return sum(losses) / self.val_batch.shape[1]
 
@@ -251,6 +276,8 @@ class TrainingRun:
             "best_val_loss": self.best_val,
             "device": describe_device(self.device),
         }
+        if self.calibrations:
+            info["noise_calibration"] = [c if isinstance(c, dict) else c.to_dict() for c in self.calibrations]
         model = DenoisingModel(self.config, net, self.normalization, self.view.n_channels, info)
         info["noise"] = model.noise_parameters()
         return model
@@ -293,9 +320,12 @@ class TrainingRun:
                 lr = learning_rate(c.learning_rate, progress, c.schedule, c.warmup_fraction)
                 for group in self.optimizer.param_groups:
                     group["lr"] = lr * group["lr_scale"]
-                batch = torch.from_numpy(self.sampler.batch(c.batch_size)).to(self.device, non_blocking=True)
+                patches, channels = self.sampler.draw(c.batch_size)
+                batch = torch.from_numpy(patches).to(self.device, non_blocking=True)
+                self.method.before_step(self.net, progress)
                 with self._autocast():
-                    loss = self.method.loss(self.net, batch, self.generator)
+                    loss = self.method.loss(self.net, batch, self.generator,
+                                            None if channels is None else torch.from_numpy(channels))
                 if not torch.isfinite(loss):
                     raise FloatingPointError(
                         f"Training diverged at step {self.step} (loss {loss.item()}); lower the learning "
