@@ -38,8 +38,8 @@ def tags(config: TrainConfig) -> list[str]:
 def describe(config: TrainConfig, channels: int, version: str) -> str:
     """The package's one-paragraph description."""
     what = {"hqssl": "outputs the Bayesian posterior mean of the clean image given a blind-spot "
-                     "prior network and a learned noise model, and the posterior standard "
-                     "deviation as a second output ('uncertainty')",
+                     "prior network and the noise model of the training data, and the "
+                     "posterior standard deviation as a second output ('uncertainty')",
             "n2v": "is a blind-spot U-Net trained with masked pixels",
             "n2v2": "is a blind-spot U-Net (BlurPool, no top skip) trained with masked pixels",
             "n2n": "maps one noisy acquisition to a second independent one"}[config.method]
@@ -77,7 +77,7 @@ def readme(config: TrainConfig, channels: int, version: str, origin: str,
         f"channels `{config.channels}`, {info.get('steps', '?')} steps, seed {config.seed}.",
     ]
     if noise_line:
-        lines.append(f"- learned noise model `{config.noise_model}`: {noise_line} (intensity units).")
+        lines.append(f"- noise model `{config.noise_model}`: {noise_line} (intensity units).")
     lines += [
         "",
         "## Test data",

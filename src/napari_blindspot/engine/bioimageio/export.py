@@ -59,7 +59,7 @@ def _float32_model(model: Any) -> Any:
 
 
 def _exported_network(model: Any) -> BlindspotNetwork:
-    net = BlindspotNetwork(model.config.to_dict(), model.channels)
+    net = BlindspotNetwork(model.config.to_dict(), model.channels, model.normalization.to_dict())
     state = {f"net.{k}": v.detach().to("cpu") for k, v in model.net.state_dict().items()}
     net.load_state_dict(state, strict=True)
     return net.eval()
@@ -120,8 +120,8 @@ def _axes(v0_5: Any, rules: dict, channels: int, output: bool) -> list[Any]:
     return axes
 
 
-def _description(v0_5: Any, model: Any, files: dict[str, Path], rules: dict, has_std: bool,
-                 traced: bool, name: str, description: str, authors: list[str],
+def _description(v0_5: Any, model: Any, files: dict[str, Path], rules: dict,
+                 expected: dict[str, np.ndarray], traced: bool, name: str, description: str, authors: list[str],
                  license: str, git_repo: str | None) -> Any:
     norm = model.normalization
     eps = 1e-6  # bioimage.io divides by (std + eps); ours by std
@@ -152,13 +152,13 @@ def _description(v0_5: Any, model: Any, files: dict[str, Path], rules: dict, has
         test_tensor=v0_5.FileDescr(source=files["denoised"]),
         sample_tensor=v0_5.FileDescr(source=files["sample_denoised"]), postprocessing=post(True),
         description="denoised image, same units as the input")]
-    if has_std:
+    if "uncertainty" in expected:
         outputs.append(v0_5.OutputTensorDescr(
             id=v0_5.TensorId("uncertainty"), axes=_axes(v0_5, rules, channels, True),
             test_tensor=v0_5.FileDescr(source=files["uncertainty"]),
             sample_tensor=v0_5.FileDescr(source=files["sample_uncertainty"]), postprocessing=post(False),
             description="posterior standard deviation, same units as the input"))
-    kwargs = {"config": model.config.to_dict(), "channels": channels}
+    kwargs = {"config": model.config.to_dict(), "channels": channels, "normalization": norm.to_dict()}
     weights = v0_5.WeightsDescr(
         pytorch_state_dict=v0_5.PytorchStateDictWeightsDescr(
             source=files["weights"], pytorch_version=v0_5.Version(torch.__version__.split("+")[0]),
@@ -169,10 +169,14 @@ def _description(v0_5: Any, model: Any, files: dict[str, Path], rules: dict, has
         torchscript=v0_5.TorchscriptWeightsDescr(
             source=files["torchscript"], pytorch_version=v0_5.Version(torch.__version__.split("+")[0]),
             parent="pytorch_state_dict") if traced else None)
-    atol = ABSOLUTE_TOLERANCE * max(norm.std)
+    tolerances = []
+    for out in outputs:
+        # bioimage.io allows at most 1% of the test output's maximum as absolute tolerance
+        atol = min(ABSOLUTE_TOLERANCE * max(norm.std), 0.005 * float(np.max(expected[str(out.id)])))
+        tolerances.append({"relative_tolerance": RELATIVE_TOLERANCE, "absolute_tolerance": max(atol, 0.0),
+                           "output_ids": [str(out.id)]})
     config = {
-        "bioimageio": {"reproducibility_tolerance": [{"relative_tolerance": RELATIVE_TOLERANCE,
-                                                      "absolute_tolerance": atol}]},
+        "bioimageio": {"reproducibility_tolerance": tolerances},
         "napari_blindspot": {"format": FORMAT, "format_version": FORMAT_VERSION,
                              "package_version": _version(), "config": model.config.to_dict(),
                              "normalization": norm.to_dict(), "channels": channels,
@@ -264,7 +268,7 @@ def export_package(model: Any, output: str | Path, *, sample: Any = None,
         files["readme"].write_text(readme(cfg, model.channels, version, example.origin,
                                           model.noise_parameters(), model.info, ts_note), "utf-8")
         files["environment"].write_text(_environment(version), "utf-8")
-        descr = _description(v0_5, model, files, rules, len(expected) > 1, traced is not None,
+        descr = _description(v0_5, model, files, rules, tensors, traced is not None,
                              _clean_name(name or f"napari-blindspot {METHOD_NAMES[cfg.method]}"),
                              describe(cfg, model.channels, version),
                              authors or ["napari-blindspot user"], license, git_repo)

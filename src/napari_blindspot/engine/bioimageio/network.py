@@ -24,16 +24,21 @@ from torch import nn
 
 from ..config import TrainConfig
 from ..methods import get_method
+from ..normalization import Normalization
 
 
 class BlindspotNetwork(nn.Module):
-    """``config`` (a :class:`TrainConfig` as a dict or JSON) and the image's channel count.
+    """``config`` (a :class:`TrainConfig` as a dict or JSON), the image's channel count and the
+    training data's ``normalization`` (``{"mean": [...], "std": [...]}`` per channel; it sizes
+    the noise models, one parameter set per data channel).
 
     With ``channels: independent`` every channel is denoised alone by one shared network
-    (channels are folded into the batch), as :class:`~..model.DenoisingModel` does.
+    (channels are folded into the batch, each with its data channel's noise parameters), as
+    :class:`~..model.DenoisingModel` does.
     """
 
-    def __init__(self, config: dict[str, Any] | str, channels: int) -> None:
+    def __init__(self, config: dict[str, Any] | str, channels: int,
+                 normalization: dict[str, list[float]] | None = None) -> None:
         super().__init__()
         cfg = TrainConfig.from_json(config) if isinstance(config, str) else TrainConfig.from_dict(
             json.loads(json.dumps(config)))
@@ -42,16 +47,20 @@ class BlindspotNetwork(nn.Module):
         self.method = get_method(cfg)
         self.fold_channels = cfg.channels == "independent"
         net_channels = 1 if self.fold_channels else self.channels
-        self.net = self.method.build(cfg, net_channels, 3 if cfg.train_3d else 2)
+        norm = Normalization.from_dict(normalization) if normalization is not None else None
+        self.net = self.method.build(cfg, net_channels, 3 if cfg.train_3d else 2, norm)
         self.output_keys = ("denoised", "std") if self.method.has_uncertainty else ("denoised",)
         self.eval()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor | tuple[torch.Tensor, ...]:
         b, c = x.shape[0], x.shape[1]
         y = x.float()
+        data_channels = None
         if self.fold_channels:
             y = y.reshape((b * c, 1) + tuple(y.shape[2:]))
-        out = self.method.infer(self.net, y)
+            if self.channels > 1:  # one data channel: its parameter set is the only one
+                data_channels = torch.arange(c, device=y.device).repeat(b)  # of each folded image
+        out = self.method.infer(self.net, y, data_channels)
         res = [out[k] for k in self.output_keys]
         if self.fold_channels:
             res = [r.reshape((b, c) + tuple(r.shape[2:])) for r in res]
