@@ -22,6 +22,7 @@ from typing import Any, TextIO
 
 import numpy as np
 
+from .cli_export import add_export_parser
 from .engine import (BlindspotError, DenoisingModel, Preview, PredictionProgress, TrainConfig,
                      TrainingFinished, TrainingProgress, TrainingRun, TrainingStarted, load_model)
 from .engine.config import METHOD_HELP, METHODS, NOISE_MODELS
@@ -202,7 +203,7 @@ def cmd_denoise(args: argparse.Namespace) -> int:
             raise BlindspotError("Give either --model (apply a trained model) or --method (train on "
                                  "this image first), not both.")
         model = load_model(args.model, device=args.device or "auto")
-        info(f"Loaded {model.config.method} model from {args.model}.")
+        info(f"Loaded {_label(model)} from {args.model}.")
     else:
         if args.minutes is None and args.steps is None and args.epochs is None and not args.config:
             args.minutes = ONE_SHOT_MINUTES
@@ -218,13 +219,22 @@ def cmd_denoise(args: argparse.Namespace) -> int:
         if "uncertainty" in result:
             _write(args.uncertainty, result["uncertainty"], image, "float32")
         else:
-            info(f"{model.config.method} gives no uncertainty map (only HQ-SSL does); "
+            info(f"The {_label(model)} gives no uncertainty map (only HQ-SSL does); "
                  f"{args.uncertainty} not written.")
     return 0
 
 
+def _label(model: Any) -> str:
+    """``hqssl model`` for napari-blindspot models; foreign bioimage.io models name themselves."""
+    return f"{model.config.method} model" if hasattr(model, "config") else model.label()
+
+
 def cmd_info(args: argparse.Namespace) -> int:
     model = load_model(args.model, device="cpu")
+    if not hasattr(model, "config"):
+        print(f"{_label(model)} from {args.model}\naxes: {' '.join(model.input_axes)}"
+              f"\nchannels: {model.channels}")
+        return 0
     c = model.config
     print(f"method: {c.method}\naxes: {c.axes} ({'3D' if c.train_3d else '2D'} training)")
     print(f"channels: {model.channels} ({c.channels})")
@@ -363,7 +373,8 @@ def build_parser() -> argparse.ArgumentParser:
                        f"(one-shot; default method {DEFAULT_METHOD}).")
     p.add_argument("image", help="noisy TIFF to denoise")
     p.add_argument("-o", "--output", required=True, help="denoised TIFF")
-    p.add_argument("--model", help="a model saved by `blindspot train` (else train on IMAGE first)")
+    p.add_argument("--model", help="a model saved by `blindspot train`, or a bioimage.io package "
+                   "(.zip or folder) (else train on IMAGE first)")
     p.add_argument("--save-model", help="also save the model trained on IMAGE")
     p.add_argument("--uncertainty", help="write the posterior standard deviation here (HQ-SSL)")
     p.add_argument("--dtype", choices=("float32", "input"), default="float32",
@@ -375,6 +386,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("info", help="describe a saved model")
     p.add_argument("model")
     p.set_defaults(func=cmd_info, verbose=False)
+
+    add_export_parser(sub)
 
     p = sub.add_parser("demo", help="denoise the bundled synthetic fluorescence sample")
     p.add_argument("--out", default="blindspot-demo", help="output folder (default blindspot-demo)")

@@ -225,6 +225,11 @@ class DenoisingModel:
 
     @classmethod
     def load(cls, path: str, device: str = "auto") -> "DenoisingModel":
+        from .errors import ModelFileError
         from .model_file import load_model
 
-        return load_model(path, device=device)
+        model = load_model(path, device=device)
+        if not isinstance(model, cls):
+            raise ModelFileError(f"{path!r} is a bioimage.io model not written by napari-blindspot; "
+                                 "load it with napari_blindspot.engine.load_model.")
+        return model

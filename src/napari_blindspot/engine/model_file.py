@@ -19,6 +19,7 @@ from .errors import BlindspotError, ModelFileError
 from .normalization import Normalization
 
 if TYPE_CHECKING:  # pragma: no cover
+    from .bioimageio.foreign import BioimageioModel
     from .model import DenoisingModel
 
 FORMAT = "napari-blindspot-model"
@@ -78,8 +79,18 @@ def read_metadata(path: str | os.PathLike) -> dict[str, str]:
     return meta
 
 
-def load_model(path: str | os.PathLike, device: str = "auto") -> "DenoisingModel":
-    """Load a model written by :func:`save_model` onto ``device``."""
+def load_model(path: str | os.PathLike, device: str = "auto") -> "DenoisingModel | BioimageioModel":
+    """Load a model onto ``device``: a ``.safetensors`` file written by :func:`save_model`,
+    or a bioimage.io model package (``.zip``, folder or ``rdf.yaml``; needs the
+    ``bioimageio`` extra), see :func:`.bioimageio.load_package`."""
+    from .bioimageio import is_package_path, load_package
+
+    if is_package_path(path):
+        return load_package(path, device=device)
+    return _load_safetensors(path, device)
+
+
+def _load_safetensors(path: str | os.PathLike, device: str) -> "DenoisingModel":
     from safetensors.torch import load_file
 
     from .device import select_device
