@@ -25,7 +25,7 @@ import numpy as np
 from .engine import (BlindspotError, DenoisingModel, Preview, PredictionProgress, TrainConfig,
                      TrainingFinished, TrainingProgress, TrainingRun, TrainingStarted, load_model)
 from .engine.config import METHOD_HELP, METHODS, NOISE_MODELS
-from .engine.tiff_io import TiffImage, read_tiff, write_tiff
+from .io.tiff import TiffImage, read_tiff, write_tiff
 
 log = logging.getLogger("napari_blindspot.cli")
 

@@ -10,7 +10,7 @@ import json
 import math
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 SET12 = REPO.parent / "shared" / "data" / "set12" / "01.png"
 
 

@@ -13,7 +13,7 @@ import pytest
 from helpers_engine import gaussian_pair, psnr, small_config, smooth_image, torch_test_threads  # noqa: F401
 
 from napari_blindspot.engine import TrainingProgress, TrainingRun, train_model
-from napari_blindspot.engine.hqssl import HQSSL
+from napari_blindspot.engine.methods.hqssl import HQSSL
 
 SIGMA = 15.0
 

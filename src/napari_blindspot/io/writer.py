@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from .engine.tiff_io import write_tiff
+from .tiff import write_tiff
 from .layer_meta import axes_for, layer_axes, pixel_size
 
 _KEPT_DTYPES = (np.uint8, np.uint16, np.float32)

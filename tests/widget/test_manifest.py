@@ -10,10 +10,10 @@ import pytest
 npe2 = pytest.importorskip("npe2")
 
 from napari_blindspot import sample_data  # noqa: E402
-from napari_blindspot.engine.tiff_io import read_tiff  # noqa: E402
-from napari_blindspot.writer import write_image_tiff  # noqa: E402
+from napari_blindspot.io.tiff import read_tiff  # noqa: E402
+from napari_blindspot.io.writer import write_image_tiff  # noqa: E402
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 MANIFEST = ROOT / "napari.yaml"
 
 

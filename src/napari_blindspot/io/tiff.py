@@ -15,8 +15,8 @@ from typing import Any
 import numpy as np
 import tifffile
 
-from .axes import check_axes, guess_axes
-from .errors import AxesError, DataError
+from ..engine.axes import check_axes, guess_axes
+from ..engine.errors import AxesError, DataError
 
 _IMAGEJ_ORDER = "TZCYX"
 

@@ -11,11 +11,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .axes import CanonicalView
-from .config import TrainConfig
-from .masking import apply_mask, masked_mse
-from .normalization import Normalization
-from .nets.unet import UNet
+from ..axes import CanonicalView
+from ..config import TrainConfig
+from ..masking import apply_mask, masked_mse
+from ..normalization import Normalization
+from ..nets.unet import UNet
 
 
 class Method:

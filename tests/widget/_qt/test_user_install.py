@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 USER_PYTHON = os.environ.get("BLINDSPOT_USER_PYTHON")
-SCRIPT = Path(__file__).resolve().parents[1] / "tools" / "smoke_widget.py"
+SCRIPT = Path(__file__).resolve().parents[3] / "tools" / "smoke_widget.py"
 
 pytestmark = [
     pytest.mark.gui,

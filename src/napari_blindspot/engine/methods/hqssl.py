@@ -16,14 +16,14 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .axes import CanonicalView
-from .config import TrainConfig
-from .methods import Method
-from .nets.blindspot import BlindSpotUNet
-from .noise_estimate import estimate_noise
-from .noise import MIN_VARIANCE, NoiseModel, build_noise_model
-from .normalization import Normalization
-from .posterior import (lower_triangular, nll_diagonal, nll_full, posterior_full,
+from ..axes import CanonicalView
+from ..config import TrainConfig
+from .base import Method
+from ..nets.blindspot import BlindSpotUNet
+from ..noise_estimate import estimate_noise
+from ..noise import MIN_VARIANCE, NoiseModel, build_noise_model
+from ..normalization import Normalization
+from ..posterior import (lower_triangular, nll_diagonal, nll_full, posterior_full,
                         posterior_mean_diagonal, posterior_std_diagonal)
 
 REGULARIZER = 0.05  # on the NLL; the paper's 0.1 on 2 x NLL

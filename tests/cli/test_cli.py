@@ -7,7 +7,7 @@ import pytest
 import tifffile
 
 from napari_blindspot.cli import main
-from napari_blindspot.engine.tiff_io import read_tiff, write_tiff
+from napari_blindspot.io.tiff import read_tiff, write_tiff
 from napari_blindspot.samples import fluorescence_timelapse
 
 TINY = ["--steps", "6", "--patch-size", "32", "--batch-size", "2", "--features", "8",

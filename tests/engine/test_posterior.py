@@ -8,7 +8,7 @@ import torch
 
 from helpers_engine import torch_test_threads, untrained_model  # noqa: F401 (autouse fixture)
 
-from napari_blindspot.engine.hqssl import REGULARIZER, HQSSLNet
+from napari_blindspot.engine.methods.hqssl import REGULARIZER, HQSSLNet
 from napari_blindspot.engine.noise import MIN_VARIANCE, KnownGaussian, LearnedGaussian
 from napari_blindspot.engine.posterior import (lower_triangular, nll_diagonal, nll_full, posterior_full,
                                                posterior_mean_diagonal, posterior_std_diagonal)

@@ -24,7 +24,7 @@ def test_engine_import_pulls_in_no_gui():
 
 
 def test_engine_submodules_pull_in_no_gui():
-    stmt = ("import napari_blindspot.engine.tiff_io, napari_blindspot.engine.hqssl, "
+    stmt = ("import napari_blindspot.io.tiff, napari_blindspot.engine.methods.hqssl, "
             "napari_blindspot.engine.noise_estimate, napari_blindspot.samples")
     modules = _modules_after(stmt)
     leaked = [m for m in modules if m.split(".")[0] in FORBIDDEN]

@@ -11,8 +11,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from .engine.axes import VALID_AXES, check_axes, guess_axes
-from .engine.errors import AxesError
+from ..engine.axes import VALID_AXES, check_axes, guess_axes
+from ..engine.errors import AxesError
 
 #: napari (pint) unit names -> ImageJ unit strings.
 _IMAGEJ_UNITS = {

@@ -17,7 +17,7 @@ pytest.importorskip("pytestqt")
 from napari.utils.notifications import notification_manager  # noqa: E402
 from qtpy.QtCore import QTimer  # noqa: E402
 
-from napari_blindspot.engine.tiff_io import read_tiff  # noqa: E402
+from napari_blindspot.io.tiff import read_tiff  # noqa: E402
 from napari_blindspot.samples import fluorescence_timelapse  # noqa: E402
 from napari_blindspot.widget import BlindspotWidget  # noqa: E402
 

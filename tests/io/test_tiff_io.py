@@ -7,7 +7,7 @@ import pytest
 import tifffile
 
 from napari_blindspot.engine import DataError
-from napari_blindspot.engine.tiff_io import read_tiff, write_tiff
+from napari_blindspot.io.tiff import read_tiff, write_tiff
 
 CASES = [
     # written axes, shape, axes read back (ImageJ's TZCYX order; S becomes T)
