@@ -22,9 +22,10 @@ from typing import Any, TextIO
 
 import numpy as np
 
-from .engine import (BlindspotError, DenoisingModel, Preview, PredictionProgress, TrainConfig,
-                     TrainingFinished, TrainingProgress, TrainingRun, TrainingStarted, load_model)
-from .engine.config import METHOD_HELP, METHODS, NOISE_MODELS
+from .engine import (BlindspotError, DenoisingModel, Preview, PredictionProgress, Setting,
+                     TrainConfig, TrainingFinished, TrainingProgress, TrainingRun, TrainingStarted,
+                     load_model, method_class, method_classes, method_names)
+from .engine.config import FIELD_CHOICES
 from .io.tiff import TiffImage, read_tiff, write_tiff
 
 log = logging.getLogger("napari_blindspot.cli")
@@ -110,20 +111,20 @@ def _config_from_args(args: argparse.Namespace, axes: str) -> TrainConfig:
         base.update(overrides)
         overrides = base
     mapping = {"patch_size": "patch_size", "batch_size": "batch_size", "lr": "learning_rate",
-               "mask_fraction": "mask_fraction", "noise_model": "noise_model",
-               "noise_sigma": "noise_sigma", "seed": "seed", "device": "device",
-               "features": None, "depth": None, "validation_fraction": "validation_fraction",
+               "seed": "seed", "device": "device", "validation_fraction": "validation_fraction",
                "channels": "channels", "threads": "num_threads", "tile_size": "tile_size"}
+    mapping.update({_dest(s): s.field for s in method_settings()})
     for arg, field in mapping.items():
         value = getattr(args, arg, None)
         if value is not None and field is not None:
             overrides[field] = value
     method = args.method or overrides.pop("method", None) or DEFAULT_METHOD
     overrides.pop("method", None)
+    width_field, depth_field = method_class(method).network_size
     if args.features is not None:
-        overrides["hq_features" if method == "hqssl" else "unet_features"] = args.features
+        overrides[width_field] = args.features
     if args.depth is not None:
-        overrides["hq_depth" if method == "hqssl" else "unet_depth"] = args.depth
+        overrides[depth_field] = args.depth
     if args.three_d:
         overrides["train_3d"] = True
     if args.minutes is not None:
@@ -142,9 +143,10 @@ def _train(args: argparse.Namespace, image: TiffImage) -> DenoisingModel:
     target = None
     if getattr(args, "target", None):
         target = _read(args.target, image.axes).data
-        if config.method != "n2n":
-            config = config.replace(method="n2n")
-            info("A --target was given: training Noise2Noise.")
+        if not method_class(config.method).takes_target():
+            paired = next(cls for cls in method_classes() if cls.takes_target())
+            config = config.replace(method=paired.name)
+            info(f"A --target was given: training {paired.display_name}.")
     run = TrainingRun(image.data, config, target=target)
     bar = ProgressBar()
     model: DenoisingModel | None = None
@@ -211,7 +213,8 @@ def cmd_denoise(args: argparse.Namespace) -> int:
         if "uncertainty" in result:
             _write(args.uncertainty, result["uncertainty"], image, "float32")
         else:
-            info(f"{model.config.method} gives no uncertainty map (only HQ-SSL does); "
+            able = " and ".join(cls.display_name for cls in method_classes() if cls.gives_uncertainty)
+            info(f"{model.config.method} gives no uncertainty map (only {able} does); "
                  f"{args.uncertainty} not written.")
     return 0
 
@@ -272,11 +275,39 @@ def cmd_napari(args: argparse.Namespace) -> int:  # pragma: no cover - opens a w
 
 
 # ------------------------------------------------------------------ parser
+def method_settings() -> list[Setting]:
+    """The registered methods' own settings that have a command-line flag (each flag once)."""
+    seen: dict[str, Setting] = {}
+    for cls in method_classes():
+        for setting in cls.settings:
+            if setting.flag:
+                seen.setdefault(setting.flag, setting)
+    return list(seen.values())
+
+
+def _dest(setting: Setting) -> str:
+    return str(setting.flag).lstrip("-").replace("-", "_")
+
+
+def _add_method_setting(g: Any, setting: Setting) -> None:
+    users = "/".join(cls.display_name for cls in method_classes()
+                     if any(s.flag == setting.flag for s in cls.settings))
+    default = getattr(TrainConfig(), setting.field)
+    extra = f" (default {default})" if default is not None else ""
+    kwargs: dict[str, Any] = {"dest": _dest(setting),
+                              "help": f"{users}: {setting.help}{extra}".replace("%", "%%")}
+    if setting.kind == "choice":
+        kwargs["choices"] = FIELD_CHOICES[setting.field]
+    else:
+        kwargs["type"] = int if setting.kind == "int" else float
+    g.add_argument(setting.flag, **kwargs)
+
+
 def _add_training_options(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("training (one-shot or `train`)")
-    g.add_argument("--method", choices=METHODS,
+    g.add_argument("--method", choices=method_names(),
                    help=f"denoising method (default {DEFAULT_METHOD}, or the --config file's): "
-                   + " ".join(f"{k}: {v}" for k, v in METHOD_HELP.items()))
+                   + " ".join(f"{cls.name}: {cls.help}" for cls in method_classes()).replace("%", "%%"))
     g.add_argument("--3d", dest="three_d", action="store_true", help="train on Z,Y,X patches (needs a Z axis)")
     g.add_argument("--steps", type=int, help=f"gradient steps (default {TrainConfig().steps}, unless "
                    "--epochs or --minutes is given)")
@@ -285,13 +316,15 @@ def _add_training_options(p: argparse.ArgumentParser) -> None:
                    "also given, cap it")
     g.add_argument("--patch-size", type=int, help=f"side of the square training patches in pixels "
                    f"(default {TrainConfig().patch_size}; a multiple of 4)")
-    g.add_argument("--batch-size", type=int, help="patches per training step (default 16; HQ-SSL 4)")
+    g.add_argument("--batch-size", type=int, help=f"patches per training step (default "
+                   f"{TrainConfig().batch_size}" + "".join(
+                       f"; {cls.display_name} {cls.defaults['batch_size']}" for cls in method_classes()
+                       if "batch_size" in cls.defaults) + ")")
     g.add_argument("--lr", type=float, help="learning rate")
     g.add_argument("--features", type=int, help="network width (first level)")
     g.add_argument("--depth", type=int, help="network depth (number of poolings)")
-    g.add_argument("--mask-fraction", type=float, help="N2V/N2V2 masked pixel fraction (default 0.002)")
-    g.add_argument("--noise-model", choices=NOISE_MODELS, help="HQ-SSL noise model (default poisson-gaussian)")
-    g.add_argument("--noise-sigma", type=float, help="known Gaussian noise sigma in image units (HQ-SSL)")
+    for setting in method_settings():
+        _add_method_setting(g, setting)
     g.add_argument("--channels", choices=("independent", "joint"),
                    help="independent (default): one network for every channel, each channel a "
                    "sample; joint: channels are denoised together and may inform each other")
@@ -301,7 +334,8 @@ def _add_training_options(p: argparse.ArgumentParser) -> None:
                    "model (default 0)")
     g.add_argument("--threads", type=int, help="CPU threads (default: all cores)")
     g.add_argument("--config", help="JSON file with training settings (command-line options win)")
-    g.add_argument("--target", help="second independent noisy acquisition (Noise2Noise)")
+    paired = "/".join(cls.display_name for cls in method_classes() if cls.takes_target())
+    g.add_argument("--target", help=f"second independent noisy acquisition ({paired})")
 
 
 def _add_common(p: argparse.ArgumentParser) -> None:
@@ -330,7 +364,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--output", required=True, help="denoised TIFF")
     p.add_argument("--model", help="a model saved by `blindspot train` (else train on IMAGE first)")
     p.add_argument("--save-model", help="also save the model trained on IMAGE")
-    p.add_argument("--uncertainty", help="write the posterior standard deviation here (HQ-SSL)")
+    able = "/".join(cls.display_name for cls in method_classes() if cls.gives_uncertainty)
+    p.add_argument("--uncertainty", help=f"write the posterior standard deviation here ({able})")
     p.add_argument("--dtype", choices=("float32", "input"), default="float32",
                    help="output pixel type: float32 (default) or the input's")
     _add_common(p)

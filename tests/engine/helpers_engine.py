@@ -1,15 +1,10 @@
-"""Shared helpers for the engine tests (plain functions, no fixtures, no Qt).
-
-Kept out of ``conftest.py`` on purpose so that nothing here affects the GUI tests.
-"""
+"""Shared helpers for the engine tests (plain functions, no Qt); the fixtures are in conftest.py."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
-import pytest
 import torch
 
 from napari_blindspot.engine import DenoisingModel, TrainConfig
@@ -20,22 +15,6 @@ from napari_blindspot.engine.normalization import Normalization
 #: tests fast and their timings stable on a shared 2-core machine (intra-op threads
 #: gain nothing on 32x32 patches and spin badly when the cores are busy).
 TEST_THREADS = 1
-
-
-@pytest.fixture(autouse=True)
-def torch_test_threads() -> Iterator[None]:
-    """Run a test with :data:`TEST_THREADS` torch threads and restore the count afterwards.
-
-    Import it into a test module (``from helpers_engine import torch_test_threads``) to
-    make it apply to every test there; the engine itself sets the thread count when
-    training starts, so restoring keeps other test modules unaffected.
-    """
-    before = torch.get_num_threads()
-    torch.set_num_threads(TEST_THREADS)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
 
 
 def psnr(image: np.ndarray, reference: np.ndarray) -> float:

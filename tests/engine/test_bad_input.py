@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from helpers_engine import small_config, torch_test_threads, untrained_model  # noqa: F401
+from helpers_engine import small_config, untrained_model
 
 from napari_blindspot.engine import (AxesError, BlindspotError, ConfigError, DataError, ModelFileError,
                                      TrainingRun, available_devices, describe_device, load_model,

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 import torch
 
-from helpers_engine import torch_test_threads, untrained_model  # noqa: F401 (autouse fixture)
+from helpers_engine import untrained_model
 
 from napari_blindspot.engine.nets.blindspot import BlindSpotUNet, ShiftedConv, ShiftedPool, shift_down
 

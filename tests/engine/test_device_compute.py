@@ -9,7 +9,7 @@ import torch
 from napari_blindspot.engine import TrainingRun
 from napari_blindspot.engine.device import (autocast, autocast_dtype, cpu_has_native_bf16,
                                             memory_format, place_network)
-from napari_blindspot.engine.model_file import load_model
+from napari_blindspot.engine.model import load_model
 
 from helpers_engine import small_config, untrained_model
 

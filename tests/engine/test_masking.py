@@ -9,7 +9,7 @@ import pytest
 import torch
 from torch import nn
 
-from helpers_engine import small_config, torch_test_threads  # noqa: F401 (autouse fixture)
+from helpers_engine import small_config
 
 from napari_blindspot.engine.masking import (apply_mask, expected_masked_count, grid_spacing,
                                              masked_mse, replacement_values, stratified_coords)

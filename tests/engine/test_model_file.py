@@ -10,7 +10,7 @@ import pytest
 import torch
 from safetensors.torch import load_file, save_file
 
-from helpers_engine import gaussian_pair, small_config, torch_test_threads  # noqa: F401
+from helpers_engine import gaussian_pair, small_config
 
 import napari_blindspot
 from napari_blindspot.engine import (BlindspotError, ConfigError, DenoisingModel, ModelFileError,

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import torch
 
-from helpers_engine import small_config, torch_test_threads  # noqa: F401
+from helpers_engine import small_config
 
 from napari_blindspot.engine import TrainingRun
 from napari_blindspot.engine.nets.layers import Conv3d, conv_cls

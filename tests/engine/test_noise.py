@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from helpers_engine import smooth_image, torch_test_threads, untrained_model  # noqa: F401
+from helpers_engine import smooth_image, untrained_model
 
 from napari_blindspot.engine import CanonicalView
 from napari_blindspot.engine.noise import (KnownGaussian, LearnedGaussian, PoissonGaussian,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from helpers_engine import CountingArray, small_config, torch_test_threads  # noqa: F401
+from helpers_engine import CountingArray, small_config
 
 from napari_blindspot.engine import CanonicalView, DataError, TrainingRun
 from napari_blindspot.engine.normalization import MAX_STAT_SAMPLES, Normalization, compute_normalization

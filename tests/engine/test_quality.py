@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from helpers_engine import gaussian_pair, psnr, small_config, smooth_image, torch_test_threads  # noqa: F401
+from helpers_engine import gaussian_pair, psnr, small_config, smooth_image
 
 from napari_blindspot.engine import TrainingProgress, TrainingRun, train_model
 from napari_blindspot.engine.methods.hqssl import HQSSL

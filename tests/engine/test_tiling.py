@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from helpers_engine import torch_test_threads, untrained_model  # noqa: F401 (autouse fixture)
+from helpers_engine import untrained_model
 
 from napari_blindspot.engine import DataError, PredictionProgress
 from napari_blindspot.engine.tiling import infer_with_tta, predict_sample, predict_whole, tile_starts

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from helpers_engine import gaussian_pair, small_config, torch_test_threads  # noqa: F401
+from helpers_engine import gaussian_pair, small_config
 
 from napari_blindspot.engine import (ConfigError, DataError, DenoisingModel, Preview, TrainingFinished,
                                      TrainingProgress, TrainingRun, TrainingStarted, train, train_model)
@@ -229,8 +229,10 @@ def test_continue_needs_matching_channels():
 # ---------------------------------------------------------------- Noise2Noise inputs
 def test_n2n_target_rules():
     data = _data()
-    with pytest.raises(DataError, match="second noisy acquisition"):
+    with pytest.raises(DataError, match="second, independent acquisition"):
         TrainingRun(data, small_config("n2n", axes="TYX"))
+    with pytest.raises(DataError, match="not the image itself"):
+        TrainingRun(data, small_config("n2n", axes="TYX"), target=data)
     with pytest.raises(DataError, match=r"same shape.*\(2, 64, 64\).*\(2, 64, 60\)"):
         TrainingRun(data, small_config("n2n", axes="TYX"), target=data[:, :, :60])
     with pytest.raises(DataError, match="only used by Noise2Noise"):

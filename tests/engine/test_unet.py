@@ -7,7 +7,7 @@ import pytest
 import torch
 from torch import nn
 
-from helpers_engine import small_config, torch_test_threads  # noqa: F401 (autouse fixture)
+from helpers_engine import small_config
 
 from napari_blindspot.engine.methods import N2V2, Noise2Noise, Noise2Void
 from napari_blindspot.engine.nets.layers import BlurPool, crop_to, pad_to_multiple

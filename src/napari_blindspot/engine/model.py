@@ -16,9 +16,11 @@ from .config import TrainConfig
 from .device import autocast, autocast_dtype, default_tile_batch, place_network, select_device
 from .errors import AxesError, DataError
 from .events import PredictionProgress
-from .methods import Method, get_method
+from .methods.base import Method
+from .methods.registry import get_method
+from .model_file import load_network, save_model
 from .normalization import Normalization, check_finite
-from .tiling import predict_sample
+from .tiling import predict_sample, predict_whole
 
 PredictionResult = dict[str, np.ndarray]
 
@@ -181,8 +183,6 @@ class DenoisingModel:
         ``channel`` selects the normalisation of a single channel for independent-channel
         models given a ``(1, ...)`` block.
         """
-        from .tiling import predict_whole
-
         x = self.normalization.normalize(np.asarray(block, np.float32), channel)
         was_training = self.net.training
         self.net.eval()
@@ -198,12 +198,14 @@ class DenoisingModel:
     # ------------------------------------------------------------ files
     def save(self, path: str) -> None:
         """Write the model to one ``.safetensors`` file (see :mod:`.model_file`)."""
-        from .model_file import save_model
-
         save_model(self, path)
 
     @classmethod
     def load(cls, path: str, device: str = "auto") -> "DenoisingModel":
-        from .model_file import load_model
+        """Load a model file written by :meth:`save` onto ``device``."""
+        return cls(*load_network(path, device=device))
 
-        return load_model(path, device=device)
+
+def load_model(path: str, device: str = "auto") -> DenoisingModel:
+    """Load a model file written by :meth:`DenoisingModel.save` onto ``device``."""
+    return DenoisingModel.load(path, device=device)

@@ -29,7 +29,7 @@ from .device import (autocast, autocast_dtype, configure_threads, describe_devic
                      select_device)
 from .errors import ConfigError, DataError
 from .events import Preview, TrainingFinished, TrainingProgress, TrainingStarted
-from .methods import get_method
+from .methods.registry import get_method
 from .native_libs import guard_compiler_imports
 from .model import DenoisingModel, check_image
 from .normalization import compute_normalization
@@ -43,15 +43,6 @@ MAX_VALIDATION_PATCHES = 128
 MIN_VALIDATION_PATCHES = 8
 #: Consecutive steps with non-finite gradients (skipped) before training reports divergence.
 MAX_SKIPPED_STEPS = 5
-
-
-def network_fields(config: TrainConfig) -> tuple[str, ...]:
-    """The settings that define the network of ``config.method`` (fixed when continuing)."""
-    common = ("method", "train_3d", "channels")
-    if config.method == "hqssl":
-        extra = ("hq_depth", "hq_features", "noise_model")
-        return common + extra + (("noise_sigma",) if config.noise_model == "gaussian-known" else ())
-    return common + ("unet_depth", "unet_features")
 
 
 def learning_rate(base: float, progress: float, schedule: str, warmup: float) -> float:
@@ -91,17 +82,10 @@ class TrainingRun:
         check_image(data)
         self.view = CanonicalView(data, config.axes, config.train_3d)
         views = [self.view]
-        if self.method.n_views == 2:
-            if target is None:
-                raise DataError("Noise2Noise needs a second noisy acquisition of the same scene "
-                                "(target); pick one, or use N2V2 or HQ-SSL for a single image.")
+        self.method.check_inputs(data, target)
+        if target is not None:
             check_image(target)
-            if tuple(target.shape) != tuple(data.shape):
-                raise DataError(f"Noise2Noise needs two acquisitions of the same shape, got "
-                                f"{tuple(data.shape)} and {tuple(target.shape)}.")
             views.append(CanonicalView(target, config.axes, config.train_3d))
-        elif target is not None:
-            raise DataError(f"A target image is only used by Noise2Noise, not {config.method!r}.")
         self.patch_shape = patch_shape_for(self.view, config.patch_size, config.patch_size_z)
 
         self.device = select_device(config.device)
@@ -112,7 +96,7 @@ class TrainingRun:
         self.generator = torch.Generator().manual_seed(config.seed + 1)
 
         if initial is not None:
-            changed = [f for f in network_fields(initial.config)
+            changed = [f for f in initial.method.network_fields(initial.config)
                        if getattr(config, f) != getattr(initial.config, f)]
             if changed:
                 raise ConfigError(

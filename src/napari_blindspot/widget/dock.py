@@ -24,9 +24,9 @@ from qtpy.QtCore import QEvent, QObject, Qt, QTimer, Signal
 from qtpy.QtWidgets import (QComboBox, QFileDialog, QFrame, QGridLayout, QHBoxLayout, QLabel,
                             QLineEdit, QProgressBar, QPushButton, QScrollArea, QVBoxLayout, QWidget)
 
-from ..engine import (METHOD_HELP, METHODS, BlindspotError, DenoisingModel, Preview, TrainConfig,
-                      TrainingFinished, TrainingProgress, TrainingRun, TrainingStarted, check_axes,
-                      describe_device, load_model, select_device)
+from ..engine import (BlindspotError, DenoisingModel, Method, Preview, TrainConfig, TrainingFinished,
+                      TrainingProgress, TrainingRun, TrainingStarted, check_axes, describe_device,
+                      load_model, method_class, method_classes, method_names, select_device)
 from ..engine.axes import CanonicalView
 from ..engine.device import configure_threads
 from .gc_pause import CollectorPause
@@ -41,15 +41,11 @@ from .tasks import Failed, prediction_job, training_job, user_message
 
 log = logging.getLogger(__name__)
 
-METHOD_NAMES = {"n2v2": "N2V2", "n2v": "N2V", "hqssl": "HQ-SSL", "n2n": "Noise2Noise"}
 #: Seconds between preview refreshes while training (plus one right after the slider moves).
 PREVIEW_INTERVAL_S = 3.0
 PREVIEW_DEBOUNCE_MS = 150
 #: Training progress (bar, loss plot, noise) is repainted at most this often.
 PROGRESS_REPAINT_MS = 250
-#: Configuration fields that describe a model's network: kept when continuing training.
-ARCHITECTURE_FIELDS = ("train_3d", "channels", "unet_depth", "unet_features", "hq_depth", "hq_features",
-                       "noise_model", "noise_sigma", "mask_radius")
 AXIS_NAMES = {"S": "sample", "T": "time", "Z": "depth", "C": "channel", "Y": "Y", "X": "X"}
 ERROR_STYLE = "color: #ff7070;"
 WARNING_STYLE = "color: #ffb347;"
@@ -83,14 +79,9 @@ def progress_text(ev: TrainingProgress) -> str:
     return " · ".join(parts)
 
 
-def noise_text(noise: dict[str, float]) -> str:
+def noise_text(method: Method, noise: dict[str, float]) -> str:
     """Learned noise parameters in words."""
-    if not noise:
-        return ""
-    values = ", ".join(f"{k} = {v:.3g}" for k, v in noise.items())
-    if any(k == "a" or k.startswith("a_c") for k in noise):
-        return f"Learned noise: {values} (variance = a · signal + b)"
-    return f"Learned noise: {values}"
+    return f"Learned noise: {method.describe_parameters(noise)}" if noise else ""
 
 
 class _Jobs:
@@ -234,8 +225,8 @@ class BlindspotWidget(QWidget):
         self.dim_combo.currentIndexChanged.connect(lambda *_: self._update_context())
         self.axes_hint = small(QLabel())
         self.method_combo = QComboBox()
-        for method in METHODS:
-            self.method_combo.addItem(METHOD_NAMES.get(method, method), method)
+        for cls in method_classes():
+            self.method_combo.addItem(cls.display_name, cls.name)
         self.method_combo.currentIndexChanged.connect(lambda *_: self._on_method_changed())
         self.method_help = small(QLabel())
         self.target_picker = LayerPicker(self.viewer)
@@ -395,7 +386,7 @@ class BlindspotWidget(QWidget):
         """Choose the method (``"n2v2"``, ``"n2v"``, ``"hqssl"`` or ``"n2n"``)."""
         index = self.method_combo.findData(method)
         if index < 0:
-            raise ValueError(f"Unknown method {method!r}; choose one of {', '.join(METHODS)}.")
+            raise ValueError(f"Unknown method {method!r}; choose one of {', '.join(method_names())}.")
         self.method_combo.setCurrentIndex(index)
 
     def set_axes(self, axes: str) -> bool:
@@ -411,7 +402,7 @@ class BlindspotWidget(QWidget):
             ref, axes = self._axes_by_layer.get(id(layer), (None, ""))
             remembered = axes if ref is not None and ref() is layer else ""
             self.axes_edit.setText(remembered or guess_layer_axes(layer))
-            if self.method_combo.currentData() == "n2n":
+            if method_class(self.method_combo.currentData()).takes_target():
                 self._suggest_target()
         self._update_context()
 
@@ -452,13 +443,13 @@ class BlindspotWidget(QWidget):
                                   has_channels="C" in axes)
 
     def _on_method_changed(self) -> None:
-        method = self.method_combo.currentData()
-        self.method_help.setText(METHOD_HELP.get(method, ""))
-        n2n = method == "n2n"
-        self.target_label.setVisible(n2n)
-        self.target_picker.setVisible(n2n)
-        self.settings.set_method(method)
-        if n2n:
+        method = method_class(self.method_combo.currentData())
+        self.method_help.setText(method.help)
+        paired = method.takes_target()
+        self.target_label.setVisible(paired)
+        self.target_picker.setVisible(paired)
+        self.settings.set_method(method.name)
+        if paired:
             self._suggest_target()
 
     def _suggest_target(self) -> None:
@@ -492,7 +483,7 @@ class BlindspotWidget(QWidget):
         cfg = model.config
         steps = int(model.info.get("steps", 0) or 0)
         dims = "3D" if cfg.train_3d else "2D"
-        text = (f"Model: {METHOD_NAMES.get(cfg.method, cfg.method)} {dims}, {steps:,} steps, axes "
+        text = (f"Model: {method_class(cfg.method).display_name} {dims}, {steps:,} steps, axes "
                 f"{cfg.axes}, {model.channels} channel{'s' if model.channels != 1 else ''} "
                 f"({self.model_origin}).")
         self.model_label.setText(text)
@@ -542,8 +533,8 @@ class BlindspotWidget(QWidget):
         if continuing:
             assert self.model is not None
             old = self.model.config
-            overrides.update({f: getattr(old, f) for f in ARCHITECTURE_FIELDS})
-            return TrainConfig.for_method(old.method, axes=source.axes, **overrides)
+            overrides.update({f: getattr(old, f) for f in self.model.method.network_fields(old)})
+            return TrainConfig.for_method(overrides.pop("method"), axes=source.axes, **overrides)
         train_3d = bool(self.dim_combo.currentData()) and "Z" in source.axes
         return TrainConfig.for_method(self.method_combo.currentData(), axes=source.axes,
                                       train_3d=train_3d, **overrides)
@@ -554,16 +545,11 @@ class BlindspotWidget(QWidget):
         source = Source.from_layer(self.layer_picker.current_layer(), self.axes_edit.text().strip())
         config = self._training_config(source, continuing)
         target = None
-        if config.method == "n2n":
+        method = method_class(config.method)
+        if method.takes_target():
             other = self.target_picker.current_layer()
-            if other is None or other is source.layer:
-                raise LayerError("Noise2Noise needs a second, independent acquisition of the same scene: "
-                                 "pick a different layer as 'Second acquisition'.")
-            if tuple(layer_data(other).shape) != tuple(source.data.shape):
-                raise LayerError(f"The second acquisition {other.name!r} has shape "
-                                 f"{tuple(layer_data(other).shape)}, but {source.name!r} has "
-                                 f"{tuple(source.data.shape)}: Noise2Noise needs the same shape.")
-            target = Source.from_layer(other, source.axes).data
+            target = None if other is None else layer_data(other)
+        method.check_inputs(source.data, target)
         initial = self.model if continuing else None
         make_run = functools.partial(TrainingRun, source.data, config, target=target, initial=initial,
                                      preview_interval_s=PREVIEW_INTERVAL_S)
@@ -586,7 +572,7 @@ class BlindspotWidget(QWidget):
         worker.yielded.connect(self._on_training_event)
         self._start(worker, "training")
         what = "Continuing" if continuing else "Preparing"
-        self._info(f"{what} {METHOD_NAMES.get(config.method, config.method)} training on "
+        self._info(f"{what} {method.display_name} training on "
                    f"{source.name!r} (axes {config.axes}{', 3D' if config.train_3d else ''})…")
 
     def _start(self, worker: Any, job: str) -> None:
@@ -625,7 +611,7 @@ class BlindspotWidget(QWidget):
         elif isinstance(ev, TrainingStarted):
             device = ev.device
             self.device_label.setText(f"Device: {device}")
-            self._info(f"Training {METHOD_NAMES.get(ev.method, ev.method)} on {device}: "
+            self._info(f"Training {method_class(ev.method).display_name} on {device}: "
                        f"{ev.n_train_patches:,} patches per epoch, {ev.n_parameters:,} parameters.")
         elif isinstance(ev, TrainingFinished):
             self._finished_event = ev
@@ -650,7 +636,7 @@ class BlindspotWidget(QWidget):
         self.progress.setFormat(progress_text(ev))
         self.loss_plot.update()
         if ev.noise:
-            self.noise_label.setText(noise_text(ev.noise))
+            self.noise_label.setText(noise_text(self._run.method, ev.noise) if self._run else "")
 
     # ------------------------------------------------------------- preview
     def _schedule_preview(self, event: Any = None) -> None:
@@ -776,7 +762,7 @@ class BlindspotWidget(QWidget):
         self.progress.setFormat(f"{reason} · {steps:,} steps · {elapsed}")
         noise = self.model.noise_parameters()
         if noise:
-            self.noise_label.setText(noise_text(noise))
+            self.noise_label.setText(noise_text(self.model.method, noise))
         self.training_finished.emit(self.model)
         if steps == 0:
             self._drop_preview()
@@ -914,7 +900,7 @@ class BlindspotWidget(QWidget):
         self.settings.apply_config(model.config)
         self.dim_combo.setCurrentIndex(1 if model.config.train_3d else 0)
         self.loss_plot.clear()
-        self.noise_label.setText(noise_text(model.noise_parameters()))
+        self.noise_label.setText(noise_text(model.method, model.noise_parameters()))
         self._update_model_label()
         self._set_busy(None)
         self._info(f"Loaded {Path(path).name}. Pick a layer with axes like {model.config.axes!r} "

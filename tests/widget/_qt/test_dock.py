@@ -312,7 +312,7 @@ def test_3d_training_and_multichannel_preview(qtbot, viewer_widget):
     tiny(widget, "n2v2", "3 steps")
     widget.settings.patch.setValue(16)
     widget.settings.patch_z.setValue(8)
-    widget.settings.mask_percent.setValue(1.0)
+    widget.settings.editor("mask_fraction").setValue(1.0)
     assert widget.axes_edit.text() == "ZYX"
     widget.dim_combo.setCurrentIndex(1)  # 3D
     assert widget.settings.patch_z.isVisibleTo(widget.settings)
@@ -526,3 +526,21 @@ def test_training_without_live_preview_adds_no_preview_layer(qtbot, viewer_widge
     assert widget.events_seen["preview"] == 0
     assert "cells [preview]" not in names(viewer)
     assert viewer.layers["cells [denoised]"].data.shape == data.shape
+
+
+def test_a_registered_method_is_offered_with_its_own_settings(toy_method, viewer_widget, qtbot):
+    viewer, widget = viewer_widget
+    offered = [widget.method_combo.itemText(i) for i in range(widget.method_combo.count())]
+    assert offered[-1] == "Toy smoother"
+    widget.set_method("toy")
+    assert widget.method_help.text() == toy_method.help
+    assert widget.settings.batch.value() == 2  # the toy method's default
+    widget.settings.editor("mask_fraction").setValue(3.0)  # percent
+    assert widget.settings.overrides()["mask_fraction"] == pytest.approx(0.03)
+    viewer.add_image(stack(), name="cells", metadata={"axes": "TYX"})
+    tiny(widget, "toy", "3 steps")
+    widget.train()
+    wait_idle(qtbot, widget)
+    assert widget.model.config.method == "toy"
+    assert "Toy smoother" in widget.model_label.text()
+    assert viewer.layers["cells [denoised]"].data.shape == (2, 48, 48)

@@ -1,34 +1,125 @@
-"""One small object per denoising method: build its network, compute a batch loss, denoise.
+"""The interface of a denoising method, and how a method describes the settings it uses.
 
 All tensors here are in normalised intensity units, shape ``(B, C, *spatial)``.
-A new method is one :class:`Method` subclass registered in :data:`METHODS`;
-training, tiling, model files, CLI and widget need no change for it.
+A new method is one module with a :class:`Method` subclass plus one line in
+:mod:`.registry`: configuration, training, tiling, model files, the CLI and the widget ask
+the method (through the registry) for everything that differs between methods.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, ClassVar
+
 import torch
-import torch.nn.functional as F
 from torch import nn
 
-from ..axes import CanonicalView
-from ..config import TrainConfig
-from ..masking import apply_mask, masked_mse
-from ..normalization import Normalization
-from ..nets.unet import UNet
+from ..errors import DataError
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ..axes import CanonicalView
+    from ..config import TrainConfig
+    from ..normalization import Normalization
+
+#: Settings every method's network has: fixed when training continues.
+COMMON_NETWORK_FIELDS = ("method", "train_3d", "channels")
+
+
+@dataclass(frozen=True)
+class Setting:
+    """A :class:`~..config.TrainConfig` field a method uses, described for the front ends.
+
+    ``kind`` says how to edit it: ``"int"``, ``"float"``, ``"percent"`` (a fraction the
+    widget shows in percent), ``"choice"`` (the values come from
+    :data:`~..config.FIELD_CHOICES`, ``labels`` names them) or ``"optional-float"`` (empty
+    means None).  ``flag`` is its command-line option.  ``only_if`` ``(field, value)``: the
+    setting matters only while that other field has that value.
+    """
+
+    field: str
+    label: str
+    help: str
+    kind: str = "float"
+    flag: str | None = None
+    minimum: float | None = None
+    maximum: float | None = None
+    step: float | None = None
+    decimals: int = 2
+    labels: tuple[tuple[str, str], ...] = ()
+    only_if: tuple[str, Any] | None = None
+    placeholder: str = ""
+
+    def label_of(self, value: str) -> str:
+        """The label of choice ``value`` (the value itself when it has none)."""
+        return dict(self.labels).get(value, value)
 
 
 class Method:
-    """Interface of a denoising method."""
+    """Interface of a denoising method.
 
-    name = ""
-    #: Number of aligned arrays a training batch holds (2 for Noise2Noise).
-    n_views = 1
-    #: Whether prediction also returns a per-pixel posterior standard deviation.
-    has_uncertainty = False
+    Class attributes describe the method to the front ends; an instance (made from a
+    validated configuration by :func:`.registry.get_method`) builds its network, computes
+    batch losses and denoises.
+    """
+
+    #: The name in configurations, model files and on the command line.
+    name: ClassVar[str] = ""
+    #: The name shown to people.
+    display_name: ClassVar[str] = ""
+    #: One paragraph for the command line's help and the widget: what it does, when to use it.
+    help: ClassVar[str] = ""
+    #: :class:`TrainConfig` values that differ from the general defaults for this method.
+    defaults: ClassVar[dict[str, Any]] = {}
+    #: The method's own settings (beyond the common ones and :attr:`network_size`).
+    settings: ClassVar[tuple[Setting, ...]] = ()
+    #: The configuration fields holding the network's width (first level) and depth.
+    network_size: ClassVar[tuple[str, str]] = ("unet_features", "unet_depth")
+    #: Number of aligned arrays a training batch holds (2: a second acquisition, the target).
+    n_views: ClassVar[int] = 1
+    #: Whether prediction can also return a per-pixel posterior standard deviation.
+    gives_uncertainty: ClassVar[bool] = False
     #: How prediction pads images to the network's size multiple (``"reflect"`` or ``"zeros"``).
-    pad_mode = "reflect"
+    pad_mode: ClassVar[str] = "reflect"
 
+    def __init__(self, config: TrainConfig) -> None:
+        self.config = config
+
+    # ------------------------------------------------------------ description
+    @classmethod
+    def fields(cls) -> tuple[str, ...]:
+        """The configuration fields only some methods use that this one does."""
+        return cls.network_size + tuple(s.field for s in cls.settings)
+
+    @classmethod
+    def takes_target(cls) -> bool:
+        """Whether training needs a second acquisition of the same scene."""
+        return cls.n_views == 2
+
+    @classmethod
+    def network_fields(cls, config: TrainConfig) -> tuple[str, ...]:
+        """The settings that define the network (fixed when continuing training)."""
+        return COMMON_NETWORK_FIELDS + cls.network_size
+
+    @classmethod
+    def validate(cls, config: TrainConfig) -> None:
+        """Checks of this method's own settings; raise :class:`ConfigError` (default none)."""
+
+    @classmethod
+    def check_inputs(cls, data: Any, target: Any) -> None:
+        """Check the training inputs (``target``: the second acquisition, or None)."""
+        if target is not None:
+            raise DataError(f"A target image is only used by Noise2Noise, not {cls.name!r}.")
+
+    @property
+    def has_uncertainty(self) -> bool:
+        """Whether this configuration's prediction returns an uncertainty map."""
+        return self.gives_uncertainty
+
+    def describe_parameters(self, parameters: dict[str, float]) -> str:
+        """Learned parameters (from :meth:`noise_parameters`) in words, e.g. ``a = 0.1, b = 2``."""
+        return ", ".join(f"{k} = {v:.3g}" for k, v in parameters.items())
+
+    # ------------------------------------------------------------ network
     def build(self, config: TrainConfig, channels: int, ndim: int,
               normalization: Normalization | None = None) -> nn.Module:
         """The network for ``channels`` channels in ``ndim`` spatial dimensions.
@@ -60,75 +151,10 @@ class Method:
 
     def size_multiple(self, config: TrainConfig) -> int:
         """Spatial sizes the network needs (it pads internally, tiles are aligned to this)."""
-        return 2 ** config.unet_depth
+        return 2 ** getattr(config, self.network_size[1])
 
     def receptive_radius(self, config: TrainConfig) -> int:
         """Pixels of context each output pixel depends on (bounds the tile overlap)."""
-        d = config.unet_depth
+        d = getattr(config, self.network_size[1])
         # two 3x3 convs per level down and up, at scale 2**level, plus pooling/blur
         return int(2 * sum(2 ** lvl for lvl in range(d)) * 2 + 2 * 2 ** d + 2 * 2 ** d)
-
-
-class Noise2Void(Method):
-    """Noise2Void: uniform random neighbour replacement, max-pool U-Net, residual output."""
-
-    name = "n2v"
-    replacement = "random"
-
-    def build(self, config: TrainConfig, channels: int, ndim: int,
-              normalization: Normalization | None = None) -> nn.Module:
-        return UNet(channels, channels, depth=config.unet_depth, features=config.unet_features,
-                    ndim=ndim, batch_norm=True, blurpool=False, top_skip=True, residual=True)
-
-    def __init__(self, config: TrainConfig) -> None:
-        self.fraction = config.mask_fraction
-        self.radius = config.mask_radius
-
-    def loss(self, net: nn.Module, batch: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
-        x = batch[0]
-        masked, coords = apply_mask(x, self.fraction, self.radius, self.replacement, generator)
-        return masked_mse(net(masked), x, coords)
-
-
-class N2V2(Noise2Void):
-    """N2V2: median replacement, BlurPool, no top-level skip, no residual output."""
-
-    name = "n2v2"
-    replacement = "median"
-
-    def build(self, config: TrainConfig, channels: int, ndim: int,
-              normalization: Normalization | None = None) -> nn.Module:
-        return UNet(channels, channels, depth=config.unet_depth, features=config.unet_features,
-                    ndim=ndim, batch_norm=True, blurpool=True, top_skip=False, residual=False)
-
-
-class Noise2Noise(Method):
-    """Noise2Noise: L2 between the prediction from one acquisition and the other."""
-
-    name = "n2n"
-    n_views = 2
-
-    def __init__(self, config: TrainConfig) -> None:
-        pass
-
-    def build(self, config: TrainConfig, channels: int, ndim: int,
-              normalization: Normalization | None = None) -> nn.Module:
-        return UNet(channels, channels, depth=config.unet_depth, features=config.unet_features,
-                    ndim=ndim, batch_norm=True, blurpool=False, top_skip=True, residual=True)
-
-    def loss(self, net: nn.Module, batch: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
-        a, b = batch[0], batch[1]
-        if torch.rand((), generator=generator).item() < 0.5:
-            a, b = b, a
-        return F.mse_loss(net(a).float(), b.float())
-
-
-def _registry() -> dict[str, type[Method]]:
-    from .hqssl import HQSSL
-
-    return {"n2v": Noise2Void, "n2v2": N2V2, "n2n": Noise2Noise, "hqssl": HQSSL}
-
-
-def get_method(config: TrainConfig) -> Method:
-    """The :class:`Method` object for ``config.method``."""
-    return _registry()[config.method](config)

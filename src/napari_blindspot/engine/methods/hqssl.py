@@ -11,24 +11,36 @@ collapsing into the prior.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..axes import CanonicalView
-from ..config import TrainConfig
-from .base import Method
 from ..nets.blindspot import BlindSpotUNet
-from ..noise_estimate import estimate_noise
 from ..noise import MIN_VARIANCE, NoiseModel, build_noise_model
-from ..normalization import Normalization
+from ..noise_estimate import estimate_noise
 from ..posterior import (lower_triangular, nll_diagonal, nll_full, posterior_full,
-                        posterior_mean_diagonal, posterior_std_diagonal)
+                         posterior_mean_diagonal, posterior_std_diagonal)
+from .base import Method, Setting
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ..axes import CanonicalView
+    from ..config import TrainConfig
+    from ..normalization import Normalization
 
 REGULARIZER = 0.05  # on the NLL; the paper's 0.1 on 2 x NLL
 NOISE_LR_SCALE = 10.0
 LOG_STD_LIMIT = 10.0  # prior std within exp(+-10) normalised units
+
+#: How front ends name the noise models (the values are :data:`..config.NOISE_MODELS`).
+NOISE_MODEL_LABELS = (
+    ("poisson-gaussian", "Poisson-Gaussian (camera)"),
+    ("gaussian", "Gaussian (learned sigma)"),
+    ("gaussian-known", "Gaussian, known sigma"),
+    ("mean-only", "none (mean only)"),
+)
 
 
 def float32_maths(t: torch.Tensor) -> torch.autocast:
@@ -79,13 +91,40 @@ class HQSSL(Method):
     """High-Quality Self-Supervised denoising (Laine et al. 2019)."""
 
     name = "hqssl"
+    display_name = "HQ-SSL"
+    help = ("HQ-SSL (Laine et al. 2019): blind-spot network with a learned noise model and a "
+            "Bayesian posterior mean; every pixel trains the network. Best quality for independent "
+            "Gaussian or Poisson-Gaussian (camera) noise; also gives an uncertainty map.")
+    #: HQ-SSL trains on every pixel of a patch, so small batches suffice.
+    defaults = {"batch_size": 4, "learning_rate": 1e-3}
+    network_size = ("hq_features", "hq_depth")
+    settings = (
+        Setting("noise_model", "Noise model", "the noise model: Poisson-Gaussian for cameras "
+                "(variance grows with brightness), Gaussian for constant noise", kind="choice",
+                flag="--noise-model", labels=NOISE_MODEL_LABELS),
+        Setting("noise_sigma", "Noise sigma", "the known Gaussian noise standard deviation, in the "
+                "image's intensity units", kind="optional-float", flag="--noise-sigma",
+                only_if=("noise_model", "gaussian-known"), placeholder="sigma, in image units"),
+    )
+    gives_uncertainty = True
     #: Reflect padding would show a pixel near the bottom/right border its own value
     #: through its mirror image and break the blind spot; zeros keep it (as the network does).
     pad_mode = "zeros"
 
-    def __init__(self, config: TrainConfig) -> None:
-        self.config = config
-        self.has_uncertainty = config.noise_model != "mean-only"
+    @classmethod
+    def network_fields(cls, config: TrainConfig) -> tuple[str, ...]:
+        known = ("noise_sigma",) if config.noise_model == "gaussian-known" else ()
+        return super().network_fields(config) + ("noise_model",) + known
+
+    @property
+    def has_uncertainty(self) -> bool:
+        return self.config.noise_model != "mean-only"
+
+    def describe_parameters(self, parameters: dict[str, float]) -> str:
+        text = super().describe_parameters(parameters)
+        if text and self.config.noise_model == "poisson-gaussian":
+            text += " (variance = a · signal + b)"
+        return text
 
     def build(self, config: TrainConfig, channels: int, ndim: int,
               normalization: Normalization | None = None) -> nn.Module:
