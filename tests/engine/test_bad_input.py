@@ -53,6 +53,11 @@ def test_3d_without_z():
             _config_without_validation(axes="TYX", train_3d=True))
 
 
+def _prepare_run(data, config):
+    """Build a run and read its data (what events() starts with)."""
+    TrainingRun(data, config).prepare()
+
+
 # ---------------------------------------------------------------- data
 def test_image_smaller_than_patch():
     msg = _raises(DataError, "smaller than the training patch", TrainingRun, _noisy((2, 40, 100)),
@@ -67,7 +72,7 @@ def test_image_smaller_than_patch():
 def test_nan_or_inf(bad, method):
     data = _noisy((5, 64, 64))
     data[3, 10, 20] = bad
-    msg = _raises(DataError, "NaN or infinite", TrainingRun, data, small_config(method, axes="TYX"))
+    msg = _raises(DataError, "NaN or infinite", _prepare_run, data, small_config(method, axes="TYX"))
     assert "sample 3" in msg
 
 
@@ -85,7 +90,7 @@ def test_empty_array(shape, axes):
 
 
 def test_constant_image():
-    _raises(DataError, "constant", TrainingRun, np.full((2, 64, 64), 7, np.uint16),
+    _raises(DataError, "constant", _prepare_run, np.full((2, 64, 64), 7, np.uint16),
             small_config("n2v2", axes="TYX"))
 
 

@@ -61,6 +61,7 @@ def test_random_failure_case_trains_repeatedly():
 
 
 def _poison(run: TrainingRun, steps: set[int]) -> None:
+    run.prepare()
     param = next(run.net.parameters())
     param.register_hook(lambda g: g * float("nan") if run.step in steps else g)
 

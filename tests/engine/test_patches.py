@@ -144,6 +144,9 @@ def test_training_reads_lazily_patch_by_patch(method, train_3d):
     cfg = small_config(method, axes=axes, train_3d=train_3d, steps=3, batch_size=4, patch_size=16,
                        patch_size_z=4, validation_interval=100)
     run = TrainingRun(lazy, cfg)
+    assert lazy.reads == []  # building the run reads nothing: events() prepares
+    events = run.events()
+    next(events)  # TrainingStarted, after the preparation
     init_reads = list(lazy.reads)
     sample_size = (8 if train_3d else 1) * size * size
     patch = (4 if train_3d else 1) * 16 * 16
@@ -153,7 +156,7 @@ def test_training_reads_lazily_patch_by_patch(method, train_3d):
     assert sum(r == sample_size for r in init_reads) <= MAX_STAT_SAMPLES + 4
     assert set(init_reads) <= {sample_size, patch}
     del lazy.reads[:]
-    for _ in run.events():
+    for _ in events:
         pass
     assert lazy.reads and set(lazy.reads) == {patch}
     assert len(lazy.reads) == 3 * 4  # one read per patch of every training step

@@ -202,6 +202,7 @@ def test_continue_training(method):
     before = _state(model)
     second = TrainingRun(data, cfg.replace(steps=10), initial=model)
     assert second.normalization == model.normalization
+    second.prepare()
     # the run starts from the given weights, and leaves the given model untouched
     for k, v in second.net.state_dict().items():
         assert torch.equal(v.cpu(), before[k]), k
@@ -239,8 +240,9 @@ def test_n2n_target_rules():
         TrainingRun(data, small_config("n2v2", axes="TYX"), target=data)
     bad = data.copy()
     bad[1, 3, 3] = np.inf
+    run = TrainingRun(data, small_config("n2n", axes="TYX"), target=bad)  # the data is read later
     with pytest.raises(DataError, match="NaN or infinite"):
-        TrainingRun(data, small_config("n2n", axes="TYX"), target=bad)
+        next(run.events())
 
 
 # ---------------------------------------------------------------- axes and dtypes
@@ -331,3 +333,16 @@ def test_validated_flag_and_preview_on_request():
         elif isinstance(ev, Preview):
             previews += 1
     assert requested and previews == 2  # the first one, then the requested one
+
+
+def test_building_a_run_is_cheap_and_events_prepare_it():
+    data = _data()
+    run = TrainingRun(data, small_config("n2v2", axes="TYX", steps=50))
+    assert not run.prepared and run.net is None and run.steps_done_before == 0
+    with pytest.raises(RuntimeError, match="not started"):
+        run.model  # noqa: B018
+    run.stop()  # asked before the worker started: honoured at the first step
+    events = list(run.events())
+    assert isinstance(events[0], TrainingStarted)
+    assert events[-1].reason == "stopped" and events[-1].step == 0
+    assert run.prepared and run.model.info["steps"] == 0

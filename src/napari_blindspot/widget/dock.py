@@ -10,7 +10,6 @@ from __future__ import annotations
 import dataclasses
 import functools
 import logging
-import os
 import weakref
 from collections import Counter
 from collections.abc import Callable
@@ -28,7 +27,7 @@ from ..engine import (BlindspotError, DenoisingModel, Method, Preview, TrainConf
                       TrainingProgress, TrainingRun, TrainingStarted, check_axes, describe_device,
                       load_model, method_class, method_classes, method_names, select_device)
 from ..engine.axes import CanonicalView
-from ..engine.device import configure_threads
+from ..engine.device import configure_threads, interactive_threads
 from .gc_pause import CollectorPause
 from .layer_picker import LayerPicker
 from .layers import (LayerError, PreviewSpec, Source, camera, export_results, find_result,
@@ -49,15 +48,6 @@ PROGRESS_REPAINT_MS = 250
 AXIS_NAMES = {"S": "sample", "T": "time", "Z": "depth", "C": "channel", "Y": "Y", "X": "X"}
 ERROR_STYLE = "color: #ff7070;"
 WARNING_STYLE = "color: #ffb347;"
-
-
-def cpu_threads() -> int:
-    """CPU threads for torch: all cores but one, which stays free for napari's interface."""
-    try:
-        cores = len(os.sched_getaffinity(0))
-    except AttributeError:  # pragma: no cover - macOS/Windows
-        cores = os.cpu_count() or 1
-    return max(1, cores - 1)
 
 
 def format_duration(seconds: float) -> str:
@@ -164,8 +154,6 @@ class BlindspotWidget(QWidget):
         self._source: Source | None = None
         self._denoise_source: Source | None = None
         self._finished_event: TrainingFinished | None = None
-        self._stop_requested = False
-        self._step_offset = 0
         self._preview_spec: Any = None
         self._preview_after = -1
         self._preview_layer: Any = None
@@ -468,7 +456,8 @@ class BlindspotWidget(QWidget):
             device = select_device(self.settings.device_name)
             text = f"Device: {describe_device(device)}"
             if device.type == "cpu":
-                text = f"Device: CPU, {cpu_threads()} thread{'s' if cpu_threads() > 1 else ''} for training"
+                n = interactive_threads()
+                text = f"Device: CPU, {n} thread{'s' if n > 1 else ''} for training"
             self.device_label.setStyleSheet("")
         except BlindspotError as exc:
             text = str(exc)
@@ -529,7 +518,7 @@ class BlindspotWidget(QWidget):
 
     def _training_config(self, source: Source, continuing: bool) -> TrainConfig:
         overrides = self.settings.overrides()
-        overrides["num_threads"] = cpu_threads()
+        overrides["num_threads"] = interactive_threads()
         if continuing:
             assert self.model is not None
             old = self.model.config
@@ -549,28 +538,24 @@ class BlindspotWidget(QWidget):
         if method.takes_target():
             other = self.target_picker.current_layer()
             target = None if other is None else layer_data(other)
-        method.check_inputs(source.data, target)
-        initial = self.model if continuing else None
-        make_run = functools.partial(TrainingRun, source.data, config, target=target, initial=initial,
-                                     preview_interval_s=PREVIEW_INTERVAL_S)
-        if continuing:
-            self._step_offset = int((self.model.info.get("steps", 0) if self.model else 0) or 0)
-        else:
-            self._step_offset = 0
+        run = TrainingRun(source.data, config, target=target,
+                          initial=self.model if continuing else None,
+                          preview_interval_s=PREVIEW_INTERVAL_S)
+        if not continuing:
             self.loss_plot.clear()
             self.noise_label.setText("")
         self._source = source
         if self.settings.live_preview.isChecked():
             self._add_preview_placeholder(source, config)
-        self._run = None
+        self._run = self._jobs.run = run
         self._finished_event = None
-        self._stop_requested = False
         self._preview_spec = None
         self.progress.setValue(0)
         self.progress.setFormat("preparing…")
-        worker = training_job(make_run)
+        worker = training_job(run)
         worker.yielded.connect(self._on_training_event)
         self._start(worker, "training")
+        self._refresh_preview(force=True)
         what = "Continuing" if continuing else "Preparing"
         self._info(f"{what} {method.display_name} training on "
                    f"{source.name!r} (axes {config.axes}{', 3D' if config.train_3d else ''})…")
@@ -588,21 +573,14 @@ class BlindspotWidget(QWidget):
 
     def stop(self) -> None:
         """Stop training after the current step; the model trained so far is kept and used."""
-        if self._job != "training":
+        if self._job != "training" or self._run is None:
             return
-        self._stop_requested = True
-        if self._run is not None:
-            self._run.stop()
+        self._run.stop()
         self.train_button.setEnabled(False)
         self.train_button.setText("Stopping…")
 
     def _on_training_event(self, ev: Any) -> None:
-        if isinstance(ev, TrainingRun):
-            self._run = self._jobs.run = ev
-            if self._stop_requested:
-                ev.stop()
-            self._refresh_preview(force=True)
-        elif isinstance(ev, TrainingProgress):
+        if isinstance(ev, TrainingProgress):
             self.events_seen["progress"] += 1
             self._show_progress(ev)
         elif isinstance(ev, Preview):
@@ -620,7 +598,7 @@ class BlindspotWidget(QWidget):
         """Record the event's losses now; repaint progress, plot and noise at most every
         ``PROGRESS_REPAINT_MS``: in a window holding napari's OpenGL canvas every repaint of a
         widget recomposes the window, which costs tens of milliseconds with software OpenGL."""
-        step = self._step_offset + ev.step
+        step = self._run.steps_done_before + ev.step if self._run is not None else ev.step
         self.loss_plot.add_train(step, ev.train_loss, redraw=False)
         if ev.validated and ev.val_loss is not None:
             self.loss_plot.add_validation(step, ev.val_loss, redraw=False)
@@ -790,7 +768,7 @@ class BlindspotWidget(QWidget):
         model = self.model
         assert model is not None
         if model.device.type == "cpu":
-            configure_threads(cpu_threads())
+            configure_threads(interactive_threads())
         worker = prediction_job(model, source.data, source.axes, tile_size=self.settings.tile_size,
                                 tta=self.settings.tta.isChecked(), uncertainty=model.has_uncertainty)
         worker.yielded.connect(self._on_prediction_progress)
