@@ -27,6 +27,8 @@ from .engine import (BlindspotError, DenoisingModel, Preview, PredictionProgress
                      load_model, method_class, method_classes, method_names)
 from .engine.config import FIELD_CHOICES
 from .io.tiff import TiffImage, read_tiff, write_tiff
+from .text import (denoising_progress, loss_line, model_summary, noise_text, progress_line,
+                   training_finished, training_started)
 
 log = logging.getLogger("napari_blindspot.cli")
 
@@ -46,13 +48,6 @@ class ProgressBar:
         self.tty = stream.isatty()
         self._last = 0.0
 
-    @staticmethod
-    def _clock(seconds: float | None) -> str:
-        if seconds is None or not math.isfinite(seconds):
-            return "--:--"
-        seconds = int(round(seconds))
-        return f"{seconds // 60}:{seconds % 60:02d}"
-
     def _draw(self, fraction: float, text: str, force: bool = False) -> None:
         now = time.monotonic()
         if not force and now - self._last < (0.2 if self.tty else 5.0):
@@ -64,15 +59,10 @@ class ProgressBar:
         self.stream.flush()
 
     def training(self, ev: TrainingProgress) -> None:
-        total = f"/{ev.total_steps}" if ev.total_steps else ""
-        val = f" val {ev.val_loss:.4f}" if ev.val_loss is not None else ""
-        noise = "".join(f" {k}={v:.3g}" for k, v in ev.noise.items())
-        self._draw(ev.progress, f"step {ev.step}{total} loss {ev.train_loss:.4f}{val}{noise} "
-                                f"elapsed {self._clock(ev.elapsed_s)} ETA {self._clock(ev.eta_s)}")
+        self._draw(ev.progress, f"{progress_line(ev)} · {loss_line(ev)}")
 
     def prediction(self, ev: PredictionProgress) -> None:
-        self._draw(ev.done / max(ev.total, 1), f"denoising {100 * ev.done / max(ev.total, 1):.0f}% "
-                                                f"elapsed {self._clock(ev.elapsed_s)}",
+        self._draw(ev.done / max(ev.total, 1), denoising_progress(ev.done, ev.total, ev.elapsed_s),
                    force=ev.done == ev.total)
 
     def end(self) -> None:
@@ -152,18 +142,14 @@ def _train(args: argparse.Namespace, image: TiffImage) -> DenoisingModel:
     model: DenoisingModel | None = None
     for ev in run.events():
         if isinstance(ev, TrainingStarted):
-            length = (f"{ev.total_steps} steps" if ev.total_steps else "") + (
-                f"{' or ' if ev.total_steps else ''}{ev.time_budget_s:.0f} s" if ev.time_budget_s else "")
-            info(f"Training {ev.method} on {ev.device} for {length} "
-                 f"({ev.n_parameters / 1e6:.2f} M parameters).")
+            info(training_started(ev))
         elif isinstance(ev, TrainingProgress):
             bar.training(ev)
         elif isinstance(ev, TrainingFinished):
             bar.end()
             model = ev.model
-            noise = ", ".join(f"{k}={v:.4g}" for k, v in model.noise_parameters().items())
-            info(f"Training {ev.reason} after {ev.step} steps in {ev.elapsed_s:.0f} s"
-                 + (f"; learned noise: {noise}" if noise else "") + ".")
+            noise = noise_text(model.method, model.noise_parameters())
+            info(f"{training_finished(ev)}." + (f" {noise}." if noise else ""))
         elif isinstance(ev, Preview):
             pass
     assert model is not None
@@ -201,7 +187,7 @@ def cmd_denoise(args: argparse.Namespace) -> int:
             raise BlindspotError("Give either --model (apply a trained model) or --method (train on "
                                  "this image first), not both.")
         model = load_model(args.model, device=args.device or "auto")
-        info(f"Loaded {model.config.method} model from {args.model}.")
+        info(f"Loaded {args.model}: {model_summary(model)}.")
     else:
         model = _train(args, image)
         if args.save_model:
@@ -222,6 +208,7 @@ def cmd_denoise(args: argparse.Namespace) -> int:
 def cmd_info(args: argparse.Namespace) -> int:
     model = load_model(args.model, device="cpu")
     c = model.config
+    print(f"model: {model_summary(model)}")
     print(f"method: {c.method}\naxes: {c.axes} ({'3D' if c.train_3d else '2D'} training)")
     print(f"channels: {model.channels} ({c.channels})")
     print(f"steps trained: {model.info.get('steps')}  best validation loss: {model.info.get('best_val_loss')}")

@@ -100,4 +100,5 @@ def test_info_and_demo(tmp_path, capsys):
     assert main(["info", str(out / "model.safetensors")]) == 0
     out = capsys.readouterr().out
     assert "method: hqssl" in out  # the CLI's default method
+    assert "model: HQ-SSL 2D, 6 steps, axes YX, 1 channel" in out
     assert "noise a:" in out and "noise b:" in out  # learned Poisson-Gaussian parameters

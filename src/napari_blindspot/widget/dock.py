@@ -28,6 +28,8 @@ from ..engine import (BlindspotError, DenoisingModel, Method, Preview, TrainConf
                       load_model, method_class, method_classes, method_names, select_device)
 from ..engine.axes import CanonicalView
 from ..engine.device import configure_threads, interactive_threads
+from ..text import (denoising_progress, finished_progress, model_summary, noise_text, progress_line,
+                    training_finished, training_started)
 from .gc_pause import CollectorPause
 from .layer_picker import LayerPicker
 from .layers import (LayerError, PreviewSpec, Source, camera, export_results, find_result,
@@ -48,30 +50,6 @@ PROGRESS_REPAINT_MS = 250
 AXIS_NAMES = {"S": "sample", "T": "time", "Z": "depth", "C": "channel", "Y": "Y", "X": "X"}
 ERROR_STYLE = "color: #ff7070;"
 WARNING_STYLE = "color: #ffb347;"
-
-
-def format_duration(seconds: float) -> str:
-    """``12 s``, ``4:05`` or ``1:02:03``."""
-    seconds = max(0, int(round(seconds)))
-    if seconds < 60:
-        return f"{seconds} s"
-    hours, rest = divmod(seconds, 3600)
-    minutes, secs = divmod(rest, 60)
-    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
-
-
-def progress_text(ev: TrainingProgress) -> str:
-    """The progress bar's text, e.g. ``step 120 / 1,500 · epoch 3.2 · 0:42 left``."""
-    parts = [f"step {ev.step:,}" + (f" / {ev.total_steps:,}" if ev.total_steps else "")]
-    parts.append(f"epoch {ev.epoch:.1f}")
-    if ev.eta_s is not None:
-        parts.append(f"{format_duration(ev.eta_s)} left")
-    return " · ".join(parts)
-
-
-def noise_text(method: Method, noise: dict[str, float]) -> str:
-    """Learned noise parameters in words."""
-    return f"Learned noise: {method.describe_parameters(noise)}" if noise else ""
 
 
 class _Jobs:
@@ -469,13 +447,7 @@ class BlindspotWidget(QWidget):
         if model is None:
             self.model_label.setText("No model yet: train one, or load a model file.")
             return
-        cfg = model.config
-        steps = int(model.info.get("steps", 0) or 0)
-        dims = "3D" if cfg.train_3d else "2D"
-        text = (f"Model: {method_class(cfg.method).display_name} {dims}, {steps:,} steps, axes "
-                f"{cfg.axes}, {model.channels} channel{'s' if model.channels != 1 else ''} "
-                f"({self.model_origin}).")
-        self.model_label.setText(text)
+        self.model_label.setText(f"Model: {model_summary(model, self.model_origin)}.")
 
     def _set_busy(self, job: str | None) -> None:
         idle = job is None
@@ -587,10 +559,8 @@ class BlindspotWidget(QWidget):
             self.events_seen["preview"] += 1
             self._show_preview(ev)
         elif isinstance(ev, TrainingStarted):
-            device = ev.device
-            self.device_label.setText(f"Device: {device}")
-            self._info(f"Training {method_class(ev.method).display_name} on {device}: "
-                       f"{ev.n_train_patches:,} patches per epoch, {ev.n_parameters:,} parameters.")
+            self.device_label.setText(f"Device: {ev.device}")
+            self._info(training_started(ev))
         elif isinstance(ev, TrainingFinished):
             self._finished_event = ev
 
@@ -611,7 +581,7 @@ class BlindspotWidget(QWidget):
         if ev is None or self._job != "training":
             return
         self.progress.setValue(int(round(ev.progress * 1000)))
-        self.progress.setFormat(progress_text(ev))
+        self.progress.setFormat(progress_line(ev))
         self.loss_plot.update()
         if ev.noise:
             self.noise_label.setText(noise_text(self._run.method, ev.noise) if self._run else "")
@@ -732,24 +702,20 @@ class BlindspotWidget(QWidget):
         self.model_origin = f"trained on {self._source.name!r}"
         self._update_model_label()
         fin = self._finished_event
-        steps = fin.step if fin is not None else (run.step if run is not None else 0)
-        reason = fin.reason if fin is not None else "completed"
-        elapsed = format_duration(fin.elapsed_s) if fin is not None else ""
-        if reason == "completed":
+        assert fin is not None  # events() yields TrainingFinished before it returns the model
+        if fin.reason == "completed":
             self.progress.setValue(1000)
-        self.progress.setFormat(f"{reason} · {steps:,} steps · {elapsed}")
+        self.progress.setFormat(finished_progress(fin))
         noise = self.model.noise_parameters()
         if noise:
             self.noise_label.setText(noise_text(self.model.method, noise))
         self.training_finished.emit(self.model)
-        if steps == 0:
+        if fin.step == 0:
             self._drop_preview()
             self._warn("Training stopped before its first step; train again to get a model worth using.")
             return
         # the last preview stays up while the layer is denoised, then becomes the result
-        words = {"completed": "finished", "stopped": "stopped", "time budget": "used its time budget"}
-        self._info(f"Training {words.get(reason, reason)} after {steps:,} steps ({elapsed}); "
-                   f"denoising {self._source.name!r}…")
+        self._info(f"{training_finished(fin)}; denoising {self._source.name!r}…")
         self._start_denoising(self._source)
 
     # ================================================================== denoising
@@ -784,11 +750,8 @@ class BlindspotWidget(QWidget):
             self.cancel_button.setEnabled(False)
 
     def _on_prediction_progress(self, ev: Any) -> None:
-        fraction = ev.done / max(1, ev.total)
-        self.denoise_progress.setValue(int(round(fraction * 1000)))
-        eta = ev.elapsed_s * (1 - fraction) / fraction if fraction > 0 else None
-        self.denoise_progress.setFormat(f"denoising {fraction:.0%}"
-                                        + (f" · {format_duration(eta)} left" if eta is not None else ""))
+        self.denoise_progress.setValue(int(round(ev.done / max(1, ev.total) * 1000)))
+        self.denoise_progress.setFormat(denoising_progress(ev.done, ev.total, ev.elapsed_s))
 
     def _finish_denoising(self, result: Any) -> None:
         source, self._denoise_source = self._denoise_source, None
