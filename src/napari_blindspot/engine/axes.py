@@ -161,24 +161,41 @@ class CanonicalView:
         """A zero array with the source's shape (and axes order) for assembling results."""
         return np.zeros(tuple(self.data.shape), dtype=dtype)
 
-    def write(self, out: np.ndarray, sample: int, block: np.ndarray, channel: int | None = None) -> None:
+    def write(self, out: Any, sample: int, block: np.ndarray, channel: int | None = None, *,
+              rows: tuple[int, int] | None = None) -> None:
         """Write a ``(C, [Z,] Y, X)`` block back into ``out`` (source axes order).
 
-        With ``channel`` given, ``block`` is ``(1, [Z,] Y, X)`` and only that channel is written.
+        ``out`` is any array with the source's shape that takes numpy-style assignment (numpy,
+        zarr, memmap).  With ``channel`` given, ``block`` is ``(1, [Z,] Y, X)`` and only that
+        channel is written; with ``rows=(start, stop)`` the block holds only those rows of the
+        first spatial axis (Y in 2D, Z in 3D).
         """
+        out[self.index(sample, channel, rows)] = self.to_source_order(block, channel)
+
+    def index(self, sample: int, channel: int | None = None,
+              rows: tuple[int, int] | None = None) -> tuple[Any, ...]:
+        """The source index of one sample (one data ``channel`` of it, ``rows`` of its first
+        spatial axis): what :meth:`write` assigns to."""
         sample_index = np.unravel_index(int(sample), self.sample_shape) if self.sample_shape else ()
         index: list[Any] = []
-        kept: list[str] = []
         for a in self.axes:
             if a in self.sample_axes:
                 index.append(int(sample_index[self.sample_axes.index(a)]))
             elif a == "C" and channel is not None:
                 index.append(int(channel))
+            elif rows is not None and a == self.spatial_axes[0]:
+                index.append(slice(int(rows[0]), int(rows[1])))
             else:
                 index.append(slice(None))
-                kept.append(a)
+        return tuple(index)
+
+    def to_source_order(self, block: np.ndarray, channel: int | None = None) -> np.ndarray:
+        """A canonical block ``(C, [Z,] Y, X)`` transposed to the source's axes order (without
+        the sample axes, and without C when ``channel`` is given or the source has none)."""
+        kept = [a for a in self.axes if a not in self.sample_axes
+                and not (a == "C" and channel is not None)]
         order = "C" + self.spatial_axes
         if "C" not in kept:
             block = block[0]
             order = self.spatial_axes
-        out[tuple(index)] = np.transpose(block, [order.index(a) for a in kept])
+        return np.transpose(block, [order.index(a) for a in kept])

@@ -83,4 +83,33 @@ class PredictionProgress:
     elapsed_s: float
 
 
+@dataclass(frozen=True)
+class PredictedBlock:
+    """Sent by streamed prediction (:meth:`~.model.DenoisingModel.predict_stream`) for every
+    finished part of a sample: rows ``[start, stop)`` along the sample's first spatial axis
+    (Y in 2D, Z in 3D) of canonical sample ``sample`` (data channel ``channel`` for
+    independent-channel models, else None: all channels).
+
+    ``denoised`` (and ``uncertainty``, the posterior standard deviation, when asked for and
+    the method has one) are float32 ``(C, stop - start, *other spatial axes)`` in the image's
+    intensity units, C = 1 when ``channel`` is set.  Write them back with
+    :meth:`~.axes.CanonicalView.write` (``rows=(start, stop)``).
+    """
+
+    sample: int
+    channel: int | None
+    start: int
+    stop: int
+    denoised: np.ndarray
+    uncertainty: np.ndarray | None = None
+
+    @property
+    def outputs(self) -> dict[str, np.ndarray]:
+        """``{"denoised": ..., ["uncertainty": ...]}``."""
+        out = {"denoised": self.denoised}
+        if self.uncertainty is not None:
+            out["uncertainty"] = self.uncertainty
+        return out
+
+
 TrainingEvent = Any  # TrainingStarted | TrainingProgress | Preview | TrainingFinished

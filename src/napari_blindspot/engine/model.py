@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Generator
+from collections.abc import Callable, Generator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -15,14 +15,25 @@ from .axes import CanonicalView, check_axes
 from .config import TrainConfig
 from .device import autocast, autocast_dtype, default_tile_batch, place_network, select_device
 from .errors import AxesError, DataError
-from .events import PredictionProgress
+from .events import PredictedBlock, PredictionProgress
 from .methods.base import Method
 from .methods.registry import get_method
 from .model_file import load_network, save_model
 from .normalization import Normalization, check_finite
-from .tiling import predict_sample, predict_whole
+from .tiling import Slab, predict_slabs, predict_whole
 
 PredictionResult = dict[str, np.ndarray]
+
+
+@dataclass(frozen=True)
+class PredictionUnit:
+    """One part of a prediction: canonical sample ``sample``, data ``channel`` (independent-
+    channel models; None: all channels) and optionally only ``rows=(start, stop)`` of its first
+    spatial axis (Y in 2D, Z in 3D)."""
+
+    sample: int
+    channel: int | None = None
+    rows: tuple[int, int] | None = None
 
 
 def check_image(data: Any) -> None:
@@ -129,57 +140,99 @@ class DenoisingModel:
         return view
 
     # ------------------------------------------------------------ prediction
-    def predict_iter(self, data: Any, axes: str | None = None, *, tile_size: int | None = None,
-                     tile_size_z: int | None = None, tile_batch: int | None = None,
-                     tta: bool = False, uncertainty: bool = False,
-                     ) -> Generator[PredictionProgress, None, PredictionResult]:
-        """Denoise ``data`` (axes ``axes``, default the training axes) tile by tile.
+    def view(self, data: Any, axes: str | None = None) -> CanonicalView:
+        """The canonical view prediction works on (axes default: the training axes); checks
+        the image and its channel count against the model."""
+        return self._view(data, axes)
 
-        Yields :class:`PredictionProgress`; returns ``{"denoised": float32 array}`` with the
-        shape and axes order of ``data``, in its intensity units, plus ``"uncertainty"``
-        (posterior standard deviation, same units) when requested and the method has one.
+    def prediction_units(self, view: CanonicalView) -> list[PredictionUnit]:
+        """The parts prediction of ``view`` is done in, in order: every sample, and for
+        independent-channel models every data channel of it."""
+        channels = range(view.n_channels) if self.config.channels == "independent" else [None]
+        return [PredictionUnit(s, c) for s in range(view.n_samples) for c in channels]
+
+    def _tile_shape(self, tile_size: int | None, tile_size_z: int | None) -> tuple[int, ...]:
+        ts = tile_size or self.config.tile_size
+        return (tile_size_z or self.config.tile_size_z, ts, ts) if self.config.train_3d else (ts, ts)
+
+    def predict_stream(self, data: Any, axes: str | None = None, *,
+                       units: Sequence[PredictionUnit] | None = None, tile_size: int | None = None,
+                       tile_size_z: int | None = None, tile_batch: int | None = None,
+                       tta: bool = False, uncertainty: bool = False,
+                       ) -> Generator[PredictionProgress | PredictedBlock, None, None]:
+        """Denoise ``data`` (axes ``axes``, default the training axes) tile row by tile row,
+        yielding the result as it is finished.
+
+        Yields :class:`PredictedBlock` for every finished part of a sample (write it with
+        ``self.view(data, axes).write(out, b.sample, b.denoised, b.channel, rows=(b.start, b.stop))``)
+        and :class:`PredictionProgress` after every batch of tiles.  ``units`` (default
+        :meth:`prediction_units`) names the samples, channels and row ranges to predict;
+        a unit's rows give bit-identical values to the same rows of the whole sample.  The
+        source is read a tile row at a time (any array-like: numpy, memmap, zarr, dask), so
+        memory is bounded by one tile row of one sample, whatever the size of the image.
         Closing the generator cancels.
         """
         view = self._view(data, axes)
         cfg = self.config
         want = ("denoised", "std") if (uncertainty and self.has_uncertainty) else ("denoised",)
-        ts = tile_size or cfg.tile_size
-        tile_shape = ((tile_size_z or cfg.tile_size_z, ts, ts) if cfg.train_3d else (ts, ts))
-        outputs = {k: view.empty_like_source(np.float32) for k in want}
-        multiple = self.method.size_multiple(cfg)
-        margin = self.method.receptive_radius(cfg)
+        units = self.prediction_units(view) if units is None else list(units)
+        batch = tile_batch or cfg.tile_batch or default_tile_batch(self.device)
         start = time.perf_counter()
-        units = [(s, c) for s in range(view.n_samples)
-                 for c in (range(view.n_channels) if cfg.channels == "independent" else [None])]
-        for i, (s, c) in enumerate(units):
-            block = view.read(s, private=True)  # normalised in place below
-            check_finite(block, f"sample {s}")
-            if c is not None:
-                block = block[c:c + 1]  # a contiguous view: the channel axis comes first
-            block = self.normalization.normalize(block, c, inplace=True)
-            gen = predict_sample(self._infer_fn(c), block, tile_shape=tile_shape, multiple=multiple,
-                                 margin=margin,
-                                 batch_size=tile_batch or cfg.tile_batch or default_tile_batch(self.device),
-                                 device=self.device, tta=tta, keys=want,
-                                 pad_mode=self.method.pad_mode)
+        for i, unit in enumerate(units):
+            s, c = unit.sample, unit.channel
+
+            def read_rows(a: int, b: int, s: int = s, c: int | None = c) -> np.ndarray:
+                region = (slice(a, b),) + tuple(slice(None) for _ in view.spatial_axes[1:])
+                block = view.read(s, region, private=True)  # normalised in place below
+                check_finite(block, f"sample {s}")
+                if c is not None:
+                    block = block[c:c + 1]  # a contiguous view: the channel axis comes first
+                return self.normalization.normalize(block, c, inplace=True)
+
+            gen = predict_slabs(self._infer_fn(c), read_rows, view.spatial_shape,
+                                tile_shape=self._tile_shape(tile_size, tile_size_z),
+                                multiple=self.method.size_multiple(cfg),
+                                margin=self.method.receptive_radius(cfg), batch_size=batch,
+                                device=self.device, tta=tta, keys=want,
+                                pad_mode=self.method.pad_mode, rows=unit.rows)
             try:
-                while True:
-                    ev = next(gen)
-                    frac = (i + ev.done / ev.total) / len(units)
-                    yield PredictionProgress(int(round(frac * 1000)), 1000, time.perf_counter() - start)
-            except StopIteration as stop:
-                result = stop.value
+                for ev in gen:
+                    if isinstance(ev, Slab):
+                        den = self.normalization.denormalize(ev.outputs["denoised"], c, inplace=True)
+                        std = ev.outputs.get("std")
+                        yield PredictedBlock(s, c, ev.start, ev.stop, den,
+                                             None if std is None else self.normalization.scale_std(std, c))
+                    else:
+                        frac = (i + ev.done / max(ev.total, 1)) / len(units)
+                        yield PredictionProgress(int(round(frac * 1000)), 1000,
+                                                 time.perf_counter() - start)
             finally:
                 gen.close()
-            del block
-            den = self.normalization.denormalize(result["denoised"], c, inplace=True)
-            view.write(outputs["denoised"], s, den, c)
-            if "std" in result:
-                view.write(outputs["std"], s, self.normalization.scale_std(result["std"], c), c)
-        out = {"denoised": outputs["denoised"]}
-        if "std" in outputs:
-            out["uncertainty"] = outputs["std"]
-        return out
+
+    def predict_iter(self, data: Any, axes: str | None = None, *, tile_size: int | None = None,
+                     tile_size_z: int | None = None, tile_batch: int | None = None,
+                     tta: bool = False, uncertainty: bool = False,
+                     ) -> Generator[PredictionProgress, None, PredictionResult]:
+        """Denoise ``data`` (axes ``axes``, default the training axes) tile by tile, in memory.
+
+        Yields :class:`PredictionProgress`; returns ``{"denoised": float32 array}`` with the
+        shape and axes order of ``data``, in its intensity units, plus ``"uncertainty"``
+        (posterior standard deviation, same units) when requested and the method has one.
+        Closing the generator cancels.  (:meth:`predict_stream` assembled into arrays; stream
+        instead to write results larger than memory.)
+        """
+        view = self._view(data, axes)
+        outputs: dict[str, np.ndarray] = {}
+        for ev in self.predict_stream(data, axes, tile_size=tile_size, tile_size_z=tile_size_z,
+                                      tile_batch=tile_batch, tta=tta, uncertainty=uncertainty):
+            if isinstance(ev, PredictedBlock):
+                for key, block in ev.outputs.items():
+                    if key not in outputs:
+                        outputs[key] = view.empty_like_source(np.float32)
+                    view.write(outputs[key], ev.sample, block, ev.channel, rows=(ev.start, ev.stop))
+            else:
+                yield ev
+        return outputs
 
     def predict(self, data: Any, axes: str | None = None, *,
                 progress: Callable[[PredictionProgress], None] | None = None,

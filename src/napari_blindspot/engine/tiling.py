@@ -7,8 +7,12 @@ at the far border are padded, the sample itself is never copied), predicted in
 batches, and blended with weights that are zero in a ``margin`` at every inner tile
 border (where the tile lacks context) and ramp up smoothly over ``blend`` pixels.
 With ``margin`` at least the network's receptive radius the result equals the
-whole-image prediction up to float rounding, without seams.  Memory: the tiles in
-flight, plus the blended result and its weight sum over the sample (no padding).
+whole-image prediction up to float rounding, without seams.
+
+:func:`predict_slabs` streams: it predicts a tile row (along the first spatial axis) at a
+time and yields the rows no later tile row reaches, so its memory is one tile row's input and
+blended sums, whatever the size of the sample.  :func:`predict_sample` assembles its rows into
+whole arrays (in-memory results).
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from __future__ import annotations
 import itertools
 import time
 from collections.abc import Callable, Generator
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -79,25 +84,146 @@ def infer_with_tta(infer: InferFn, x: torch.Tensor, tta: bool) -> dict[str, torc
     return {key: value / 8 for key, value in total.items()}
 
 
-def _tile_reader(sample: np.ndarray, padded: tuple[int, ...], pad_mode: str,
-                 ) -> Callable[[tuple[int, ...], tuple[int, ...]], np.ndarray]:
-    """A function reading the tile at ``origin`` of size ``tiles`` from ``sample`` as if it
-    were padded at the end to ``padded`` (see :func:`~.nets.layers.pad_to_multiple`)."""
-    spatial = sample.shape[1:]
+def pad_mode_for(spatial: tuple[int, ...], padded: tuple[int, ...], pad_mode: str) -> str:
+    """The :func:`numpy.pad` mode that pads a sample of shape ``spatial`` up to ``padded`` as
+    :func:`~.nets.layers.pad_to_multiple` does: constant for ``"zeros"``, else reflect where every
+    padded axis is long enough, else edge."""
     if pad_mode == "zeros":
-        mode = "constant"
-    else:  # as pad_to_multiple: reflect where every padded axis is long enough, else edge
-        mode = "reflect" if all(p - s < s for p, s in zip(padded, spatial)) else "edge"
+        return "constant"
+    return "reflect" if all(p - s < s for p, s in zip(padded, spatial)) else "edge"
 
-    def read(origin: tuple[int, ...], tiles: tuple[int, ...]) -> np.ndarray:
-        region = tuple(slice(o, min(o + t, s)) for o, t, s in zip(origin, tiles, spatial))
-        tile = sample[(slice(None),) + region]
-        short = [(0, 0)] + [(0, o + t - min(o + t, s)) for o, t, s in zip(origin, tiles, spatial)]
-        if any(after for _, after in short):
-            tile = np.pad(tile, short, mode=mode)
-        return tile
 
-    return read
+def _pad_end(block: np.ndarray, lengths: tuple[int, ...], mode: str) -> np.ndarray:
+    """``block`` ``(C, *spatial)`` padded at the end of its first spatial axes up to ``lengths``."""
+    short = [(0, 0)] + [(0, max(0, t - s)) for t, s in zip(lengths, block.shape[1:])]
+    short += [(0, 0)] * (block.ndim - len(short))
+    return np.pad(block, short, mode=mode) if any(after for _, after in short) else block
+
+
+@dataclass(frozen=True)
+class Slab:
+    """Finished rows ``[start, stop)`` along a sample's first spatial axis (Y in 2D, Z in 3D):
+    ``outputs[key]`` is float32 ``(C_out, stop - start, *other spatial axes)``."""
+
+    start: int
+    stop: int
+    outputs: dict[str, np.ndarray]
+
+
+RowReader = Callable[[int, int], np.ndarray]
+
+
+@dataclass(frozen=True)
+class TilePlan:
+    """Where the tiles of one sample go: their shape, per-axis origins, blend weights."""
+
+    spatial: tuple[int, ...]
+    tiles: tuple[int, ...]
+    starts: list[list[int]]
+    weights: list[list[np.ndarray]]
+    mode: str
+
+    @classmethod
+    def make(cls, spatial: tuple[int, ...], tile_shape: tuple[int, ...], multiple: int,
+             margin: int, pad_mode: str) -> "TilePlan":
+        padded = tuple(-(-s // multiple) * multiple for s in spatial)
+        tile_shape = tuple(_fit_tile(int(t), margin, multiple) for t in tile_shape)
+        tiles = tuple(min(t, p) for t, p in zip(tile_shape, padded))
+        margins = tuple(max(0, min(margin, (t - BLEND - multiple) // 2)) for t in tiles)
+        starts = [tile_starts(p, t, m, multiple) for p, t, m in zip(padded, tiles, margins)]
+        weights = [[_ramp(t, m, s > 0, s + t < p) for s in axis_starts]
+                   for axis_starts, t, m, p in zip(starts, tiles, margins, padded)]
+        return cls(tuple(spatial), tiles, starts, weights, pad_mode_for(spatial, padded, pad_mode))
+
+    def rows_for(self, start: int, stop: int) -> list[int]:
+        """Indices of the tile rows (along the first spatial axis) that reach ``[start, stop)``."""
+        t = self.tiles[0]
+        return [i for i, s in enumerate(self.starts[0]) if s < stop and s + t > start]
+
+    def n_tiles(self, start: int, stop: int) -> int:
+        per_row = int(np.prod([len(s) for s in self.starts[1:]], dtype=np.int64))
+        return len(self.rows_for(start, stop)) * per_row
+
+
+def predict_slabs(infer: InferFn, read_rows: RowReader, spatial: tuple[int, ...], *,
+                  tile_shape: tuple[int, ...], multiple: int, margin: int, batch_size: int,
+                  device: torch.device, tta: bool = False, keys: tuple[str, ...] = ("denoised",),
+                  pad_mode: str = "reflect", rows: tuple[int, int] | None = None,
+                  ) -> Generator[PredictionProgress | Slab, None, None]:
+    """Predict one sample of spatial shape ``spatial`` tile row by tile row, streaming the result.
+
+    ``read_rows(start, stop)`` returns the normalised sample's rows ``[start, stop)`` along the
+    first spatial axis as float32 ``(C, stop - start, *rest)`` (an array the caller does not
+    need back).  Tiles are predicted a tile row at a time (in batches of ``batch_size`` within
+    the row) and blended into a buffer of rows; as soon as no later tile row reaches a row, it
+    is finished and yielded in a :class:`Slab` (in order, together covering ``rows``, default
+    the whole sample), followed by a :class:`PredictionProgress` after every batch.  Memory: one
+    tile row's input rows and its blended sums, whatever the size of the sample.  Every output
+    pixel is the same sum, in the same order, whichever ``rows`` it is computed for, so a sample
+    cut into row ranges gives bit-identical results.  Closing the generator cancels.
+    """
+    start_time = time.perf_counter()
+    plan = TilePlan.make(spatial, tile_shape, multiple, margin, pad_mode)
+    r0, r1 = (0, spatial[0]) if rows is None else (max(0, rows[0]), min(spatial[0], rows[1]))
+    if r1 <= r0:
+        return
+    row_ids = plan.rows_for(r0, r1)
+    inner = list(itertools.product(*plan.starts[1:]))
+    total, done = len(row_ids) * len(inner), 0
+    rest = spatial[1:]
+    t0 = plan.tiles[0]
+    lo = r0  # first row not yet yielded; the buffers hold rows [lo, lo + len)
+    acc: dict[str, np.ndarray] = {}
+    norm = np.zeros((0,) + rest, np.float32)
+    for i in row_ids:
+        s0 = plan.starts[0][i]
+        slab = _pad_end(read_rows(s0, min(s0 + t0, spatial[0])), (t0,), plan.mode)
+        # grow the buffers to the rows this tile row reaches (inside the sample)
+        need = min(s0 + t0, spatial[0]) - lo
+        if need > norm.shape[0]:
+            extra = need - norm.shape[0]
+            norm = np.concatenate([norm, np.zeros((extra,) + rest, np.float32)])
+            for k in acc:
+                acc[k] = np.concatenate([acc[k], np.zeros(acc[k].shape[:1] + (extra,) + rest,
+                                                          np.float32)], axis=1)
+        w0 = plan.weights[0][i]
+        for first in range(0, len(inner), batch_size):
+            chunk = inner[first:first + batch_size]
+            batch = torch.from_numpy(np.stack([
+                _pad_end(slab[(slice(None), slice(None))
+                              + tuple(slice(o, o + t) for o, t in zip(org, plan.tiles[1:]))],
+                         plan.tiles, plan.mode) for org in chunk])).to(device)
+            with torch.no_grad():
+                out = infer_with_tta(infer, batch, tta)
+            out_np = {k: out[k].float().cpu().numpy() for k in keys}
+            del batch, out
+            for j, org in enumerate(chunk):
+                full = (s0,) + org
+                # the part of the tile inside the sample (tiles at the far border reach into padding)
+                inside = tuple(slice(0, min(t, s - o)) for o, t, s in zip(full, plan.tiles, spatial))
+                w = w0[inside[0]]
+                for axis in range(1, len(spatial)):
+                    weights = plan.weights[axis][plan.starts[axis].index(full[axis])]
+                    w = np.multiply.outer(w, weights[inside[axis]])
+                region = (slice(s0 - lo, s0 - lo + inside[0].stop),) + tuple(
+                    slice(o, o + sl.stop) for o, sl in zip(org, inside[1:]))
+                for k, v in out_np.items():
+                    if k not in acc:
+                        acc[k] = np.zeros((v.shape[1],) + norm.shape, np.float32)
+                    acc[k][(slice(None),) + region] += v[j][(slice(None),) + inside] * w
+                norm[region] += w
+            done += len(chunk)
+            yield PredictionProgress(done, total, time.perf_counter() - start_time)
+        del slab
+        later = [plan.starts[0][j] for j in range(i + 1, len(plan.starts[0]))]
+        final = min(r1, later[0]) if later else r1
+        if final > lo:
+            n = final - lo
+            part = np.maximum(norm[:n], 1e-12)
+            yield Slab(lo, final, {k: v[:, :n] / part for k, v in acc.items()})
+            norm = norm[n:].copy()
+            acc = {k: v[:, n:].copy() for k, v in acc.items()}
+            lo = final
 
 
 def predict_sample(infer: InferFn, sample: np.ndarray, *, tile_shape: tuple[int, ...],
@@ -105,56 +231,29 @@ def predict_sample(infer: InferFn, sample: np.ndarray, *, tile_shape: tuple[int,
                    tta: bool = False, keys: tuple[str, ...] = ("denoised",),
                    pad_mode: str = "reflect",
                    ) -> Generator[PredictionProgress, None, dict[str, np.ndarray]]:
-    """Predict one normalised sample ``(C, *spatial)`` float32 tile by tile.
+    """Predict one normalised sample ``(C, *spatial)`` float32 tile by tile, in memory.
 
     Yields :class:`PredictionProgress` after every batch of tiles; returns
-    ``{key: array (C_out, *spatial)}`` float32 for each requested output ``key``.
-    Tiles are rounded up to ``multiple`` and enlarged where too small to hold the context
-    ``margin`` on both sides, so that the result does not depend on the tile size.
-    ``pad_mode`` (``"reflect"`` or ``"zeros"``) pads the sample to ``multiple``.
-    Closing the generator cancels the prediction.
+    ``{key: array (C_out, *spatial)}`` float32 for each requested output ``key``
+    (:func:`predict_slabs` assembled). Tiles are rounded up to ``multiple`` and enlarged where
+    too small to hold the context ``margin`` on both sides, so that the result does not depend
+    on the tile size.  ``pad_mode`` (``"reflect"`` or ``"zeros"``) pads the sample to
+    ``multiple``.  Closing the generator cancels the prediction.
     """
-    start = time.perf_counter()
-    ndim = sample.ndim - 1
     spatial = tuple(sample.shape[1:])
-    padded = tuple(-(-s // multiple) * multiple for s in spatial)
-    read_tile = _tile_reader(sample, padded, pad_mode)
-    tile_shape = tuple(_fit_tile(int(t), margin, multiple) for t in tile_shape)
-    tiles = tuple(min(t, p) for t, p in zip(tile_shape, padded))
-    margins = tuple(max(0, min(margin, (t - BLEND - multiple) // 2)) for t in tiles)
-    starts = [tile_starts(p, t, m, multiple) for p, t, m in zip(padded, tiles, margins)]
-    origins = list(itertools.product(*starts))
-    weights_1d = [
-        [_ramp(t, m, s > 0, s + t < p) for s in axis_starts]
-        for axis_starts, t, m, p in zip(starts, tiles, margins, padded)
-    ]
-    acc: dict[str, np.ndarray] = {}
-    norm = np.zeros(spatial, np.float32)
-    total = len(origins)
-    for first in range(0, total, batch_size):
-        chunk = origins[first:first + batch_size]
-        batch = torch.from_numpy(np.stack([read_tile(org, tiles) for org in chunk])).to(device)
-        with torch.no_grad():
-            out = infer_with_tta(infer, batch, tta)
-        out_np = {k: out[k].float().cpu().numpy() for k in keys}
-        del batch, out
-        for i, org in enumerate(chunk):
-            # the part of the tile inside the sample (tiles at the far border reach into padding)
-            inside = tuple(slice(0, min(t, s - o)) for o, t, s in zip(org, tiles, spatial))
-            w = weights_1d[0][starts[0].index(org[0])][inside[0]]
-            for axis in range(1, ndim):
-                w = np.multiply.outer(w, weights_1d[axis][starts[axis].index(org[axis])][inside[axis]])
-            region = tuple(slice(o, o + sl.stop) for o, sl in zip(org, inside))
-            for k, v in out_np.items():
-                if k not in acc:
-                    acc[k] = np.zeros((v.shape[1],) + spatial, np.float32)
-                acc[k][(slice(None),) + region] += v[i][(slice(None),) + inside] * w
-            norm[region] += w
-        yield PredictionProgress(min(first + batch_size, total), total, time.perf_counter() - start)
-    np.maximum(norm, 1e-12, out=norm)
-    for v in acc.values():
-        v /= norm
-    return acc
+    result: dict[str, np.ndarray] = {}
+    for ev in predict_slabs(infer, lambda a, b: sample[:, a:b], spatial,
+                            tile_shape=tile_shape, multiple=multiple, margin=margin,
+                            batch_size=batch_size, device=device, tta=tta, keys=keys,
+                            pad_mode=pad_mode):
+        if isinstance(ev, Slab):
+            for k, v in ev.outputs.items():
+                if k not in result:
+                    result[k] = np.empty((v.shape[0],) + spatial, np.float32)
+                result[k][:, ev.start:ev.stop] = v
+        else:
+            yield ev
+    return result
 
 
 def predict_whole(infer: InferFn, sample: np.ndarray, device: torch.device,
@@ -166,4 +265,5 @@ def predict_whole(infer: InferFn, sample: np.ndarray, device: torch.device,
     return {k: v[0].float().cpu().numpy() for k, v in out.items()}
 
 
-__all__ = ["predict_sample", "predict_whole", "tile_starts", "infer_with_tta"]
+__all__ = ["Slab", "TilePlan", "predict_slabs", "predict_sample", "predict_whole", "tile_starts",
+           "infer_with_tta", "pad_mode_for"]
