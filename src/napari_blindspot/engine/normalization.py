@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -72,20 +73,27 @@ def check_finite(block: np.ndarray, where: str) -> None:
                         "Replace them first (e.g. with the image median) and try again.")
 
 
-def compute_normalization(view: CanonicalView) -> Normalization:
-    """Per-channel mean and std over (up to :data:`MAX_STAT_SAMPLES`) samples of ``view``."""
-    n = view.n_samples
-    picks = np.unique(np.linspace(0, n - 1, min(n, MAX_STAT_SAMPLES)).round().astype(int))
-    total = np.zeros(view.n_channels, np.float64)
-    total_sq = np.zeros(view.n_channels, np.float64)
+def compute_normalization(view: CanonicalView | Sequence[CanonicalView]) -> Normalization:
+    """Per-channel mean and std over (up to :data:`MAX_STAT_SAMPLES`) samples of ``view``.
+
+    Several views (images of one kind, trained on together) are pooled: the samples are
+    spread over the images and every pixel read counts once, so one normalisation serves
+    all of them (as it must: the model applies one to every image it denoises)."""
+    views = [view] if isinstance(view, CanonicalView) else list(view)
+    per_view = max(1, MAX_STAT_SAMPLES // len(views))
+    total = np.zeros(views[0].n_channels, np.float64)
+    total_sq = np.zeros(views[0].n_channels, np.float64)
     count = 0
-    for s in picks:
-        block = view.read(int(s)).astype(np.float64)
-        check_finite(block, f"sample {int(s)}")
-        flat = block.reshape(block.shape[0], -1)
-        total += flat.sum(axis=1)
-        total_sq += (flat ** 2).sum(axis=1)
-        count += flat.shape[1]
+    for k, v in enumerate(views):
+        n = v.n_samples
+        picks = np.unique(np.linspace(0, n - 1, min(n, per_view)).round().astype(int))
+        for s in picks:
+            block = v.read(int(s)).astype(np.float64)
+            check_finite(block, f"sample {int(s)}" + (f" of image {k + 1}" if len(views) > 1 else ""))
+            flat = block.reshape(block.shape[0], -1)
+            total += flat.sum(axis=1)
+            total_sq += (flat ** 2).sum(axis=1)
+            count += flat.shape[1]
     mean = total / count
     var = np.maximum(total_sq / count - mean ** 2, 0.0)
     std = np.sqrt(var)

@@ -154,6 +154,33 @@ class PatchSampler:
             self.augment = augment
 
 
+class MultiSampler:
+    """Draws patches from several images (each a :class:`PatchSampler`), picking the image of
+    every patch at random with probability ``weights`` (normalised): with weights proportional
+    to the images' pixels, every pixel of every image is equally likely, whatever their shapes.
+    ``rng`` is the samplers' shared generator."""
+
+    def __init__(self, samplers: list[PatchSampler], weights: list[float], rng: np.random.Generator) -> None:
+        self.samplers = samplers
+        w = np.asarray(weights, np.float64)
+        self.p = w / w.sum()
+        self.rng = rng
+        self.independent_channels = samplers[0].independent_channels
+
+    def _sample(self) -> tuple[np.ndarray, int]:
+        k = int(self.rng.choice(len(self.samplers), p=self.p)) if len(self.samplers) > 1 else 0
+        return self.samplers[k]._sample()
+
+    def draw(self, batch_size: int) -> tuple[np.ndarray, np.ndarray | None]:
+        """As :meth:`PatchSampler.draw`, each patch from an image picked at random."""
+        patches, channels = zip(*(self._sample() for _ in range(batch_size)))
+        return (np.stack(patches, axis=1),
+                np.asarray(channels, np.int64) if self.independent_channels else None)
+
+    def batch(self, batch_size: int) -> np.ndarray:
+        return self.draw(batch_size)[0]
+
+
 def count_patches(view: CanonicalView, patch_shape: tuple[int, ...], independent_channels: bool) -> int:
     """How many non-overlapping patches the data holds (one epoch's worth)."""
     per_sample = int(np.prod([max(1, s // p) for s, p in zip(view.spatial_shape, patch_shape)]))

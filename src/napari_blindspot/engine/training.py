@@ -35,7 +35,7 @@ from .native_libs import guard_compiler_imports
 from .threads import ThreadTuner
 from .model import DenoisingModel, check_image
 from .normalization import Normalization, compute_normalization
-from .patches import PatchSampler, count_patches, patch_shape_for, split_regions
+from .patches import MultiSampler, PatchSampler, count_patches, patch_shape_for, split_regions
 
 log = logging.getLogger(__name__)
 
@@ -69,11 +69,18 @@ class TrainingRun:
     Parameters
     ----------
     data
-        The noisy image, axes ``config.axes``; any real dtype.
+        The noisy image, axes ``config.axes``; any real dtype.  Or a list of images (of any
+        shapes, the same channels) to train one model on: patches are drawn from all of them,
+        each pixel equally likely, and the normalisation and HQ-SSL's noise calibration are
+        measured on all of them pooled (one model applies one normalisation and one noise
+        model, in intensity units, to every image it denoises).
+    axes
+        With a list of images: the axes of each (default ``config.axes`` for all).
     config
         Training settings (validated here).
     target
-        Noise2Noise only: a second, independent noisy acquisition, same shape.
+        Noise2Noise only: a second, independent noisy acquisition, same shape (with a list
+        of images: a list of targets, one per image).
     noise_reference
         HQ-SSL with ``noise_calibration="pair"``: a second acquisition of the same scene, same
         shape, the noise is measured against (it is not trained on).
@@ -88,7 +95,8 @@ class TrainingRun:
         cores); it picks the fastest count up to that while it runs (:mod:`.threads`).
     """
 
-    def __init__(self, data: Any, config: TrainConfig, *, target: Any = None,
+    def __init__(self, data: Any, config: TrainConfig, *, axes: list[str] | None = None,
+                 target: Any = None,
                  noise_reference: Any = None, initial: DenoisingModel | None = None,
                  preview: np.ndarray | None = None, preview_channel: int | None = None,
                  preview_interval_s: float = 5.0, max_threads: int | None = None) -> None:
@@ -97,15 +105,37 @@ class TrainingRun:
         # NaN/inf, validation patches) and building the network happen in prepare().
         self.config = config = copy.deepcopy(config).validate()
         self.method = get_method(config)
-        check_image(data)
-        self.method.check_inputs(data, target)
-        if target is not None:
-            check_image(target)
-        self.view = CanonicalView(data, config.axes, config.train_3d)
-        self._views = [self.view] + ([CanonicalView(target, config.axes, config.train_3d)]
-                                     if target is not None else [])
+        images = list(data) if isinstance(data, (list, tuple)) else [data]
+        targets = (list(target) if isinstance(target, (list, tuple)) else [target]) \
+            if target is not None else [None] * len(images)
+        if len(targets) != len(images):
+            raise DataError(f"{len(images)} images but {len(targets)} targets: give one target per image.")
+        axes_list = list(axes) if axes is not None else [config.axes] * len(images)
+        if len(axes_list) != len(images):
+            raise DataError(f"{len(images)} images but {len(axes_list)} axes strings: give one per image.")
+        self.groups: list[list[CanonicalView]] = []
+        for k, (image, tgt, ax) in enumerate(zip(images, targets, axes_list)):
+            check_image(image)
+            self.method.check_inputs(image, tgt)
+            if tgt is not None:
+                check_image(tgt)
+            group = [CanonicalView(image, ax, config.train_3d)]
+            if tgt is not None:
+                group.append(CanonicalView(tgt, ax, config.train_3d))
+            if k and group[0].n_channels != self.groups[0][0].n_channels:
+                raise DataError(f"Image {k + 1} has {group[0].n_channels} channel(s), image 1 "
+                                f"{self.groups[0][0].n_channels}: one model trains on images with the "
+                                "same channels.")
+            self.groups.append(group)
+        if len(images) > 1 and noise_reference is not None:
+            raise DataError("A second acquisition for the noise calibration works with one image only.")
+        data = images[0]
+        self.view = self.groups[0][0]
+        self._views = self.groups[0]
         self._reference = self._noise_reference(noise_reference, data)
         self.patch_shape = patch_shape_for(self.view, config.patch_size, config.patch_size_z)
+        for group in self.groups[1:]:
+            patch_shape_for(group[0], config.patch_size, config.patch_size_z)
         self.device = select_device(config.device)
         self.max_threads = max_threads
         self.threads: ThreadTuner | None = None
@@ -125,7 +155,7 @@ class TrainingRun:
         self.steps_done_before = int(initial.info.get("steps", 0) or 0) if initial is not None else 0
         independent = config.channels == "independent"
         self.net_channels = 1 if independent else self.view.n_channels
-        self.epoch_patches = count_patches(self.view, self.patch_shape, independent)
+        self.epoch_patches = sum(count_patches(g[0], self.patch_shape, independent) for g in self.groups)
         self.steps_per_epoch = max(1, math.ceil(self.epoch_patches / config.batch_size))
         self.total_steps = self._total_steps()
 
@@ -184,29 +214,40 @@ class TrainingRun:
         torch.manual_seed(c.seed)
         self.rng = np.random.default_rng(c.seed)
         self.generator = torch.Generator().manual_seed(c.seed + 1)
-        normalization = self.normalization or compute_normalization(self.view)
-        if len(views) == 2:
-            compute_normalization(views[1])  # checks the target for NaN/inf and constant data
+        normalization = self.normalization or compute_normalization([g[0] for g in self.groups])
+        for group in self.groups:
+            if len(group) == 2:
+                compute_normalization(group[1])  # checks the target for NaN/inf and constant data
         independent = c.channels == "independent"
-        train_region, val_region = split_regions(self.view, self.patch_shape, c.validation_fraction)
-        self.sampler = PatchSampler(views, normalization, self.patch_shape, train_region,
-                                    self.rng, independent_channels=independent)
-        if val_region is not None:
+        samplers, weights, val_samplers = [], [], []
+        for group in self.groups:
+            train_region, val_region = split_regions(group[0], self.patch_shape, c.validation_fraction)
+            samplers.append(PatchSampler(group, normalization, self.patch_shape, train_region,
+                                         self.rng, independent_channels=independent))
+            weights.append(count_patches(group[0], self.patch_shape, independent))
+            if val_region is not None:
+                val_samplers.append(PatchSampler(group, normalization, self.patch_shape, val_region,
+                                                 np.random.default_rng(c.seed + 2),
+                                                 independent_channels=independent, augment=False))
+        self.sampler = samplers[0] if len(samplers) == 1 else MultiSampler(samplers, weights, self.rng)
+        if val_samplers:
             n_val = int(np.clip(round(c.validation_fraction * self.epoch_patches),
                                 MIN_VALIDATION_PATCHES, MAX_VALIDATION_PATCHES))
-            val_sampler = PatchSampler(views, normalization, self.patch_shape, val_region,
-                                       np.random.default_rng(c.seed + 2),
-                                       independent_channels=independent, augment=False)
-            val, val_channels = val_sampler.fixed_set(n_val)
-            self.val_batch = torch.from_numpy(val)
-            self.val_channels = None if val_channels is None else torch.from_numpy(val_channels)
+            # every image holds out its share (at least one patch each)
+            shares = np.maximum(1, np.round(n_val * np.asarray(weights[:len(val_samplers)], float)
+                                            / sum(weights[:len(val_samplers)]))).astype(int)
+            sets = [vs.fixed_set(int(n)) for vs, n in zip(val_samplers, shares)]
+            self.val_batch = torch.from_numpy(np.concatenate([v for v, _ in sets], axis=1))
+            self.val_channels = (None if sets[0][1] is None
+                                 else torch.from_numpy(np.concatenate([ch for _, ch in sets])))
         if initial is not None:
             net = place_network(copy.deepcopy(initial.net), self.device, self.view.ndim_spatial)
         else:
             net = place_network(self.method.build(c, self.net_channels, self.view.ndim_spatial,
                                                   normalization),
                                 self.device, self.view.ndim_spatial)
-            self.calibrations = self.method.calibrate(net, self.view, normalization, independent,
+            views = self.view if len(self.groups) == 1 else [g[0] for g in self.groups]
+            self.calibrations = self.method.calibrate(net, views, normalization, independent,
                                                       self._reference)
         guard_compiler_imports()  # building an optimizer imports torch._dynamo, and with it triton
         self.optimizer = torch.optim.Adam(self.method.param_groups(net, c.learning_rate),

@@ -1,7 +1,10 @@
 """TIFF input and output with tifffile, keeping axes and pixel sizes.
 
 ``read_tiff`` returns the image, an axes string guessed from the file's own
-metadata (ImageJ hyperstack or OME) where it has any, and the pixel sizes.
+metadata (ImageJ hyperstack or OME) where it has any, and the pixel sizes.  The image is
+lazy: memory-mapped where the file stores it contiguously and uncompressed, else a
+``zarr.Array`` over tifffile's zarr store (compressed or tiled files: only the pages or
+tiles asked for are read); ``lazy=False`` loads it into memory.
 ``write_tiff`` writes an ImageJ-compatible hyperstack (axes reordered to ImageJ's
 ``TZCYX`` order when needed) with the pixel size as resolution and spacing.
 """
@@ -29,7 +32,7 @@ class TiffImage:
     ``axes_source`` says where the axes came from: ``"imagej"``, ``"ome"`` or ``"guessed"``.
     """
 
-    data: np.ndarray
+    data: Any  # numpy array, numpy.memmap or zarr.Array: shape, dtype, numpy-style indexing
     axes: str
     axes_source: str
     pixel_size: dict[str, float] = field(default_factory=dict)
@@ -55,8 +58,23 @@ def _resolution_to_size(tag: Any) -> float | None:
         return None
 
 
-def read_tiff(path: str | os.PathLike) -> TiffImage:
-    """Read a TIFF file: data, axes (from ImageJ/OME metadata, else guessed), pixel sizes."""
+def _lazy_data(path: str, tif: tifffile.TiffFile) -> Any:
+    """The first series without reading it: a memmap when contiguous and uncompressed, else a
+    read-only zarr array over tifffile's store (which keeps the file open)."""
+    series = tif.series[0]
+    if series.dataoffset is not None and len(series.levels) == 1:
+        try:
+            return tifffile.memmap(path, series=0, mode="r")
+        except Exception:  # noqa: BLE001 - tifffile refuses some layouts: read through zarr
+            pass
+    import zarr
+
+    return zarr.open(series.aszarr(level=0), mode="r")
+
+
+def read_tiff(path: str | os.PathLike, *, lazy: bool = True) -> TiffImage:
+    """Read a TIFF file: data (lazy unless ``lazy=False``, see the module docstring), axes
+    (from ImageJ/OME metadata, else guessed), pixel sizes."""
     path = os.fspath(path)
     try:
         tif = tifffile.TiffFile(path)
@@ -64,9 +82,9 @@ def read_tiff(path: str | os.PathLike) -> TiffImage:
         raise
     except Exception as exc:  # noqa: BLE001 - tifffile raises many types
         raise DataError(f"Cannot read {path!r} as a TIFF file: {exc}") from exc
-    with tif:
+    try:
         series = tif.series[0]
-        data = series.asarray()
+        data = _lazy_data(path, tif) if lazy else series.asarray()
         axes_raw = series.axes
         source = "guessed"
         pixel: dict[str, float] = {}
@@ -95,6 +113,13 @@ def read_tiff(path: str | os.PathLike) -> TiffImage:
                 x, y = _resolution_to_size(tags["XResolution"]), _resolution_to_size(tags["YResolution"])
                 if x and y and not (x == 1.0 and y == 1.0):
                     pixel["X"], pixel["Y"] = x, y
+    except Exception as exc:  # noqa: BLE001 - tifffile raises many types
+        tif.close()
+        if isinstance(exc, DataError):
+            raise
+        raise DataError(f"Cannot read {path!r} as a TIFF file: {exc}") from exc
+    if not lazy or isinstance(data, np.ndarray):
+        tif.close()  # a memmap keeps its own handle; a zarr store needs the file open
     axes = _normalize_axes(axes_raw) if source != "guessed" else None
     if axes is not None:
         try:

@@ -137,7 +137,9 @@ class Method:
     def calibrate(self, net: nn.Module, view: CanonicalView, normalization: Normalization,
                   independent_channels: bool, reference: CanonicalView | None = None) -> list:
         """Data-driven initialisation before training (e.g. noise levels); returns what was
-        measured (stored with the model), default nothing.  ``reference``: a second acquisition."""
+        measured (stored with the model), default nothing.  ``view`` may be a list of views
+        (several images trained on together: measure on all of them, pooled).
+        ``reference``: a second acquisition."""
         return []
 
     def before_step(self, net: nn.Module, progress: float) -> None:

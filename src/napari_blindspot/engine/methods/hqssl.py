@@ -26,6 +26,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..nets.blindspot import BlindSpotUNet
+from ..axes import CanonicalView
+from ..errors import ConfigError
 from ..noise import MIN_VARIANCE, KnownGaussian, NoiseModel, build_noise_model
 from ..noise_estimate import NoiseCalibration, calibrate_image, calibrate_repeats
 from ..posterior import (lower_triangular, nll_diagonal, nll_full, posterior_full,
@@ -33,7 +35,6 @@ from ..posterior import (lower_triangular, nll_diagonal, nll_full, posterior_ful
 from .base import Method, Setting
 
 if TYPE_CHECKING:  # pragma: no cover
-    from ..axes import CanonicalView
     from ..config import TrainConfig
     from ..normalization import Normalization
 
@@ -200,9 +201,16 @@ class HQSSL(Method):
         if net.noise is None or isinstance(net.noise, KnownGaussian):
             return []
         how = self.config.noise_calibration
-        picks = np.unique(np.linspace(0, view.n_samples - 1, min(view.n_samples, CALIBRATION_FRAMES))
-                          .round().astype(int))
+        views = [view] if isinstance(view, CanonicalView) else list(view)
+        if len(views) > 1 and how != "image":
+            raise ConfigError(f"noise_calibration={how!r} measures the noise on one image's repeated "
+                              "acquisitions; to train on several images use 'image'.")
+        view = views[0]
         dtype = np.dtype(getattr(view.data, "dtype", np.float32))
+        # several images are pooled: their frames share out CALIBRATION_FRAMES
+        per_view = max(1, CALIBRATION_FRAMES // len(views))
+        picks = [np.unique(np.linspace(0, v.n_samples - 1, min(v.n_samples, per_view))
+                           .round().astype(int)) for v in views]
         cals = []
         for c in range(view.n_channels):
             if how == "repeats":
@@ -212,10 +220,11 @@ class HQSSL(Method):
                 cal = calibrate_repeats(stack, dtype=dtype)
             elif how == "pair":
                 assert reference is not None
-                stack = np.stack([np.stack([v.read(int(s))[c] for s in picks]) for v in (view, reference)])
+                stack = np.stack([np.stack([v.read(int(s))[c] for s in picks[0]])
+                                  for v in (view, reference)])
                 cal = calibrate_repeats(stack, dtype=dtype)
             else:
-                frames = [_middle_slice(view.read(int(s))[c]) for s in picks]
+                frames = [_middle_slice(v.read(int(s))[c]) for v, ps in zip(views, picks) for s in ps]
                 cal = calibrate_image(frames, dtype=dtype)
             cals.append(cal)
         net.noise.calibrate(cals, normalization)

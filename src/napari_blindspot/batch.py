@@ -1,0 +1,202 @@
+"""Many files at once: which inputs, which outputs, and denoising them one after another.
+
+``expand_inputs`` turns what the user typed (files, folders, glob patterns) into image
+paths, and says which entries matched nothing.  ``plan_outputs`` names every output before
+any work: one input may write to a file; several write ``<name>_denoised.<ext>`` (and
+``<name>_uncertainty.<ext>``) into a folder; no output may be an input or be written twice.
+``denoise_files`` streams every file into its outputs (:mod:`.streaming`) and goes on past a
+file that fails, reporting it in the :class:`BatchSummary`.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+import time
+from collections.abc import Callable, Generator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from .engine import BlindspotError, PredictionProgress
+from .io.image import IMAGE_SUFFIXES, image_format, open_image
+from .io.omezarr import is_zarr_path
+from .streaming import predict_to_file_iter
+
+#: Output formats by name, and the file extension they get.
+FORMATS = {"tiff": ".tif", "zarr": ".ome.zarr"}
+
+
+def _is_image(path: str) -> bool:
+    return image_format(path) is not None and (os.path.isfile(path) or is_zarr_path(path))
+
+
+def expand_inputs(entries: Sequence[str]) -> tuple[list[str], list[str]]:
+    """Image paths from files, folders (their TIFF files and zarr stores, sorted, not
+    recursive) and glob patterns, in the order given, each once; and the entries that
+    matched no image (with why)."""
+    found: list[str] = []
+    problems: list[str] = []
+    for entry in entries:
+        if is_zarr_path(entry) and os.path.exists(entry):
+            matches = [entry]
+        elif os.path.isdir(entry):
+            matches = sorted(os.path.join(entry, n) for n in os.listdir(entry)
+                             if n.lower().endswith(IMAGE_SUFFIXES) and not n.startswith("."))
+            matches = [m for m in matches if _is_image(m)]
+            if not matches:
+                problems.append(f"{entry}: a folder without TIFF files or zarr stores")
+        elif os.path.exists(entry):
+            matches = [entry]
+        elif glob.has_magic(entry):
+            matches = sorted(m for m in glob.glob(entry) if _is_image(m))
+            if not matches:
+                problems.append(f"{entry}: matches no TIFF file or zarr store")
+        else:
+            matches = []
+            problems.append(f"{entry}: no such file or folder")
+        for m in matches:
+            if os.path.abspath(m) not in {os.path.abspath(f) for f in found}:
+                found.append(m.rstrip("/\\"))
+    return found, problems
+
+
+def stem(path: str) -> str:
+    """A file's name without its image extension (``a.ome.tif`` -> ``a``)."""
+    name = os.path.basename(os.fspath(path).rstrip("/\\"))
+    for suffix in (".ome.zarr", ".ome.tiff", ".ome.tif", ".zarr", ".tiff", ".tif"):
+        if name.lower().endswith(suffix):
+            return name[: -len(suffix)]
+    return os.path.splitext(name)[0]
+
+
+def output_format(path: str, fmt: str | None) -> str:
+    """``fmt``, else the format of ``path`` (an input), TIFF for anything else."""
+    return fmt or image_format(path) or "tiff"
+
+
+@dataclass
+class FileJob:
+    """One input and where its outputs go (``{"denoised": path, ["uncertainty": path]}``)."""
+
+    input: str
+    outputs: dict[str, str]
+
+
+def plan_outputs(inputs: Sequence[str], output: str, *, uncertainty: str | None = None,
+                 fmt: str | None = None) -> list[FileJob]:
+    """The outputs of every input (see the module docstring); raises :class:`BlindspotError`
+    when an output would replace an input or two inputs would write the same file."""
+    single = len(inputs) == 1 and not os.path.isdir(output) and image_format(output) is not None \
+        and not output.endswith(("/", os.sep))
+    jobs = []
+    for path in inputs:
+        ext = FORMATS[output_format(path, fmt)]
+        if single:
+            outs = {"denoised": output}
+            if uncertainty:
+                outs["uncertainty"] = uncertainty
+        else:
+            outs = {"denoised": os.path.join(output, f"{stem(path)}_denoised{ext}")}
+            if uncertainty:
+                outs["uncertainty"] = os.path.join(uncertainty, f"{stem(path)}_uncertainty{ext}")
+        jobs.append(FileJob(path, outs))
+    inputs_abs = {os.path.realpath(p) for p in inputs}
+    seen: dict[str, str] = {}
+    for job in jobs:
+        for out in job.outputs.values():
+            real = os.path.realpath(out)
+            if real in inputs_abs:
+                raise BlindspotError(f"The output {out!r} is an input: choose another output path "
+                                     "(inputs are never overwritten).")
+            if real in seen:
+                raise BlindspotError(f"{seen[real]!r} and {job.input!r} would both write {out!r}: "
+                                     "rename one of them, or denoise them into different folders.")
+            seen[real] = job.input
+    return jobs
+
+
+def prepare_folders(jobs: Sequence[FileJob]) -> None:
+    """Create the output folders of several inputs (a single output's folder must exist)."""
+    for job in jobs:
+        for out in job.outputs.values():
+            folder = os.path.dirname(os.path.abspath(out))
+            if not os.path.isdir(folder):
+                if len(jobs) == 1:
+                    raise BlindspotError(f"The folder of {out!r} does not exist: create it first or "
+                                         "choose another output path.")
+                os.makedirs(folder, exist_ok=True)
+
+
+@dataclass(frozen=True)
+class FileStarted:
+    index: int
+    total: int
+    path: str
+    shape: tuple[int, ...]
+    axes: str
+
+
+@dataclass(frozen=True)
+class FileDone:
+    index: int
+    path: str
+    outputs: dict[str, str]
+    elapsed_s: float
+
+
+@dataclass(frozen=True)
+class FileFailed:
+    index: int
+    path: str
+    error: str
+
+
+@dataclass
+class BatchSummary:
+    """What a batch did: the files written and the files that failed (with why)."""
+
+    done: list[FileDone] = field(default_factory=list)
+    failed: list[FileFailed] = field(default_factory=list)
+    elapsed_s: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return not self.failed
+
+
+BatchEvent = Any  # FileStarted | PredictionProgress | FileDone | FileFailed
+
+
+def denoise_files(model: Any, jobs: Sequence[FileJob], *, axes: str | None = None,
+                  dtype: str = "float32", zarr_format: int = 2, tile_size: int | None = None,
+                  tta: bool = False, open_fn: Callable[[str, str | None], Any] = open_image,
+                  ) -> Generator[BatchEvent, None, BatchSummary]:
+    """Denoise every job's input into its outputs, one file after another; yields
+    :class:`FileStarted`, :class:`~.engine.PredictionProgress`, :class:`FileDone` or
+    :class:`FileFailed` (a file that fails is reported and skipped); returns the summary.
+    ``dtype``: ``"float32"`` or ``"input"`` (the input's pixel type)."""
+    summary = BatchSummary()
+    start = time.perf_counter()
+    for i, job in enumerate(jobs):
+        t0 = time.perf_counter()
+        try:
+            image = open_fn(job.input, axes)
+            yield FileStarted(i, len(jobs), job.input, tuple(image.data.shape), image.axes)
+            out_dtype = image.data.dtype if dtype == "input" else "float32"
+            paths = yield from predict_to_file_iter(model, image, job.outputs, dtype=out_dtype,
+                                                    zarr_format=zarr_format, tile_size=tile_size,
+                                                    tta=tta)
+        except (BlindspotError, OSError, ValueError, RuntimeError, KeyError) as exc:
+            failed = FileFailed(i, job.input, str(exc) or type(exc).__name__)
+            summary.failed.append(failed)
+            yield failed
+            continue
+        done = FileDone(i, job.input, paths, time.perf_counter() - t0)
+        summary.done.append(done)
+        yield done
+    summary.elapsed_s = time.perf_counter() - start
+    return summary
+
+
+__all__ = ["BatchSummary", "FORMATS", "FileDone", "FileFailed", "FileJob", "FileStarted",
+           "denoise_files", "expand_inputs", "plan_outputs", "prepare_folders", "stem"]

@@ -1,0 +1,101 @@
+"""Assembling streamed blocks into whole chunks (or TIFF pages) before they are written.
+
+Prediction finishes an image in pieces (rows of one sample, one channel at a time) that
+rarely match the chunks of the output file.  :class:`ChunkAssembler` copies every piece
+into the chunks it touches and hands a chunk to the writer as soon as all of its pixels
+have arrived, so each chunk is written once, whole (no read-modify-write), and only the
+chunks being filled are held in memory.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+#: ``emit(chunk_position, region, data)``: a finished chunk at ``region`` of the file.
+Emit = Callable[[tuple[int, ...], tuple[slice, ...], np.ndarray], None]
+
+
+def cast_to(data: np.ndarray, dtype: Any) -> np.ndarray:
+    """``data`` as ``dtype``: integer types are rounded and clipped to their range."""
+    dtype = np.dtype(dtype)
+    if dtype.kind in "ui":
+        info = np.iinfo(dtype)
+        return np.clip(np.round(data), info.min, info.max).astype(dtype)
+    return np.asarray(data, dtype=dtype)
+
+
+def _full_index(index: tuple[Any, ...], shape: tuple[int, ...]) -> tuple[tuple[int, int], ...]:
+    out = []
+    for entry, size in zip(index, shape):
+        if isinstance(entry, slice):
+            start, stop, step = entry.indices(size)
+            if step != 1:
+                raise ValueError("strided writes are not supported")
+            out.append((start, stop))
+        else:
+            out.append((int(entry), int(entry) + 1))
+    return tuple(out)
+
+
+class ChunkAssembler:
+    """Collects pieces of an array of ``shape`` into chunks of ``chunks`` and emits each
+    chunk, cast to ``dtype``, once it is complete.
+
+    Pieces may come in any order but must not overlap; :meth:`open_chunks` says how many are
+    being filled (what the assembler holds in memory).
+    """
+
+    def __init__(self, shape: tuple[int, ...], chunks: tuple[int, ...], dtype: Any, emit: Emit) -> None:
+        if len(shape) != len(chunks):
+            raise ValueError(f"chunks {chunks} do not fit shape {shape}")
+        self.shape = tuple(int(s) for s in shape)
+        self.chunks = tuple(int(c) for c in chunks)
+        self.dtype = np.dtype(dtype)
+        self.emit = emit
+        self._open: dict[tuple[int, ...], list[Any]] = {}  # position -> [buffer, filled]
+        self.emitted = 0
+
+    def _region(self, pos: tuple[int, ...]) -> tuple[slice, ...]:
+        return tuple(slice(p * c, min((p + 1) * c, s)) for p, c, s in zip(pos, self.chunks, self.shape))
+
+    def write(self, index: tuple[Any, ...], block: np.ndarray) -> None:
+        """Place ``block`` at ``index`` (ints or unit-step slices, one per axis; the block has
+        the sliced axes only, in order)."""
+        bounds = _full_index(index, self.shape)
+        sliced = [isinstance(e, slice) for e in index]
+        full = np.asarray(block).reshape(tuple(b - a for a, b in bounds)) if not all(sliced) \
+            else np.asarray(block)
+        if full.shape != tuple(b - a for a, b in bounds):
+            raise ValueError(f"block of shape {full.shape} does not fit index {index!r}")
+        ranges = [range(a // c, (b - 1) // c + 1) for (a, b), c in zip(bounds, self.chunks)]
+        for pos in itertools.product(*ranges):
+            region = self._region(pos)
+            lo = [max(a, r.start) for (a, _), r in zip(bounds, region)]
+            hi = [min(b, r.stop) for (_, b), r in zip(bounds, region)]
+            src = tuple(slice(l - a, h - a) for l, h, (a, _) in zip(lo, hi, bounds))
+            dst = tuple(slice(l - r.start, h - r.start) for l, h, r in zip(lo, hi, region))
+            entry = self._open.get(pos)
+            if entry is None:
+                entry = self._open[pos] = [np.zeros(tuple(r.stop - r.start for r in region),
+                                                    np.float32), 0]
+            entry[0][dst] = full[src]
+            entry[1] += int(np.prod([h - l for l, h in zip(lo, hi)]))
+            if entry[1] >= entry[0].size:
+                del self._open[pos]
+                self.emitted += 1
+                self.emit(pos, region, cast_to(entry[0], self.dtype))
+
+    def open_chunks(self) -> int:
+        return len(self._open)
+
+    def check_complete(self) -> None:
+        """Raise ``RuntimeError`` when some chunk never got all of its pixels."""
+        if self._open:
+            raise RuntimeError(f"{len(self._open)} chunk(s) of the output were not completely written")
+
+
+__all__ = ["ChunkAssembler", "cast_to"]
