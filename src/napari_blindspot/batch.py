@@ -17,7 +17,7 @@ from collections.abc import Callable, Generator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from .engine import BlindspotError, PredictionProgress
+from .engine import BlindspotError
 from .io.image import IMAGE_SUFFIXES, image_format, open_image
 from .io.omezarr import is_zarr_path
 from .streaming import predict_to_file_iter
@@ -86,7 +86,8 @@ def plan_outputs(inputs: Sequence[str], output: str, *, uncertainty: str | None 
                  fmt: str | None = None) -> list[FileJob]:
     """The outputs of every input (see the module docstring); raises :class:`BlindspotError`
     when an output would replace an input or two inputs would write the same file."""
-    single = len(inputs) == 1 and not os.path.isdir(output) and image_format(output) is not None \
+    # one input writes to the file -o names, unless it names a folder (existing, or ending in /)
+    single = len(inputs) == 1 and not (os.path.isdir(output) and not is_zarr_path(output)) \
         and not output.endswith(("/", os.sep))
     jobs = []
     for path in inputs:

@@ -1,7 +1,8 @@
 """The ``blindspot`` command line: train, denoise, inspect models, run the demo.
 
-    blindspot train IMAGE.tif --method n2v2 --axes ZYX -o model.safetensors
+    blindspot train IMAGE.tif [MORE.tif DIR/ ...] --method n2v2 --axes ZYX -o model.safetensors
     blindspot denoise IMAGE.tif --model model.safetensors -o denoised.tif
+    blindspot denoise a.tif b.zarr "dir/*.tif" --model model.safetensors -o outdir/ [--workers 4]
     blindspot denoise IMAGE.tif --method hqssl -o denoised.tif      # one-shot
     blindspot demo --out demo                                       # bundled sample
     blindspot info model.safetensors
@@ -22,6 +23,7 @@ from typing import Any, TextIO
 
 import numpy as np
 
+from .cli_batch import add_batch_arguments
 from .cli_export import add_export_parser
 from .engine import (BlindspotError, DenoisingModel, Preview, PredictionProgress, Setting,
                      TrainConfig, TrainingFinished, TrainingProgress, TrainingRun, TrainingStarted,
@@ -112,16 +114,24 @@ def _config_from_args(args: argparse.Namespace, axes: str) -> TrainConfig:
     return TrainConfig.for_method(method, **overrides)
 
 
-def _train(args: argparse.Namespace, image: TiffImage) -> DenoisingModel:
+def train_on(args: argparse.Namespace, images: list[Any]) -> DenoisingModel:
+    """Train on one image or several (one model; each with its own axes), drawing the
+    training events as a progress bar."""
+    image = images[0]
     config = _config_from_args(args, image.axes)
     target = None
     if getattr(args, "target", None):
+        if len(images) > 1:
+            raise BlindspotError("--target pairs with one image: train on one pair of acquisitions.")
         target = _read(args.target, image.axes).data
         if not method_class(config.method).takes_target():
             paired = next(cls for cls in method_classes() if cls.takes_target())
             config = config.replace(method=paired.name)
             info(f"A --target was given: training {paired.display_name}.")
-    run = TrainingRun(image.data, config, target=target)
+    if len(images) > 1:
+        run = TrainingRun([im.data for im in images], config, axes=[im.axes for im in images])
+    else:
+        run = TrainingRun(image.data, config, target=target)
     bar = ProgressBar()
     model: DenoisingModel | None = None
     for ev in run.events():
@@ -157,43 +167,18 @@ def _write(path: str, data: np.ndarray, image: TiffImage, dtype_choice: str) -> 
 
 # ------------------------------------------------------------------ commands
 def cmd_train(args: argparse.Namespace) -> int:
-    image = _read(args.image, args.axes)
-    model = _train(args, image)
-    model.save(args.output)
-    info(f"Saved model to {args.output}.")
-    return 0
+    from .cli_batch import cmd_train as run
+
+    return run(args)
 
 
 def cmd_denoise(args: argparse.Namespace) -> int:
-    image = _read(args.image, args.axes)
-    if args.model:
-        if args.method:
-            raise BlindspotError("Give either --model (apply a trained model) or --method (train on "
-                                 "this image first), not both.")
-        model = load_model(args.model, device=args.device or "auto")
-        info(f"Loaded {args.model}: {_label(model)}.")
-    else:
-        if args.minutes is None and args.steps is None and args.epochs is None and not args.config:
-            args.minutes = ONE_SHOT_MINUTES
-            info(f"One-shot: training on the image for {ONE_SHOT_MINUTES * 60:.0f} s, then denoising "
-                 "(--steps, --epochs or --minutes to change).")
-        model = _train(args, image)
-        if args.save_model:
-            model.save(args.save_model)
-            info(f"Saved model to {args.save_model}.")
-    result = _predict(model, image, args)
-    _write(args.output, result["denoised"], image, args.dtype)
-    if args.uncertainty:
-        if "uncertainty" in result:
-            _write(args.uncertainty, result["uncertainty"], image, "float32")
-        else:
-            able = " and ".join(cls.display_name for cls in method_classes() if cls.gives_uncertainty)
-            info(f"The {_label(model)} gives no uncertainty map (only {able} does); "
-                 f"{args.uncertainty} not written.")
-    return 0
+    from .cli_batch import cmd_denoise as run
+
+    return run(args)
 
 
-def _label(model: Any) -> str:
+def label(model: Any) -> str:
     """The model summary of napari-blindspot models; foreign bioimage.io models name themselves."""
     return model_summary(model) if hasattr(model, "config") else model.label()
 
@@ -201,7 +186,7 @@ def _label(model: Any) -> str:
 def cmd_info(args: argparse.Namespace) -> int:
     model = load_model(args.model, device="cpu")
     if not hasattr(model, "config"):
-        print(f"{_label(model)} from {args.model}\naxes: {' '.join(model.input_axes)}"
+        print(f"{label(model)} from {args.model}\naxes: {' '.join(model.input_axes)}"
               f"\nchannels: {model.channels}")
         return 0
     c = model.config
@@ -256,8 +241,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
                pixel_size={"X": sample.pixel_size_um, "Y": sample.pixel_size_um})
     info(f"Bundled sample: {sample.noisy.shape} {sample.axes} uint16 with Poisson-Gaussian noise; "
          f"written to {noisy_path}.")
-    image = read_tiff(noisy_path)
-    model = _train(args, image)
+    image = read_tiff(noisy_path, lazy=False)
+    model = train_on(args, [image])
     result = _predict(model, image, args)
     out_path = os.path.join(args.out, "sample_denoised.tif")
     _write(out_path, result["denoised"], image, "float32")
@@ -362,25 +347,32 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="blindspot", description="Self-supervised denoising of microscopy images.")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    p = sub.add_parser("train", help="train a model on a noisy TIFF and save it")
-    p.add_argument("image", help="noisy TIFF to train on")
+    p = sub.add_parser("train", help="train a model on noisy images and save it")
+    p.add_argument("images", nargs="+", metavar="IMAGE",
+                   help="noisy TIFF files, OME-Zarr images, folders of them or glob patterns to "
+                   "train one model on")
     p.add_argument("-o", "--output", required=True, help="model file (.safetensors)")
     _add_common(p)
     _add_training_options(p)
     p.set_defaults(func=cmd_train)
 
-    p = sub.add_parser("denoise", help="denoise a TIFF with a saved model, or train on it first",
-                       description="Denoise IMAGE with --model, or train on IMAGE itself first "
-                       f"(one-shot; default method {DEFAULT_METHOD}).")
-    p.add_argument("image", help="noisy TIFF to denoise")
-    p.add_argument("-o", "--output", required=True, help="denoised TIFF")
+    p = sub.add_parser("denoise", help="denoise images with a saved model, or train on them first",
+                       description="Denoise IMAGE(s) with --model, or train on them first "
+                       f"(one-shot; default method {DEFAULT_METHOD}). Results stream to disk.")
+    p.add_argument("images", nargs="+", metavar="IMAGE",
+                   help="noisy TIFF files, OME-Zarr images, folders of them or glob patterns")
+    p.add_argument("-o", "--output", required=True,
+                   help="the denoised image (one input: .tif, or .zarr for OME-Zarr), or a folder "
+                   "(several inputs, or a name ending in /): <name>_denoised.tif/.ome.zarr there")
     p.add_argument("--model", help="a model saved by `blindspot train`, or a bioimage.io package "
                    "(.zip or folder) (else train on IMAGE first)")
     p.add_argument("--save-model", help="also save the model trained on IMAGE")
     able = "/".join(cls.display_name for cls in method_classes() if cls.gives_uncertainty)
-    p.add_argument("--uncertainty", help=f"write the posterior standard deviation here ({able})")
+    p.add_argument("--uncertainty", help=f"write the posterior standard deviation here ({able}); "
+                   "with a folder output, a folder for <name>_uncertainty files")
     p.add_argument("--dtype", choices=("float32", "input"), default="float32",
                    help="output pixel type: float32 (default) or the input's")
+    add_batch_arguments(p)
     _add_common(p)
     _add_training_options(p)
     p.set_defaults(func=cmd_denoise)

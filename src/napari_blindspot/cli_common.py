@@ -1,4 +1,5 @@
-"""What the `blindspot` subcommands share: status lines and reading an input TIFF."""
+"""What the `blindspot` subcommands share: status lines and opening an input image (TIFF or
+OME-Zarr, lazily)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import os
 import sys
 
 from .engine import BlindspotError
-from .io.tiff import TiffImage, read_tiff
+from .io.image import ImageFile, image_format, open_image
 
 
 def info(message: str) -> None:
@@ -15,12 +16,12 @@ def info(message: str) -> None:
     sys.stderr.flush()
 
 
-def read_input(path: str, axes: str | None) -> TiffImage:
-    """Read an input TIFF, saying which axes it has and where they came from (``axes``
-    overrides)."""
-    if not os.path.isfile(path):
+def read_input(path: str, axes: str | None) -> ImageFile:
+    """Open an input image lazily (a TIFF file or a zarr store), saying which axes it has and
+    where they came from (``axes`` overrides)."""
+    if not (os.path.isfile(path) or (image_format(path) == "zarr" and os.path.isdir(path))):
         raise BlindspotError(f"Input file {path!r} does not exist.")
-    image = read_tiff(path)
+    image = open_image(path)
     if axes:
         image.axes = axes.upper()
         image.axes_source = "given"

@@ -22,6 +22,8 @@ from .engine import DenoisingModel, PredictionProgress
 from .engine.axes import CanonicalView, check_axes
 from .engine.events import PredictedBlock
 from .io.image import ImageFile, Writer, open_writer
+from .io.omezarr import ZarrImage
+from .io.tiff import TiffImage
 
 
 class ResultWriter:
@@ -88,10 +90,11 @@ def predict_to_file_iter(model: Any, image: ImageFile | Any, output: str | os.Pa
     (float32, or an integer type: rounded and clipped).  Closing the generator cancels and
     removes the partial outputs.
     """
-    data = getattr(image, "data", image)
-    axes = axes or getattr(image, "axes", None)
-    pixel_size = getattr(image, "pixel_size", None) if pixel_size is None else pixel_size
-    unit = unit or getattr(image, "unit", "micron")
+    opened = isinstance(image, (TiffImage, ZarrImage))
+    data = image.data if opened else image
+    axes = axes or (image.axes if opened else None)
+    pixel_size = (image.pixel_size if opened else None) if pixel_size is None else pixel_size
+    unit = unit or (image.unit if opened else "micron")
     outputs = _as_outputs(output)
     if "uncertainty" in outputs and not getattr(model, "has_uncertainty", False):
         outputs.pop("uncertainty")

@@ -201,11 +201,13 @@ def predict_slabs(infer: InferFn, read_rows: RowReader, spatial: tuple[int, ...]
                 full = (s0,) + org
                 # the part of the tile inside the sample (tiles at the far border reach into padding)
                 inside = tuple(slice(0, min(t, s - o)) for o, t, s in zip(full, plan.tiles, spatial))
+                # and below ``lo`` (a row range starting inside the tile row): rows not wanted
+                inside = (slice(max(0, lo - s0), inside[0].stop),) + inside[1:]
                 w = w0[inside[0]]
                 for axis in range(1, len(spatial)):
                     weights = plan.weights[axis][plan.starts[axis].index(full[axis])]
                     w = np.multiply.outer(w, weights[inside[axis]])
-                region = (slice(s0 - lo, s0 - lo + inside[0].stop),) + tuple(
+                region = (slice(s0 + inside[0].start - lo, s0 - lo + inside[0].stop),) + tuple(
                     slice(o, o + sl.stop) for o, sl in zip(org, inside[1:]))
                 for k, v in out_np.items():
                     if k not in acc:

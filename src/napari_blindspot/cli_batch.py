@@ -1,0 +1,160 @@
+"""``blindspot train`` and ``blindspot denoise`` on one file or many.
+
+    blindspot train a.tif b.tif more/ -o model.safetensors        # one model on all of them
+    blindspot denoise a.tif "more/*.tif" data.zarr --model model.safetensors -o denoised/
+    blindspot denoise big.tif --model model.safetensors -o big_denoised.ome.zarr
+    blindspot denoise folder/ --model model.safetensors -o out/ --workers 4   # dask LocalCluster
+
+Inputs are files, folders and glob patterns, read lazily (TIFF memory-mapped or through
+zarr, OME-Zarr); outputs are streamed to disk (OME-Zarr chunk by chunk, TIFF page by page),
+so images larger than memory work.  A file that cannot be read or denoised is reported and
+the others go on; a summary ends the run, and the exit status is 1 when some file failed.
+"""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from .batch import (BatchSummary, FileDone, FileFailed, FileStarted, denoise_files, expand_inputs,
+                    plan_outputs, prepare_folders)
+from .cli_common import info, read_input
+from .engine import BlindspotError, PredictionProgress, load_model, method_classes
+from .text import format_duration
+
+
+def _open_all(entries: list[str], axes: str | None) -> tuple[list[Any], list[str]]:
+    """The readable images among ``entries`` and what was wrong with the others."""
+    paths, problems = expand_inputs(entries)
+    images = []
+    for path in paths:
+        try:
+            images.append(read_input(path, axes))
+        except (BlindspotError, OSError, ValueError) as exc:
+            problems.append(f"{path}: {exc}")
+    return images, problems
+
+
+def _report_problems(problems: list[str], what: str) -> None:
+    for p in problems:
+        info(f"skipped {p}")
+    if problems:
+        info(f"{len(problems)} input(s) skipped; {what}.")
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from .cli import train_on
+
+    images, problems = _open_all(args.images, args.axes)
+    if not images:
+        raise BlindspotError("No image to train on: " + "; ".join(problems))
+    _report_problems(problems, f"training on the other {len(images)}")
+    if len(images) > 1:
+        info(f"Training one model on {len(images)} images (normalisation and noise measured on all "
+             "of them together).")
+    model = train_on(args, images)
+    model.save(args.output)
+    info(f"Saved model to {args.output}.")
+    return 1 if problems else 0
+
+
+def _summary_line(summary: BatchSummary, skipped: list[str]) -> str:
+    n_failed = len(summary.failed) + len(skipped)
+    total = len(summary.done) + n_failed
+    line = f"Denoised {len(summary.done)} of {total} file(s) in {format_duration(summary.elapsed_s)}"
+    if n_failed:
+        line += f"; {n_failed} failed: " + "; ".join(
+            [f"{f.path}: {f.error}" for f in summary.failed] + skipped)
+    return line + "."
+
+
+def cmd_denoise(args: argparse.Namespace) -> int:
+    from .cli import ONE_SHOT_MINUTES, ProgressBar, label, train_on
+
+    paths, skipped = expand_inputs(args.images)
+    if not paths:
+        raise BlindspotError("No image to denoise: " + "; ".join(skipped))
+    jobs = plan_outputs(paths, args.output, uncertainty=args.uncertainty, fmt=args.format)
+    prepare_folders(jobs)
+    if args.model:
+        if args.method:
+            raise BlindspotError("Give either --model (apply a trained model) or --method (train on "
+                                 "the images first), not both.")
+        model = load_model(args.model, device=args.device or "auto")
+        info(f"Loaded {args.model}: {label(model)}.")
+    else:
+        images, problems = _open_all(paths, args.axes)
+        if not images:
+            raise BlindspotError("No image to train on: " + "; ".join(problems))
+        if args.minutes is None and args.steps is None and args.epochs is None and not args.config:
+            args.minutes = ONE_SHOT_MINUTES
+            info(f"One-shot: training on the image{'s' if len(images) > 1 else ''} for "
+                 f"{ONE_SHOT_MINUTES * 60:.0f} s, then denoising (--steps, --epochs or --minutes to "
+                 "change)." + (" One model for all of them." if len(images) > 1 else ""))
+        model = train_on(args, images)
+        if args.save_model:
+            model.save(args.save_model)
+            info(f"Saved model to {args.save_model}.")
+    if args.uncertainty and not getattr(model, "has_uncertainty", False):
+        able = " and ".join(cls.display_name for cls in method_classes() if cls.gives_uncertainty)
+        info(f"The {label(model)} gives no uncertainty map (only {able} does); "
+             f"{args.uncertainty} not written.")
+        for job in jobs:
+            job.outputs.pop("uncertainty", None)
+    options = dict(axes=args.axes, dtype=args.dtype, zarr_format=args.zarr_format,
+                   tile_size=args.tile_size, tta=args.tta)
+    if args.workers or args.scheduler:
+        from .distributed import denoise_distributed_iter
+
+        where = f"the dask scheduler at {args.scheduler}" if args.scheduler else \
+            f"a local dask cluster of {args.workers} worker(s)"
+        info(f"Denoising {len(jobs)} file(s) on {where}.")
+        events = denoise_distributed_iter(model, jobs, workers=args.workers, scheduler=args.scheduler,
+                                          device=args.device or "auto", **options)
+    else:
+        events = denoise_files(model, jobs, **options)
+    bar = ProgressBar()
+    many = len(jobs) > 1
+    summary: BatchSummary | None = None
+    while True:
+        try:
+            ev = next(events)
+        except StopIteration as stop:
+            summary = stop.value
+            break
+        if isinstance(ev, PredictionProgress):
+            bar.prediction(ev)
+        elif isinstance(ev, FileStarted):
+            if many and not (args.workers or args.scheduler):
+                info(f"[{ev.index + 1}/{ev.total}] {ev.path}: shape {ev.shape}, axes {ev.axes}")
+        elif isinstance(ev, FileDone):
+            bar.end()
+            for key, path in ev.outputs.items():
+                info(f"Wrote {path}" + (" (uncertainty)" if key == "uncertainty" else "")
+                     + f" in {format_duration(ev.elapsed_s)}.")
+        elif isinstance(ev, FileFailed):
+            bar.end()
+            info(f"Failed: {ev.path}: {ev.error}")
+    assert summary is not None
+    if many or summary.failed or skipped:
+        info(_summary_line(summary, skipped))
+    return 1 if (summary.failed or skipped) else 0
+
+
+def add_batch_arguments(p: argparse.ArgumentParser) -> None:
+    """`denoise`'s output format and cluster options."""
+    p.add_argument("--format", choices=("tiff", "zarr"),
+                   help="output format for a folder output: tiff (ImageJ TIFF; BigTIFF OME-TIFF above "
+                   "4 GB) or zarr (OME-Zarr); default: the input's (a single output's name decides: "
+                   ".zarr is OME-Zarr)")
+    p.add_argument("--zarr-format", type=int, choices=(2, 3), default=2,
+                   help="OME-Zarr outputs: zarr v2 (OME-NGFF 0.4, default, read most widely) or v3 "
+                   "(OME-NGFF 0.5)")
+    g = p.add_argument_group("dask.distributed (needs the distributed extra)")
+    g.add_argument("--workers", type=int, help="predict on a local dask cluster of N worker processes")
+    g.add_argument("--scheduler", help="predict on the running dask cluster at this address "
+                   "(e.g. tcp://host:8786, or a dask-jobqueue cluster's); inputs and the model's "
+                   "workers must see the same files")
+
+
+__all__ = ["add_batch_arguments", "cmd_denoise", "cmd_train"]
