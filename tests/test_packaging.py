@@ -51,6 +51,10 @@ def test_project_urls_and_extras():
     extras = PYPROJECT["optional-dependencies"]
     assert any(d.startswith("bioimageio.core") for d in extras["bioimageio"])
     assert "bioimageio" in extras["all"][0] and "bioimageio" in extras["test"][0]
+    # streamed I/O is core (the CLI reads and writes zarr); dask.distributed is an extra
+    assert any(d.startswith("zarr") for d in PYPROJECT["dependencies"])
+    assert any(d.startswith("distributed") for d in extras["distributed"])
+    assert "distributed" in extras["all"][0] and "distributed" in extras["test"][0]
 
 
 @pytest.mark.parametrize("doc", ["README.md", ".napari-hub/DESCRIPTION.md"])

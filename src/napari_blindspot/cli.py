@@ -129,6 +129,8 @@ def train_on(args: argparse.Namespace, images: list[Any]) -> DenoisingModel:
             config = config.replace(method=paired.name)
             info(f"A --target was given: training {paired.display_name}.")
     if len(images) > 1:
+        info(f"Training one model on {len(images)} images (normalisation and noise measured on all "
+             "of them together).")
         run = TrainingRun([im.data for im in images], config, axes=[im.axes for im in images])
     else:
         run = TrainingRun(image.data, config, target=target)

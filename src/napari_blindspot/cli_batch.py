@@ -49,9 +49,6 @@ def cmd_train(args: argparse.Namespace) -> int:
     if not images:
         raise BlindspotError("No image to train on: " + "; ".join(problems))
     _report_problems(problems, f"training on the other {len(images)}")
-    if len(images) > 1:
-        info(f"Training one model on {len(images)} images (normalisation and noise measured on all "
-             "of them together).")
     model = train_on(args, images)
     model.save(args.output)
     info(f"Saved model to {args.output}.")
@@ -64,7 +61,7 @@ def _summary_line(summary: BatchSummary, skipped: list[str]) -> str:
     line = f"Denoised {len(summary.done)} of {total} file(s) in {format_duration(summary.elapsed_s)}"
     if n_failed:
         line += f"; {n_failed} failed: " + "; ".join(
-            [f"{f.path}: {f.error}" for f in summary.failed] + skipped)
+            [f"{f.path}: {f.error.rstrip('.')}" for f in summary.failed] + skipped)
     return line + "."
 
 
@@ -90,7 +87,7 @@ def cmd_denoise(args: argparse.Namespace) -> int:
             args.minutes = ONE_SHOT_MINUTES
             info(f"One-shot: training on the image{'s' if len(images) > 1 else ''} for "
                  f"{ONE_SHOT_MINUTES * 60:.0f} s, then denoising (--steps, --epochs or --minutes to "
-                 "change)." + (" One model for all of them." if len(images) > 1 else ""))
+                 "change).")
         model = train_on(args, images)
         if args.save_model:
             model.save(args.save_model)
