@@ -13,9 +13,11 @@ events as a progress bar on stderr.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import math
 import os
+import signal
 import sys
 import time
 from typing import Any, TextIO
@@ -24,8 +26,12 @@ import numpy as np
 
 from .engine import (BlindspotError, DenoisingModel, Preview, PredictionProgress, TrainConfig,
                      TrainingFinished, TrainingProgress, TrainingRun, TrainingStarted, load_model)
+from . import cli_checks as checks
+from .engine.atomic import staged
 from .engine.config import METHOD_HELP, METHODS, NOISE_MODELS
-from .engine.tiff_io import TiffImage, read_tiff, write_tiff
+from .engine.errors import ConfigError
+from .engine.failures import exit_code, user_message
+from .engine.tiff_io import TiffImage, read_tiff, tiff_format, write_tiff
 
 log = logging.getLogger("napari_blindspot.cli")
 
@@ -88,8 +94,6 @@ def info(message: str) -> None:
 
 # ------------------------------------------------------------------ helpers
 def _read(path: str, axes: str | None) -> TiffImage:
-    if not os.path.isfile(path):
-        raise BlindspotError(f"Input file {path!r} does not exist.")
     image = read_tiff(path)
     if axes:
         image.axes = axes.upper()
@@ -105,11 +109,11 @@ def _read(path: str, axes: str | None) -> TiffImage:
 def _config_from_args(args: argparse.Namespace, axes: str) -> TrainConfig:
     overrides: dict[str, Any] = {"axes": axes}
     if args.config:
-        with open(args.config, encoding="utf-8") as f:
-            base = TrainConfig.from_json(f.read()).to_dict()
+        base = checks.load_config_file(args.config)
         base.update(overrides)
         overrides = base
-    mapping = {"patch_size": "patch_size", "batch_size": "batch_size", "lr": "learning_rate",
+    mapping = {"patch_size": "patch_size", "patch_size_z": "patch_size_z",
+               "batch_size": "batch_size", "lr": "learning_rate",
                "mask_fraction": "mask_fraction", "noise_model": "noise_model",
                "noise_sigma": "noise_sigma", "seed": "seed", "device": "device",
                "features": None, "depth": None, "validation_fraction": "validation_fraction",
@@ -134,7 +138,12 @@ def _config_from_args(args: argparse.Namespace, axes: str) -> TrainConfig:
         overrides["steps"], overrides["epochs"] = args.steps, args.epochs
     if overrides.get("noise_sigma") is not None and "noise_model" not in overrides:
         overrides["noise_model"] = "gaussian-known"
-    return TrainConfig.for_method(method, **overrides)
+    try:
+        return TrainConfig.for_method(method, **overrides)
+    except ConfigError as exc:
+        raise checks.with_option(exc) from None
+    except TypeError as exc:  # a --config value of the wrong kind
+        raise ConfigError(f"Invalid settings in --config {args.config!r}: {exc}.") from None
 
 
 def _train(args: argparse.Namespace, image: TiffImage) -> DenoisingModel:
@@ -142,10 +151,18 @@ def _train(args: argparse.Namespace, image: TiffImage) -> DenoisingModel:
     target = None
     if getattr(args, "target", None):
         target = _read(args.target, image.axes).data
+        if target.shape != image.data.shape:
+            raise BlindspotError(f"--target {args.target!r} has shape {target.shape} but the image "
+                                 f"has {image.data.shape}: Noise2Noise needs two acquisitions of "
+                                 "the same scene, of the same shape.")
         if config.method != "n2n":
             config = config.replace(method="n2n")
             info("A --target was given: training Noise2Noise.")
-    run = TrainingRun(image.data, config, target=target)
+    try:
+        run = TrainingRun(image.data, config, target=target)
+    except ConfigError as exc:
+        raise checks.with_option(exc) from None
+    args.doing = "training"
     bar = ProgressBar()
     model: DenoisingModel | None = None
     for ev in run.events():
@@ -169,6 +186,7 @@ def _train(args: argparse.Namespace, image: TiffImage) -> DenoisingModel:
 
 
 def _predict(model: DenoisingModel, image: TiffImage, args: argparse.Namespace) -> dict[str, np.ndarray]:
+    args.doing = "denoising"
     bar = ProgressBar()
     result = model.predict(image.data, image.axes, progress=bar.prediction,
                            tile_size=args.tile_size, tta=args.tta,
@@ -177,46 +195,69 @@ def _predict(model: DenoisingModel, image: TiffImage, args: argparse.Namespace) 
     return result
 
 
-def _write(path: str, data: np.ndarray, image: TiffImage, dtype_choice: str) -> None:
-    dtype = image.data.dtype if dtype_choice == "input" else np.float32
-    write_tiff(path, data, image.axes, pixel_size=image.pixel_size, unit=image.unit, dtype=dtype)
-    info(f"Wrote {path} ({np.dtype(dtype).name}, axes {image.axes}).")
+def _write(outputs: list[tuple[str, np.ndarray, np.dtype]], image: TiffImage) -> None:
+    """Write ``(path, data, dtype)`` TIFFs: all are replaced together, or none."""
+    with staged() as stage:
+        for path, data, dtype in outputs:
+            write_tiff(stage.path(path), data, image.axes, pixel_size=image.pixel_size,
+                       unit=image.unit, dtype=dtype, atomic=False)
+    for path, _, dtype in outputs:
+        kind = "OME-TIFF" if tiff_format(dtype) == "ome" else "ImageJ TIFF"
+        info(f"Wrote {path} ({np.dtype(dtype).name} {kind}, axes {image.axes}).")
+
+
+def _save_model(model: DenoisingModel, path: str) -> None:
+    model.save(path)
+    info(f"Saved model to {path}.")
 
 
 # ------------------------------------------------------------------ commands
 def cmd_train(args: argparse.Namespace) -> int:
+    checks.check_options(args)
+    checks.check_paths([("IMAGE", args.image), ("--target", args.target), ("--config", args.config)],
+                       [("-o", args.output)], args.overwrite)
+    checks.check_target(args.image, args.target)
     image = _read(args.image, args.axes)
     model = _train(args, image)
-    model.save(args.output)
-    info(f"Saved model to {args.output}.")
+    _save_model(model, args.output)
     return 0
 
 
 def cmd_denoise(args: argparse.Namespace) -> int:
+    if args.model and args.method:
+        raise BlindspotError("Give either --model (apply a trained model) or --method (train on "
+                             "this image first), not both.")
+    checks.check_options(args)
+    checks.check_paths([("IMAGE", args.image), ("--target", args.target), ("--model", args.model),
+                        ("--config", args.config)],
+                       [("-o", args.output), ("--uncertainty", args.uncertainty),
+                        ("--save-model", args.save_model)], args.overwrite)
+    checks.check_target(args.image, args.target)
     image = _read(args.image, args.axes)
+    dtype = checks.output_dtype(args.dtype, image.data.dtype)
+    n = float(image.data.size)
+    checks.check_free_space([(args.output, n * dtype.itemsize)]
+                            + ([(args.uncertainty, n * 4)] if args.uncertainty else []))
     if args.model:
-        if args.method:
-            raise BlindspotError("Give either --model (apply a trained model) or --method (train on "
-                                 "this image first), not both.")
         model = load_model(args.model, device=args.device or "auto")
         info(f"Loaded {model.config.method} model from {args.model}.")
     else:
         model = _train(args, image)
         if args.save_model:
-            model.save(args.save_model)
-            info(f"Saved model to {args.save_model}.")
+            _save_model(model, args.save_model)
+    if args.uncertainty and not model.has_uncertainty:
+        info(f"{model.config.method} gives no uncertainty map (only HQ-SSL does); "
+             f"{args.uncertainty} not written.")
     result = _predict(model, image, args)
-    _write(args.output, result["denoised"], image, args.dtype)
-    if args.uncertainty:
-        if "uncertainty" in result:
-            _write(args.uncertainty, result["uncertainty"], image, "float32")
-        else:
-            info(f"{model.config.method} gives no uncertainty map (only HQ-SSL does); "
-                 f"{args.uncertainty} not written.")
+    outputs = [(args.output, result["denoised"], dtype)]
+    if args.uncertainty and "uncertainty" in result:
+        outputs.append((args.uncertainty, result["uncertainty"], np.dtype(np.float32)))
+    _write(outputs, image)
     return 0
 
 
 def cmd_info(args: argparse.Namespace) -> int:
+    checks.check_input("MODEL", args.model)
     model = load_model(args.model, device="cpu")
     c = model.config
     print(f"method: {c.method}\naxes: {c.axes} ({'3D' if c.train_3d else '2D'} training)")
@@ -232,7 +273,18 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from .png import side_by_side, write_png
     from .samples import fluorescence_timelapse
 
-    os.makedirs(args.out, exist_ok=True)
+    checks.check_options(args)
+    if os.path.exists(args.out) and not os.path.isdir(args.out):
+        raise ConfigError(f"--out {args.out!r} is a file, not a folder: choose a folder name.")
+    try:
+        os.makedirs(args.out, exist_ok=True)
+    except OSError as exc:
+        raise ConfigError(f"--out {args.out!r}: cannot create the folder ({exc.strerror}); choose "
+                          "another place.") from None
+    names = ("sample_noisy.tif", "sample_clean.tif", "sample_denoised.tif", "sample_uncertainty.tif",
+             "model.safetensors", "comparison.png")
+    # the demo replaces its own files from an earlier run, never anything else
+    checks.check_paths([], [("--out", os.path.join(args.out, n)) for n in names], overwrite=True)
     sample = fluorescence_timelapse(frames=args.frames, size=args.size, seed=0)
     noisy_path = os.path.join(args.out, "sample_noisy.tif")
     write_tiff(noisy_path, sample.noisy, sample.axes,
@@ -244,10 +296,11 @@ def cmd_demo(args: argparse.Namespace) -> int:
     image = read_tiff(noisy_path)
     model = _train(args, image)
     result = _predict(model, image, args)
-    out_path = os.path.join(args.out, "sample_denoised.tif")
-    _write(out_path, result["denoised"], image, "float32")
+    outputs = [(os.path.join(args.out, "sample_denoised.tif"), result["denoised"], np.dtype(np.float32))]
     if "uncertainty" in result:
-        _write(os.path.join(args.out, "sample_uncertainty.tif"), result["uncertainty"], image, "float32")
+        outputs.append((os.path.join(args.out, "sample_uncertainty.tif"), result["uncertainty"],
+                        np.dtype(np.float32)))
+    _write(outputs, image)
     model.save(os.path.join(args.out, "model.safetensors"))
     data_range = float(sample.clean.max() - sample.clean.min())
 
@@ -285,6 +338,8 @@ def _add_training_options(p: argparse.ArgumentParser) -> None:
                    "also given, cap it")
     g.add_argument("--patch-size", type=int, help=f"side of the square training patches in pixels "
                    f"(default {TrainConfig().patch_size}; a multiple of 4)")
+    g.add_argument("--patch-size-z", type=int, help=f"depth of the training patches in Z, with --3d "
+                   f"(default {TrainConfig().patch_size_z}; a multiple of 4)")
     g.add_argument("--batch-size", type=int, help="patches per training step (default 16; HQ-SSL 4)")
     g.add_argument("--lr", type=float, help="learning rate")
     g.add_argument("--features", type=int, help="network width (first level)")
@@ -319,6 +374,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("train", help="train a model on a noisy TIFF and save it")
     p.add_argument("image", help="noisy TIFF to train on")
     p.add_argument("-o", "--output", required=True, help="model file (.safetensors)")
+    p.add_argument("--overwrite", action="store_true", help="replace the output if it exists "
+                   "(default: refuse)")
     _add_common(p)
     _add_training_options(p)
     p.set_defaults(func=cmd_train)
@@ -333,6 +390,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--uncertainty", help="write the posterior standard deviation here (HQ-SSL)")
     p.add_argument("--dtype", choices=("float32", "input"), default="float32",
                    help="output pixel type: float32 (default) or the input's")
+    p.add_argument("--overwrite", action="store_true", help="replace outputs that exist "
+                   "(default: refuse); inputs are never replaced")
     _add_common(p)
     _add_training_options(p)
     p.set_defaults(func=cmd_denoise)
@@ -355,21 +414,40 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _terminate(signum: int, frame: Any) -> None:
+    """SIGTERM (a cluster's time limit, ``kill``) unwinds like Ctrl-C: no half-written files."""
+    raise KeyboardInterrupt
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO if getattr(args, "verbose", False) else logging.WARNING,
+    verbose = bool(getattr(args, "verbose", False))
+    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
     if args.command == "demo" and args.minutes is None and args.steps is None and args.epochs is None:
         args.steps = DEMO_STEPS
         info(f"Demo: {DEMO_STEPS} training steps (--steps or --minutes to change).")
+    previous = None
+    with contextlib.suppress(ValueError):  # only the main thread may set signal handlers
+        previous = signal.signal(signal.SIGTERM, _terminate)
     try:
         return args.func(args)
-    except BlindspotError as exc:
-        sys.stderr.write(f"blindspot: error: {exc}\n")
-        return 2
     except KeyboardInterrupt:
-        sys.stderr.write("blindspot: interrupted\n")
+        sys.stderr.write("blindspot: interrupted (no file is left half-written)\n")
         return 130
+    except Exception as exc:  # noqa: BLE001 - every error ends as one line, the traceback on -v
+        if verbose or not isinstance(exc, BlindspotError):
+            log.debug("traceback", exc_info=exc)
+        if verbose:
+            import traceback
+
+            traceback.print_exception(exc, file=sys.stderr)
+        doing = getattr(args, "doing", None) or f"running {args.command}"
+        sys.stderr.write(f"blindspot: error: {user_message(exc, doing)}\n")
+        return exit_code(exc)
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -13,6 +14,8 @@ METHODS = ("n2v2", "n2v", "hqssl", "n2n")
 NOISE_MODELS = ("poisson-gaussian", "gaussian", "gaussian-known", "mean-only")
 SCHEDULES = ("cosine", "constant")
 CHANNEL_MODES = ("independent", "joint")
+#: Seeds run from 0 to 2**32 - 4 (numpy and torch generators get seed + 0..3).
+MAX_SEED = 2 ** 32 - 3
 
 #: Human-readable one-liners per method, used by the CLI and the widget.
 METHOD_HELP = {
@@ -106,7 +109,9 @@ class TrainConfig:
         from .axes import parse_axes
 
         def bad(name: str, why: str) -> ConfigError:
-            return ConfigError(f"Invalid setting {name}={getattr(self, name)!r}: {why}")
+            err = ConfigError(f"Invalid setting {name}={getattr(self, name)!r}: {why}")
+            err.setting = name  # type: ignore[attr-defined]  # front ends name their own option
+            return err
 
         if self.method not in METHODS:
             raise bad("method", f"choose one of {', '.join(METHODS)}")
@@ -133,6 +138,8 @@ class TrainConfig:
                 continue
             if isinstance(value, bool) or not isinstance(value, (int, float)):
                 raise bad(name, "must be a number" + (" or None" if optional else ""))
+            if not math.isfinite(value):
+                raise bad(name, "must be a finite number" + (" or None" if optional else ""))
         smallest = min(self.patch_size, self.patch_size_z) if self.train_3d else self.patch_size
         if 2 * self.mask_radius > smallest:
             # a larger window would reach past the patch even after mirroring the offset
@@ -161,15 +168,15 @@ class TrainConfig:
             if self.noise_sigma is None or not self.noise_sigma > 0:
                 raise bad("noise_sigma", "a known-sigma Gaussian noise model needs noise_sigma > 0 "
                           "(in the image's intensity units)")
-        if not isinstance(self.seed, int):
-            raise bad("seed", "must be an integer")
+        if not isinstance(self.seed, int) or isinstance(self.seed, bool) or not 0 <= self.seed < MAX_SEED:
+            raise bad("seed", f"must be an integer from 0 to {MAX_SEED - 1}")
         if not isinstance(self.device, str) or not self.device:
             raise bad("device", "use 'auto', 'cpu', 'cuda', 'cuda:N' or 'mps'")
         if self.tile_batch is not None and (not isinstance(self.tile_batch, int)
                                             or isinstance(self.tile_batch, bool) or self.tile_batch < 1):
             raise bad("tile_batch", "must be an integer >= 1, or None for the device's default")
-        if self.num_threads is not None and self.num_threads < 1:
-            raise bad("num_threads", "must be >= 1 or None")
+        if self.num_threads is not None and (not isinstance(self.num_threads, int) or self.num_threads < 1):
+            raise bad("num_threads", "must be an integer >= 1 or None")
         self.axes = self.axes.upper()
         return self
 

@@ -29,6 +29,7 @@ from .device import (autocast, autocast_dtype, configure_threads, describe_devic
                      select_device)
 from .errors import ConfigError, DataError
 from .events import Preview, TrainingFinished, TrainingProgress, TrainingStarted
+from .memory import check_training_memory, training_estimate
 from .methods import get_method
 from .native_libs import guard_compiler_imports
 from .model import DenoisingModel, check_image
@@ -136,15 +137,6 @@ class TrainingRun:
         self.epoch_patches = count_patches(self.view, self.patch_shape, independent)
         self.steps_per_epoch = max(1, math.ceil(self.epoch_patches / config.batch_size))
         self.total_steps = self._total_steps()
-        self.val_batch: torch.Tensor | None = None
-        if val_region is not None:
-            n_val = int(np.clip(round(config.validation_fraction * self.epoch_patches),
-                                MIN_VALIDATION_PATCHES, MAX_VALIDATION_PATCHES))
-            val_sampler = PatchSampler(views, self.normalization, self.patch_shape, val_region,
-                                       np.random.default_rng(config.seed + 2),
-                                       independent_channels=independent, augment=False)
-            self.val_batch = torch.from_numpy(val_sampler.fixed_set(n_val))
-
         if initial is not None:
             self.net = place_network(copy.deepcopy(initial.net), self.device, self.view.ndim_spatial)
             self.steps_done_before = int(initial.info.get("steps", 0))
@@ -154,10 +146,27 @@ class TrainingRun:
                                      self.device, self.view.ndim_spatial)
             self.steps_done_before = 0
             self.method.calibrate(self.net, self.view, self.normalization, independent)
+        self.amp_dtype = autocast_dtype(self.device) if config.mixed_precision else None
+        self.memory = training_estimate(
+            self.net, lambda net, b: self.method.loss(net, b, torch.Generator().manual_seed(0)),
+            self.net_channels, len(views), self.patch_shape, self.method.size_multiple(config),
+            self.device, lambda: autocast(self.device, self.amp_dtype))
+        n_val = int(np.clip(round(config.validation_fraction * self.epoch_patches),
+                            MIN_VALIDATION_PATCHES, MAX_VALIDATION_PATCHES))
+        val_bytes = (n_val * len(views) * self.net_channels * 4 * float(np.prod(self.patch_shape))
+                     if val_region is not None else 0.0)
+        check_training_memory(self.memory, config.batch_size, self.patch_shape, self.device,
+                              extra=val_bytes)
+        self.val_batch: torch.Tensor | None = None
+        if val_region is not None:
+            val_sampler = PatchSampler(views, self.normalization, self.patch_shape, val_region,
+                                       np.random.default_rng(config.seed + 2),
+                                       independent_channels=independent, augment=False)
+            self.val_batch = torch.from_numpy(val_sampler.fixed_set(n_val))
+
         guard_compiler_imports()  # building an optimizer imports torch._dynamo, and with it triton
         self.optimizer = torch.optim.Adam(self.method.param_groups(self.net, config.learning_rate),
                                           lr=config.learning_rate)
-        self.amp_dtype = autocast_dtype(self.device) if config.mixed_precision else None
         self.scaler = torch.amp.GradScaler("cuda", enabled=(self.device.type == "cuda"
                                                             and self.amp_dtype == torch.float16))
 
