@@ -116,7 +116,9 @@ def load_config_file(path: str) -> dict[str, Any]:
     known = [f.name for f in fields(TrainConfig)]
     for key in data:
         if key not in known:
-            close = difflib.get_close_matches(str(key), known, n=1)
+            text = str(key).lower().replace("-", "_")
+            close = ([k for k in known if k.startswith(text)] or [k for k in known if text in k]
+                     or difflib.get_close_matches(text, known, n=1))
             hint = f"did you mean {close[0]!r}? " if close else ""
             raise ConfigError(f"--config file {path!r} has an unknown setting {key!r}: {hint}"
                               f"known settings are {', '.join(known)}.")

@@ -20,11 +20,14 @@ import contextlib
 import errno
 import os
 import secrets
+import stat
 from collections.abc import Iterator, Sequence
 
 from .errors import OutputError
 
 PARTIAL_SUFFIX = ".partial"
+#: A write that fails with less free space than this on its disk failed for want of space.
+FULL_DISK_BYTES = 1 << 20
 
 #: What to tell the user for the usual reasons a write fails.
 _HINTS = {
@@ -60,10 +63,14 @@ def temporary_name(target: str) -> str:
     return os.path.join(folder, f".{name}.{secrets.token_hex(4)}{PARTIAL_SUFFIX}")
 
 
-def _create(tmp: str) -> None:
+def _create(tmp: str) -> int:
+    """Create ``tmp``; returns its permission bits (``0o666`` less the umask)."""
     # O_EXCL: never reuse a file; mode 0o666 lets the umask decide, as for open(..., "w")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
-    os.close(fd)
+    try:
+        return stat.S_IMODE(os.fstat(fd).st_mode)
+    finally:
+        os.close(fd)
 
 
 def _flush(tmp: str) -> None:
@@ -88,13 +95,24 @@ def _remove(tmp: str) -> None:
         os.unlink(tmp)
 
 
+def _disk_nearly_full(folder: str) -> bool:
+    try:
+        st = os.statvfs(folder)
+    except (OSError, AttributeError):  # AttributeError: no statvfs (Windows)
+        return False
+    return st.f_bavail * st.f_frsize < FULL_DISK_BYTES
+
+
 def write_failed(target: str, exc: OSError, existed: bool) -> OutputError:
     """The :class:`OutputError` for ``exc`` raised while writing ``target``."""
-    hint = _HINTS.get(exc.errno or 0, exc.strerror or str(exc))
+    code = exc.errno
+    if code is None and _disk_nearly_full(os.path.dirname(target)):
+        code = errno.ENOSPC  # a short write ("8192 requested and 1952 written") on a full disk
+    hint = _HINTS.get(code or 0, exc.strerror or str(exc))
     kept = (f"the previous {os.path.basename(target)} is unchanged" if existed
             else "nothing was written")
     err = OutputError(f"Could not write {target}: {hint} ({kept}).")
-    err.errno = exc.errno  # type: ignore[attr-defined]
+    err.errno = code  # type: ignore[attr-defined]
     return err
 
 
@@ -105,6 +123,7 @@ class Staging:
         self.targets: list[str] = []
         self.temps: list[str] = []
         self.existed: list[bool] = []
+        self.modes: list[int] = []
         self.current: str | None = None
 
     def path(self, target: str | os.PathLike) -> str:
@@ -116,13 +135,15 @@ class Staging:
         self.existed.append(os.path.exists(resolved))
         self.targets.append(resolved)
         tmp = temporary_name(resolved)
-        _create(tmp)
+        self.modes.append(_create(tmp))
         self.temps.append(tmp)
         return tmp
 
     def _commit(self) -> None:
-        for tmp, target in zip(self.temps, self.targets):
+        for tmp, target, mode in zip(self.temps, self.targets, self.modes):
             self.current = target
+            if stat.S_IMODE(os.stat(tmp).st_mode) != mode:
+                os.chmod(tmp, mode)  # some writers (safetensors) make a file of their own, 0600
             _flush(tmp)
         for tmp, target in zip(self.temps, self.targets):
             self.current = target

@@ -55,16 +55,16 @@ ENV_LIMIT = "BLINDSPOT_MAX_MEMORY"
 
 # ------------------------------------------------------------------ what the machine has
 def format_bytes(n: float) -> str:
-    """``1536`` -> ``"1.5 kB"``; decimal units as file managers show them."""
-    for unit in ("B", "kB", "MB", "GB", "TB"):
-        if abs(n) < 1000 or unit == "TB":
+    """``1536`` -> ``"1.5 KiB"`` (binary units, as ``free -h`` and ``BLINDSPOT_MAX_MEMORY``)."""
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if abs(n) < 1024 or unit == "TiB":
             return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1000.0
-    return f"{n:.1f} TB"  # pragma: no cover
+        n /= 1024.0
+    return f"{n:.1f} TiB"  # pragma: no cover
 
 
 def parse_bytes(text: str) -> int:
-    """``"8G"``, ``"512M"``, ``"1.5GB"``, ``"123456"`` -> bytes; raises :class:`ConfigError`."""
+    """``"8G"`` (8 GiB), ``"512M"``, ``"1.5GiB"``, ``"123456"`` -> bytes; raises :class:`ConfigError`."""
     match = re.fullmatch(r"\s*([0-9]*\.?[0-9]+)\s*([kKmMgGtT]?)i?[bB]?\s*", str(text))
     if not match:
         raise ConfigError(f"{ENV_LIMIT}={text!r} is not a size: use e.g. 8G or 512M.")

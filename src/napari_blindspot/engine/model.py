@@ -182,9 +182,10 @@ class DenoisingModel:
             finally:
                 gen.close()
             del block
-            done = {"denoised": self.normalization.denormalize(result["denoised"], c, inplace=True)}
-            if "std" in result:
-                done["std"] = self.normalization.scale_std(result["std"], c)
+            with np.errstate(over="ignore", invalid="ignore"):  # overflow: refused just below
+                done = {"denoised": self.normalization.denormalize(result["denoised"], c, inplace=True)}
+                if "std" in result:
+                    done["std"] = self.normalization.scale_std(result["std"], c)
             check_result(done, s)
             for key, value in done.items():
                 view.write(outputs[key], s, value, c)
