@@ -103,10 +103,13 @@ def test_tiff_larger_than_memory_is_refused_before_reading(ws, capsys, monkeypat
         read_tiff(ws.raw)
 
 
-def test_bad_memory_limit_is_a_clear_error(monkeypatch):
+def test_bad_memory_limit_is_a_clear_error(ws, capsys, monkeypatch):
     monkeypatch.setenv(memory.ENV_LIMIT, "lots")
     with pytest.raises(ConfigError, match="not a size"):
         memory.available_memory()
+    rc, err = cli(capsys, "denoise", ws.raw, "--model", ws.model, "-o", ws.path("o.tif"))
+    line = one_line_error(err)
+    assert rc == 2 and line.startswith("blindspot: error: BLINDSPOT_MAX_MEMORY='lots' is not a size")
     assert memory.parse_bytes("1.5G") == int(1.5 * 1024 ** 3) and memory.parse_bytes("512") == 512
 
 

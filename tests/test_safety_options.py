@@ -63,7 +63,7 @@ OPTIONS: list[tuple[str, Callable[[Workspace], list[str]], tuple[str, ...]]] = [
     ("depth-zero", denoise("--depth", "0"), ("--depth 0",)),
     ("model-and-method", lambda w: ["denoise", str(w.raw), "--model", str(w.model), "--method", "n2v",
                                     "-o", w.path("o.tif")], ("either --model", "not both")),
-    ("noise-sigma-for-n2v2-only-model", denoise("--noise-model", "gaussian-known"),
+    ("known-noise-model-without-sigma", denoise("--noise-model", "gaussian-known"),
      ("noise_sigma", "--noise-sigma")),
     ("config-not-json", with_config("{batch_size: 8"), ("settings.json", "not valid JSON")),
     ("config-not-an-object", with_config("[1, 2]"), ("JSON object",)),

@@ -127,11 +127,20 @@ def load_config_file(path: str) -> dict[str, Any]:
 
 # ------------------------------------------------------------------ files
 def check_input(flag: str, path: str) -> None:
-    """Refuse an input that is missing, a folder, unreadable or empty."""
-    try:
-        check_readable(path)
-    except DataError as exc:
-        raise DataError(f"{flag}: {exc}" if flag != "IMAGE" else str(exc)) from None
+    """Refuse an input that is missing, a folder, unreadable or empty.  ``flag``: the option
+    (``--model``...), or ``IMAGE`` / ``MODEL`` for the positional arguments."""
+    if flag == "IMAGE":
+        check_readable(path)  # the image's own wording ("Input file ... does not exist")
+        return
+    what = "Model file" if flag == "MODEL" else f"{flag} file"
+    if os.path.isdir(path):
+        raise DataError(f"{what} {path!r} is a folder: give the file itself.")
+    if not os.path.exists(path):
+        raise DataError(f"{what} {path!r} does not exist: check the path.")
+    if not os.access(path, os.R_OK):
+        raise DataError(f"{what} {path!r} cannot be read (permission denied): check its permissions.")
+    if os.path.getsize(path) == 0:
+        raise DataError(f"{what} {path!r} is empty (0 bytes): copy it again.")
 
 
 def _folder_writable(folder: str) -> bool:

@@ -149,8 +149,9 @@ def load_model(path: str | os.PathLike, device: str = "auto") -> "DenoisingModel
     try:
         net.load_state_dict(tensors, strict=True)
     except RuntimeError as exc:
+        detail = [line.strip() for line in str(exc).splitlines() if line.strip()]
         raise damaged(path, "its weights do not fit the network its configuration describes: "
-                      + str(exc).splitlines()[0]) from exc
+                      + (detail[1] if len(detail) > 1 else detail[0] if detail else "")) from exc
     net.to(select_device(device))  # DenoisingModel puts it in its fastest memory format
     return DenoisingModel(config=config, net=net, normalization=normalization,
                           channels=channels, info=info)

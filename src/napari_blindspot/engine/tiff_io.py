@@ -19,7 +19,7 @@ import tifffile
 
 from .atomic import atomic_path
 from .axes import check_axes, guess_axes
-from .errors import AxesError, DataError
+from .errors import AxesError, BlindspotError, DataError
 from .tiff_checks import check_series, damaged, tifffile_warnings
 
 _IMAGEJ_ORDER = "TZCYX"
@@ -77,7 +77,7 @@ def read_tiff(path: str | os.PathLike) -> TiffImage:
                 check_series(tif, series, path, warnings)
                 data = series.asarray()
                 check_series(tif, series, path, warnings)  # reading may find more damage
-            except (DataError, MemoryError):
+            except (BlindspotError, MemoryError):
                 raise
             except Exception as exc:  # noqa: BLE001 - damaged files raise many types
                 raise damaged(path, f"{type(exc).__name__}: {exc}") from exc
