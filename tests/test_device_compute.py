@@ -94,8 +94,8 @@ def test_prediction_on_a_cpu_takes_one_tile_at_a_time_unless_told():
     sizes: list[int] = []
     fn = model._infer_fn
 
-    def spying():
-        infer = fn()
+    def spying(*args):
+        infer = fn(*args)
         return lambda x: (sizes.append(x.shape[0]), infer(x))[1]
 
     model._infer_fn = spying

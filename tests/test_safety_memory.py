@@ -116,10 +116,10 @@ def test_bad_memory_limit_is_a_clear_error(ws, capsys, monkeypatch):
 def _raise_on_training_batches(exc):
     real = N2V2.loss
 
-    def loss(self, net, batch, generator):
+    def loss(self, net, batch, generator, channels=None):
         if batch.shape[1] > 1:  # the memory probe uses one patch; training uses --batch-size 2
             raise exc
-        return real(self, net, batch, generator)
+        return real(self, net, batch, generator, channels)
 
     return loss
 
@@ -143,7 +143,7 @@ def test_out_of_memory_while_training_names_the_setting(ws, capsys, monkeypatch,
 
 
 def test_out_of_memory_while_denoising_names_the_tile_size(ws, capsys, monkeypatch):
-    def infer(self, net, x):
+    def infer(self, net, x, channels=None):
         raise MemoryError
 
     monkeypatch.setattr(N2V2, "infer", infer)
@@ -155,7 +155,7 @@ def test_out_of_memory_while_denoising_names_the_tile_size(ws, capsys, monkeypat
 
 
 def test_verbose_shows_the_traceback(ws, capsys, monkeypatch):
-    monkeypatch.setattr(N2V2, "infer", lambda self, net, x: (_ for _ in ()).throw(ValueError("boom")))
+    monkeypatch.setattr(N2V2, "infer", lambda self, net, x, channels=None: (_ for _ in ()).throw(ValueError("boom")))
     rc, err = cli(capsys, "denoise", ws.raw, "--model", ws.model, "-o", ws.path("o.tif"), "--verbose")
     assert rc == 1 and "Traceback" in err and "Unexpected error while denoising: ValueError: boom" in err
     rc, err = cli(capsys, "denoise", ws.raw, "--model", ws.model, "-o", ws.path("o.tif"))

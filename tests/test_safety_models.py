@@ -109,7 +109,7 @@ def test_result_that_overflows_is_an_error_not_a_file(ws, capsys):
 
 def test_engine_refuses_a_nan_prediction(monkeypatch):
     model = untrained_model("n2v2")
-    monkeypatch.setattr(model.method, "infer", lambda net, x: {"denoised": torch.full_like(x, float("nan"))})
+    monkeypatch.setattr(model.method, "infer", lambda net, x, channels=None: {"denoised": torch.full_like(x, float("nan"))})
     with pytest.raises(DataError, match="NaN or infinite value"):
         model.predict(np.ones((40, 40), np.float32) * 100, "YX")
 

@@ -78,10 +78,10 @@ def test_out_of_memory_while_training_keeps_napari_and_layers(qtbot, vw, monkeyp
     viewer, widget = vw
     real = N2V2.loss
 
-    def loss(self, net, batch, generator):
+    def loss(self, net, batch, generator, channels=None):
         if batch.shape[1] > 1:
             raise exc
-        return real(self, net, batch, generator)
+        return real(self, net, batch, generator, channels)
 
     monkeypatch.setattr(N2V2, "loss", loss)
     before = layers_of(viewer)
@@ -95,7 +95,7 @@ def test_out_of_memory_while_training_keeps_napari_and_layers(qtbot, vw, monkeyp
 def test_nan_result_adds_no_layer(qtbot, vw, monkeypatch):
     viewer, widget = vw
     train(qtbot, widget)
-    monkeypatch.setattr(N2V2, "infer", lambda self, net, x: {"denoised": torch.full_like(x, float("nan"))})
+    monkeypatch.setattr(N2V2, "infer", lambda self, net, x, channels=None: {"denoised": torch.full_like(x, float("nan"))})
     before = layers_of(viewer)
     widget.denoise()
     wait_idle(qtbot, widget)

@@ -330,8 +330,10 @@ def test_3d_training_and_multichannel_preview(qtbot, viewer_widget):
     assert widget.axes_edit.text() == "CYX"
     viewer.dims.set_current_step(0, 1)
     tiny(widget, "n2v2", "10 minutes")
+    seen = widget.events_seen["preview"]
     widget.train()
-    qtbot.waitUntil(lambda: "channels [preview]" in names(viewer), timeout=TIMEOUT_MS)
+    # the preview layer exists (transparent) from the click on; wait for a preview in it
+    qtbot.waitUntil(lambda: widget.events_seen["preview"] > seen, timeout=TIMEOUT_MS)
     preview = viewer.layers["channels [preview]"]
     assert preview.data.shape == (1, 48, 48)
     assert preview.translate[0] == 1

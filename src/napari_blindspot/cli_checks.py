@@ -134,7 +134,12 @@ def check_input(flag: str, path: str) -> None:
         return
     what = "Model file" if flag == "MODEL" else f"{flag} file"
     if os.path.isdir(path):
-        raise DataError(f"{what} {path!r} is a folder: give the file itself.")
+        if flag in ("MODEL", "--model") and os.path.isfile(os.path.join(path, "rdf.yaml")):
+            return  # an unpacked bioimage.io package
+        raise DataError(f"{what} {path!r} is a folder" + (
+            " without a bioimage.io package (rdf.yaml) in it: give a .safetensors model, or a "
+            "package (.zip, folder or rdf.yaml)." if flag in ("MODEL", "--model")
+            else ": give the file itself."))
     if not os.path.exists(path):
         raise DataError(f"{what} {path!r} does not exist: check the path.")
     if not os.access(path, os.R_OK):

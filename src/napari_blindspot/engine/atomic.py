@@ -57,10 +57,11 @@ def same_file(a: str | os.PathLike, b: str | os.PathLike) -> bool:
     return os.path.normcase(os.path.realpath(a)) == os.path.normcase(os.path.realpath(b))
 
 
-def temporary_name(target: str) -> str:
-    """A fresh temporary file name beside ``target`` (see the module docstring)."""
+def temporary_name(target: str, suffix: str = "") -> str:
+    """A fresh temporary file name beside ``target`` (see the module docstring), ending in
+    ``suffix`` for writers that insist on an extension (e.g. ``".zip"``)."""
     folder, name = os.path.split(target)
-    return os.path.join(folder, f".{name}.{secrets.token_hex(4)}{PARTIAL_SUFFIX}")
+    return os.path.join(folder, f".{name}.{secrets.token_hex(4)}{PARTIAL_SUFFIX}{suffix}")
 
 
 def _create(tmp: str) -> int:
@@ -126,15 +127,15 @@ class Staging:
         self.modes: list[int] = []
         self.current: str | None = None
 
-    def path(self, target: str | os.PathLike) -> str:
-        """A fresh temporary path to write ``target``'s content to."""
+    def path(self, target: str | os.PathLike, suffix: str = "") -> str:
+        """A fresh temporary path to write ``target``'s content to (ending in ``suffix``)."""
         resolved = resolve_target(target)
         if resolved in self.targets:
             raise ValueError(f"{resolved} is staged twice")
         self.current = resolved
         self.existed.append(os.path.exists(resolved))
         self.targets.append(resolved)
-        tmp = temporary_name(resolved)
+        tmp = temporary_name(resolved, suffix)
         self.modes.append(_create(tmp))
         self.temps.append(tmp)
         return tmp
@@ -180,10 +181,10 @@ def staged() -> Iterator[Staging]:
 
 
 @contextlib.contextmanager
-def atomic_path(target: str | os.PathLike) -> Iterator[str]:
+def atomic_path(target: str | os.PathLike, suffix: str = "") -> Iterator[str]:
     """One temporary path for ``target``, renamed into place when the block succeeds."""
     with staged() as stage:
-        yield stage.path(target)
+        yield stage.path(target, suffix)
 
 
 __all__ = ["Staging", "atomic_path", "staged", "resolve_target", "same_file", "temporary_name", "PARTIAL_SUFFIX"]

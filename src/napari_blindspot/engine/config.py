@@ -11,7 +11,9 @@ from typing import Any
 from .errors import ConfigError
 
 METHODS = ("n2v2", "n2v", "hqssl", "n2n")
-NOISE_MODELS = ("poisson-gaussian", "gaussian", "gaussian-known", "mean-only")
+NOISE_MODELS = ("curve", "affine", "gaussian", "gaussian-known", "poisson-gaussian", "mean-only")
+NOISE_FITS = ("fixed", "fine-tune", "joint")
+NOISE_CALIBRATIONS = ("image", "repeats", "pair")
 SCHEDULES = ("cosine", "constant")
 CHANNEL_MODES = ("independent", "joint")
 #: Seeds run from 0 to 2**32 - 4 (numpy and torch generators get seed + 0..3).
@@ -79,8 +81,14 @@ class TrainConfig:
     # HQ-SSL
     hq_depth: int = 3
     hq_features: int = 16
-    noise_model: str = "poisson-gaussian"
+    noise_model: str = "curve"
     noise_sigma: float | None = None  # known Gaussian sigma, in the input's intensity units
+    #: how training treats the measured noise: kept "fixed", "fine-tune"d in the second half,
+    #: or learned "joint"ly from the start (the paper's way)
+    noise_fit: str = "fixed"
+    #: what the noise is measured on: the "image" itself, "repeats" (the samples are repeated
+    #: acquisitions of a still scene) or a "pair" (a second acquisition given to training)
+    noise_calibration: str = "image"
 
     seed: int = 0
     device: str = "auto"
@@ -164,6 +172,10 @@ class TrainConfig:
             raise bad("mask_fraction", "must be in (0, 0.25]; N2V uses about 0.002 (0.2%)")
         if self.noise_model not in NOISE_MODELS:
             raise bad("noise_model", f"choose one of {', '.join(NOISE_MODELS)}")
+        if self.noise_fit not in NOISE_FITS:
+            raise bad("noise_fit", f"choose one of {', '.join(NOISE_FITS)}")
+        if self.noise_calibration not in NOISE_CALIBRATIONS:
+            raise bad("noise_calibration", f"choose one of {', '.join(NOISE_CALIBRATIONS)}")
         if self.noise_model == "gaussian-known":
             if self.noise_sigma is None or not self.noise_sigma > 0:
                 raise bad("noise_sigma", "a known-sigma Gaussian noise model needs noise_sigma > 0 "

@@ -39,18 +39,28 @@ class Method:
         raise NotImplementedError
 
     def calibrate(self, net: nn.Module, view: CanonicalView, normalization: Normalization,
-                  independent_channels: bool) -> None:
-        """Data-driven initialisation before training (e.g. noise levels); default none."""
+                  independent_channels: bool, reference: CanonicalView | None = None) -> list:
+        """Data-driven initialisation before training (e.g. noise levels); returns what was
+        measured (stored with the model), default nothing.  ``reference``: a second acquisition."""
+        return []
+
+    def before_step(self, net: nn.Module, progress: float) -> None:
+        """Called before every training step with the progress in [0, 1]; default nothing."""
 
     def param_groups(self, net: nn.Module, lr: float) -> list[dict]:
         """Optimizer parameter groups (each with its ``lr_scale``)."""
         return [{"params": list(net.parameters()), "lr_scale": 1.0}]
 
-    def loss(self, net: nn.Module, batch: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
-        """Scalar loss of ``batch`` ``(V, B, C, *sp)``; randomness only from ``generator``."""
+    def loss(self, net: nn.Module, batch: torch.Tensor, generator: torch.Generator,
+             channels: torch.Tensor | None = None) -> torch.Tensor:
+        """Scalar loss of ``batch`` ``(V, B, C, *sp)``; randomness only from ``generator``.
+
+        ``channels`` ``(B,)``: the data channel of each patch with independent channels, else None.
+        """
         raise NotImplementedError
 
-    def infer(self, net: nn.Module, x: torch.Tensor) -> dict[str, torch.Tensor]:
+    def infer(self, net: nn.Module, x: torch.Tensor,
+              channels: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
         """Denoise ``x``: ``{"denoised": ..., ["std": ...]}``, same shape as ``x``."""
         return {"denoised": net(x)}
 
@@ -84,7 +94,8 @@ class Noise2Void(Method):
         self.fraction = config.mask_fraction
         self.radius = config.mask_radius
 
-    def loss(self, net: nn.Module, batch: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+    def loss(self, net: nn.Module, batch: torch.Tensor, generator: torch.Generator,
+             channels: torch.Tensor | None = None) -> torch.Tensor:
         x = batch[0]
         masked, coords = apply_mask(x, self.fraction, self.radius, self.replacement, generator)
         return masked_mse(net(masked), x, coords)
@@ -116,7 +127,8 @@ class Noise2Noise(Method):
         return UNet(channels, channels, depth=config.unet_depth, features=config.unet_features,
                     ndim=ndim, batch_norm=True, blurpool=False, top_skip=True, residual=True)
 
-    def loss(self, net: nn.Module, batch: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+    def loss(self, net: nn.Module, batch: torch.Tensor, generator: torch.Generator,
+             channels: torch.Tensor | None = None) -> torch.Tensor:
         a, b = batch[0], batch[1]
         if torch.rand((), generator=generator).item() < 0.5:
             a, b = b, a

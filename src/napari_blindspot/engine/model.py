@@ -109,13 +109,35 @@ class DenoisingModel:
         """Learned noise parameters in the image's intensity units (HQ-SSL), else ``{}``."""
         return self.method.noise_parameters(self.net, self.normalization)
 
-    def _infer_fn(self) -> Callable[[torch.Tensor], dict[str, torch.Tensor]]:
+    def noise_curve(self, channel: int = 0, points: int = 24) -> dict[str, np.ndarray] | None:
+        """The noise curve of data channel ``channel`` (HQ-SSL), intensity units, float64 ``(N,)``:
+        ``signal``, the model's ``variance`` there and, when the model was calibrated,
+        ``measured`` (the calibration's own points).  None for models without a noise model."""
+        noise = getattr(self.net, "noise", None)
+        if noise is None:
+            return None
+        cals = self.info.get("noise_calibration") or []
+        if channel < len(cals):
+            signal = np.asarray(cals[channel]["signal"], np.float64)
+            measured = np.asarray(cals[channel]["variance"], np.float64)
+        else:
+            m, s = self.normalization.mean[channel], self.normalization.std[channel]
+            signal, measured = np.linspace(m - 2 * s, m + 3 * s, points), None
+        out = {"signal": signal, "variance": noise.curve(self.normalization, signal, channel)}
+        if measured is not None:
+            out["measured"] = measured
+        return out
+
+    def _infer_fn(self, channel: int | None = None) -> Callable[[torch.Tensor], dict[str, torch.Tensor]]:
+        """The network's inference on batches of data channel ``channel`` (independent-channel
+        models; None: all channels at once)."""
         device = self.device
         dtype = autocast_dtype(device) if self.config.mixed_precision else None
 
         def infer(x: torch.Tensor) -> dict[str, torch.Tensor]:
+            channels = None if channel is None else torch.full((x.shape[0],), int(channel))
             with autocast(device, dtype):
-                return self.method.infer(self.net, x)
+                return self.method.infer(self.net, x, channels)
 
         return infer
 
@@ -157,7 +179,6 @@ class DenoisingModel:
                           len(want), multiple, margin, tta)
         tile_shape, tile_batch = plan.tile_shape, plan.tile_batch
         outputs = {k: view.empty_like_source(np.float32) for k in want}
-        infer = self._infer_fn()
         start = time.perf_counter()
         units = [(s, c) for s in range(view.n_samples)
                  for c in (range(view.n_channels) if cfg.channels == "independent" else [None])]
@@ -167,7 +188,7 @@ class DenoisingModel:
             if c is not None:
                 block = block[c:c + 1]  # a contiguous view: the channel axis comes first
             block = self.normalization.normalize(block, c, inplace=True)
-            gen = predict_sample(infer, block, tile_shape=tile_shape, multiple=multiple,
+            gen = predict_sample(self._infer_fn(c), block, tile_shape=tile_shape, multiple=multiple,
                                  margin=margin,
                                  batch_size=tile_batch,
                                  device=self.device, tta=tta, keys=want,
@@ -198,8 +219,9 @@ class DenoisingModel:
               multiple: int, margin: int, tta: bool) -> PredictionPlan:
         """Tiles and tiles in flight that fit into memory (see :func:`.memory.plan_prediction`)."""
         if self._bytes_per_pixel is None:
+            probe_channels = torch.zeros(1, dtype=torch.long) if self.config.channels == "independent" else None
             self._bytes_per_pixel = bytes_per_pixel(
-                self.net, lambda net, b: self.method.infer(net, b[0]), self.net_channels, 1,
+                self.net, lambda net, b: self.method.infer(net, b[0], probe_channels), self.net_channels, 1,
                 tile_shape, multiple, self.device, lambda: autocast(self.device, autocast_dtype(self.device)
                                                                     if self.config.mixed_precision else None),
                 train=False)
@@ -238,7 +260,7 @@ class DenoisingModel:
         was_training = self.net.training
         self.net.eval()
         try:
-            out = predict_whole(self._infer_fn(), x, self.device)
+            out = predict_whole(self._infer_fn(channel), x, self.device)
         finally:
             self.net.train(was_training)
         res = {"denoised": self.normalization.denormalize(out["denoised"], channel)}
@@ -255,6 +277,11 @@ class DenoisingModel:
 
     @classmethod
     def load(cls, path: str, device: str = "auto") -> "DenoisingModel":
+        from .errors import ModelFileError
         from .model_file import load_model
 
-        return load_model(path, device=device)
+        model = load_model(path, device=device)
+        if not isinstance(model, cls):
+            raise ModelFileError(f"{path!r} is a bioimage.io model not written by napari-blindspot; "
+                                 "load it with napari_blindspot.engine.load_model.")
+        return model

@@ -21,6 +21,7 @@ from .errors import BlindspotError, ModelFileError
 from .normalization import Normalization
 
 if TYPE_CHECKING:  # pragma: no cover
+    from .bioimageio.foreign import BioimageioModel
     from .model import DenoisingModel
 
 FORMAT = "napari-blindspot-model"
@@ -121,8 +122,18 @@ def read_metadata(path: str | os.PathLike) -> dict[str, str]:
     return meta
 
 
-def load_model(path: str | os.PathLike, device: str = "auto") -> "DenoisingModel":
-    """Load a model written by :func:`save_model` onto ``device``."""
+def load_model(path: str | os.PathLike, device: str = "auto") -> "DenoisingModel | BioimageioModel":
+    """Load a model onto ``device``: a ``.safetensors`` file written by :func:`save_model`,
+    or a bioimage.io model package (``.zip``, folder or ``rdf.yaml``; needs the
+    ``bioimageio`` extra), see :func:`.bioimageio.load_package`."""
+    from .bioimageio import is_package_path, load_package
+
+    if is_package_path(path):
+        return load_package(path, device=device)
+    return _load_safetensors(path, device)
+
+
+def _load_safetensors(path: str | os.PathLike, device: str) -> "DenoisingModel":
     from safetensors.torch import load_file
 
     from .device import select_device
@@ -145,7 +156,7 @@ def load_model(path: str | os.PathLike, device: str = "auto") -> "DenoisingModel
     check_weights(tensors, path)
     method = get_method(config)
     net_channels = 1 if config.channels == "independent" else channels
-    net = method.build(config, net_channels, 3 if config.train_3d else 2)
+    net = method.build(config, net_channels, 3 if config.train_3d else 2, normalization)
     try:
         net.load_state_dict(tensors, strict=True)
     except RuntimeError as exc:

@@ -32,6 +32,7 @@ from .events import Preview, TrainingFinished, TrainingProgress, TrainingStarted
 from .memory import check_training_memory, training_estimate
 from .methods import get_method
 from .native_libs import guard_compiler_imports
+from .threads import ThreadTuner
 from .model import DenoisingModel, check_image
 from .normalization import compute_normalization
 from .patches import PatchSampler, count_patches, patch_shape_for, split_regions
@@ -76,17 +77,24 @@ class TrainingRun:
         Training settings (validated here).
     target
         Noise2Noise only: a second, independent noisy acquisition, same shape.
+    noise_reference
+        HQ-SSL with ``noise_calibration="pair"``: a second acquisition of the same scene, same
+        shape, the noise is measured against (it is not trained on).
     initial
         A model to continue training (its normalisation is kept).
     preview
         A raw canonical block ``(C, [Z,] Y, X)`` (for independent-channel models a
         single channel ``(1, ...)``, see ``preview_channel``) to denoise every
         ``preview_interval_s`` seconds; change it with :meth:`set_preview`.
+    max_threads
+        On a CPU with ``config.num_threads`` None: the most threads the run may use (default all
+        cores); it picks the fastest count up to that while it runs (:mod:`.threads`).
     """
 
     def __init__(self, data: Any, config: TrainConfig, *, target: Any = None,
-                 initial: DenoisingModel | None = None, preview: np.ndarray | None = None,
-                 preview_channel: int | None = None, preview_interval_s: float = 5.0) -> None:
+                 noise_reference: Any = None, initial: DenoisingModel | None = None,
+                 preview: np.ndarray | None = None, preview_channel: int | None = None,
+                 preview_interval_s: float = 5.0, max_threads: int | None = None) -> None:
         self.config = config = copy.deepcopy(config).validate()
         self.method = get_method(config)
         check_image(data)
@@ -103,11 +111,16 @@ class TrainingRun:
             views.append(CanonicalView(target, config.axes, config.train_3d))
         elif target is not None:
             raise DataError(f"A target image is only used by Noise2Noise, not {config.method!r}.")
+        reference = self._noise_reference(noise_reference, data)
         self.patch_shape = patch_shape_for(self.view, config.patch_size, config.patch_size_z)
 
         self.device = select_device(config.device)
+        self.threads: ThreadTuner | None = None
         if self.device.type == "cpu":
-            configure_threads(config.num_threads)
+            if config.num_threads is None:  # adapts to the load, up to max_threads (all cores)
+                self.threads = ThreadTuner(max_threads)
+            else:
+                configure_threads(config.num_threads)
         torch.manual_seed(config.seed)
         self.rng = np.random.default_rng(config.seed)
         self.generator = torch.Generator().manual_seed(config.seed + 1)
@@ -137,6 +150,7 @@ class TrainingRun:
         self.epoch_patches = count_patches(self.view, self.patch_shape, independent)
         self.steps_per_epoch = max(1, math.ceil(self.epoch_patches / config.batch_size))
         self.total_steps = self._total_steps()
+        self.calibrations: list = list(initial.info.get("noise_calibration", [])) if initial else []
         if initial is not None:
             self.net = place_network(copy.deepcopy(initial.net), self.device, self.view.ndim_spatial)
             self.steps_done_before = int(initial.info.get("steps", 0))
@@ -145,10 +159,13 @@ class TrainingRun:
                                                        self.normalization),
                                      self.device, self.view.ndim_spatial)
             self.steps_done_before = 0
-            self.method.calibrate(self.net, self.view, self.normalization, independent)
+            self.calibrations = self.method.calibrate(self.net, self.view, self.normalization, independent,
+                                                      reference)
         self.amp_dtype = autocast_dtype(self.device) if config.mixed_precision else None
+        probe_channels = torch.zeros(1, dtype=torch.long) if independent else None
         self.memory = training_estimate(
-            self.net, lambda net, b: self.method.loss(net, b, torch.Generator().manual_seed(0)),
+            self.net, lambda net, b: self.method.loss(net, b, torch.Generator().manual_seed(0),
+                                                      probe_channels),
             self.net_channels, len(views), self.patch_shape, self.method.size_multiple(config),
             self.device, lambda: autocast(self.device, self.amp_dtype))
         n_val = int(np.clip(round(config.validation_fraction * self.epoch_patches),
@@ -158,11 +175,14 @@ class TrainingRun:
         check_training_memory(self.memory, config.batch_size, self.patch_shape, self.device,
                               extra=val_bytes)
         self.val_batch: torch.Tensor | None = None
+        self.val_channels: torch.Tensor | None = None
         if val_region is not None:
             val_sampler = PatchSampler(views, self.normalization, self.patch_shape, val_region,
                                        np.random.default_rng(config.seed + 2),
                                        independent_channels=independent, augment=False)
-            self.val_batch = torch.from_numpy(val_sampler.fixed_set(n_val))
+            val, val_channels = val_sampler.fixed_set(n_val)
+            self.val_batch = torch.from_numpy(val)
+            self.val_channels = None if val_channels is None else torch.from_numpy(val_channels)
 
         guard_compiler_imports()  # building an optimizer imports torch._dynamo, and with it triton
         self.optimizer = torch.optim.Adam(self.method.param_groups(self.net, config.learning_rate),
@@ -181,6 +201,23 @@ class TrainingRun:
         self.step = 0
         self.history: list[dict[str, float]] = []
         self._model: DenoisingModel | None = None
+
+    def _noise_reference(self, noise_reference: Any, data: Any) -> CanonicalView | None:
+        """The second acquisition the noise is measured against (``noise_calibration="pair"``)."""
+        c = self.config
+        if c.noise_calibration != "pair" or c.method != "hqssl":
+            if noise_reference is not None:
+                raise DataError("A second acquisition for the noise calibration is only used by HQ-SSL "
+                                "with noise_calibration='pair'.")
+            return None
+        if noise_reference is None:
+            raise DataError("noise_calibration='pair' measures the noise against a second acquisition of "
+                            "the same scene: give one (noise_reference), or calibrate from the image.")
+        check_image(noise_reference)
+        if tuple(noise_reference.shape) != tuple(data.shape):
+            raise DataError(f"The second acquisition for the noise calibration has shape "
+                            f"{tuple(noise_reference.shape)}, the image {tuple(data.shape)}: they must match.")
+        return CanonicalView(noise_reference, c.axes, c.train_3d)
 
     # ----------------------------------------------------------- control
     def stop(self) -> None:
@@ -247,7 +284,9 @@ class TrainingRun:
         with torch.no_grad(), self._autocast():
             for i in range(0, self.val_batch.shape[1], self.config.batch_size):
                 chunk = self.val_batch[:, i:i + self.config.batch_size].to(self.device)
-                losses.append(float(self.method.loss(self.net, chunk, gen)) * chunk.shape[1])
+                channels = (None if self.val_channels is None
+                            else self.val_channels[i:i + self.config.batch_size])
+                losses.append(float(self.method.loss(self.net, chunk, gen, channels)) * chunk.shape[1])
         self.net.train()
         return sum(losses) / self.val_batch.shape[1]
 
@@ -260,6 +299,8 @@ class TrainingRun:
             "best_val_loss": self.best_val,
             "device": describe_device(self.device),
         }
+        if self.calibrations:
+            info["noise_calibration"] = [c if isinstance(c, dict) else c.to_dict() for c in self.calibrations]
         model = DenoisingModel(self.config, net, self.normalization, self.view.n_channels, info)
         info["noise"] = model.noise_parameters()
         return model
@@ -302,9 +343,13 @@ class TrainingRun:
                 lr = learning_rate(c.learning_rate, progress, c.schedule, c.warmup_fraction)
                 for group in self.optimizer.param_groups:
                     group["lr"] = lr * group["lr_scale"]
-                batch = torch.from_numpy(self.sampler.batch(c.batch_size)).to(self.device, non_blocking=True)
+                step_start = time.perf_counter()
+                patches, channels = self.sampler.draw(c.batch_size)
+                batch = torch.from_numpy(patches).to(self.device, non_blocking=True)
+                self.method.before_step(self.net, progress)
                 with self._autocast():
-                    loss = self.method.loss(self.net, batch, self.generator)
+                    loss = self.method.loss(self.net, batch, self.generator,
+                                            None if channels is None else torch.from_numpy(channels))
                 if not torch.isfinite(loss):
                     raise FloatingPointError(
                         f"Training diverged at step {self.step} (loss {loss.item()}); lower the learning "
@@ -316,6 +361,8 @@ class TrainingRun:
                     self.scaler.update()
                 self.step += 1
                 running += float(loss.detach())
+                if self.threads is not None:
+                    self.threads.step_done(time.perf_counter() - step_start)
                 running_n += 1
 
                 now = time.perf_counter()
