@@ -13,11 +13,9 @@ events as a progress bar on stderr.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import logging
 import math
 import os
-import signal
 import sys
 import time
 from typing import Any, TextIO
@@ -28,10 +26,10 @@ from .cli_export import add_export_parser
 from .engine import (BlindspotError, DenoisingModel, Preview, PredictionProgress, TrainConfig,
                      TrainingFinished, TrainingProgress, TrainingRun, TrainingStarted, load_model)
 from . import cli_checks as checks
+from .cli_errors import run_command
 from .engine.atomic import staged
 from .engine.config import METHOD_HELP, METHODS, NOISE_MODELS
 from .engine.errors import ConfigError
-from .engine.failures import exit_code, user_message
 from .engine.tiff_io import TiffImage, read_tiff, tiff_format, write_tiff
 
 log = logging.getLogger("napari_blindspot.cli")
@@ -41,6 +39,9 @@ DEFAULT_METHOD = "hqssl"
 #: The demo trains a fixed number of steps, so that a busy machine gives the same result, later:
 #: about 30 s on two idle cores (HQ-SSL, 8x256x256 sample; 33 dB against the clean sample).
 DEMO_STEPS = 500
+#: What the demo writes into its folder (it replaces these from an earlier run, nothing else).
+DEMO_FILES = ("sample_noisy.tif", "sample_clean.tif", "sample_denoised.tif", "sample_uncertainty.tif",
+              "model.safetensors", "comparison.png")
 #: One-shot `denoise` trains for this long unless told otherwise, so that training plus
 #: prediction of a 512x512 frame take about 3 minutes on two CPU cores.
 ONE_SHOT_MINUTES = 2.75
@@ -319,17 +320,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from .samples import fluorescence_timelapse
 
     checks.check_options(args)
-    if os.path.exists(args.out) and not os.path.isdir(args.out):
-        raise ConfigError(f"--out {args.out!r} is a file, not a folder: choose a folder name.")
-    try:
-        os.makedirs(args.out, exist_ok=True)
-    except OSError as exc:
-        raise ConfigError(f"--out {args.out!r}: cannot create the folder ({exc.strerror}); choose "
-                          "another place.") from None
-    names = ("sample_noisy.tif", "sample_clean.tif", "sample_denoised.tif", "sample_uncertainty.tif",
-             "model.safetensors", "comparison.png")
-    # the demo replaces its own files from an earlier run, never anything else
-    checks.check_paths([], [("--out", os.path.join(args.out, n)) for n in names], overwrite=True)
+    checks.check_demo_folder(args.out, DEMO_FILES)
     sample = fluorescence_timelapse(frames=args.frames, size=args.size, seed=0)
     noisy_path = os.path.join(args.out, "sample_noisy.tif")
     write_tiff(noisy_path, sample.noisy, sample.axes,
@@ -462,41 +453,14 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _terminate(signum: int, frame: Any) -> None:
-    """SIGTERM (a cluster's time limit, ``kill``) unwinds like Ctrl-C: no half-written files."""
-    raise KeyboardInterrupt
-
-
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    verbose = bool(getattr(args, "verbose", False))
-    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING,
+    logging.basicConfig(level=logging.INFO if getattr(args, "verbose", False) else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
     if args.command == "demo" and args.minutes is None and args.steps is None and args.epochs is None:
         args.steps = DEMO_STEPS
         info(f"Demo: {DEMO_STEPS} training steps (--steps or --minutes to change).")
-    previous = None
-    with contextlib.suppress(ValueError):  # only the main thread may set signal handlers
-        previous = signal.signal(signal.SIGTERM, _terminate)
-    try:
-        return args.func(args)
-    except KeyboardInterrupt:
-        sys.stderr.write("blindspot: interrupted (no file is left half-written)\n")
-        return 130
-    except Exception as exc:  # noqa: BLE001 - every error ends as one line, the traceback on -v
-        if verbose or not isinstance(exc, BlindspotError):
-            log.debug("traceback", exc_info=exc)
-        if verbose:
-            import traceback
-
-            traceback.print_exception(exc, file=sys.stderr)
-        doing = getattr(args, "doing", None) or f"running {args.command}"
-        sys.stderr.write(f"blindspot: error: {user_message(exc, doing)}\n")
-        return exit_code(exc)
-    finally:
-        if previous is not None:
-            signal.signal(signal.SIGTERM, previous)
-
+    return run_command(args.func, args)
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())

@@ -202,6 +202,18 @@ def check_paths(inputs: list[tuple[str, str]], outputs: list[tuple[str, str]],
         check_output(flag, path, overwrite)
 
 
+def check_demo_folder(out: str, names: tuple[str, ...]) -> None:
+    """The demo's ``--out`` folder: created if missing; its own files ``names`` may be replaced."""
+    if os.path.exists(out) and not os.path.isdir(out):
+        raise ConfigError(f"--out {out!r} is a file, not a folder: choose a folder name.")
+    try:
+        os.makedirs(out, exist_ok=True)
+    except OSError as exc:
+        raise ConfigError(f"--out {out!r}: cannot create the folder ({exc.strerror}); choose "
+                          "another place.") from None
+    check_paths([], [("--out", os.path.join(out, n)) for n in names], overwrite=True)
+
+
 def check_target(image: str, target: str | None) -> None:
     """A Noise2Noise ``--target`` must be a second acquisition, not the input itself."""
     if target and same_file(image, target):
