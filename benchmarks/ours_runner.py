@@ -75,6 +75,7 @@ def train(job: dict, record: dict) -> Any:
     t0 = time.perf_counter()
     run = TrainingRun(data, config, target=target, preview=preview,
                       preview_interval_s=float(job.get("preview_interval_s") or 5.0))
+    run.prepare()  # statistics, validation patches, network: what events() starts with
     setup_s = time.perf_counter() - t0
     n_params = None
     finished = None

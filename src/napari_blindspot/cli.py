@@ -23,14 +23,18 @@ from typing import Any, TextIO
 import numpy as np
 
 from .cli_export import add_export_parser
-from .engine import (BlindspotError, DenoisingModel, Preview, PredictionProgress, TrainConfig,
-                     TrainingFinished, TrainingProgress, TrainingRun, TrainingStarted, load_model)
+from .engine import (BlindspotError, DenoisingModel, Preview, PredictionProgress, Setting,
+                     TrainConfig, TrainingFinished, TrainingProgress, TrainingRun, TrainingStarted,
+                     load_model, method_class, method_classes, method_names)
+from .engine.config import FIELD_CHOICES
+from .cli_common import info, read_input as _read
+from .io.tiff import TiffImage, read_tiff, tiff_format, write_tiff
+from .text import (denoising_progress, loss_line, model_summary, noise_text, progress_line,
+                   training_finished, training_started)
 from . import cli_checks as checks
 from .cli_errors import run_command
 from .engine.atomic import staged
-from .engine.config import METHOD_HELP, METHODS, NOISE_MODELS
 from .engine.errors import ConfigError
-from .engine.tiff_io import TiffImage, read_tiff, tiff_format, write_tiff
 
 log = logging.getLogger("napari_blindspot.cli")
 
@@ -56,13 +60,6 @@ class ProgressBar:
         self.tty = stream.isatty()
         self._last = 0.0
 
-    @staticmethod
-    def _clock(seconds: float | None) -> str:
-        if seconds is None or not math.isfinite(seconds):
-            return "--:--"
-        seconds = int(round(seconds))
-        return f"{seconds // 60}:{seconds % 60:02d}"
-
     def _draw(self, fraction: float, text: str, force: bool = False) -> None:
         now = time.monotonic()
         if not force and now - self._last < (0.2 if self.tty else 5.0):
@@ -74,15 +71,10 @@ class ProgressBar:
         self.stream.flush()
 
     def training(self, ev: TrainingProgress) -> None:
-        total = f"/{ev.total_steps}" if ev.total_steps else ""
-        val = f" val {ev.val_loss:.4f}" if ev.val_loss is not None else ""
-        noise = "".join(f" {k}={v:.3g}" for k, v in ev.noise.items())
-        self._draw(ev.progress, f"step {ev.step}{total} loss {ev.train_loss:.4f}{val}{noise} "
-                                f"elapsed {self._clock(ev.elapsed_s)} ETA {self._clock(ev.eta_s)}")
+        self._draw(ev.progress, f"{progress_line(ev)} · {loss_line(ev)}")
 
     def prediction(self, ev: PredictionProgress) -> None:
-        self._draw(ev.done / max(ev.total, 1), f"denoising {100 * ev.done / max(ev.total, 1):.0f}% "
-                                                f"elapsed {self._clock(ev.elapsed_s)}",
+        self._draw(ev.done / max(ev.total, 1), denoising_progress(ev.done, ev.total, ev.elapsed_s),
                    force=ev.done == ev.total)
 
     def end(self) -> None:
@@ -91,26 +83,7 @@ class ProgressBar:
             self.stream.flush()
 
 
-def info(message: str) -> None:
-    """A status line for the user (stderr, so stdout stays clean)."""
-    sys.stderr.write(message + "\n")
-    sys.stderr.flush()
-
-
 # ------------------------------------------------------------------ helpers
-def _read(path: str, axes: str | None) -> TiffImage:
-    image = read_tiff(path)
-    if axes:
-        image.axes = axes.upper()
-        image.axes_source = "given"
-    elif image.axes_source == "guessed":
-        info(f"{path}: no axes in the file's metadata; guessed axes {image.axes!r} for shape "
-             f"{image.data.shape} (use --axes to override).")
-    else:
-        info(f"{path}: axes {image.axes!r} from {image.axes_source} metadata, shape {image.data.shape}.")
-    return image
-
-
 def _config_from_args(args: argparse.Namespace, axes: str) -> TrainConfig:
     overrides: dict[str, Any] = {"axes": axes}
     if args.config:
@@ -119,20 +92,20 @@ def _config_from_args(args: argparse.Namespace, axes: str) -> TrainConfig:
         overrides = base
     mapping = {"patch_size": "patch_size", "patch_size_z": "patch_size_z",
                "batch_size": "batch_size", "lr": "learning_rate",
-               "mask_fraction": "mask_fraction", "noise_model": "noise_model",
-               "noise_sigma": "noise_sigma", "seed": "seed", "device": "device",
-               "features": None, "depth": None, "validation_fraction": "validation_fraction",
+               "seed": "seed", "device": "device", "validation_fraction": "validation_fraction",
                "channels": "channels", "threads": "num_threads", "tile_size": "tile_size"}
+    mapping.update({_dest(s): s.field for s in method_settings()})
     for arg, field in mapping.items():
         value = getattr(args, arg, None)
         if value is not None and field is not None:
             overrides[field] = value
     method = args.method or overrides.pop("method", None) or DEFAULT_METHOD
     overrides.pop("method", None)
+    width_field, depth_field = method_class(method).network_size
     if args.features is not None:
-        overrides["hq_features" if method == "hqssl" else "unet_features"] = args.features
+        overrides[width_field] = args.features
     if args.depth is not None:
-        overrides["hq_depth" if method == "hqssl" else "unet_depth"] = args.depth
+        overrides[depth_field] = args.depth
     if args.three_d:
         overrides["train_3d"] = True
     if args.minutes is not None:
@@ -158,11 +131,12 @@ def _train(args: argparse.Namespace, image: TiffImage) -> DenoisingModel:
         target = _read(args.target, image.axes).data
         if target.shape != image.data.shape:
             raise BlindspotError(f"--target {args.target!r} has shape {target.shape} but the image "
-                                 f"has {image.data.shape}: Noise2Noise needs two acquisitions of "
-                                 "the same scene, of the same shape.")
-        if config.method != "n2n":
-            config = config.replace(method="n2n")
-            info("A --target was given: training Noise2Noise.")
+                                 f"has {image.data.shape}: a second acquisition of the same scene "
+                                 "must have the same shape.")
+        if not method_class(config.method).takes_target():
+            paired = next(cls for cls in method_classes() if cls.takes_target())
+            config = config.replace(method=paired.name)
+            info(f"A --target was given: training {paired.display_name}.")
     try:
         run = TrainingRun(image.data, config, target=target)
     except ConfigError as exc:
@@ -172,18 +146,14 @@ def _train(args: argparse.Namespace, image: TiffImage) -> DenoisingModel:
     model: DenoisingModel | None = None
     for ev in run.events():
         if isinstance(ev, TrainingStarted):
-            length = (f"{ev.total_steps} steps" if ev.total_steps else "") + (
-                f"{' or ' if ev.total_steps else ''}{ev.time_budget_s:.0f} s" if ev.time_budget_s else "")
-            info(f"Training {ev.method} on {ev.device} for {length} "
-                 f"({ev.n_parameters / 1e6:.2f} M parameters).")
+            info(training_started(ev))
         elif isinstance(ev, TrainingProgress):
             bar.training(ev)
         elif isinstance(ev, TrainingFinished):
             bar.end()
             model = ev.model
-            noise = ", ".join(f"{k}={v:.4g}" for k, v in model.noise_parameters().items())
-            info(f"Training {ev.reason} after {ev.step} steps in {ev.elapsed_s:.0f} s"
-                 + (f"; learned noise: {noise}" if noise else "") + ".")
+            noise = noise_text(model.method, model.noise_parameters())
+            info(f"{training_finished(ev)}." + (f" {noise}." if noise else ""))
         elif isinstance(ev, Preview):
             pass
     assert model is not None
@@ -245,7 +215,7 @@ def cmd_denoise(args: argparse.Namespace) -> int:
                             + ([(args.uncertainty, n * 4)] if args.uncertainty else []))
     if args.model:
         model = load_model(args.model, device=args.device or "auto")
-        info(f"Loaded {_label(model)} from {args.model}.")
+        info(f"Loaded {args.model}: {_label(model)}.")
     else:
         if args.minutes is None and args.steps is None and args.epochs is None and not args.config:
             args.minutes = ONE_SHOT_MINUTES
@@ -255,7 +225,8 @@ def cmd_denoise(args: argparse.Namespace) -> int:
         if args.save_model:
             _save_model(model, args.save_model)
     if args.uncertainty and not getattr(model, "has_uncertainty", False):
-        info(f"The {_label(model)} gives no uncertainty map (only HQ-SSL does); "
+        able = " and ".join(cls.display_name for cls in method_classes() if cls.gives_uncertainty)
+        info(f"The {_label(model)} gives no uncertainty map (only {able} does); "
              f"{args.uncertainty} not written.")
     result = _predict(model, image, args)
     outputs = [(args.output, result["denoised"], dtype)]
@@ -266,8 +237,8 @@ def cmd_denoise(args: argparse.Namespace) -> int:
 
 
 def _label(model: Any) -> str:
-    """``hqssl model`` for napari-blindspot models; foreign bioimage.io models name themselves."""
-    return f"{model.config.method} model" if hasattr(model, "config") else model.label()
+    """The model summary of napari-blindspot models; foreign bioimage.io models name themselves."""
+    return model_summary(model) if hasattr(model, "config") else model.label()
 
 
 def cmd_info(args: argparse.Namespace) -> int:
@@ -278,10 +249,11 @@ def cmd_info(args: argparse.Namespace) -> int:
               f"\nchannels: {model.channels}")
         return 0
     c = model.config
+    print(f"model: {model_summary(model)}")
     print(f"method: {c.method}\naxes: {c.axes} ({'3D' if c.train_3d else '2D'} training)")
     print(f"channels: {model.channels} ({c.channels})")
     print(f"steps trained: {model.info.get('steps')}  best validation loss: {model.info.get('best_val_loss')}")
-    if c.method == "hqssl":
+    if "noise_model" in model.method.fields():
         _print_noise(model)
     print(f"normalisation mean: {model.normalization.mean}  std: {model.normalization.std}")
     return 0
@@ -361,11 +333,39 @@ def cmd_napari(args: argparse.Namespace) -> int:  # pragma: no cover - opens a w
 
 
 # ------------------------------------------------------------------ parser
+def method_settings() -> list[Setting]:
+    """The registered methods' own settings that have a command-line flag (each flag once)."""
+    seen: dict[str, Setting] = {}
+    for cls in method_classes():
+        for setting in cls.settings:
+            if setting.flag:
+                seen.setdefault(setting.flag, setting)
+    return list(seen.values())
+
+
+def _dest(setting: Setting) -> str:
+    return str(setting.flag).lstrip("-").replace("-", "_")
+
+
+def _add_method_setting(g: Any, setting: Setting) -> None:
+    users = "/".join(cls.display_name for cls in method_classes()
+                     if any(s.flag == setting.flag for s in cls.settings))
+    default = getattr(TrainConfig(), setting.field)
+    extra = f" (default {default})" if default is not None else ""
+    kwargs: dict[str, Any] = {"dest": _dest(setting),
+                              "help": f"{users}: {setting.help}{extra}".replace("%", "%%")}
+    if setting.kind == "choice":
+        kwargs["choices"] = FIELD_CHOICES[setting.field]
+    else:
+        kwargs["type"] = int if setting.kind == "int" else float
+    g.add_argument(setting.flag, **kwargs)
+
+
 def _add_training_options(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("training (one-shot or `train`)")
-    g.add_argument("--method", choices=METHODS,
+    g.add_argument("--method", choices=method_names(),
                    help=f"denoising method (default {DEFAULT_METHOD}, or the --config file's): "
-                   + " ".join(f"{k}: {v}" for k, v in METHOD_HELP.items()))
+                   + " ".join(f"{cls.name}: {cls.help}" for cls in method_classes()).replace("%", "%%"))
     g.add_argument("--3d", dest="three_d", action="store_true", help="train on Z,Y,X patches (needs a Z axis)")
     g.add_argument("--steps", type=int, help=f"gradient steps (default: `train` {TrainConfig().steps}; "
                    f"one-shot `denoise` trains {ONE_SHOT_MINUTES * 60:.0f} s instead)")
@@ -376,13 +376,15 @@ def _add_training_options(p: argparse.ArgumentParser) -> None:
                    f"(default {TrainConfig().patch_size}; a multiple of 4)")
     g.add_argument("--patch-size-z", type=int, help=f"depth of the training patches in Z, with --3d "
                    f"(default {TrainConfig().patch_size_z}; a multiple of 4)")
-    g.add_argument("--batch-size", type=int, help="patches per training step (default 16; HQ-SSL 4)")
+    g.add_argument("--batch-size", type=int, help=f"patches per training step (default "
+                   f"{TrainConfig().batch_size}" + "".join(
+                       f"; {cls.display_name} {cls.defaults['batch_size']}" for cls in method_classes()
+                       if "batch_size" in cls.defaults) + ")")
     g.add_argument("--lr", type=float, help="learning rate")
     g.add_argument("--features", type=int, help="network width (first level)")
     g.add_argument("--depth", type=int, help="network depth (number of poolings)")
-    g.add_argument("--mask-fraction", type=float, help="N2V/N2V2 masked pixel fraction (default 0.002)")
-    g.add_argument("--noise-model", choices=NOISE_MODELS, help="HQ-SSL noise model (default poisson-gaussian)")
-    g.add_argument("--noise-sigma", type=float, help="known Gaussian noise sigma in image units (HQ-SSL)")
+    for setting in method_settings():
+        _add_method_setting(g, setting)
     g.add_argument("--channels", choices=("independent", "joint"),
                    help="independent (default): one network for every channel, each channel a "
                    "sample; joint: channels are denoised together and may inform each other")
@@ -392,7 +394,8 @@ def _add_training_options(p: argparse.ArgumentParser) -> None:
                    "model (default 0)")
     g.add_argument("--threads", type=int, help="CPU threads (default: all cores)")
     g.add_argument("--config", help="JSON file with training settings (command-line options win)")
-    g.add_argument("--target", help="second independent noisy acquisition (Noise2Noise)")
+    paired = "/".join(cls.display_name for cls in method_classes() if cls.takes_target())
+    g.add_argument("--target", help=f"second independent noisy acquisition ({paired})")
 
 
 def _add_common(p: argparse.ArgumentParser) -> None:
@@ -424,7 +427,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", help="a model saved by `blindspot train`, or a bioimage.io package "
                    "(.zip or folder) (else train on IMAGE first)")
     p.add_argument("--save-model", help="also save the model trained on IMAGE")
-    p.add_argument("--uncertainty", help="write the posterior standard deviation here (HQ-SSL)")
+    able = "/".join(cls.display_name for cls in method_classes() if cls.gives_uncertainty)
+    p.add_argument("--uncertainty", help=f"write the posterior standard deviation here ({able})")
     p.add_argument("--dtype", choices=("float32", "input"), default="float32",
                    help="output pixel type: float32 (default) or the input's")
     p.add_argument("--overwrite", action="store_true", help="replace outputs that exist "

@@ -31,7 +31,7 @@ from .engine import BlindspotError, ConfigError, DataError, TrainConfig
 from .engine.atomic import resolve_target, same_file, temporary_name
 from .engine.errors import OutputError
 from .engine.memory import format_bytes
-from .engine.tiff_io import IMAGEJ_DTYPES, OME_DTYPES, check_readable, tiff_format
+from .io.tiff import IMAGEJ_DTYPES, OME_DTYPES, check_readable, tiff_format
 
 #: The command-line option of each TrainConfig setting, for messages.
 OPTION_OF = {"patch_size": "--patch-size", "patch_size_z": "--patch-size-z",

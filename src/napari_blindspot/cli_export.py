@@ -14,7 +14,7 @@ LICENSE_DEFAULT = "CC-BY-4.0"
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    from .cli import _read, info
+    from .cli_common import info, read_input as _read
     from .engine.bioimageio import export_package, require
     from .engine.bioimageio.documentation import PROJECT_URL
 

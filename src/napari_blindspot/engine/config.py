@@ -8,9 +8,10 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
+from .axes import parse_axes
 from .errors import ConfigError
+from .methods.registry import method_class
 
-METHODS = ("n2v2", "n2v", "hqssl", "n2n")
 NOISE_MODELS = ("curve", "affine", "gaussian", "gaussian-known", "poisson-gaussian", "mean-only")
 NOISE_FITS = ("fixed", "fine-tune", "joint")
 NOISE_CALIBRATIONS = ("image", "repeats", "pair")
@@ -19,29 +20,10 @@ CHANNEL_MODES = ("independent", "joint")
 #: Seeds run from 0 to 2**32 - 4 (numpy and torch generators get seed + 0..3).
 MAX_SEED = 2 ** 32 - 3
 
-#: Human-readable one-liners per method, used by the CLI and the widget.
-METHOD_HELP = {
-    "n2v2": "Noise2Void 2 (Hoeck et al. 2022): blind-spot masking with median replacement and "
-    "BlurPool; no checkerboard artefacts. Assumes pixel-wise independent noise.",
-    "n2v": "Noise2Void (Krull et al. 2019): the original masked blind-spot training. "
-    "Assumes pixel-wise independent noise; may show checkerboard artefacts.",
-    "hqssl": "HQ-SSL (Laine et al. 2019): blind-spot network with a learned noise model and a "
-    "Bayesian posterior mean; every pixel trains the network. Best quality for independent "
-    "Gaussian or Poisson-Gaussian (camera) noise; also gives an uncertainty map.",
-    "n2n": "Noise2Noise (Lehtinen et al. 2018): needs two independent noisy acquisitions of "
-    "the same scene; learns to map one to the other.",
-}
-
-
-#: Per-method defaults applied by :meth:`TrainConfig.for_method` (the CLI and widget use it).
-#: HQ-SSL trains on every pixel of a patch, so small batches suffice; its four-branch
-#: network is costlier per pixel, hence the narrower width on CPU-friendly defaults.
-METHOD_DEFAULTS: dict[str, dict[str, Any]] = {
-    "n2v2": {},
-    "n2v": {},
-    "hqssl": {"batch_size": 4, "learning_rate": 1e-3},
-    "n2n": {"batch_size": 8},
-}
+#: The values of the fields that take one of a few names (front ends offer these).
+FIELD_CHOICES = {"noise_model": NOISE_MODELS, "noise_fit": NOISE_FITS,
+                 "noise_calibration": NOISE_CALIBRATIONS, "schedule": SCHEDULES,
+                 "channels": CHANNEL_MODES}
 
 
 @dataclass
@@ -107,22 +89,19 @@ class TrainConfig:
     # ------------------------------------------------------------------ helpers
     @classmethod
     def for_method(cls, method: str, **overrides: Any) -> "TrainConfig":
-        """Defaults tuned for ``method`` (see :data:`METHOD_DEFAULTS`), then ``overrides``."""
-        values = dict(METHOD_DEFAULTS.get(method, {}))
+        """Defaults tuned for ``method`` (its :attr:`~.methods.Method.defaults`), then ``overrides``."""
+        values = dict(method_class(method).defaults)
         values.update(overrides)
         return cls(method=method, **values).validate()
 
     def validate(self) -> "TrainConfig":
         """Check every field; raise :class:`ConfigError` naming the first bad one."""
-        from .axes import parse_axes
-
         def bad(name: str, why: str) -> ConfigError:
             err = ConfigError(f"Invalid setting {name}={getattr(self, name)!r}: {why}")
             err.setting = name  # type: ignore[attr-defined]  # front ends name their own option
             return err
 
-        if self.method not in METHODS:
-            raise bad("method", f"choose one of {', '.join(METHODS)}")
+        method = method_class(self.method)
         parse_axes(self.axes)
         if self.train_3d and "Z" not in self.axes.upper():
             raise bad("train_3d", f"3D training needs a Z axis, but axes are {self.axes!r}")
@@ -148,10 +127,6 @@ class TrainConfig:
                 raise bad(name, "must be a number" + (" or None" if optional else ""))
             if not math.isfinite(value):
                 raise bad(name, "must be a finite number" + (" or None" if optional else ""))
-        smallest = min(self.patch_size, self.patch_size_z) if self.train_3d else self.patch_size
-        if 2 * self.mask_radius > smallest:
-            # a larger window would reach past the patch even after mirroring the offset
-            raise bad("mask_radius", f"must be at most half the smallest patch side ({smallest // 2})")
         if self.steps is None and self.epochs is None and self.time_budget_s is None:
             raise ConfigError("Set a training length: steps, epochs or time_budget_s.")
         for name in ("steps", "epochs"):
@@ -168,8 +143,6 @@ class TrainConfig:
             raise bad("schedule", f"choose one of {', '.join(SCHEDULES)}")
         if not 0.0 <= self.warmup_fraction < 1.0:
             raise bad("warmup_fraction", "must be in [0, 1)")
-        if not 0.0 < self.mask_fraction <= 0.25:
-            raise bad("mask_fraction", "must be in (0, 0.25]; N2V uses about 0.002 (0.2%)")
         if self.noise_model not in NOISE_MODELS:
             raise bad("noise_model", f"choose one of {', '.join(NOISE_MODELS)}")
         if self.noise_fit not in NOISE_FITS:
@@ -189,6 +162,7 @@ class TrainConfig:
             raise bad("tile_batch", "must be an integer >= 1, or None for the device's default")
         if self.num_threads is not None and (not isinstance(self.num_threads, int) or self.num_threads < 1):
             raise bad("num_threads", "must be an integer >= 1 or None")
+        method.validate(self)
         self.axes = self.axes.upper()
         return self
 

@@ -55,13 +55,24 @@ def select_device(name: str = "auto") -> torch.device:
     return device
 
 
+def available_cores() -> int:
+    """CPU cores this process may use."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - macOS/Windows
+        return os.cpu_count() or 1
+
+
+def interactive_threads() -> int:
+    """CPU threads for torch under an interactive front end (napari): all cores but one, which
+    stays free for the interface."""
+    return max(1, available_cores() - 1)
+
+
 def configure_threads(num_threads: int | None = None) -> int:
     """Set torch's intra-op CPU threads (default: all cores this process may use)."""
     if num_threads is None:
-        try:
-            num_threads = len(os.sched_getaffinity(0))
-        except AttributeError:  # pragma: no cover - macOS/Windows
-            num_threads = os.cpu_count() or 1
+        num_threads = available_cores()
     if torch.get_num_threads() != num_threads:
         torch.set_num_threads(max(1, int(num_threads)))
     return torch.get_num_threads()

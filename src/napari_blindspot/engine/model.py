@@ -16,10 +16,12 @@ from .config import TrainConfig
 from .device import autocast, autocast_dtype, default_tile_batch, place_network, select_device
 from .errors import AxesError, ConfigError, DataError
 from .events import PredictionProgress
-from .methods import Method, get_method
+from .methods.base import Method
+from .methods.registry import get_method
+from .model_file import load_network, save_model
 from .normalization import Normalization, check_finite
 from .memory import PredictionPlan, bytes_per_pixel, plan_prediction
-from .tiling import minimal_tile, predict_sample
+from .tiling import minimal_tile, predict_sample, predict_whole
 
 PredictionResult = dict[str, np.ndarray]
 
@@ -254,8 +256,6 @@ class DenoisingModel:
         ``channel`` selects the normalisation of a single channel for independent-channel
         models given a ``(1, ...)`` block.
         """
-        from .tiling import predict_whole
-
         x = self.normalization.normalize(np.asarray(block, np.float32), channel)
         was_training = self.net.training
         self.net.eval()
@@ -271,17 +271,10 @@ class DenoisingModel:
     # ------------------------------------------------------------ files
     def save(self, path: str) -> None:
         """Write the model to one ``.safetensors`` file (see :mod:`.model_file`)."""
-        from .model_file import save_model
-
         save_model(self, path)
 
     @classmethod
     def load(cls, path: str, device: str = "auto") -> "DenoisingModel":
-        from .errors import ModelFileError
-        from .model_file import load_model
-
-        model = load_model(path, device=device)
-        if not isinstance(model, cls):
-            raise ModelFileError(f"{path!r} is a bioimage.io model not written by napari-blindspot; "
-                                 "load it with napari_blindspot.engine.load_model.")
-        return model
+        """Load a model file written by :meth:`save` onto ``device`` (bioimage.io packages:
+        :func:`napari_blindspot.engine.load_model`)."""
+        return cls(*load_network(path, device=device))

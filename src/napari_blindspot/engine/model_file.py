@@ -12,12 +12,18 @@ from __future__ import annotations
 import json
 import math
 import os
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, NamedTuple
 
+from safetensors import safe_open
+from safetensors.torch import load_file, save_file
+from torch import nn
 
+from .. import __version__
 from .atomic import atomic_path
 from .config import TrainConfig
+from .device import select_device
 from .errors import BlindspotError, ModelFileError
+from .methods.registry import get_method, method_names
 from .normalization import Normalization
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -29,15 +35,21 @@ FORMAT_VERSION = 1
 
 
 def _package_version() -> str:
-    from .. import __version__
-
     return __version__
+
+
+class StoredModel(NamedTuple):
+    """What a model file holds, with the network built and its weights loaded."""
+
+    config: TrainConfig
+    net: nn.Module
+    normalization: Normalization
+    channels: int
+    info: dict[str, Any]
 
 
 def save_model(model: "DenoisingModel", path: str | os.PathLike) -> None:
     """Write ``model`` to ``path`` (conventionally ``*.safetensors``)."""
-    from safetensors.torch import save_file
-
     tensors = {k: v.detach().to("cpu").contiguous() for k, v in model.net.state_dict().items()}
     metadata = {
         "format": FORMAT,
@@ -96,8 +108,6 @@ def check_weights(tensors: dict, path: str | os.PathLike) -> None:
 
 def read_metadata(path: str | os.PathLike) -> dict[str, str]:
     """The metadata of a model file, validated; raises :class:`ModelFileError`."""
-    from safetensors import safe_open
-
     path = os.fspath(path)
     if not os.path.isfile(path):
         raise ModelFileError(f"Model file {path!r} does not exist.")
@@ -122,25 +132,19 @@ def read_metadata(path: str | os.PathLike) -> dict[str, str]:
     return meta
 
 
-def load_model(path: str | os.PathLike, device: str = "auto") -> "DenoisingModel | BioimageioModel":
-    """Load a model onto ``device``: a ``.safetensors`` file written by :func:`save_model`,
-    or a bioimage.io model package (``.zip``, folder or ``rdf.yaml``; needs the
-    ``bioimageio`` extra), see :func:`.bioimageio.load_package`."""
-    from .bioimageio import is_package_path, load_package
-
-    if is_package_path(path):
-        return load_package(path, device=device)
-    return _load_safetensors(path, device)
-
-
-def _load_safetensors(path: str | os.PathLike, device: str) -> "DenoisingModel":
-    from safetensors.torch import load_file
-
-    from .device import select_device
-    from .methods import get_method
-    from .model import DenoisingModel
-
+def load_network(path: str | os.PathLike, device: str = "auto") -> StoredModel:
+    """Read a model written by :func:`save_model`, its network on ``device``
+    (:func:`.model.load_model` makes a :class:`~.model.DenoisingModel` of it)."""
     meta = read_metadata(path)
+    try:
+        method_name = json.loads(meta["config"]).get("method")
+    except (KeyError, ValueError, TypeError, AttributeError) as exc:
+        raise damaged(path, f"its metadata cannot be read: {exc}") from exc
+    if method_name not in method_names():
+        raise ModelFileError(
+            f"{os.fspath(path)!r} holds a model of the method {method_name!r}, which this napari-blindspot "
+            f"({_package_version()}) does not know (it knows {', '.join(method_names())}); it was "
+            f"written by napari-blindspot {meta.get('package_version', '?')}: use that version.")
     try:
         config = TrainConfig.from_json(meta["config"])
         normalization = Normalization.from_dict(json.loads(meta["normalization"]))
@@ -164,8 +168,7 @@ def _load_safetensors(path: str | os.PathLike, device: str) -> "DenoisingModel":
         raise damaged(path, "its weights do not fit the network its configuration describes: "
                       + (detail[1] if len(detail) > 1 else detail[0] if detail else "")) from exc
     net.to(select_device(device))  # DenoisingModel puts it in its fastest memory format
-    return DenoisingModel(config=config, net=net, normalization=normalization,
-                          channels=channels, info=info)
+    return StoredModel(config, net, normalization, channels, info)
 
 
-__all__ = ["save_model", "load_model", "read_metadata"]
+__all__ = ["StoredModel", "load_network", "read_metadata", "save_model"]

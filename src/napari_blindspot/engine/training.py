@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 import torch
+from torch import nn
 
 from .axes import CanonicalView
 from .config import TrainConfig
@@ -30,11 +31,11 @@ from .device import (autocast, autocast_dtype, configure_threads, describe_devic
 from .errors import ConfigError, DataError
 from .events import Preview, TrainingFinished, TrainingProgress, TrainingStarted
 from .memory import check_training_memory, training_estimate
-from .methods import get_method
+from .methods.registry import get_method
 from .native_libs import guard_compiler_imports
 from .threads import ThreadTuner
 from .model import DenoisingModel, check_image
-from .normalization import compute_normalization
+from .normalization import Normalization, compute_normalization
 from .patches import PatchSampler, count_patches, patch_shape_for, split_regions
 
 log = logging.getLogger(__name__)
@@ -45,15 +46,6 @@ MAX_VALIDATION_PATCHES = 128
 MIN_VALIDATION_PATCHES = 8
 #: Consecutive steps with non-finite gradients (skipped) before training reports divergence.
 MAX_SKIPPED_STEPS = 5
-
-
-def network_fields(config: TrainConfig) -> tuple[str, ...]:
-    """The settings that define the network of ``config.method`` (fixed when continuing)."""
-    common = ("method", "train_3d", "channels")
-    if config.method == "hqssl":
-        extra = ("hq_depth", "hq_features", "noise_model")
-        return common + extra + (("noise_sigma",) if config.noise_model == "gaussian-known" else ())
-    return common + ("unet_depth", "unet_features")
 
 
 def learning_rate(base: float, progress: float, schedule: str, warmup: float) -> float:
@@ -68,6 +60,12 @@ def learning_rate(base: float, progress: float, schedule: str, warmup: float) ->
 
 class TrainingRun:
     """One training run over ``data`` (any array-like) with ``config``.
+
+    Building a run is cheap: it checks the settings, the shapes and the model to continue,
+    and raises what is wrong at once.  The heavy preparation (reading the data's statistics
+    and validation patches, building the network) runs at the start of :meth:`events` (or
+    earlier with :meth:`prepare`), so a front end can build the run on its own thread and
+    iterate it on a worker.
 
     Parameters
     ----------
@@ -95,38 +93,25 @@ class TrainingRun:
                  noise_reference: Any = None, initial: DenoisingModel | None = None,
                  preview: np.ndarray | None = None, preview_channel: int | None = None,
                  preview_interval_s: float = 5.0, max_threads: int | None = None) -> None:
+        # Cheap checks only (settings, shapes, the model to continue): a front end builds the
+        # run on its own thread and reports these at once.  Reading the data (statistics,
+        # NaN/inf, validation patches) and building the network happen in prepare().
         self.config = config = copy.deepcopy(config).validate()
         self.method = get_method(config)
         check_image(data)
-        self.view = CanonicalView(data, config.axes, config.train_3d)
-        views = [self.view]
-        if self.method.n_views == 2:
-            if target is None:
-                raise DataError("Noise2Noise needs a second noisy acquisition of the same scene "
-                                "(target); pick one, or use N2V2 or HQ-SSL for a single image.")
+        self.method.check_inputs(data, target)
+        if target is not None:
             check_image(target)
-            if tuple(target.shape) != tuple(data.shape):
-                raise DataError(f"Noise2Noise needs two acquisitions of the same shape, got "
-                                f"{tuple(data.shape)} and {tuple(target.shape)}.")
-            views.append(CanonicalView(target, config.axes, config.train_3d))
-        elif target is not None:
-            raise DataError(f"A target image is only used by Noise2Noise, not {config.method!r}.")
-        reference = self._noise_reference(noise_reference, data)
+        self.view = CanonicalView(data, config.axes, config.train_3d)
+        self._views = [self.view] + ([CanonicalView(target, config.axes, config.train_3d)]
+                                     if target is not None else [])
+        self._reference = self._noise_reference(noise_reference, data)
         self.patch_shape = patch_shape_for(self.view, config.patch_size, config.patch_size_z)
-
         self.device = select_device(config.device)
+        self.max_threads = max_threads
         self.threads: ThreadTuner | None = None
-        if self.device.type == "cpu":
-            if config.num_threads is None:  # adapts to the load, up to max_threads (all cores)
-                self.threads = ThreadTuner(max_threads)
-            else:
-                configure_threads(config.num_threads)
-        torch.manual_seed(config.seed)
-        self.rng = np.random.default_rng(config.seed)
-        self.generator = torch.Generator().manual_seed(config.seed + 1)
-
         if initial is not None:
-            changed = [f for f in network_fields(initial.config)
+            changed = [f for f in initial.method.network_fields(initial.config)
                        if getattr(config, f) != getattr(initial.config, f)]
             if changed:
                 raise ConfigError(
@@ -136,59 +121,23 @@ class TrainingRun:
             if initial.channels != self.view.n_channels:
                 raise DataError(f"The model to continue was trained on {initial.channels} channel(s), "
                                 f"the image has {self.view.n_channels}.")
-            self.normalization = initial.normalization
-        else:
-            self.normalization = compute_normalization(self.view)
-        if len(views) == 2:
-            compute_normalization(views[1])  # checks the target for NaN/inf and constant data
-
+        self.initial = initial
+        #: Steps the model had been trained for before this run (0 for a new model).
+        self.steps_done_before = int(initial.info.get("steps", 0) or 0) if initial is not None else 0
         independent = config.channels == "independent"
         self.net_channels = 1 if independent else self.view.n_channels
-        train_region, val_region = split_regions(self.view, self.patch_shape, config.validation_fraction)
-        self.sampler = PatchSampler(views, self.normalization, self.patch_shape, train_region,
-                                    self.rng, independent_channels=independent)
         self.epoch_patches = count_patches(self.view, self.patch_shape, independent)
         self.steps_per_epoch = max(1, math.ceil(self.epoch_patches / config.batch_size))
         self.total_steps = self._total_steps()
-        self.calibrations: list = list(initial.info.get("noise_calibration", [])) if initial else []
-        if initial is not None:
-            self.net = place_network(copy.deepcopy(initial.net), self.device, self.view.ndim_spatial)
-            self.steps_done_before = int(initial.info.get("steps", 0))
-        else:
-            self.net = place_network(self.method.build(config, self.net_channels, self.view.ndim_spatial,
-                                                       self.normalization),
-                                     self.device, self.view.ndim_spatial)
-            self.steps_done_before = 0
-            self.calibrations = self.method.calibrate(self.net, self.view, self.normalization, independent,
-                                                      reference)
-        self.amp_dtype = autocast_dtype(self.device) if config.mixed_precision else None
-        probe_channels = torch.zeros(1, dtype=torch.long) if independent else None
-        self.memory = training_estimate(
-            self.net, lambda net, b: self.method.loss(net, b, torch.Generator().manual_seed(0),
-                                                      probe_channels),
-            self.net_channels, len(views), self.patch_shape, self.method.size_multiple(config),
-            self.device, lambda: autocast(self.device, self.amp_dtype))
-        n_val = int(np.clip(round(config.validation_fraction * self.epoch_patches),
-                            MIN_VALIDATION_PATCHES, MAX_VALIDATION_PATCHES))
-        val_bytes = (n_val * len(views) * self.net_channels * 4 * float(np.prod(self.patch_shape))
-                     if val_region is not None else 0.0)
-        check_training_memory(self.memory, config.batch_size, self.patch_shape, self.device,
-                              extra=val_bytes)
+
+        # set by prepare()
+        self.normalization: Normalization | None = initial.normalization if initial is not None else None
+        self.net: nn.Module | None = None
         self.val_batch: torch.Tensor | None = None
         self.val_channels: torch.Tensor | None = None
-        if val_region is not None:
-            val_sampler = PatchSampler(views, self.normalization, self.patch_shape, val_region,
-                                       np.random.default_rng(config.seed + 2),
-                                       independent_channels=independent, augment=False)
-            val, val_channels = val_sampler.fixed_set(n_val)
-            self.val_batch = torch.from_numpy(val)
-            self.val_channels = None if val_channels is None else torch.from_numpy(val_channels)
-
-        guard_compiler_imports()  # building an optimizer imports torch._dynamo, and with it triton
-        self.optimizer = torch.optim.Adam(self.method.param_groups(self.net, config.learning_rate),
-                                          lr=config.learning_rate)
-        self.scaler = torch.amp.GradScaler("cuda", enabled=(self.device.type == "cuda"
-                                                            and self.amp_dtype == torch.float16))
+        #: What the method measured before training (HQ-SSL: the noise calibrations).
+        self.calibrations: list = list(initial.info.get("noise_calibration", [])) if initial else []
+        self.prepared = False
 
         self.skipped_steps = 0
         self._skipped_in_a_row = 0
@@ -219,6 +168,68 @@ class TrainingRun:
                             f"{tuple(noise_reference.shape)}, the image {tuple(data.shape)}: they must match.")
         return CanonicalView(noise_reference, c.axes, c.train_3d)
 
+    def prepare(self) -> None:
+        """Read what training needs from the data and build the network and optimizer.
+
+        :meth:`events` starts with this (it runs once); it takes a while on large images, so
+        front ends call it, through :meth:`events`, on their worker thread.
+        """
+        if self.prepared:
+            return
+        c, views, initial = self.config, self._views, self.initial
+        if self.device.type == "cpu":
+            if c.num_threads is None:  # adapts to the load, up to max_threads (all cores)
+                self.threads = ThreadTuner(self.max_threads)
+            else:
+                configure_threads(c.num_threads)
+        torch.manual_seed(c.seed)
+        self.rng = np.random.default_rng(c.seed)
+        self.generator = torch.Generator().manual_seed(c.seed + 1)
+        normalization = self.normalization or compute_normalization(self.view)
+        if len(views) == 2:
+            compute_normalization(views[1])  # checks the target for NaN/inf and constant data
+        independent = c.channels == "independent"
+        train_region, val_region = split_regions(self.view, self.patch_shape, c.validation_fraction)
+        self.sampler = PatchSampler(views, normalization, self.patch_shape, train_region,
+                                    self.rng, independent_channels=independent)
+        if initial is not None:
+            net = place_network(copy.deepcopy(initial.net), self.device, self.view.ndim_spatial)
+        else:
+            net = place_network(self.method.build(c, self.net_channels, self.view.ndim_spatial,
+                                                  normalization),
+                                self.device, self.view.ndim_spatial)
+            self.calibrations = self.method.calibrate(net, self.view, normalization, independent,
+                                                      self._reference)
+        self.amp_dtype = autocast_dtype(self.device) if c.mixed_precision else None
+        n_val = int(np.clip(round(c.validation_fraction * self.epoch_patches),
+                            MIN_VALIDATION_PATCHES, MAX_VALIDATION_PATCHES))
+        self._check_memory(net, n_val if val_region is not None else 0)
+        if val_region is not None:
+            val_sampler = PatchSampler(views, normalization, self.patch_shape, val_region,
+                                       np.random.default_rng(c.seed + 2),
+                                       independent_channels=independent, augment=False)
+            val, val_channels = val_sampler.fixed_set(n_val)
+            self.val_batch = torch.from_numpy(val)
+            self.val_channels = None if val_channels is None else torch.from_numpy(val_channels)
+        guard_compiler_imports()  # building an optimizer imports torch._dynamo, and with it triton
+        self.optimizer = torch.optim.Adam(self.method.param_groups(net, c.learning_rate),
+                                          lr=c.learning_rate)
+        self.scaler = torch.amp.GradScaler("cuda", enabled=(self.device.type == "cuda"
+                                                            and self.amp_dtype == torch.float16))
+        self.normalization, self.net = normalization, net
+        self.prepared = True
+
+    def _check_memory(self, net: nn.Module, n_val: int) -> None:
+        """Refuse, before anything big is allocated, a step that cannot fit (:mod:`.memory`)."""
+        c = self.config
+        channels = torch.zeros(1, dtype=torch.long) if c.channels == "independent" else None
+        self.memory = training_estimate(
+            net, lambda probe, b: self.method.loss(probe, b, torch.Generator().manual_seed(0), channels),
+            self.net_channels, len(self._views), self.patch_shape, self.method.size_multiple(c),
+            self.device, lambda: autocast(self.device, self.amp_dtype))
+        val_bytes = n_val * len(self._views) * self.net_channels * 4 * float(np.prod(self.patch_shape))
+        check_training_memory(self.memory, c.batch_size, self.patch_shape, self.device, extra=val_bytes)
+
     # ----------------------------------------------------------- control
     def stop(self) -> None:
         """Ask the run to end after the current step (thread-safe)."""
@@ -234,8 +245,10 @@ class TrainingRun:
 
     @property
     def model(self) -> DenoisingModel:
-        """The best model so far (by validation loss), or the current one."""
+        """The best model so far (by validation loss), or the current one (after :meth:`prepare`)."""
         if self._model is None:
+            if not self.prepared:
+                raise RuntimeError("The run has not started: there is no model yet.")
             self._model = self._snapshot(final=True)
         return self._model
 
@@ -316,7 +329,9 @@ class TrainingRun:
 
     # ----------------------------------------------------------- the loop
     def events(self) -> Generator[Any, None, DenoisingModel]:
-        """Train, yielding events; return the (best) model.  See the module docstring."""
+        """Prepare (see :meth:`prepare`), then train, yielding events; return the (best) model.
+        See the module docstring."""
+        self.prepare()
         c = self.config
         n_params = sum(p.numel() for p in self.net.parameters())
         yield TrainingStarted(c.method, describe_device(self.device), self.total_steps, c.time_budget_s,

@@ -10,7 +10,6 @@ from __future__ import annotations
 import dataclasses
 import functools
 import logging
-import os
 import weakref
 from collections import Counter
 from collections.abc import Callable
@@ -24,11 +23,13 @@ from qtpy.QtCore import QEvent, QObject, Qt, QTimer, Signal
 from qtpy.QtWidgets import (QComboBox, QFileDialog, QFrame, QGridLayout, QHBoxLayout, QLabel,
                             QLineEdit, QProgressBar, QPushButton, QScrollArea, QVBoxLayout, QWidget)
 
-from ..engine import (METHOD_HELP, METHODS, BlindspotError, DenoisingModel, Preview, TrainConfig,
-                      TrainingFinished, TrainingProgress, TrainingRun, TrainingStarted, check_axes,
-                      describe_device, load_model, select_device)
+from ..engine import (BlindspotError, DenoisingModel, Method, Preview, TrainConfig, TrainingFinished,
+                      TrainingProgress, TrainingRun, TrainingStarted, check_axes, describe_device,
+                      load_model, method_class, method_classes, method_names, select_device)
 from ..engine.axes import CanonicalView
-from ..engine.device import configure_threads
+from ..engine.device import configure_threads, interactive_threads
+from ..text import (denoising_progress, finished_progress, model_summary, noise_text, progress_line,
+                    training_finished, training_started)
 from .gc_pause import CollectorPause
 from .layer_picker import LayerPicker
 from .layers import (LayerError, PreviewSpec, Source, camera, export_results, find_result,
@@ -41,56 +42,14 @@ from .tasks import Failed, prediction_job, training_job, user_message
 
 log = logging.getLogger(__name__)
 
-METHOD_NAMES = {"n2v2": "N2V2", "n2v": "N2V", "hqssl": "HQ-SSL", "n2n": "Noise2Noise"}
 #: Seconds between preview refreshes while training (plus one right after the slider moves).
 PREVIEW_INTERVAL_S = 3.0
 PREVIEW_DEBOUNCE_MS = 150
 #: Training progress (bar, loss plot, noise) is repainted at most this often.
 PROGRESS_REPAINT_MS = 250
-#: Configuration fields that describe a model's network: kept when continuing training.
-ARCHITECTURE_FIELDS = ("train_3d", "channels", "unet_depth", "unet_features", "hq_depth", "hq_features",
-                       "noise_model", "noise_sigma", "mask_radius")
 AXIS_NAMES = {"S": "sample", "T": "time", "Z": "depth", "C": "channel", "Y": "Y", "X": "X"}
 ERROR_STYLE = "color: #ff7070;"
 WARNING_STYLE = "color: #ffb347;"
-
-
-def cpu_threads() -> int:
-    """CPU threads for torch: all cores but one, which stays free for napari's interface."""
-    try:
-        cores = len(os.sched_getaffinity(0))
-    except AttributeError:  # pragma: no cover - macOS/Windows
-        cores = os.cpu_count() or 1
-    return max(1, cores - 1)
-
-
-def format_duration(seconds: float) -> str:
-    """``12 s``, ``4:05`` or ``1:02:03``."""
-    seconds = max(0, int(round(seconds)))
-    if seconds < 60:
-        return f"{seconds} s"
-    hours, rest = divmod(seconds, 3600)
-    minutes, secs = divmod(rest, 60)
-    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
-
-
-def progress_text(ev: TrainingProgress) -> str:
-    """The progress bar's text, e.g. ``step 120 / 1,500 · epoch 3.2 · 0:42 left``."""
-    parts = [f"step {ev.step:,}" + (f" / {ev.total_steps:,}" if ev.total_steps else "")]
-    parts.append(f"epoch {ev.epoch:.1f}")
-    if ev.eta_s is not None:
-        parts.append(f"{format_duration(ev.eta_s)} left")
-    return " · ".join(parts)
-
-
-def noise_text(noise: dict[str, float]) -> str:
-    """Learned noise parameters in words."""
-    if not noise:
-        return ""
-    values = ", ".join(f"{k} = {v:.3g}" for k, v in noise.items())
-    if any(k == "a" or k.startswith("a_c") for k in noise):
-        return f"Learned noise: {values} (variance = a · signal + b)"
-    return f"Learned noise: {values}"
 
 
 class _Jobs:
@@ -173,8 +132,6 @@ class BlindspotWidget(QWidget):
         self._source: Source | None = None
         self._denoise_source: Source | None = None
         self._finished_event: TrainingFinished | None = None
-        self._stop_requested = False
-        self._step_offset = 0
         self._preview_spec: Any = None
         self._preview_after = -1
         self._preview_layer: Any = None
@@ -234,8 +191,8 @@ class BlindspotWidget(QWidget):
         self.dim_combo.currentIndexChanged.connect(lambda *_: self._update_context())
         self.axes_hint = small(QLabel())
         self.method_combo = QComboBox()
-        for method in METHODS:
-            self.method_combo.addItem(METHOD_NAMES.get(method, method), method)
+        for cls in method_classes():
+            self.method_combo.addItem(cls.display_name, cls.name)
         self.method_combo.currentIndexChanged.connect(lambda *_: self._on_method_changed())
         self.method_help = small(QLabel())
         self.target_picker = LayerPicker(self.viewer)
@@ -395,7 +352,7 @@ class BlindspotWidget(QWidget):
         """Choose the method (``"n2v2"``, ``"n2v"``, ``"hqssl"`` or ``"n2n"``)."""
         index = self.method_combo.findData(method)
         if index < 0:
-            raise ValueError(f"Unknown method {method!r}; choose one of {', '.join(METHODS)}.")
+            raise ValueError(f"Unknown method {method!r}; choose one of {', '.join(method_names())}.")
         self.method_combo.setCurrentIndex(index)
 
     def set_axes(self, axes: str) -> bool:
@@ -411,7 +368,7 @@ class BlindspotWidget(QWidget):
             ref, axes = self._axes_by_layer.get(id(layer), (None, ""))
             remembered = axes if ref is not None and ref() is layer else ""
             self.axes_edit.setText(remembered or guess_layer_axes(layer))
-            if self.method_combo.currentData() == "n2n":
+            if method_class(self.method_combo.currentData()).takes_target():
                 self._suggest_target()
         self._update_context()
 
@@ -452,13 +409,13 @@ class BlindspotWidget(QWidget):
                                   has_channels="C" in axes)
 
     def _on_method_changed(self) -> None:
-        method = self.method_combo.currentData()
-        self.method_help.setText(METHOD_HELP.get(method, ""))
-        n2n = method == "n2n"
-        self.target_label.setVisible(n2n)
-        self.target_picker.setVisible(n2n)
-        self.settings.set_method(method)
-        if n2n:
+        method = method_class(self.method_combo.currentData())
+        self.method_help.setText(method.help)
+        paired = method.takes_target()
+        self.target_label.setVisible(paired)
+        self.target_picker.setVisible(paired)
+        self.settings.set_method(method.name)
+        if paired:
             self._suggest_target()
 
     def _suggest_target(self) -> None:
@@ -477,7 +434,8 @@ class BlindspotWidget(QWidget):
             device = select_device(self.settings.device_name)
             text = f"Device: {describe_device(device)}"
             if device.type == "cpu":
-                text = f"Device: CPU, {cpu_threads()} thread{'s' if cpu_threads() > 1 else ''} for training"
+                n = interactive_threads()
+                text = f"Device: CPU, {n} thread{'s' if n > 1 else ''} for training"
             self.device_label.setStyleSheet("")
         except BlindspotError as exc:
             text = str(exc)
@@ -489,13 +447,7 @@ class BlindspotWidget(QWidget):
         if model is None:
             self.model_label.setText("No model yet: train one, or load a model file.")
             return
-        cfg = model.config
-        steps = int(model.info.get("steps", 0) or 0)
-        dims = "3D" if cfg.train_3d else "2D"
-        text = (f"Model: {METHOD_NAMES.get(cfg.method, cfg.method)} {dims}, {steps:,} steps, axes "
-                f"{cfg.axes}, {model.channels} channel{'s' if model.channels != 1 else ''} "
-                f"({self.model_origin}).")
-        self.model_label.setText(text)
+        self.model_label.setText(f"Model: {model_summary(model, self.model_origin)}.")
 
     def _set_busy(self, job: str | None) -> None:
         idle = job is None
@@ -538,12 +490,12 @@ class BlindspotWidget(QWidget):
 
     def _training_config(self, source: Source, continuing: bool) -> TrainConfig:
         overrides = self.settings.overrides()
-        overrides["num_threads"] = cpu_threads()
+        overrides["num_threads"] = interactive_threads()
         if continuing:
             assert self.model is not None
             old = self.model.config
-            overrides.update({f: getattr(old, f) for f in ARCHITECTURE_FIELDS})
-            return TrainConfig.for_method(old.method, axes=source.axes, **overrides)
+            overrides.update({f: getattr(old, f) for f in self.model.method.network_fields(old)})
+            return TrainConfig.for_method(overrides.pop("method"), axes=source.axes, **overrides)
         train_3d = bool(self.dim_combo.currentData()) and "Z" in source.axes
         return TrainConfig.for_method(self.method_combo.currentData(), axes=source.axes,
                                       train_3d=train_3d, **overrides)
@@ -554,39 +506,30 @@ class BlindspotWidget(QWidget):
         source = Source.from_layer(self.layer_picker.current_layer(), self.axes_edit.text().strip())
         config = self._training_config(source, continuing)
         target = None
-        if config.method == "n2n":
+        method = method_class(config.method)
+        if method.takes_target():
             other = self.target_picker.current_layer()
-            if other is None or other is source.layer:
-                raise LayerError("Noise2Noise needs a second, independent acquisition of the same scene: "
-                                 "pick a different layer as 'Second acquisition'.")
-            if tuple(layer_data(other).shape) != tuple(source.data.shape):
-                raise LayerError(f"The second acquisition {other.name!r} has shape "
-                                 f"{tuple(layer_data(other).shape)}, but {source.name!r} has "
-                                 f"{tuple(source.data.shape)}: Noise2Noise needs the same shape.")
-            target = Source.from_layer(other, source.axes).data
-        initial = self.model if continuing else None
-        make_run = functools.partial(TrainingRun, source.data, config, target=target, initial=initial,
-                                     preview_interval_s=PREVIEW_INTERVAL_S)
-        if continuing:
-            self._step_offset = int((self.model.info.get("steps", 0) if self.model else 0) or 0)
-        else:
-            self._step_offset = 0
+            target = None if other is None else layer_data(other)
+        run = TrainingRun(source.data, config, target=target,
+                          initial=self.model if continuing else None,
+                          preview_interval_s=PREVIEW_INTERVAL_S)
+        if not continuing:
             self.loss_plot.clear()
             self.noise_label.setText("")
         self._source = source
         if self.settings.live_preview.isChecked():
             self._add_preview_placeholder(source, config)
-        self._run = None
+        self._run = self._jobs.run = run
         self._finished_event = None
-        self._stop_requested = False
         self._preview_spec = None
         self.progress.setValue(0)
         self.progress.setFormat("preparing…")
-        worker = training_job(make_run)
+        worker = training_job(run)
         worker.yielded.connect(self._on_training_event)
         self._start(worker, "training")
+        self._refresh_preview(force=True)
         what = "Continuing" if continuing else "Preparing"
-        self._info(f"{what} {METHOD_NAMES.get(config.method, config.method)} training on "
+        self._info(f"{what} {method.display_name} training on "
                    f"{source.name!r} (axes {config.axes}{', 3D' if config.train_3d else ''})…")
 
     def _start(self, worker: Any, job: str) -> None:
@@ -602,31 +545,22 @@ class BlindspotWidget(QWidget):
 
     def stop(self) -> None:
         """Stop training after the current step; the model trained so far is kept and used."""
-        if self._job != "training":
+        if self._job != "training" or self._run is None:
             return
-        self._stop_requested = True
-        if self._run is not None:
-            self._run.stop()
+        self._run.stop()
         self.train_button.setEnabled(False)
         self.train_button.setText("Stopping…")
 
     def _on_training_event(self, ev: Any) -> None:
-        if isinstance(ev, TrainingRun):
-            self._run = self._jobs.run = ev
-            if self._stop_requested:
-                ev.stop()
-            self._refresh_preview(force=True)
-        elif isinstance(ev, TrainingProgress):
+        if isinstance(ev, TrainingProgress):
             self.events_seen["progress"] += 1
             self._show_progress(ev)
         elif isinstance(ev, Preview):
             self.events_seen["preview"] += 1
             self._show_preview(ev)
         elif isinstance(ev, TrainingStarted):
-            device = ev.device
-            self.device_label.setText(f"Device: {device}")
-            self._info(f"Training {METHOD_NAMES.get(ev.method, ev.method)} on {device}: "
-                       f"{ev.n_train_patches:,} patches per epoch, {ev.n_parameters:,} parameters.")
+            self.device_label.setText(f"Device: {ev.device}")
+            self._info(training_started(ev))
         elif isinstance(ev, TrainingFinished):
             self._finished_event = ev
 
@@ -634,7 +568,7 @@ class BlindspotWidget(QWidget):
         """Record the event's losses now; repaint progress, plot and noise at most every
         ``PROGRESS_REPAINT_MS``: in a window holding napari's OpenGL canvas every repaint of a
         widget recomposes the window, which costs tens of milliseconds with software OpenGL."""
-        step = self._step_offset + ev.step
+        step = self._run.steps_done_before + ev.step if self._run is not None else ev.step
         self.loss_plot.add_train(step, ev.train_loss, redraw=False)
         if ev.validated and ev.val_loss is not None:
             self.loss_plot.add_validation(step, ev.val_loss, redraw=False)
@@ -647,10 +581,10 @@ class BlindspotWidget(QWidget):
         if ev is None or self._job != "training":
             return
         self.progress.setValue(int(round(ev.progress * 1000)))
-        self.progress.setFormat(progress_text(ev))
+        self.progress.setFormat(progress_line(ev))
         self.loss_plot.update()
         if ev.noise:
-            self.noise_label.setText(noise_text(ev.noise))
+            self.noise_label.setText(noise_text(self._run.method, ev.noise) if self._run else "")
 
     # ------------------------------------------------------------- preview
     def _schedule_preview(self, event: Any = None) -> None:
@@ -768,24 +702,20 @@ class BlindspotWidget(QWidget):
         self.model_origin = f"trained on {self._source.name!r}"
         self._update_model_label()
         fin = self._finished_event
-        steps = fin.step if fin is not None else (run.step if run is not None else 0)
-        reason = fin.reason if fin is not None else "completed"
-        elapsed = format_duration(fin.elapsed_s) if fin is not None else ""
-        if reason == "completed":
+        assert fin is not None  # events() yields TrainingFinished before it returns the model
+        if fin.reason == "completed":
             self.progress.setValue(1000)
-        self.progress.setFormat(f"{reason} · {steps:,} steps · {elapsed}")
+        self.progress.setFormat(finished_progress(fin))
         noise = self.model.noise_parameters()
         if noise:
-            self.noise_label.setText(noise_text(noise))
+            self.noise_label.setText(noise_text(self.model.method, noise))
         self.training_finished.emit(self.model)
-        if steps == 0:
+        if fin.step == 0:
             self._drop_preview()
             self._warn("Training stopped before its first step; train again to get a model worth using.")
             return
         # the last preview stays up while the layer is denoised, then becomes the result
-        words = {"completed": "finished", "stopped": "stopped", "time budget": "used its time budget"}
-        self._info(f"Training {words.get(reason, reason)} after {steps:,} steps ({elapsed}); "
-                   f"denoising {self._source.name!r}…")
+        self._info(f"{training_finished(fin)}; denoising {self._source.name!r}…")
         self._start_denoising(self._source)
 
     # ================================================================== denoising
@@ -804,7 +734,7 @@ class BlindspotWidget(QWidget):
         model = self.model
         assert model is not None
         if model.device.type == "cpu":
-            configure_threads(cpu_threads())
+            configure_threads(interactive_threads())
         worker = prediction_job(model, source.data, source.axes, tile_size=self.settings.tile_size,
                                 tta=self.settings.tta.isChecked(), uncertainty=model.has_uncertainty)
         worker.yielded.connect(self._on_prediction_progress)
@@ -820,11 +750,8 @@ class BlindspotWidget(QWidget):
             self.cancel_button.setEnabled(False)
 
     def _on_prediction_progress(self, ev: Any) -> None:
-        fraction = ev.done / max(1, ev.total)
-        self.denoise_progress.setValue(int(round(fraction * 1000)))
-        eta = ev.elapsed_s * (1 - fraction) / fraction if fraction > 0 else None
-        self.denoise_progress.setFormat(f"denoising {fraction:.0%}"
-                                        + (f" · {format_duration(eta)} left" if eta is not None else ""))
+        self.denoise_progress.setValue(int(round(ev.done / max(1, ev.total) * 1000)))
+        self.denoise_progress.setFormat(denoising_progress(ev.done, ev.total, ev.elapsed_s))
 
     def _finish_denoising(self, result: Any) -> None:
         source, self._denoise_source = self._denoise_source, None
@@ -914,7 +841,7 @@ class BlindspotWidget(QWidget):
         self.settings.apply_config(model.config)
         self.dim_combo.setCurrentIndex(1 if model.config.train_3d else 0)
         self.loss_plot.clear()
-        self.noise_label.setText(noise_text(model.noise_parameters()))
+        self.noise_label.setText(noise_text(model.method, model.noise_parameters()))
         self._update_model_label()
         self._set_busy(None)
         self._info(f"Loaded {Path(path).name}. Pick a layer with axes like {model.config.axes!r} "

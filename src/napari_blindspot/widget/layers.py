@@ -15,8 +15,8 @@ from napari.layers import Image
 from ..engine import BlindspotError, CanonicalView, check_axes
 from ..engine.errors import AxesError
 from ..engine.atomic import same_file, staged
-from ..engine.tiff_io import write_tiff
-from ..layer_meta import axes_for, layer_axes, pixel_size
+from ..io.layer_meta import axes_for, layer_axes, pixel_size
+from ..io.tiff import write_tiff
 
 KINDS = ("denoised", "uncertainty", "preview")
 

@@ -1,7 +1,9 @@
 """Training settings: the basic ones and a collapsible advanced section.
 
 :func:`parse_length` understands "1500 steps", "20 epochs", "5 minutes", "1 h 30 min"…
-:class:`SettingsPanel` turns its fields into :class:`TrainConfig` overrides and back.
+:class:`SettingsPanel` turns its fields into :class:`TrainConfig` overrides and back; the
+settings that differ between methods sit in one :class:`~.method_panel.MethodPanel` per
+method, in stacked widgets (only the chosen method's panel shows).
 """
 
 from __future__ import annotations
@@ -11,10 +13,12 @@ from typing import Any
 
 from qtpy.QtCore import Qt, Signal
 from qtpy.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFormLayout, QHBoxLayout, QLabel,
-                            QLineEdit, QSpinBox, QToolButton, QVBoxLayout, QWidget)
+                            QLineEdit, QSizePolicy, QStackedWidget, QToolButton, QVBoxLayout,
+                            QWidget)
 
-from ..engine import TrainConfig, available_devices
+from ..engine import TrainConfig, available_devices, method_classes
 from ..engine.errors import ConfigError
+from .method_panel import MethodPanel, spin_box
 
 LENGTH_EXAMPLES = "'1500 steps', '20 epochs', '5 minutes' or '1 h 30 min'"
 
@@ -22,14 +26,6 @@ _UNITS = {"h": 3600.0, "hr": 3600.0, "hrs": 3600.0, "hour": 3600.0, "hours": 360
           "m": 60.0, "min": 60.0, "mins": 60.0, "minute": 60.0, "minutes": 60.0,
           "s": 1.0, "sec": 1.0, "secs": 1.0, "second": 1.0, "seconds": 1.0}
 _DURATION_TERM = r"(\d+(?:\.\d+)?)\s*(hours|hour|hrs|hr|h|minutes|minute|mins|min|m|seconds|second|secs|sec|s)"
-
-NOISE_MODEL_LABELS = {
-    "poisson-gaussian": "Poisson-Gaussian (camera)",
-    "gaussian": "Gaussian (learned sigma)",
-    "gaussian-known": "Gaussian, known sigma",
-    "mean-only": "none (mean only)",
-}
-
 
 def parse_length(text: str) -> dict[str, Any]:
     """Training length -> ``{"steps", "epochs", "time_budget_s"}`` (exactly one set).
@@ -63,13 +59,20 @@ def format_length(config: TrainConfig) -> str:
     return f"{config.steps} steps"
 
 
-def _spin(lo: int, hi: int, value: int, step: int = 1, tip: str = "") -> QSpinBox:
-    box = QSpinBox()
-    box.setRange(lo, hi)
-    box.setSingleStep(step)
-    box.setValue(value)
-    box.setToolTip(tip)
-    return box
+def _stack(pages: list[QWidget]) -> QStackedWidget:
+    stack = QStackedWidget()
+    for page in pages:
+        stack.addWidget(page)
+    return stack
+
+
+def _show_page(stack: QStackedWidget, index: int) -> None:
+    """Show page ``index``; the stack takes the size of that page, not of its largest one."""
+    for i in range(stack.count()):
+        policy = QSizePolicy.Policy.Preferred if i == index else QSizePolicy.Policy.Ignored
+        stack.widget(i).setSizePolicy(policy, policy)
+    stack.setCurrentIndex(index)
+    stack.adjustSize()
 
 
 class SettingsPanel(QWidget):
@@ -80,18 +83,19 @@ class SettingsPanel(QWidget):
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self._method = "n2v2"
-        self._remembered: dict[str, dict[str, Any]] = {}
-        base = TrainConfig.for_method(self._method)
+        base = TrainConfig()
+        self.panels = {cls.name: MethodPanel(cls) for cls in method_classes()}
+        self._method = next(iter(self.panels))
 
         self.length = QLineEdit(format_length(base))
         self.length.setToolTip(f"How long to train: {LENGTH_EXAMPLES}. With a time budget, training "
                                "stops when the time is up.")
-        self.patch = _spin(8, 1024, base.patch_size, 16, "Side of the square training patches, in pixels "
-                           "(a multiple of 4). Larger patches see more context but need more memory.")
-        self.patch_z = _spin(4, 256, base.patch_size_z, 4, "Depth of the training patches in Z (3D only).")
-        self.batch = _spin(1, 1024, base.batch_size, 1, "Patches per training step. Lower it if the GPU "
-                           "runs out of memory.")
+        self.patch = spin_box(8, 1024, base.patch_size, 16, "Side of the square training patches, in "
+                              "pixels (a multiple of 4). Larger patches see more context but need more "
+                              "memory.")
+        self.patch_z = spin_box(4, 256, base.patch_size_z, 4, "Depth of the training patches in Z "
+                                "(3D only).")
+        self.basic_stack = _stack([panel.basic for panel in self.panels.values()])
 
         basic = QFormLayout()
         basic.setContentsMargins(0, 0, 0, 0)
@@ -102,7 +106,6 @@ class SettingsPanel(QWidget):
         patch_row.addWidget(self.patch_z_label)
         patch_row.addWidget(self.patch_z)
         basic.addRow("Patch size", patch_row)
-        basic.addRow("Batch size", self.batch)
 
         # ---- advanced
         self.toggle = QToolButton()
@@ -112,45 +115,16 @@ class SettingsPanel(QWidget):
         self.toggle.setArrowType(Qt.ArrowType.RightArrow)
         self.toggle.setStyleSheet("QToolButton { border: none; }")
         self.toggle.toggled.connect(self._fold)
+        self.advanced_stack = _stack([panel.advanced for panel in self.panels.values()])
 
-        self.learning_rate = QLineEdit(f"{base.learning_rate:g}")
-        self.learning_rate.setToolTip("Peak learning rate (warm-up, then cosine decay).")
-        self.mask_percent = QDoubleSpinBox()
-        self.mask_percent.setRange(0.01, 25.0)
-        self.mask_percent.setDecimals(2)
-        self.mask_percent.setSingleStep(0.1)
-        self.mask_percent.setSuffix(" %")
-        self.mask_percent.setValue(base.mask_fraction * 100)
-        self.mask_percent.setToolTip("Share of pixels masked per patch (N2V, N2V2); 0.2 % is the usual.")
-        self.width_box = _spin(4, 256, base.unet_features, 4, "Features in the first network layer "
-                               "(doubled at every level). Smaller is faster, larger may denoise better.")
-        self.depth_box = _spin(1, 6, base.unet_depth, 1, "Levels (U-Net) or blocks (HQ-SSL) of the "
-                               "network; more levels see more context.")
-        net_row = QHBoxLayout()
-        net_row.addWidget(QLabel("width"))
-        net_row.addWidget(self.width_box)
-        net_row.addWidget(QLabel("depth"))
-        net_row.addWidget(self.depth_box)
-        self.noise_model = QComboBox()
-        for key, label in NOISE_MODEL_LABELS.items():
-            self.noise_model.addItem(label, key)
-        self.noise_model.setToolTip("HQ-SSL's noise model: Poisson-Gaussian for cameras (variance grows "
-                                    "with brightness), Gaussian for constant noise.")
-        self.noise_sigma = QLineEdit()
-        self.noise_sigma.setPlaceholderText("sigma, in image units")
-        self.noise_sigma.setToolTip("The known noise standard deviation, in the image's intensity units.")
-        self.noise_model.currentIndexChanged.connect(self._update_enabled)
-        noise_row = QHBoxLayout()
-        noise_row.addWidget(self.noise_model, 2)
-        noise_row.addWidget(self.noise_sigma, 1)
         self.validation = QDoubleSpinBox()
         self.validation.setRange(0.0, 0.45)
         self.validation.setSingleStep(0.05)
         self.validation.setValue(base.validation_fraction)
         self.validation.setToolTip("Share of the data held out to compute the validation loss; the "
                                    "model with the best validation loss is kept.")
-        self.seed = _spin(0, 2**31 - 1, base.seed, 1, "Random seed: the same seed and settings give "
-                          "the same model on the same device.")
+        self.seed = spin_box(0, 2**31 - 1, base.seed, 1, "Random seed: the same seed and settings give "
+                             "the same model on the same device.")
         self.device = QComboBox()
         self.device.addItem("auto (best available)", "auto")
         for name in available_devices():
@@ -161,8 +135,8 @@ class SettingsPanel(QWidget):
         self.channels.addItem("joint", "joint")
         self.channels.setToolTip("independent: one network denoises each channel on its own; "
                                  "joint: channels are denoised together (correlated channels).")
-        self.tile = _spin(32, 8192, base.tile_size, 64, "Denoising works on tiles of this size (pixels); "
-                          "lower it if the GPU runs out of memory while denoising.")
+        self.tile = spin_box(32, 8192, base.tile_size, 64, "Denoising works on tiles of this size "
+                             "(pixels); lower it if the GPU runs out of memory while denoising.")
         self.tta = QCheckBox("test-time augmentation (8x slower)")
         self.tta.setToolTip("Average the prediction over the 8 flips and rotations.")
         self.live_preview = QCheckBox("live preview while training")
@@ -172,12 +146,11 @@ class SettingsPanel(QWidget):
                                      "the viewer redraws less (slow computers without a GPU).")
 
         self.advanced = QWidget()
-        adv = QFormLayout(self.advanced)
-        adv.setContentsMargins(12, 0, 0, 0)
-        adv.addRow("Learning rate", self.learning_rate)
-        adv.addRow("Masked pixels", self.mask_percent)
-        adv.addRow("Network size", net_row)
-        adv.addRow("Noise model", noise_row)
+        adv_layout = QVBoxLayout(self.advanced)
+        adv_layout.setContentsMargins(12, 0, 0, 0)
+        adv_layout.setSpacing(0)
+        adv_layout.addWidget(self.advanced_stack)
+        adv = QFormLayout()
         adv.addRow("Validation", self.validation)
         adv.addRow("Seed", self.seed)
         adv.addRow("Device", self.device)
@@ -185,18 +158,55 @@ class SettingsPanel(QWidget):
         adv.addRow("Tile size", self.tile)
         adv.addRow("", self.tta)
         adv.addRow("Preview", self.live_preview)
+        adv_layout.addLayout(adv)
         self.advanced.setVisible(False)
 
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(0)
         layout.addLayout(basic)
+        layout.addWidget(self.basic_stack)
         layout.addWidget(self.toggle)
         layout.addWidget(self.advanced)
         self._three_d = False
         self._has_channels = False
+        self._show_method()
         self._update_enabled()
 
     # ------------------------------------------------------------------ state
+    @property
+    def method(self) -> str:
+        """The method whose settings are shown."""
+        return self._method
+
+    @property
+    def panel(self) -> MethodPanel:
+        """The settings panel of the chosen method."""
+        return self.panels[self._method]
+
+    @property
+    def batch(self) -> Any:
+        """The chosen method's batch size box."""
+        return self.panel.batch
+
+    @property
+    def learning_rate(self) -> QLineEdit:
+        return self.panel.learning_rate
+
+    @property
+    def width_box(self) -> Any:
+        """The chosen method's network width box."""
+        return self.panel.width_box
+
+    @property
+    def depth_box(self) -> Any:
+        """The chosen method's network depth box."""
+        return self.panel.depth_box
+
+    def editor(self, field: str) -> QWidget:
+        """The chosen method's editor of its setting ``field`` (KeyError if it has none)."""
+        return self.panel.editors[field]
+
     @property
     def device_name(self) -> str:
         return str(self.device.currentData())
@@ -215,59 +225,33 @@ class SettingsPanel(QWidget):
         self._update_enabled()
 
     def _update_enabled(self, *_: Any) -> None:
-        m = self._method
         self.patch_z.setVisible(self._three_d)
         self.patch_z_label.setVisible(self._three_d)
-        self.mask_percent.setEnabled(m in ("n2v", "n2v2"))
-        self.noise_model.setEnabled(m == "hqssl")
-        self.noise_sigma.setEnabled(m == "hqssl" and self.noise_model.currentData() == "gaussian-known")
         self.channels.setEnabled(self._has_channels)
 
-    def _net_fields(self, method: str) -> tuple[str, str]:
-        return ("hq_features", "hq_depth") if method == "hqssl" else ("unet_features", "unet_depth")
-
     def set_method(self, method: str) -> None:
-        """Switch method: keep what the user set for the old one, restore the new one's values."""
-        if method == self._method:
-            return
-        self._remembered[self._method] = {"batch": self.batch.value(), "lr": self.learning_rate.text(),
-                                          "width": self.width_box.value(), "depth": self.depth_box.value()}
+        """Show ``method``'s settings; each method keeps the values the user gave it."""
+        if method not in self.panels:
+            raise KeyError(method)
         self._method = method
-        saved = self._remembered.get(method)
-        if saved is None:
-            cfg = TrainConfig.for_method(method)
-            width, depth = (getattr(cfg, f) for f in self._net_fields(method))
-            saved = {"batch": cfg.batch_size, "lr": f"{cfg.learning_rate:g}", "width": width, "depth": depth}
-        self.batch.setValue(saved["batch"])
-        self.learning_rate.setText(saved["lr"])
-        self.width_box.setValue(saved["width"])
-        self.depth_box.setValue(saved["depth"])
-        self._update_enabled()
+        self._show_method()
+
+    def _show_method(self) -> None:
+        index = list(self.panels).index(self._method)
+        _show_page(self.basic_stack, index)
+        _show_page(self.advanced_stack, index)
 
     # ------------------------------------------------------------------ config
-    def _float(self, edit: QLineEdit, name: str) -> float:
-        try:
-            return float(edit.text().strip())
-        except ValueError:
-            raise ConfigError(f"{name} {edit.text()!r} is not a number.") from None
-
     def overrides(self, *, training: bool = True) -> dict[str, Any]:
         """The settings as :class:`TrainConfig` fields (raises ConfigError for bad text)."""
-        width_field, depth_field = self._net_fields(self._method)
         out: dict[str, Any] = {
             "patch_size": self.patch.value(), "patch_size_z": self.patch_z.value(),
-            "batch_size": self.batch.value(),
-            "learning_rate": self._float(self.learning_rate, "Learning rate"),
-            "mask_fraction": round(self.mask_percent.value() / 100, 6),
-            width_field: self.width_box.value(), depth_field: self.depth_box.value(),
-            "noise_model": self.noise_model.currentData(),
             "validation_fraction": round(self.validation.value(), 4),
             "seed": self.seed.value(), "device": self.device_name,
             "channels": self.channels.currentData() if self._has_channels else "independent",
             "tile_size": self.tile.value(),
         }
-        if out["noise_model"] == "gaussian-known":
-            out["noise_sigma"] = self._float(self.noise_sigma, "Noise sigma")
+        out.update(self.panel.values())
         if training:
             out.update(parse_length(self.length.text()))
         return out
@@ -278,14 +262,7 @@ class SettingsPanel(QWidget):
         self.length.setText(format_length(config))
         self.patch.setValue(config.patch_size)
         self.patch_z.setValue(config.patch_size_z)
-        self.batch.setValue(config.batch_size)
-        self.learning_rate.setText(f"{config.learning_rate:g}")
-        self.mask_percent.setValue(config.mask_fraction * 100)
-        width_field, depth_field = self._net_fields(config.method)
-        self.width_box.setValue(getattr(config, width_field))
-        self.depth_box.setValue(getattr(config, depth_field))
-        self.noise_model.setCurrentIndex(max(0, self.noise_model.findData(config.noise_model)))
-        self.noise_sigma.setText("" if config.noise_sigma is None else f"{config.noise_sigma:g}")
+        self.panel.apply(config)
         self.validation.setValue(config.validation_fraction)
         self.seed.setValue(config.seed)
         self.channels.setCurrentIndex(max(0, self.channels.findData(config.channels)))

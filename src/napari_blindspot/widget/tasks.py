@@ -10,7 +10,7 @@ user) so the widget reports them in its own words instead of a raw traceback.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Generator
+from collections.abc import Generator
 from dataclasses import dataclass
 from typing import Any
 
@@ -48,16 +48,8 @@ def _failed(exc: Exception, doing: str) -> Failed:
 
 
 @thread_worker(start_thread=False)
-def training_job(make_run: Callable[[], TrainingRun]) -> Generator[Any, None, Any]:
-    """Build the run (reading statistics can take a while), yield it, then its events.
-
-    Returns the trained :class:`DenoisingModel`, or :class:`Failed`.
-    """
-    try:
-        run = make_run()
-    except Exception as exc:  # noqa: BLE001 - reported to the user
-        return _failed(exc, "preparing training")
-    yield run
+def training_job(run: TrainingRun) -> Generator[Any, None, Any]:
+    """The run's events (its preparation first); returns the trained model, or Failed."""
     try:
         return (yield from run.events())
     except Exception as exc:  # noqa: BLE001 - reported to the user

@@ -17,7 +17,7 @@ import torch
 
 from ..atomic import atomic_path
 from ..errors import BlindspotError
-from . import require
+from .requirements import require
 from .documentation import CITATIONS, METHOD_NAMES, describe, readme, tags, write_cover
 from .example_input import ExampleInput, crop_sample, size_rules, synthetic_sample
 from .network import BlindspotNetwork

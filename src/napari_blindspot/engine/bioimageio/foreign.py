@@ -19,7 +19,7 @@ from ..axes import CanonicalView, check_axes
 from ..device import select_device
 from ..errors import AxesError, BlindspotError, DataError, ModelFileError
 from ..events import PredictionProgress
-from . import require
+from .requirements import require
 
 SPACE = ("z", "y", "x")
 

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..errors import BlindspotError, ModelFileError
-from . import require
+from .requirements import require
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..model import DenoisingModel

@@ -1,0 +1,175 @@
+"""The interface of a denoising method, and how a method describes the settings it uses.
+
+All tensors here are in normalised intensity units, shape ``(B, C, *spatial)``.
+A new method is one module with a :class:`Method` subclass plus one line in
+:mod:`.registry`: configuration, training, tiling, model files, the CLI and the widget ask
+the method (through the registry) for everything that differs between methods.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, ClassVar
+
+import torch
+from torch import nn
+
+from ..errors import DataError
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ..axes import CanonicalView
+    from ..config import TrainConfig
+    from ..normalization import Normalization
+
+#: Settings every method's network has: fixed when training continues.
+COMMON_NETWORK_FIELDS = ("method", "train_3d", "channels")
+
+
+@dataclass(frozen=True)
+class Setting:
+    """A :class:`~..config.TrainConfig` field a method uses, described for the front ends.
+
+    ``kind`` says how to edit it: ``"int"``, ``"float"``, ``"percent"`` (a fraction the
+    widget shows in percent), ``"choice"`` (the values come from
+    :data:`~..config.FIELD_CHOICES`, ``labels`` names them) or ``"optional-float"`` (empty
+    means None).  ``flag`` is its command-line option.  ``only_if`` ``(field, value)``: the
+    setting matters only while that other field has that value.
+    """
+
+    field: str
+    label: str
+    help: str
+    kind: str = "float"
+    flag: str | None = None
+    minimum: float | None = None
+    maximum: float | None = None
+    step: float | None = None
+    decimals: int = 2
+    labels: tuple[tuple[str, str], ...] = ()
+    only_if: tuple[str, Any] | None = None
+    placeholder: str = ""
+
+    def label_of(self, value: str) -> str:
+        """The label of choice ``value`` (the value itself when it has none)."""
+        return dict(self.labels).get(value, value)
+
+
+class Method:
+    """Interface of a denoising method.
+
+    Class attributes describe the method to the front ends; an instance (made from a
+    validated configuration by :func:`.registry.get_method`) builds its network, computes
+    batch losses and denoises.
+    """
+
+    #: The name in configurations, model files and on the command line.
+    name: ClassVar[str] = ""
+    #: The name shown to people.
+    display_name: ClassVar[str] = ""
+    #: One paragraph for the command line's help and the widget: what it does, when to use it.
+    help: ClassVar[str] = ""
+    #: :class:`TrainConfig` values that differ from the general defaults for this method.
+    defaults: ClassVar[dict[str, Any]] = {}
+    #: The method's own settings (beyond the common ones and :attr:`network_size`).
+    settings: ClassVar[tuple[Setting, ...]] = ()
+    #: The configuration fields holding the network's width (first level) and depth.
+    network_size: ClassVar[tuple[str, str]] = ("unet_features", "unet_depth")
+    #: Number of aligned arrays a training batch holds (2: a second acquisition, the target).
+    n_views: ClassVar[int] = 1
+    #: Whether prediction can also return a per-pixel posterior standard deviation.
+    gives_uncertainty: ClassVar[bool] = False
+    #: How prediction pads images to the network's size multiple (``"reflect"`` or ``"zeros"``).
+    pad_mode: ClassVar[str] = "reflect"
+
+    def __init__(self, config: TrainConfig) -> None:
+        self.config = config
+
+    # ------------------------------------------------------------ description
+    @classmethod
+    def fields(cls) -> tuple[str, ...]:
+        """The configuration fields only some methods use that this one does."""
+        return cls.network_size + tuple(s.field for s in cls.settings)
+
+    @classmethod
+    def takes_target(cls) -> bool:
+        """Whether training needs a second acquisition of the same scene."""
+        return cls.n_views == 2
+
+    @classmethod
+    def network_fields(cls, config: TrainConfig) -> tuple[str, ...]:
+        """The settings that define the network (fixed when continuing training)."""
+        return COMMON_NETWORK_FIELDS + cls.network_size
+
+    @classmethod
+    def validate(cls, config: TrainConfig) -> None:
+        """Checks of this method's own settings; raise :class:`ConfigError` (default none)."""
+
+    @classmethod
+    def check_inputs(cls, data: Any, target: Any) -> None:
+        """Check the training inputs (``target``: the second acquisition, or None)."""
+        if target is not None:
+            raise DataError(f"A target image is only used by Noise2Noise, not {cls.name!r}.")
+
+    @property
+    def has_uncertainty(self) -> bool:
+        """Whether this configuration's prediction returns an uncertainty map."""
+        return self.gives_uncertainty
+
+    @property
+    def parameters_heading(self) -> str:
+        """What :meth:`describe_parameters` describes, e.g. ``Learned noise``."""
+        return "Learned parameters"
+
+    def describe_parameters(self, parameters: dict[str, float]) -> str:
+        """Learned parameters (from :meth:`noise_parameters`) in words, e.g. ``a = 0.1, b = 2``."""
+        return ", ".join(f"{k} = {v:.3g}" for k, v in parameters.items())
+
+    # ------------------------------------------------------------ network
+    def build(self, config: TrainConfig, channels: int, ndim: int,
+              normalization: Normalization | None = None) -> nn.Module:
+        """The network for ``channels`` channels in ``ndim`` spatial dimensions.
+
+        ``normalization`` (the training data's statistics) lets noise models express
+        user-given noise levels in normalised units; it is None when loading a file.
+        """
+        raise NotImplementedError
+
+    def calibrate(self, net: nn.Module, view: CanonicalView, normalization: Normalization,
+                  independent_channels: bool, reference: CanonicalView | None = None) -> list:
+        """Data-driven initialisation before training (e.g. noise levels); returns what was
+        measured (stored with the model), default nothing.  ``reference``: a second acquisition."""
+        return []
+
+    def before_step(self, net: nn.Module, progress: float) -> None:
+        """Called before every training step with the progress in [0, 1]; default nothing."""
+
+    def param_groups(self, net: nn.Module, lr: float) -> list[dict]:
+        """Optimizer parameter groups (each with its ``lr_scale``)."""
+        return [{"params": list(net.parameters()), "lr_scale": 1.0}]
+
+    def loss(self, net: nn.Module, batch: torch.Tensor, generator: torch.Generator,
+             channels: torch.Tensor | None = None) -> torch.Tensor:
+        """Scalar loss of ``batch`` ``(V, B, C, *sp)``; randomness only from ``generator``.
+
+        ``channels`` ``(B,)``: the data channel of each patch with independent channels, else None.
+        """
+        raise NotImplementedError
+
+    def infer(self, net: nn.Module, x: torch.Tensor,
+              channels: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+        """Denoise ``x``: ``{"denoised": ..., ["std": ...]}``, same shape as ``x``."""
+        return {"denoised": net(x)}
+
+    def noise_parameters(self, net: nn.Module, normalization: Normalization) -> dict[str, float]:
+        """Learned noise parameters in the image's intensity units (empty if none)."""
+        return {}
+
+    def size_multiple(self, config: TrainConfig) -> int:
+        """Spatial sizes the network needs (it pads internally, tiles are aligned to this)."""
+        return 2 ** getattr(config, self.network_size[1])
+
+    def receptive_radius(self, config: TrainConfig) -> int:
+        """Pixels of context each output pixel depends on (bounds the tile overlap)."""
+        d = getattr(config, self.network_size[1])
+        # two 3x3 convs per level down and up, at scale 2**level, plus pooling/blur
+        return int(2 * sum(2 ** lvl for lvl in range(d)) * 2 + 2 * 2 ** d + 2 * 2 ** d)

@@ -1,0 +1,52 @@
+"""Noise2Noise: a U-Net maps one noisy acquisition of a scene to a second, independent one."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..errors import DataError
+from ..nets.unet import UNet
+from .base import Method
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ..config import TrainConfig
+    from ..normalization import Normalization
+
+
+class Noise2Noise(Method):
+    """Noise2Noise: L2 between the prediction from one acquisition and the other."""
+
+    name = "n2n"
+    display_name = "Noise2Noise"
+    help = ("Noise2Noise (Lehtinen et al. 2018): needs two independent noisy acquisitions of "
+            "the same scene; learns to map one to the other.")
+    defaults = {"batch_size": 8}
+    n_views = 2
+
+    @classmethod
+    def check_inputs(cls, data: Any, target: Any) -> None:
+        if target is None:
+            raise DataError("Noise2Noise needs a second, independent acquisition of the same scene "
+                            "(the target); pick one, or use N2V2 or HQ-SSL for a single image.")
+        if target is data:
+            raise DataError("Noise2Noise needs a second, independent acquisition of the same scene, "
+                            "not the image itself as the target: pick another acquisition.")
+        if tuple(target.shape) != tuple(data.shape):
+            raise DataError(f"Noise2Noise needs two acquisitions of the same shape, got "
+                            f"{tuple(data.shape)} and {tuple(target.shape)}.")
+
+    def build(self, config: TrainConfig, channels: int, ndim: int,
+              normalization: Normalization | None = None) -> nn.Module:
+        return UNet(channels, channels, depth=config.unet_depth, features=config.unet_features,
+                    ndim=ndim, batch_norm=True, blurpool=False, top_skip=True, residual=True)
+
+    def loss(self, net: nn.Module, batch: torch.Tensor, generator: torch.Generator,
+             channels: torch.Tensor | None = None) -> torch.Tensor:
+        a, b = batch[0], batch[1]
+        if torch.rand((), generator=generator).item() < 0.5:
+            a, b = b, a
+        return F.mse_loss(net(a).float(), b.float())

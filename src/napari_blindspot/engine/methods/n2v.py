@@ -1,0 +1,73 @@
+"""The Noise2Void family: masked blind-spot training of a U-Net (N2V and N2V2)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import torch
+from torch import nn
+
+from ..errors import ConfigError
+from ..masking import apply_mask, masked_mse
+from ..nets.unet import UNet
+from .base import Method, Setting
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ..config import TrainConfig
+    from ..normalization import Normalization
+
+MASK_SETTING = Setting(
+    "mask_fraction", "Masked pixels", "share of the pixels masked per patch (0.2 % is the usual)", kind="percent", flag="--mask-fraction", minimum=0.0001, maximum=0.25,
+    step=0.001, decimals=2)
+
+
+class Noise2Void(Method):
+    """Noise2Void: uniform random neighbour replacement, max-pool U-Net, residual output."""
+
+    name = "n2v"
+    display_name = "N2V"
+    help = ("Noise2Void (Krull et al. 2019): the original masked blind-spot training. "
+            "Assumes pixel-wise independent noise; may show checkerboard artefacts.")
+    settings = (MASK_SETTING,)
+    replacement = "random"
+    blurpool, top_skip, residual = False, True, True
+
+    def __init__(self, config: TrainConfig) -> None:
+        super().__init__(config)
+        self.fraction = config.mask_fraction
+        self.radius = config.mask_radius
+
+    @classmethod
+    def validate(cls, config: TrainConfig) -> None:
+        def bad(name: str, why: str) -> ConfigError:
+            return ConfigError(f"Invalid setting {name}={getattr(config, name)!r}: {why}")
+
+        if not 0.0 < config.mask_fraction <= 0.25:
+            raise bad("mask_fraction", "must be in (0, 0.25]; N2V uses about 0.002 (0.2%)")
+        smallest = min(config.patch_size, config.patch_size_z) if config.train_3d else config.patch_size
+        if 2 * config.mask_radius > smallest:
+            # a larger window would reach past the patch even after mirroring the offset
+            raise bad("mask_radius", f"must be at most half the smallest patch side ({smallest // 2})")
+
+    def build(self, config: TrainConfig, channels: int, ndim: int,
+              normalization: Normalization | None = None) -> nn.Module:
+        return UNet(channels, channels, depth=config.unet_depth, features=config.unet_features,
+                    ndim=ndim, batch_norm=True, blurpool=self.blurpool, top_skip=self.top_skip,
+                    residual=self.residual)
+
+    def loss(self, net: nn.Module, batch: torch.Tensor, generator: torch.Generator,
+             channels: torch.Tensor | None = None) -> torch.Tensor:
+        x = batch[0]
+        masked, coords = apply_mask(x, self.fraction, self.radius, self.replacement, generator)
+        return masked_mse(net(masked), x, coords)
+
+
+class N2V2(Noise2Void):
+    """N2V2: median replacement, BlurPool, no top-level skip, no residual output."""
+
+    name = "n2v2"
+    display_name = "N2V2"
+    help = ("Noise2Void 2 (Hoeck et al. 2022): blind-spot masking with median replacement and "
+            "BlurPool; no checkerboard artefacts. Assumes pixel-wise independent noise.")
+    replacement = "median"
+    blurpool, top_skip, residual = True, False, False

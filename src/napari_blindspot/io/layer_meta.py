@@ -1,0 +1,74 @@
+"""Axes and pixel sizes of napari image layers, without Qt (shared by the writer and the widget).
+
+A napari layer knows its ``scale`` (one entry per layer dimension), its ``units`` and
+``axis_labels``, and an ``rgb`` flag (then the data has one more, last, colour axis
+that is not a layer dimension).  napari-blindspot stores the axes string of layers it
+creates or opens in ``layer.metadata["axes"]``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from ..engine.axes import VALID_AXES, check_axes, guess_axes
+from ..engine.errors import AxesError
+
+#: napari (pint) unit names -> ImageJ unit strings.
+_IMAGEJ_UNITS = {
+    "micrometer": "micron", "micron": "micron", "um": "micron", "µm": "micron", "\u03bcm": "micron",
+    "nanometer": "nm", "nm": "nm", "millimeter": "mm", "mm": "mm", "centimeter": "cm",
+    "meter": "m", "angstrom": "angstrom",
+}
+
+
+def axes_from_labels(labels: Sequence[str] | None, shape: tuple[int, ...], rgb: bool) -> str | None:
+    """An axes string from napari axis labels such as ``("t", "y", "x")``, or None."""
+    if not labels:
+        return None
+    letters = "".join(str(label).strip().upper()[:1] if len(str(label).strip()) == 1 else "?"
+                      for label in labels)
+    if rgb:
+        letters += "C"
+    if any(a not in VALID_AXES for a in letters):
+        return None
+    try:
+        return check_axes(letters, shape)
+    except AxesError:
+        return None
+
+
+def axes_for(shape: tuple[int, ...], rgb: bool = False, metadata: dict[str, Any] | None = None,
+             axis_labels: Sequence[str] | None = None) -> str:
+    """The axes of a layer's data: ``metadata["axes"]``, else axis labels, else a guess."""
+    meta_axes = (metadata or {}).get("axes")
+    if isinstance(meta_axes, str):
+        try:
+            return check_axes(meta_axes, shape)
+        except AxesError:
+            pass
+    from_labels = axes_from_labels(axis_labels, shape, rgb)
+    if from_labels is not None:
+        return from_labels
+    return guess_axes(shape, rgb=rgb)
+
+
+def layer_axes(axes: str, rgb: bool) -> str:
+    """The axes of the layer's dimensions (an RGB layer's colour axis is not one)."""
+    return axes[:-1] if rgb else axes
+
+
+def pixel_size(scale: Sequence[float], units: Sequence[Any] | None,
+               dims: str) -> tuple[dict[str, float], str]:
+    """Pixel sizes ``{"X":…, "Y":…, ["Z":…]}`` and an ImageJ unit from a layer's scale.
+
+    ``dims`` names the layer dimensions (see :func:`layer_axes`).  Layers without a
+    physical unit but with a non-unit scale are assumed to be in microns (the usual
+    napari convention); a layer with scale 1 and no unit is written uncalibrated.
+    """
+    sizes = {a: float(s) for a, s in zip(dims, scale) if a in "XYZ"}
+    unit_names = {a: str(u) for a, u in zip(dims, units or ()) if a in "XYZ" and u is not None}
+    unit = _IMAGEJ_UNITS.get(unit_names.get("X", "pixel"))
+    if unit is None:
+        unit = "pixel" if all(abs(v - 1.0) < 1e-12 for v in sizes.values()) else "micron"
+    return sizes, unit

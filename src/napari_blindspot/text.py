@@ -1,0 +1,107 @@
+"""Text shared by the front ends (the command line and the widget): durations, model
+summaries, training and denoising progress, learned noise parameters.
+
+Plain functions of engine objects and events; no Qt, no napari, no printing.
+"""
+
+from __future__ import annotations
+
+import math
+
+from .engine import (ConfigError, DenoisingModel, Method, TrainingFinished, TrainingProgress,
+                     TrainingStarted, method_class)
+
+#: How a finished run's ``reason`` reads after "Training ...".
+REASON_WORDS = {"completed": "finished", "stopped": "stopped", "time budget": "used its time budget"}
+
+
+def format_duration(seconds: float | None) -> str:
+    """``12 s``, ``4:05`` or ``1:02:03``; ``--`` when unknown."""
+    if seconds is None or not math.isfinite(seconds):
+        return "--"
+    seconds = max(0, int(round(seconds)))
+    if seconds < 60:
+        return f"{seconds} s"
+    hours, rest = divmod(seconds, 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
+
+
+def plural(count: int, word: str) -> str:
+    """``1 channel``, ``2 channels``, ``1,500 steps``."""
+    return f"{count:,} {word}{'' if count == 1 else 's'}"
+
+
+def display_name(method: str) -> str:
+    """The name people read for ``method`` (the name itself for an unknown method)."""
+    try:
+        return method_class(method).display_name or method
+    except ConfigError:
+        return method
+
+
+def training_length(total_steps: int | None, time_budget_s: float | None) -> str:
+    """``1,500 steps``, ``5:00`` or ``1,500 steps or 5:00``."""
+    parts = ([plural(total_steps, "step")] if total_steps else []) + (
+        [format_duration(time_budget_s)] if time_budget_s else [])
+    return " or ".join(parts)
+
+
+def training_started(ev: TrainingStarted) -> str:
+    """E.g. ``Training HQ-SSL on CPU, 2 threads for 500 steps: 640 patches per epoch,
+    0.12 M parameters.``"""
+    length = training_length(ev.total_steps, ev.time_budget_s)
+    return (f"Training {display_name(ev.method)} on {ev.device}" + (f" for {length}" if length else "")
+            + f": {ev.n_train_patches:,} patches per epoch, {ev.n_parameters / 1e6:.2f} M parameters.")
+
+
+def progress_line(ev: TrainingProgress) -> str:
+    """The progress bar's text, e.g. ``step 120 / 1,500 · epoch 3.2 · 0:42 left``."""
+    parts = [f"step {ev.step:,}" + (f" / {ev.total_steps:,}" if ev.total_steps else "")]
+    parts.append(f"epoch {ev.epoch:.1f}")
+    if ev.eta_s is not None:
+        parts.append(f"{format_duration(ev.eta_s)} left")
+    return " · ".join(parts)
+
+
+def loss_line(ev: TrainingProgress) -> str:
+    """Losses and learned noise parameters, e.g. ``loss 0.1234 · val 0.1200 · a=0.5 b=3``."""
+    parts = [f"loss {ev.train_loss:.4f}"]
+    if ev.val_loss is not None:
+        parts.append(f"val {ev.val_loss:.4f}")
+    if ev.noise:
+        parts.append(" ".join(f"{k}={v:.3g}" for k, v in ev.noise.items()))
+    return " · ".join(parts)
+
+
+def noise_text(method: Method, parameters: dict[str, float]) -> str:
+    """E.g. ``Measured noise: a = 0.5, b = 3 (variance = a · signal + b)``; empty without
+    parameters."""
+    return f"{method.parameters_heading}: {method.describe_parameters(parameters)}" if parameters else ""
+
+
+def training_finished(ev: TrainingFinished) -> str:
+    """E.g. ``Training finished after 1,500 steps (0:31)``."""
+    return (f"Training {REASON_WORDS.get(ev.reason, ev.reason)} after {plural(ev.step, 'step')} "
+            f"({format_duration(ev.elapsed_s)})")
+
+
+def finished_progress(ev: TrainingFinished) -> str:
+    """The progress bar's text at the end, e.g. ``completed · 1,500 steps · 0:31``."""
+    return f"{ev.reason} · {plural(ev.step, 'step')} · {format_duration(ev.elapsed_s)}"
+
+
+def model_summary(model: DenoisingModel, origin: str = "") -> str:
+    """E.g. ``HQ-SSL 2D, 1,500 steps, axes TYX, 1 channel (trained on 'cells')``."""
+    cfg = model.config
+    steps = int(model.info.get("steps", 0) or 0)
+    text = (f"{display_name(cfg.method)} {'3D' if cfg.train_3d else '2D'}, {plural(steps, 'step')}, "
+            f"axes {cfg.axes}, {plural(model.channels, 'channel')}")
+    return text + (f" ({origin})" if origin else "")
+
+
+def denoising_progress(done: int, total: int, elapsed_s: float) -> str:
+    """E.g. ``denoising 40% · 0:12 left``."""
+    fraction = done / max(1, total)
+    eta = elapsed_s * (1 - fraction) / fraction if fraction > 0 else None
+    return f"denoising {fraction:.0%}" + (f" · {format_duration(eta)} left" if eta is not None else "")

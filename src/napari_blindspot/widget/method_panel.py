@@ -1,0 +1,168 @@
+"""One method's settings in the widget, built from what the method declares.
+
+:class:`MethodPanel` makes an editor for each :class:`~..engine.methods.Setting` of a method
+(plus its batch size, learning rate and network size, which every method has but with its
+own defaults), so a new method gets its settings panel without any change here.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from qtpy.QtWidgets import (QComboBox, QDoubleSpinBox, QFormLayout, QHBoxLayout, QLabel, QLineEdit,
+                            QSpinBox, QWidget)
+
+from ..engine import ConfigError, Method, Setting, TrainConfig
+from ..engine.config import FIELD_CHOICES
+
+
+def spin_box(lo: int, hi: int, value: int, step: int = 1, tip: str = "") -> QSpinBox:
+    box = QSpinBox()
+    box.setRange(lo, hi)
+    box.setSingleStep(step)
+    box.setValue(value)
+    box.setToolTip(tip)
+    return box
+
+
+def _sentence(text: str) -> str:
+    return text[:1].upper() + text[1:] + ("" if text.endswith(".") else ".")
+
+
+def _float(text: str, name: str) -> float:
+    try:
+        return float(text.strip())
+    except ValueError:
+        raise ConfigError(f"{name} {text!r} is not a number.") from None
+
+
+def make_editor(setting: Setting, value: Any) -> QWidget:
+    """An editor for ``setting`` showing ``value`` (see :class:`Setting` for the kinds)."""
+    editor: Any
+    if setting.kind == "choice":
+        editor = QComboBox()
+        for choice in FIELD_CHOICES[setting.field]:
+            editor.addItem(setting.label_of(choice), choice)
+    elif setting.kind == "optional-float":
+        editor = QLineEdit()
+        editor.setPlaceholderText(setting.placeholder)
+    elif setting.kind == "int":
+        editor = QSpinBox()
+        editor.setRange(int(setting.minimum or 0), int(setting.maximum or 2**31 - 1))
+        editor.setSingleStep(int(setting.step or 1))
+    else:
+        editor = QDoubleSpinBox()
+        scale = 100.0 if setting.kind == "percent" else 1.0
+        editor.setDecimals(setting.decimals)
+        editor.setRange((setting.minimum or 0.0) * scale, (setting.maximum or 1e9) * scale)
+        editor.setSingleStep((setting.step or 0.1) * scale)
+        if setting.kind == "percent":
+            editor.setSuffix(" %")
+    editor.setToolTip(_sentence(setting.help))
+    set_editor_value(setting, editor, value)
+    return editor
+
+
+def set_editor_value(setting: Setting, editor: Any, value: Any) -> None:
+    if setting.kind == "choice":
+        editor.setCurrentIndex(max(0, editor.findData(value)))
+    elif setting.kind == "optional-float":
+        editor.setText("" if value is None else f"{value:g}")
+    elif setting.kind == "percent":
+        editor.setValue(float(value) * 100)
+    else:
+        editor.setValue(value)
+
+
+def editor_value(setting: Setting, editor: Any) -> Any:
+    """The value ``editor`` holds for ``setting`` (raises ConfigError for bad text)."""
+    if setting.kind == "choice":
+        return editor.currentData()
+    if setting.kind == "optional-float":
+        text = editor.text().strip()
+        return None if not text else _float(text, setting.label)
+    if setting.kind == "percent":
+        return round(editor.value() / 100, 6)
+    return editor.value()
+
+
+class MethodPanel:
+    """The settings of one method: ``basic`` (batch size) and ``advanced`` (learning rate, the
+    method's own settings, network size), two widgets for the settings' two stacks."""
+
+    def __init__(self, method: type[Method]) -> None:
+        self.method = method
+        base = TrainConfig.for_method(method.name)
+        self.batch = spin_box(1, 1024, base.batch_size, 1, "Patches per training step. Lower it if the "
+                              "GPU runs out of memory.")
+        self.basic = QWidget()
+        basic = QFormLayout(self.basic)
+        basic.setContentsMargins(0, 0, 0, 0)
+        basic.addRow("Batch size", self.batch)
+
+        self.learning_rate = QLineEdit(f"{base.learning_rate:g}")
+        self.learning_rate.setToolTip("Peak learning rate (warm-up, then cosine decay).")
+        self.editors: dict[str, Any] = {s.field: make_editor(s, getattr(base, s.field))
+                                        for s in method.settings}
+        width_field, depth_field = method.network_size
+        self.width_box = spin_box(4, 256, getattr(base, width_field), 4, "Features in the first network "
+                                  "layer (doubled at every level). Smaller is faster, larger may "
+                                  "denoise better.")
+        self.depth_box = spin_box(1, 6, getattr(base, depth_field), 1, "Levels of the network; more "
+                                  "levels see more context.")
+        net_row = QHBoxLayout()
+        net_row.addWidget(QLabel("width"))
+        net_row.addWidget(self.width_box)
+        net_row.addWidget(QLabel("depth"))
+        net_row.addWidget(self.depth_box)
+
+        self.advanced = QWidget()
+        adv = QFormLayout(self.advanced)
+        adv.setContentsMargins(0, 0, 0, 0)
+        adv.addRow("Learning rate", self.learning_rate)
+        for setting in method.settings:
+            adv.addRow(setting.label, self.editors[setting.field])
+        adv.addRow("Network size", net_row)
+        for editor in self.editors.values():
+            for signal in ("currentIndexChanged", "valueChanged", "textChanged"):
+                if hasattr(editor, signal):
+                    getattr(editor, signal).connect(self._update_enabled)
+                    break
+        self._update_enabled()
+
+    def _applies(self, setting: Setting) -> bool:
+        """Whether ``setting`` matters with the values now shown (see ``Setting.only_if``)."""
+        if setting.only_if is None:
+            return True
+        field, wanted = setting.only_if
+        other = next((s for s in self.method.settings if s.field == field), None)
+        if other is None:
+            return True
+        return editor_value(other, self.editors[field]) == wanted
+
+    def _update_enabled(self, *_: Any) -> None:
+        for setting in self.method.settings:
+            if setting.only_if is not None:
+                self.editors[setting.field].setEnabled(self._applies(setting))
+
+    def values(self) -> dict[str, Any]:
+        """This method's settings as :class:`TrainConfig` fields (raises ConfigError)."""
+        width_field, depth_field = self.method.network_size
+        out: dict[str, Any] = {"batch_size": self.batch.value(),
+                               "learning_rate": _float(self.learning_rate.text(), "Learning rate"),
+                               width_field: self.width_box.value(), depth_field: self.depth_box.value()}
+        for setting in self.method.settings:
+            if self._applies(setting):
+                out[setting.field] = editor_value(setting, self.editors[setting.field])
+        return out
+
+    def apply(self, config: TrainConfig) -> None:
+        """Show ``config``'s values for this method's settings."""
+        width_field, depth_field = self.method.network_size
+        self.batch.setValue(config.batch_size)
+        self.learning_rate.setText(f"{config.learning_rate:g}")
+        self.width_box.setValue(getattr(config, width_field))
+        self.depth_box.setValue(getattr(config, depth_field))
+        for setting in self.method.settings:
+            set_editor_value(setting, self.editors[setting.field], getattr(config, setting.field))
+        self._update_enabled()

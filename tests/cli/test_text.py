@@ -1,0 +1,57 @@
+"""The text the command line and the widget share."""
+
+from __future__ import annotations
+
+import math
+
+from napari_blindspot.engine import TrainingFinished, TrainingProgress, TrainingStarted, get_method
+from napari_blindspot.engine.config import TrainConfig
+from napari_blindspot.text import (denoising_progress, display_name, finished_progress, format_duration,
+                                   loss_line, noise_text, progress_line, training_finished,
+                                   training_length, training_started)
+
+
+def _progress(**changes) -> TrainingProgress:
+    values = dict(step=120, total_steps=1500, epoch=3.21, train_loss=0.12345, val_loss=None,
+                  best_val_loss=None, learning_rate=1e-3, elapsed_s=10.0, eta_s=42.0, progress=0.08)
+    values.update(changes)
+    return TrainingProgress(**values)
+
+
+def test_durations():
+    assert format_duration(12.4) == "12 s"
+    assert format_duration(245) == "4:05"
+    assert format_duration(3723) == "1:02:03"
+    assert format_duration(None) == format_duration(math.inf) == "--"
+
+
+def test_progress_lines():
+    assert progress_line(_progress()) == "step 120 / 1,500 · epoch 3.2 · 42 s left"
+    assert progress_line(_progress(total_steps=None, eta_s=None)) == "step 120 · epoch 3.2"
+    assert loss_line(_progress(val_loss=0.1, noise={"a": 0.5, "b": 3.0})) == \
+        "loss 0.1235 · val 0.1000 · a=0.5 b=3"
+    assert denoising_progress(400, 1000, 8.0) == "denoising 40% · 12 s left"
+    assert denoising_progress(0, 1000, 0.0) == "denoising 0%"
+
+
+def test_training_start_and_end():
+    started = TrainingStarted("hqssl", "CPU, 2 threads", 500, 300.0, 640, 64, 123_456)
+    assert training_length(500, 300.0) == "500 steps or 5:00"
+    assert training_started(started) == ("Training HQ-SSL on CPU, 2 threads for 500 steps or 5:00: "
+                                         "640 patches per epoch, 0.12 M parameters.")
+    finished = TrainingFinished(None, 1500, "time budget", 31.0)
+    assert training_finished(finished) == "Training used its time budget after 1,500 steps (31 s)"
+    assert finished_progress(finished) == "time budget · 1,500 steps · 31 s"
+    assert display_name("n2v2") == "N2V2" and display_name("unknown") == "unknown"
+
+
+def test_noise_text_asks_the_method():
+    hq = get_method(TrainConfig(method="hqssl"))  # a measured curve, kept fixed
+    assert noise_text(hq, {"var_min": 2.5, "var_max": 300.0}) == \
+        "Measured noise: variance 2.5 to 300 across the brightness (a curve)"
+    affine = get_method(TrainConfig(method="hqssl", noise_model="affine", noise_fit="fine-tune"))
+    assert noise_text(affine, {"a": 0.5, "b": -3.0}) == \
+        "Learned noise: a = 0.5, b = -3 (variance = a · signal + b)"
+    gaussian = get_method(TrainConfig(method="hqssl", noise_model="gaussian", noise_fit="joint"))
+    assert noise_text(gaussian, {"sigma": 2.0}) == "Learned noise: sigma = 2"
+    assert noise_text(hq, {}) == ""

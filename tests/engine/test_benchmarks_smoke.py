@@ -1,0 +1,77 @@
+"""The benchmark entry point runs end to end on a tiny input and writes its Markdown report.
+
+Only the plumbing is checked (``--smoke``: one small crop, a few steps, no CAREamics, no BM3D);
+the benchmark itself is never part of the test run.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+SET12 = REPO.parent / "shared" / "data" / "set12" / "01.png"
+
+
+def test_smoke_run_writes_the_report(tmp_path, monkeypatch):
+    monkeypatch.syspath_prepend(str(REPO))
+    from benchmarks import run
+
+    out = tmp_path / "bench.md"
+    results = tmp_path / "results"
+    argv = ["--smoke", "--out", str(out), "--results-dir", str(results)]
+    if not SET12.is_file():  # shared data absent: the generated fluorescence stack only
+        argv += ["--datasets", "fluo"]
+    assert run.main(argv) == 0
+
+    text = out.read_text()
+    assert text.startswith("# Benchmarks: napari-blindspot vs CAREamics")
+    assert "python -m benchmarks.run --smoke" in text
+    for heading in ("## Targets", "## Denoising quality", "## Speed", "## Notes"):
+        assert heading in text
+    assert "napari-blindspot N2V2" in text
+    assert "CAREamics N2V2 | not run" in text  # CAREamics is off in smoke mode
+    assert "failed:" not in text
+
+    raw = json.loads((results / "results.json").read_text())
+    assert raw["settings"]["mode"] == "smoke"
+    datasets = raw["quality"]["datasets"]
+    assert datasets
+    for d in datasets.values():
+        ours = d["rows"]["ours:n2v2"]
+        for protocol in ("steps", "time"):
+            assert ours[protocol]["n"] >= 1 and math.isfinite(ours[protocol]["psnr"])
+        assert math.isfinite(d["rows"]["noisy"]["both"]["psnr"])
+    speed = raw["speed"]["rows"]["ours:n2v2"]
+    assert speed["patches_per_s"] > 0
+    assert speed["predict_image"]["mpix_per_s"] > 0
+    assert raw["speed"]["preview"]["rows"]["n2v2"]["first_s"] > 0
+
+
+def test_engine_speed_prints_a_row_per_method_and_variant(monkeypatch, capsys):
+    monkeypatch.syspath_prepend(str(REPO))
+    from benchmarks import engine_speed
+
+    assert engine_speed.main(["--methods", "n2v2", "--steps", "2", "--warmup", "1",
+                              "--image", "96"]) == 0
+    rows = [line for line in capsys.readouterr().out.splitlines() if line.startswith("| n2v2 |")]
+    assert [r.split("|")[2].strip() for r in rows] == list(engine_speed.VARIANTS)
+    assert all(float(r.split("|")[4]) > 0 for r in rows)
+
+
+def test_hqssl_posterior_check_reports_posterior_and_prior(monkeypatch, capsys):
+    import pytest
+
+    if not SET12.is_file():
+        pytest.skip("needs ../shared/data")
+    monkeypatch.syspath_prepend(str(REPO))
+    from benchmarks import hqssl_posterior_check
+
+    assert hqssl_posterior_check.main(["--data", "set12", "--image", "01", "--crop", "64",
+                                       "--seconds", "1"]) == 0
+    out = capsys.readouterr().out
+    values = {line.split("|")[1].strip(): float(line.split("|")[2]) for line in out.splitlines()
+              if line.startswith("| ") and not line.startswith("| output")}
+    assert {"noisy input", "posterior mean (returned)", "prior mean alone"} <= set(values)
+    assert all(math.isfinite(v) for v in values.values())
