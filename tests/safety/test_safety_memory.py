@@ -20,7 +20,7 @@ from napari_blindspot.io.tiff import read_tiff
 
 
 def test_training_that_cannot_fit_names_the_batch_that_can(monkeypatch):
-    monkeypatch.setenv(memory.ENV_LIMIT, "40M")
+    monkeypatch.setenv(memory.ENV_LIMIT, "100M")
     data = noisy_stack(frames=4, size=128).astype(np.float32)
     config = TrainConfig.for_method("n2v2", axes="TYX", batch_size=4096, num_threads=1)
     with pytest.raises(ConfigError, match="lower the batch size to at most") as info:

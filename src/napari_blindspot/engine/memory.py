@@ -43,7 +43,7 @@ log = logging.getLogger(__name__)
 USABLE_FRACTION = 0.8
 #: Peak of a training step over the activations autograd saves: the backward pass holds
 #: gradients of the activations as it goes, and the allocators keep slack.
-TRAIN_PEAK_FACTOR = 1.5
+TRAIN_PEAK_FACTOR = 2.0
 #: Peak of an inference pass over the activations it would save for a backward pass
 #: (an upper bound: without autograd most activations are freed as soon as used).
 INFER_PEAK_FACTOR = 1.0
