@@ -138,8 +138,13 @@ def _train(args: argparse.Namespace, image: TiffImage) -> DenoisingModel:
             paired = next(cls for cls in method_classes() if cls.takes_target())
             config = config.replace(method=paired.name)
             info(f"A --target was given: training {paired.display_name}.")
+    reference = None
+    if getattr(args, "noise_from", None):
+        reference = _read(args.noise_from, image.axes).data
+        if config.noise_calibration != "pair":
+            config = config.replace(noise_calibration="pair")
     try:
-        run = TrainingRun(image.data, config, target=target)
+        run = TrainingRun(image.data, config, target=target, noise_reference=reference)
     except ConfigError as exc:
         raise checks.with_option(exc) from None
     args.doing = "training"
@@ -192,9 +197,10 @@ def _save_model(model: DenoisingModel, path: str) -> None:
 # ------------------------------------------------------------------ commands
 def cmd_train(args: argparse.Namespace) -> int:
     checks.check_options(args)
-    checks.check_paths([("IMAGE", args.image), ("--target", args.target), ("--config", args.config)],
-                       [("-o", args.output)], args.overwrite)
+    checks.check_paths([("IMAGE", args.image), ("--target", args.target), ("--config", args.config),
+                        ("--noise-from", args.noise_from)], [("-o", args.output)], args.overwrite)
     checks.check_target(args.image, args.target)
+    checks.check_target(args.image, args.noise_from, "--noise-from")
     image = _read(args.image, args.axes)
     model = _train(args, image)
     _save_model(model, args.output)
@@ -207,10 +213,11 @@ def cmd_denoise(args: argparse.Namespace) -> int:
                              "this image first), not both.")
     checks.check_options(args)
     checks.check_paths([("IMAGE", args.image), ("--target", args.target), ("--model", args.model),
-                        ("--config", args.config)],
+                        ("--config", args.config), ("--noise-from", args.noise_from)],
                        [("-o", args.output), ("--uncertainty", args.uncertainty),
                         ("--save-model", args.save_model)], args.overwrite)
     checks.check_target(args.image, args.target)
+    checks.check_target(args.image, args.noise_from, "--noise-from")
     image = _read(args.image, args.axes)
     dtype = checks.output_dtype(args.dtype, image.data.dtype)
     n = float(image.data.size)
@@ -348,6 +355,8 @@ def _add_training_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--config", help="JSON file with training settings (command-line options win)")
     paired = "/".join(cls.display_name for cls in method_classes() if cls.takes_target())
     g.add_argument("--target", help=f"second independent noisy acquisition ({paired})")
+    g.add_argument("--noise-from", help="HQ-SSL: measure the noise against this second acquisition of "
+                   "the same scene (same shape) instead of the image alone; it is not trained on")
 
 
 def _add_common(p: argparse.ArgumentParser) -> None:
