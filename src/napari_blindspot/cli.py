@@ -23,6 +23,7 @@ from typing import Any, TextIO
 
 import numpy as np
 
+from . import cli_batch
 from .cli_batch import add_batch_arguments
 from .cli_export import add_export_parser
 from .engine import (BlindspotError, DenoisingModel, Preview, PredictionProgress, Setting,
@@ -30,9 +31,14 @@ from .engine import (BlindspotError, DenoisingModel, Preview, PredictionProgress
                      load_model, method_class, method_classes, method_names)
 from .engine.config import FIELD_CHOICES
 from .cli_common import info, read_input as _read
-from .io.tiff import TiffImage, read_tiff, write_tiff
-from .text import (denoising_progress, loss_line, model_summary, noise_text, progress_line,
+from .cli_info import cmd_info, model_label as _label
+from .io.tiff import TiffImage, read_tiff, tiff_format, write_tiff
+from .text import (denoising_progress, loss_line, noise_text, progress_line,
                    training_finished, training_started)
+from . import cli_checks as checks
+from .cli_errors import run_command
+from .engine.atomic import staged
+from .engine.errors import ConfigError
 
 log = logging.getLogger("napari_blindspot.cli")
 
@@ -41,6 +47,9 @@ DEFAULT_METHOD = "hqssl"
 #: The demo trains a fixed number of steps, so that a busy machine gives the same result, later:
 #: about 30 s on two idle cores (HQ-SSL, 8x256x256 sample; 33 dB against the clean sample).
 DEMO_STEPS = 500
+#: What the demo writes into its folder (it replaces these from an earlier run, nothing else).
+DEMO_FILES = ("sample_noisy.tif", "sample_clean.tif", "sample_denoised.tif", "sample_uncertainty.tif",
+              "model.safetensors", "comparison.png")
 #: One-shot `denoise` trains for this long unless told otherwise, so that training plus
 #: prediction of a 512x512 frame take about 3 minutes on two CPU cores.
 ONE_SHOT_MINUTES = 2.75
@@ -82,11 +91,11 @@ class ProgressBar:
 def _config_from_args(args: argparse.Namespace, axes: str) -> TrainConfig:
     overrides: dict[str, Any] = {"axes": axes}
     if args.config:
-        with open(args.config, encoding="utf-8") as f:
-            base = TrainConfig.from_json(f.read()).to_dict()
+        base = checks.load_config_file(args.config)
         base.update(overrides)
         overrides = base
-    mapping = {"patch_size": "patch_size", "batch_size": "batch_size", "lr": "learning_rate",
+    mapping = {"patch_size": "patch_size", "patch_size_z": "patch_size_z",
+               "batch_size": "batch_size", "lr": "learning_rate",
                "seed": "seed", "device": "device", "validation_fraction": "validation_fraction",
                "channels": "channels", "threads": "num_threads", "tile_size": "tile_size"}
     mapping.update({_dest(s): s.field for s in method_settings()})
@@ -111,7 +120,16 @@ def _config_from_args(args: argparse.Namespace, axes: str) -> TrainConfig:
         overrides["steps"], overrides["epochs"] = args.steps, args.epochs
     if overrides.get("noise_sigma") is not None and "noise_model" not in overrides:
         overrides["noise_model"] = "gaussian-known"
-    return TrainConfig.for_method(method, **overrides)
+    try:
+        return TrainConfig.for_method(method, **overrides)
+    except ConfigError as exc:
+        raise checks.with_option(exc) from None
+    except TypeError as exc:  # a --config value of the wrong kind
+        raise ConfigError(f"Invalid settings in --config {args.config!r}: {exc}.") from None
+
+
+def _train(args: argparse.Namespace, image: TiffImage) -> DenoisingModel:
+    return train_on(args, [image])
 
 
 def train_on(args: argparse.Namespace, images: list[Any]) -> DenoisingModel:
@@ -120,20 +138,34 @@ def train_on(args: argparse.Namespace, images: list[Any]) -> DenoisingModel:
     image = images[0]
     config = _config_from_args(args, image.axes)
     target = None
-    if getattr(args, "target", None):
+    if getattr(args, "target", None) or getattr(args, "noise_from", None):
         if len(images) > 1:
-            raise BlindspotError("--target pairs with one image: train on one pair of acquisitions.")
+            raise BlindspotError("--target and --noise-from pair with one image: give one image.")
+    if getattr(args, "target", None):
         target = _read(args.target, image.axes).data
+        if target.shape != image.data.shape:
+            raise BlindspotError(f"--target {args.target!r} has shape {target.shape} but the image "
+                                 f"has {image.data.shape}: a second acquisition of the same scene "
+                                 "must have the same shape.")
         if not method_class(config.method).takes_target():
             paired = next(cls for cls in method_classes() if cls.takes_target())
             config = config.replace(method=paired.name)
             info(f"A --target was given: training {paired.display_name}.")
-    if len(images) > 1:
-        info(f"Training one model on {len(images)} images (normalisation and noise measured on all "
-             "of them together).")
-        run = TrainingRun([im.data for im in images], config, axes=[im.axes for im in images])
-    else:
-        run = TrainingRun(image.data, config, target=target)
+    reference = None
+    if getattr(args, "noise_from", None):
+        reference = _read(args.noise_from, image.axes).data
+        if config.noise_calibration != "pair":
+            config = config.replace(noise_calibration="pair")
+    try:
+        if len(images) > 1:
+            info(f"Training one model on {len(images)} images (normalisation and noise measured on "
+                 "all of them together).")
+            run = TrainingRun([im.data for im in images], config, axes=[im.axes for im in images])
+        else:
+            run = TrainingRun(image.data, config, target=target, noise_reference=reference)
+    except ConfigError as exc:
+        raise checks.with_option(exc) from None
+    args.doing = "training"
     bar = ProgressBar()
     model: DenoisingModel | None = None
     for ev in run.events():
@@ -152,89 +184,55 @@ def train_on(args: argparse.Namespace, images: list[Any]) -> DenoisingModel:
     return model
 
 
-def _predict(model: DenoisingModel, image: TiffImage, args: argparse.Namespace) -> dict[str, np.ndarray]:
+def _predict(model: DenoisingModel, image: TiffImage, args: argparse.Namespace, *,
+             uncertainty: bool | None = None) -> dict[str, np.ndarray]:
+    """Denoise ``image``; the uncertainty map too when asked (default: when --uncertainty was)."""
+    args.doing = "denoising"
     bar = ProgressBar()
+    want = bool(getattr(args, "uncertainty", None)) if uncertainty is None else uncertainty
     result = model.predict(image.data, image.axes, progress=bar.prediction,
-                           tile_size=args.tile_size, tta=args.tta,
-                           uncertainty=bool(getattr(args, "uncertainty", None)))
+                           tile_size=args.tile_size, tta=args.tta, uncertainty=want)
     bar.end()
     return result
 
 
-def _write(path: str, data: np.ndarray, image: TiffImage, dtype_choice: str) -> None:
-    dtype = image.data.dtype if dtype_choice == "input" else np.float32
-    write_tiff(path, data, image.axes, pixel_size=image.pixel_size, unit=image.unit, dtype=dtype)
-    info(f"Wrote {path} ({np.dtype(dtype).name}, axes {image.axes}).")
+def _write(outputs: list[tuple[str, np.ndarray, np.dtype]], image: TiffImage) -> None:
+    """Write ``(path, data, dtype)`` TIFFs: all are replaced together, or none."""
+    with staged() as stage:
+        for path, data, dtype in outputs:
+            write_tiff(stage.path(path), data, image.axes, pixel_size=image.pixel_size,
+                       unit=image.unit, dtype=dtype, atomic=False)
+    for path, _, dtype in outputs:
+        kind = "OME-TIFF" if tiff_format(dtype) == "ome" else "ImageJ TIFF"
+        info(f"Wrote {path} ({np.dtype(dtype).name} {kind}, axes {image.axes}).")
+
+
+def _save_model(model: DenoisingModel, path: str) -> None:
+    model.save(path)
+    info(f"Saved model to {path}.")
 
 
 # ------------------------------------------------------------------ commands
-def cmd_train(args: argparse.Namespace) -> int:
-    from .cli_batch import cmd_train as run
+def _hooks() -> cli_batch.Hooks:
+    return cli_batch.Hooks(
+        train=lambda args, images: _train(args, images[0]) if len(images) == 1 else train_on(args, images),
+        progress=ProgressBar, one_shot_minutes=ONE_SHOT_MINUTES)
 
-    return run(args)
+
+def cmd_train(args: argparse.Namespace) -> int:
+    return cli_batch.cmd_train(args, _hooks())
 
 
 def cmd_denoise(args: argparse.Namespace) -> int:
-    from .cli_batch import cmd_denoise as run
-
-    return run(args)
-
-
-def label(model: Any) -> str:
-    """The model summary of napari-blindspot models; foreign bioimage.io models name themselves."""
-    return model_summary(model) if hasattr(model, "config") else model.label()
-
-
-def cmd_info(args: argparse.Namespace) -> int:
-    model = load_model(args.model, device="cpu")
-    if not hasattr(model, "config"):
-        print(f"{label(model)} from {args.model}\naxes: {' '.join(model.input_axes)}"
-              f"\nchannels: {model.channels}")
-        return 0
-    c = model.config
-    print(f"model: {model_summary(model)}")
-    print(f"method: {c.method}\naxes: {c.axes} ({'3D' if c.train_3d else '2D'} training)")
-    print(f"channels: {model.channels} ({c.channels})")
-    print(f"steps trained: {model.info.get('steps')}  best validation loss: {model.info.get('best_val_loss')}")
-    if "noise_model" in model.method.fields():
-        _print_noise(model)
-    print(f"normalisation mean: {model.normalization.mean}  std: {model.normalization.std}")
-    return 0
-
-
-NOISE_FIT_WORDS = {"fixed": "kept fixed during training", "fine-tune": "fine-tuned in the second half "
-                   "of training", "joint": "learned with the network"}
-
-
-def _print_noise(model: DenoisingModel) -> None:
-    c = model.config
-    cals = model.info.get("noise_calibration") or []
-    source = {"image": "measured on the image", "repeats": "measured across repeated acquisitions"}.get(
-        cals[0]["source"] if cals else "", "not measured (a model file of napari-blindspot 0.1)")
-    known = c.noise_model == "gaussian-known"
-    print(f"noise model: {c.noise_model}" + ("" if c.noise_model == "mean-only" else
-          f" ({'given' if known else source}, {NOISE_FIT_WORDS.get(c.noise_fit, c.noise_fit)})"))
-    for k, v in model.noise_parameters().items():
-        print(f"noise {k}: {v:.6g}")
-    for ch in range(model.channels):
-        curve = model.noise_curve(ch)
-        if curve is None:
-            return
-        print(f"noise curve{f' of channel {ch}' if model.channels > 1 else ''} "
-              "(variance against the clean signal, intensity units):")
-        print("  signal     model" + ("   measured" if "measured" in curve else ""))
-        for i, (x, v) in enumerate(zip(curve["signal"], curve["variance"])):
-            extra = f" {curve['measured'][i]:10.4g}" if "measured" in curve else ""
-            print(f"  {x:8.4g} {v:9.4g}{extra}")
-        for warning in (cals[ch].get("warnings", []) if ch < len(cals) else []):
-            print(f"  warning: {warning}")
+    return cli_batch.cmd_denoise(args, _hooks())
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
     from .png import side_by_side, write_png
     from .samples import fluorescence_timelapse
 
-    os.makedirs(args.out, exist_ok=True)
+    checks.check_options(args)
+    checks.check_demo_folder(args.out, DEMO_FILES)
     sample = fluorescence_timelapse(frames=args.frames, size=args.size, seed=0)
     noisy_path = os.path.join(args.out, "sample_noisy.tif")
     write_tiff(noisy_path, sample.noisy, sample.axes,
@@ -244,12 +242,13 @@ def cmd_demo(args: argparse.Namespace) -> int:
     info(f"Bundled sample: {sample.noisy.shape} {sample.axes} uint16 with Poisson-Gaussian noise; "
          f"written to {noisy_path}.")
     image = read_tiff(noisy_path, lazy=False)
-    model = train_on(args, [image])
-    result = _predict(model, image, args)
-    out_path = os.path.join(args.out, "sample_denoised.tif")
-    _write(out_path, result["denoised"], image, "float32")
+    model = _train(args, image)
+    result = _predict(model, image, args, uncertainty=True)
+    outputs = [(os.path.join(args.out, "sample_denoised.tif"), result["denoised"], np.dtype(np.float32))]
     if "uncertainty" in result:
-        _write(os.path.join(args.out, "sample_uncertainty.tif"), result["uncertainty"], image, "float32")
+        outputs.append((os.path.join(args.out, "sample_uncertainty.tif"), result["uncertainty"],
+                        np.dtype(np.float32)))
+    _write(outputs, image)
     model.save(os.path.join(args.out, "model.safetensors"))
     data_range = float(sample.clean.max() - sample.clean.min())
 
@@ -315,6 +314,8 @@ def _add_training_options(p: argparse.ArgumentParser) -> None:
                    "also given, cap it")
     g.add_argument("--patch-size", type=int, help=f"side of the square training patches in pixels "
                    f"(default {TrainConfig().patch_size}; a multiple of 4)")
+    g.add_argument("--patch-size-z", type=int, help=f"depth of the training patches in Z, with --3d "
+                   f"(default {TrainConfig().patch_size_z}; a multiple of 4)")
     g.add_argument("--batch-size", type=int, help=f"patches per training step (default "
                    f"{TrainConfig().batch_size}" + "".join(
                        f"; {cls.display_name} {cls.defaults['batch_size']}" for cls in method_classes()
@@ -335,6 +336,8 @@ def _add_training_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--config", help="JSON file with training settings (command-line options win)")
     paired = "/".join(cls.display_name for cls in method_classes() if cls.takes_target())
     g.add_argument("--target", help=f"second independent noisy acquisition ({paired})")
+    g.add_argument("--noise-from", help="HQ-SSL: measure the noise against this second acquisition of "
+                   "the same scene (same shape) instead of the image alone; it is not trained on")
 
 
 def _add_common(p: argparse.ArgumentParser) -> None:
@@ -354,6 +357,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="noisy TIFF files, OME-Zarr images, folders of them or glob patterns to "
                    "train one model on")
     p.add_argument("-o", "--output", required=True, help="model file (.safetensors)")
+    p.add_argument("--overwrite", action="store_true", help="replace the output if it exists "
+                   "(default: refuse)")
     _add_common(p)
     _add_training_options(p)
     p.set_defaults(func=cmd_train)
@@ -374,6 +379,8 @@ def build_parser() -> argparse.ArgumentParser:
                    "with a folder output, a folder for <name>_uncertainty files")
     p.add_argument("--dtype", choices=("float32", "input"), default="float32",
                    help="output pixel type: float32 (default) or the input's")
+    p.add_argument("--overwrite", action="store_true", help="replace outputs that exist "
+                   "(default: refuse); inputs are never replaced")
     add_batch_arguments(p)
     _add_common(p)
     _add_training_options(p)
@@ -406,15 +413,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "demo" and args.minutes is None and args.steps is None and args.epochs is None:
         args.steps = DEMO_STEPS
         info(f"Demo: {DEMO_STEPS} training steps (--steps or --minutes to change).")
-    try:
-        return args.func(args)
-    except BlindspotError as exc:
-        sys.stderr.write(f"blindspot: error: {exc}\n")
-        return 2
-    except KeyboardInterrupt:
-        sys.stderr.write("blindspot: interrupted\n")
-        return 130
-
+    return run_command(args.func, args)
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())

@@ -14,12 +14,22 @@ the others go on; a summary ends the run, and the exit status is 1 when some fil
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
-from .batch import (BatchSummary, FileDone, FileFailed, FileStarted, denoise_files, expand_inputs,
-                    plan_outputs, prepare_folders)
+import os
+
+import numpy as np
+
+from . import cli_checks as checks
+from .batch import (BatchSummary, FileDone, FileFailed, FileJob, FileStarted, denoise_files,
+                    expand_inputs, plan_outputs, prepare_folders)
 from .cli_common import info, read_input
-from .engine import BlindspotError, PredictionProgress, load_model, method_classes
+from .cli_info import model_label as label
+from .engine import BlindspotError, ConfigError, PredictionProgress, load_model, method_classes
+from .engine.atomic import same_file
+from .io.image import image_format
 from .text import format_duration
 
 
@@ -35,6 +45,16 @@ def _open_all(entries: list[str], axes: str | None) -> tuple[list[Any], list[str
     return images, problems
 
 
+@dataclass(frozen=True)
+class Hooks:
+    """What the commands take from :mod:`.cli` (which imports this module, not the reverse):
+    ``train(args, images)`` trains one model, ``progress()`` makes a progress bar."""
+
+    train: Callable[[argparse.Namespace, list[Any]], Any]
+    progress: Callable[[], Any]
+    one_shot_minutes: float
+
+
 def _report_problems(problems: list[str], what: str) -> None:
     for p in problems:
         info(f"skipped {p}")
@@ -42,17 +62,53 @@ def _report_problems(problems: list[str], what: str) -> None:
         info(f"{len(problems)} input(s) skipped; {what}.")
 
 
-def cmd_train(args: argparse.Namespace) -> int:
-    from .cli import train_on
-
+def cmd_train(args: argparse.Namespace, hooks: Hooks) -> int:
+    checks.check_options(args)
+    checks.check_paths([("--target", args.target), ("--config", args.config),
+                        ("--noise-from", args.noise_from)], [("-o", args.output)], args.overwrite)
+    if len(args.images) == 1:
+        checks.check_target(args.images[0], args.target)
+        checks.check_target(args.images[0], args.noise_from, "--noise-from")
     images, problems = _open_all(args.images, args.axes)
     if not images:
         raise BlindspotError("No image to train on: " + "; ".join(problems))
     _report_problems(problems, f"training on the other {len(images)}")
-    model = train_on(args, images)
+    for image_path in expand_inputs(args.images)[0]:
+        if same_file(image_path, args.output):
+            raise ConfigError(f"-o {args.output!r} is an input image: choose another output name.")
+    model = hooks.train(args, images)
     model.save(args.output)
     info(f"Saved model to {args.output}.")
     return 1 if problems else 0
+
+
+def check_jobs(jobs: list[FileJob], args: argparse.Namespace) -> None:
+    """Before any work: no output is an input or another option's file, each can be written
+    (folder exists or will be made, exists only with --overwrite), the disk has room."""
+    others = [p for p in (args.model, args.config, args.target, args.noise_from, args.save_model) if p]
+    for job in jobs:
+        for key, out in job.outputs.items():
+            flag = "-o" if key == "denoised" else "--uncertainty"
+            for other in others + [j.input for j in jobs]:
+                if same_file(out, other):
+                    raise ConfigError(f"{flag} {out!r} is {other!r}, an input: writing it would destroy "
+                                      "it; choose another output name.")
+            if image_format(out) == "zarr" or len(jobs) > 1:
+                if os.path.lexists(out) and not args.overwrite:
+                    raise ConfigError(f"{flag} {out!r} already exists: choose another name, or add "
+                                      "--overwrite to replace it.")
+            else:
+                checks.check_output(flag, out, args.overwrite)
+    if args.save_model:
+        checks.check_output("--save-model", args.save_model, args.overwrite)
+    sizes = []
+    for job in jobs:
+        try:
+            shape = read_input(job.input, args.axes, quiet=True).data.shape
+        except (BlindspotError, OSError, ValueError):
+            continue  # reported when its turn comes
+        sizes += [(out, 4.0 * float(np.prod(shape))) for out in job.outputs.values()]
+    checks.check_free_space(sizes)
 
 
 def _summary_line(summary: BatchSummary, skipped: list[str]) -> str:
@@ -65,18 +121,23 @@ def _summary_line(summary: BatchSummary, skipped: list[str]) -> str:
     return line + "."
 
 
-def cmd_denoise(args: argparse.Namespace) -> int:
-    from .cli import ONE_SHOT_MINUTES, ProgressBar, label, train_on
-
+def cmd_denoise(args: argparse.Namespace, hooks: Hooks) -> int:
     paths, skipped = expand_inputs(args.images)
     if not paths:
         raise BlindspotError("No image to denoise: " + "; ".join(skipped))
+    if args.model and args.method:
+        raise BlindspotError("Give either --model (apply a trained model) or --method (train on "
+                             "the images first), not both.")
+    checks.check_options(args)
+    checks.check_paths([("--target", args.target), ("--model", args.model), ("--config", args.config),
+                        ("--noise-from", args.noise_from)], [], args.overwrite)
+    if len(paths) == 1:
+        checks.check_target(paths[0], args.target)
+        checks.check_target(paths[0], args.noise_from, "--noise-from")
     jobs = plan_outputs(paths, args.output, uncertainty=args.uncertainty, fmt=args.format)
     prepare_folders(jobs)
+    check_jobs(jobs, args)
     if args.model:
-        if args.method:
-            raise BlindspotError("Give either --model (apply a trained model) or --method (train on "
-                                 "the images first), not both.")
         model = load_model(args.model, device=args.device or "auto")
         info(f"Loaded {args.model}: {label(model)}.")
     else:
@@ -84,11 +145,12 @@ def cmd_denoise(args: argparse.Namespace) -> int:
         if not images:
             raise BlindspotError("No image to train on: " + "; ".join(problems))
         if args.minutes is None and args.steps is None and args.epochs is None and not args.config:
-            args.minutes = ONE_SHOT_MINUTES
+            args.minutes = hooks.one_shot_minutes
             info(f"One-shot: training on the image{'s' if len(images) > 1 else ''} for "
-                 f"{ONE_SHOT_MINUTES * 60:.0f} s, then denoising (--steps, --epochs or --minutes to "
+                 f"{hooks.one_shot_minutes * 60:.0f} s, then denoising (--steps, --epochs or --minutes to "
                  "change).")
-        model = train_on(args, images)
+        model = hooks.train(args, images)
+        args.doing = "denoising"
         if args.save_model:
             model.save(args.save_model)
             info(f"Saved model to {args.save_model}.")
@@ -98,6 +160,7 @@ def cmd_denoise(args: argparse.Namespace) -> int:
              f"{args.uncertainty} not written.")
         for job in jobs:
             job.outputs.pop("uncertainty", None)
+    args.doing = "denoising"
     options = dict(axes=args.axes, dtype=args.dtype, zarr_format=args.zarr_format,
                    tile_size=args.tile_size, tta=args.tta)
     if args.workers or args.scheduler:
@@ -110,7 +173,7 @@ def cmd_denoise(args: argparse.Namespace) -> int:
                                           device=args.device or "auto", **options)
     else:
         events = denoise_files(model, jobs, **options)
-    bar = ProgressBar()
+    bar = hooks.progress()
     many = len(jobs) > 1
     summary: BatchSummary | None = None
     while True:

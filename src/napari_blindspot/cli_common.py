@@ -3,11 +3,9 @@ OME-Zarr, lazily)."""
 
 from __future__ import annotations
 
-import os
 import sys
 
-from .engine import BlindspotError
-from .io.image import ImageFile, image_format, open_image
+from .io.image import ImageFile, open_image
 
 
 def info(message: str) -> None:
@@ -16,12 +14,15 @@ def info(message: str) -> None:
     sys.stderr.flush()
 
 
-def read_input(path: str, axes: str | None) -> ImageFile:
+def read_input(path: str, axes: str | None, quiet: bool = False) -> ImageFile:
     """Open an input image lazily (a TIFF file or a zarr store), saying which axes it has and
-    where they came from (``axes`` overrides)."""
-    if not (os.path.isfile(path) or (image_format(path) == "zarr" and os.path.isdir(path))):
-        raise BlindspotError(f"Input file {path!r} does not exist.")
+    where they came from (``axes`` overrides).  Missing, unreadable, empty and damaged files
+    are refused (:func:`~.io.tiff.read_tiff`, :func:`~.io.omezarr.read_omezarr`)."""
     image = open_image(path)
+    if quiet:
+        if axes:
+            image.axes, image.axes_source = axes.upper(), "given"
+        return image
     if axes:
         image.axes = axes.upper()
         image.axes_source = "given"

@@ -14,13 +14,14 @@ from torch import nn
 from .axes import CanonicalView, check_axes
 from .config import TrainConfig
 from .device import autocast, autocast_dtype, default_tile_batch, place_network, select_device
-from .errors import AxesError, DataError
+from .errors import AxesError, ConfigError, DataError
 from .events import PredictedBlock, PredictionProgress
 from .methods.base import Method
 from .methods.registry import get_method
 from .model_file import load_network, save_model
 from .normalization import Normalization, check_finite
-from .tiling import Slab, predict_slabs, predict_whole
+from .memory import PredictionPlan, bytes_per_pixel, plan_prediction
+from .tiling import Slab, minimal_tile, predict_slabs, predict_whole
 
 PredictionResult = dict[str, np.ndarray]
 
@@ -38,13 +39,40 @@ class PredictionUnit:
 
 def check_image(data: Any) -> None:
     """Raise :class:`DataError` for arrays that cannot be denoised (empty, non-numeric)."""
-    shape = tuple(getattr(data, "shape", ()))
+    if not hasattr(data, "shape") or not hasattr(data, "dtype"):
+        raise DataError(f"The image must be an array with a shape and a pixel type (numpy, dask, "
+                        f"zarr...), not a {type(data).__name__}: wrap it with numpy.asarray().")
+    shape = tuple(data.shape)
     if not shape or int(np.prod(shape)) == 0:
         raise DataError(f"The image is empty (shape {shape}); open an image with pixels in it.")
     dtype = np.dtype(getattr(data, "dtype", np.float32))
     if dtype.kind not in "uif":
         raise DataError(f"Unsupported pixel type {dtype}: use integer or floating-point images "
                         "(complex, boolean and label images cannot be denoised).")
+
+
+def check_prediction_options(*, tile_size: Any = None, tile_size_z: Any = None,
+                             tile_batch: Any = None) -> None:
+    """Raise :class:`ConfigError` for tile settings that cannot work (None: the model's)."""
+    for name, value, lo in (("tile_size", tile_size, 16), ("tile_size_z", tile_size_z, 4),
+                            ("tile_batch", tile_batch, 1)):
+        if value is None:
+            continue
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < lo:
+            raise ConfigError(f"Invalid {name}={value!r}: must be an integer >= {lo}, or None for "
+                              "the model's setting" + (" (--tile-size)" if name == "tile_size" else "")
+                              + ".")
+
+
+def check_result(result: dict[str, np.ndarray], sample: int) -> None:
+    """Raise :class:`DataError` if a prediction came out NaN or infinite (an unusable model)."""
+    for key, value in result.items():
+        if not np.isfinite(value).all():
+            bad = int(value.size - np.count_nonzero(np.isfinite(value)))
+            raise DataError(f"The model produced {bad} NaN or infinite value(s) in sample {sample} "
+                            f"({'the denoised image' if key == 'denoised' else 'the uncertainty'}): "
+                            "it is unusable (its training diverged, or its file is damaged); "
+                            "retrain it. Nothing was written.")
 
 
 @dataclass
@@ -63,6 +91,7 @@ class DenoisingModel:
 
     def __post_init__(self) -> None:
         self.method: Method = get_method(self.config)
+        self._bytes_per_pixel: float | None = None  # measured once, by the memory guard
         place_network(self.net, self.device, self.ndim_spatial)
         self.net.eval()
 
@@ -158,7 +187,7 @@ class DenoisingModel:
     def predict_stream(self, data: Any, axes: str | None = None, *,
                        units: Sequence[PredictionUnit] | None = None, tile_size: int | None = None,
                        tile_size_z: int | None = None, tile_batch: int | None = None,
-                       tta: bool = False, uncertainty: bool = False,
+                       tta: bool = False, uncertainty: bool = False, result_in_memory: bool = False,
                        ) -> Generator[PredictionProgress | PredictedBlock, None, None]:
         """Denoise ``data`` (axes ``axes``, default the training axes) tile row by tile row,
         yielding the result as it is finished.
@@ -170,13 +199,20 @@ class DenoisingModel:
         a unit's rows give bit-identical values to the same rows of the whole sample.  The
         source is read a tile row at a time (any array-like: numpy, memmap, zarr, dask), so
         memory is bounded by one tile row of one sample, whatever the size of the image.
-        Closing the generator cancels.
+        The memory guard (:func:`.memory.plan_prediction`) shrinks the tiles in flight to fit;
+        ``result_in_memory=True`` says the caller assembles the whole result in memory, so that
+        the guard refuses an image whose result cannot fit.  Closing the generator cancels.
         """
+        check_prediction_options(tile_size=tile_size, tile_size_z=tile_size_z, tile_batch=tile_batch)
         view = self._view(data, axes)
         cfg = self.config
         want = ("denoised", "std") if (uncertainty and self.has_uncertainty) else ("denoised",)
         units = self.prediction_units(view) if units is None else list(units)
-        batch = tile_batch or cfg.tile_batch or default_tile_batch(self.device)
+        multiple = self.method.size_multiple(cfg)
+        margin = self.method.receptive_radius(cfg)
+        plan = self._plan(view, self._tile_shape(tile_size, tile_size_z),
+                          tile_batch or cfg.tile_batch or default_tile_batch(self.device),
+                          len(want), multiple, margin, tta, result_in_memory)
         start = time.perf_counter()
         for i, unit in enumerate(units):
             s, c = unit.sample, unit.channel
@@ -190,18 +226,20 @@ class DenoisingModel:
                 return self.normalization.normalize(block, c, inplace=True)
 
             gen = predict_slabs(self._infer_fn(c), read_rows, view.spatial_shape,
-                                tile_shape=self._tile_shape(tile_size, tile_size_z),
-                                multiple=self.method.size_multiple(cfg),
-                                margin=self.method.receptive_radius(cfg), batch_size=batch,
+                                tile_shape=plan.tile_shape, multiple=multiple, margin=margin,
+                                batch_size=plan.tile_batch,
                                 device=self.device, tta=tta, keys=want,
                                 pad_mode=self.method.pad_mode, rows=unit.rows)
             try:
                 for ev in gen:
                     if isinstance(ev, Slab):
-                        den = self.normalization.denormalize(ev.outputs["denoised"], c, inplace=True)
-                        std = ev.outputs.get("std")
-                        yield PredictedBlock(s, c, ev.start, ev.stop, den,
-                                             None if std is None else self.normalization.scale_std(std, c))
+                        with np.errstate(over="ignore", invalid="ignore"):  # overflow: refused below
+                            done = {"denoised": self.normalization.denormalize(
+                                ev.outputs["denoised"], c, inplace=True)}
+                            if "std" in ev.outputs:
+                                done["std"] = self.normalization.scale_std(ev.outputs["std"], c)
+                        check_result(done, s)
+                        yield PredictedBlock(s, c, ev.start, ev.stop, done["denoised"], done.get("std"))
                     else:
                         frac = (i + ev.done / max(ev.total, 1)) / len(units)
                         yield PredictionProgress(int(round(frac * 1000)), 1000,
@@ -224,7 +262,8 @@ class DenoisingModel:
         view = self._view(data, axes)
         outputs: dict[str, np.ndarray] = {}
         for ev in self.predict_stream(data, axes, tile_size=tile_size, tile_size_z=tile_size_z,
-                                      tile_batch=tile_batch, tta=tta, uncertainty=uncertainty):
+                                      tile_batch=tile_batch, tta=tta, uncertainty=uncertainty,
+                                      result_in_memory=True):
             if isinstance(ev, PredictedBlock):
                 for key, block in ev.outputs.items():
                     if key not in outputs:
@@ -233,6 +272,24 @@ class DenoisingModel:
             else:
                 yield ev
         return outputs
+
+    def _plan(self, view: CanonicalView, tile_shape: tuple[int, ...], tile_batch: int, n_out: int,
+              multiple: int, margin: int, tta: bool, result_in_memory: bool = True) -> PredictionPlan:
+        """Tiles and tiles in flight that fit into memory (see :func:`.memory.plan_prediction`)."""
+        if self._bytes_per_pixel is None:
+            probe_channels = torch.zeros(1, dtype=torch.long) if self.config.channels == "independent" else None
+            self._bytes_per_pixel = bytes_per_pixel(
+                self.net, lambda net, b: self.method.infer(net, b[0], probe_channels), self.net_channels, 1,
+                tile_shape, multiple, self.device, lambda: autocast(self.device, autocast_dtype(self.device)
+                                                                    if self.config.mixed_precision else None),
+                train=False)
+        # a tile row's input rows and blended sums (up to two tile rows' worth of buffer)
+        rows = min(view.spatial_shape[0], 2 * tile_shape[0])
+        pixels = float(rows * np.prod(view.spatial_shape[1:]))
+        result_bytes = 4.0 * n_out * float(np.prod(view.data.shape)) if result_in_memory else 0.0
+        sample_bytes = 4.0 * pixels * (2 * view.n_channels + n_out * view.n_channels + 1)
+        return plan_prediction(self._bytes_per_pixel, tile_shape, tile_batch, result_bytes,
+                               sample_bytes, minimal_tile(margin, multiple), self.device, tta)
 
     def predict(self, data: Any, axes: str | None = None, *,
                 progress: Callable[[PredictionProgress], None] | None = None,

@@ -30,12 +30,14 @@ from .device import (autocast, autocast_dtype, configure_threads, describe_devic
                      select_device)
 from .errors import ConfigError, DataError
 from .events import Preview, TrainingFinished, TrainingProgress, TrainingStarted
+from .memory import check_training_memory, training_estimate
 from .methods.registry import get_method
 from .native_libs import guard_compiler_imports
 from .threads import ThreadTuner
 from .model import DenoisingModel, check_image
 from .normalization import Normalization, compute_normalization
-from .patches import MultiSampler, PatchSampler, count_patches, patch_shape_for, split_regions
+from .patches import count_patches, patch_shape_for
+from .training_data import build_samplers, image_groups
 
 log = logging.getLogger(__name__)
 
@@ -106,27 +108,7 @@ class TrainingRun:
         self.config = config = copy.deepcopy(config).validate()
         self.method = get_method(config)
         images = list(data) if isinstance(data, (list, tuple)) else [data]
-        targets = (list(target) if isinstance(target, (list, tuple)) else [target]) \
-            if target is not None else [None] * len(images)
-        if len(targets) != len(images):
-            raise DataError(f"{len(images)} images but {len(targets)} targets: give one target per image.")
-        axes_list = list(axes) if axes is not None else [config.axes] * len(images)
-        if len(axes_list) != len(images):
-            raise DataError(f"{len(images)} images but {len(axes_list)} axes strings: give one per image.")
-        self.groups: list[list[CanonicalView]] = []
-        for k, (image, tgt, ax) in enumerate(zip(images, targets, axes_list)):
-            check_image(image)
-            self.method.check_inputs(image, tgt)
-            if tgt is not None:
-                check_image(tgt)
-            group = [CanonicalView(image, ax, config.train_3d)]
-            if tgt is not None:
-                group.append(CanonicalView(tgt, ax, config.train_3d))
-            if k and group[0].n_channels != self.groups[0][0].n_channels:
-                raise DataError(f"Image {k + 1} has {group[0].n_channels} channel(s), image 1 "
-                                f"{self.groups[0][0].n_channels}: one model trains on images with the "
-                                "same channels.")
-            self.groups.append(group)
+        self.groups = image_groups(images, target, axes, config, self.method)
         if len(images) > 1 and noise_reference is not None:
             raise DataError("A second acquisition for the noise calibration works with one image only.")
         data = images[0]
@@ -219,27 +201,9 @@ class TrainingRun:
             if len(group) == 2:
                 compute_normalization(group[1])  # checks the target for NaN/inf and constant data
         independent = c.channels == "independent"
-        samplers, weights, val_samplers = [], [], []
-        for group in self.groups:
-            train_region, val_region = split_regions(group[0], self.patch_shape, c.validation_fraction)
-            samplers.append(PatchSampler(group, normalization, self.patch_shape, train_region,
-                                         self.rng, independent_channels=independent))
-            weights.append(count_patches(group[0], self.patch_shape, independent))
-            if val_region is not None:
-                val_samplers.append(PatchSampler(group, normalization, self.patch_shape, val_region,
-                                                 np.random.default_rng(c.seed + 2),
-                                                 independent_channels=independent, augment=False))
-        self.sampler = samplers[0] if len(samplers) == 1 else MultiSampler(samplers, weights, self.rng)
-        if val_samplers:
-            n_val = int(np.clip(round(c.validation_fraction * self.epoch_patches),
-                                MIN_VALIDATION_PATCHES, MAX_VALIDATION_PATCHES))
-            # every image holds out its share (at least one patch each)
-            shares = np.maximum(1, np.round(n_val * np.asarray(weights[:len(val_samplers)], float)
-                                            / sum(weights[:len(val_samplers)]))).astype(int)
-            sets = [vs.fixed_set(int(n)) for vs, n in zip(val_samplers, shares)]
-            self.val_batch = torch.from_numpy(np.concatenate([v for v, _ in sets], axis=1))
-            self.val_channels = (None if sets[0][1] is None
-                                 else torch.from_numpy(np.concatenate([ch for _, ch in sets])))
+        self.sampler, weights, val_samplers = build_samplers(
+            self.groups, normalization, self.patch_shape, c.validation_fraction, self.rng, c.seed,
+            independent)
         if initial is not None:
             net = place_network(copy.deepcopy(initial.net), self.device, self.view.ndim_spatial)
         else:
@@ -249,14 +213,35 @@ class TrainingRun:
             views = self.view if len(self.groups) == 1 else [g[0] for g in self.groups]
             self.calibrations = self.method.calibrate(net, views, normalization, independent,
                                                       self._reference)
+        self.amp_dtype = autocast_dtype(self.device) if c.mixed_precision else None
+        n_val = int(np.clip(round(c.validation_fraction * self.epoch_patches),
+                            MIN_VALIDATION_PATCHES, MAX_VALIDATION_PATCHES))
+        self._check_memory(net, n_val if val_samplers else 0)
+        if val_samplers:
+            # every image holds out its share (at least one patch each)
+            shares = np.maximum(1, np.round(n_val * np.asarray(weights, float) / sum(weights))).astype(int)
+            sets = [vs.fixed_set(int(n)) for vs, n in zip(val_samplers, shares)]
+            self.val_batch = torch.from_numpy(np.concatenate([v for v, _ in sets], axis=1))
+            self.val_channels = (None if sets[0][1] is None
+                                 else torch.from_numpy(np.concatenate([ch for _, ch in sets])))
         guard_compiler_imports()  # building an optimizer imports torch._dynamo, and with it triton
         self.optimizer = torch.optim.Adam(self.method.param_groups(net, c.learning_rate),
                                           lr=c.learning_rate)
-        self.amp_dtype = autocast_dtype(self.device) if c.mixed_precision else None
         self.scaler = torch.amp.GradScaler("cuda", enabled=(self.device.type == "cuda"
                                                             and self.amp_dtype == torch.float16))
         self.normalization, self.net = normalization, net
         self.prepared = True
+
+    def _check_memory(self, net: nn.Module, n_val: int) -> None:
+        """Refuse, before anything big is allocated, a step that cannot fit (:mod:`.memory`)."""
+        c = self.config
+        channels = torch.zeros(1, dtype=torch.long) if c.channels == "independent" else None
+        self.memory = training_estimate(
+            net, lambda probe, b: self.method.loss(probe, b, torch.Generator().manual_seed(0), channels),
+            self.net_channels, len(self._views), self.patch_shape, self.method.size_multiple(c),
+            self.device, lambda: autocast(self.device, self.amp_dtype))
+        val_bytes = n_val * len(self._views) * self.net_channels * 4 * float(np.prod(self.patch_shape))
+        check_training_memory(self.memory, c.batch_size, self.patch_shape, self.device, extra=val_bytes)
 
     # ----------------------------------------------------------- control
     def stop(self) -> None:

@@ -25,6 +25,7 @@ from typing import Any
 
 import numpy as np
 
+from ..engine.atomic import resolve_target, temporary_name
 from ..engine.axes import check_axes, guess_axes
 from ..engine.errors import DataError
 from .chunks import ChunkAssembler
@@ -184,10 +185,8 @@ class OmeZarrWriter:
                  z_spatial: bool = False, zarr_format: int = 2, pyramid: bool = True,
                  name: str = "denoised", temporary: bool = True) -> None:
         zarr = _zarr()
-        self.target = os.path.abspath(os.fspath(path).rstrip("/\\"))
-        folder, base = os.path.split(self.target)
-        self.path = (os.path.join(folder, f".{base}.{secrets.token_hex(4)}.partial")
-                     if temporary else self.target)
+        self.target = resolve_target(os.fspath(path).rstrip("/\\"))
+        self.path = temporary_name(self.target) if temporary else self.target
         self.layout = OutputLayout(axes, tuple(shape), NGFF_ORDER)
         self.file_axes, self.file_shape = self.layout.file_axes, self.layout.file_shape
         self.dtype = np.dtype(dtype)

@@ -15,15 +15,16 @@ from __future__ import annotations
 
 import os
 import queue
-import secrets
 import threading
 from typing import Any
 
 import numpy as np
 import tifffile
 
+from ..engine.atomic import resolve_target, temporary_name, write_failed
 from .chunks import ChunkAssembler
 from .layout import IMAGEJ_ORDER, OutputLayout
+from .tiff import IMAGEJ_DTYPES
 
 #: ImageJ hyperstacks hold at most this many bytes of image data (a classic TIFF's offsets).
 IMAGEJ_LIMIT = 2 ** 32 - 2 ** 25
@@ -33,9 +34,10 @@ _DONE = object()
 
 
 def tiff_dtype(dtype: Any) -> np.dtype:
-    """The pixel type a TIFF is written in: uint8, uint16 and float32 kept, others float32."""
+    """The pixel type a streamed TIFF is written in: ImageJ's (:data:`~.tiff.IMAGEJ_DTYPES`)
+    kept, others float32."""
     dtype = np.dtype(dtype)
-    return dtype if dtype in (np.uint8, np.uint16, np.float32) else np.dtype(np.float32)
+    return dtype if dtype in IMAGEJ_DTYPES else np.dtype(np.float32)
 
 
 class TiffPageWriter:
@@ -46,9 +48,9 @@ class TiffPageWriter:
     def __init__(self, path: str | os.PathLike, axes: str, shape: tuple[int, ...], *,
                  dtype: Any = np.float32, pixel_size: dict[str, float] | None = None,
                  unit: str = "micron", bigtiff: bool | None = None) -> None:
-        self.target = os.path.abspath(os.fspath(path))
-        folder, base = os.path.split(self.target)
-        self.path = os.path.join(folder, f".{base}.{secrets.token_hex(4)}.partial")
+        self.target = resolve_target(path)
+        self.existed = os.path.exists(self.target)
+        self.path = temporary_name(self.target)
         self.layout = OutputLayout(axes, tuple(shape), IMAGEJ_ORDER)
         self.file_axes, self.file_shape = self.layout.file_axes, self.layout.file_shape
         self.dtype = tiff_dtype(dtype)
@@ -81,6 +83,7 @@ class TiffPageWriter:
             if "Z" in px and "Z" in self.file_axes:
                 meta["spacing"] = float(px["Z"])
             kwargs.update(imagej=True, metadata=meta)
+        kwargs["photometric"] = "minisblack"
         if "X" in px and "Y" in px:
             kwargs["resolution"] = (1.0 / float(px["X"]), 1.0 / float(px["Y"]))
         return kwargs
@@ -144,8 +147,12 @@ class TiffPageWriter:
             raise RuntimeError(f"only {self._next} of {self.n_pages} TIFF pages were written")
         self._put(_DONE)
         self._thread.join()
-        self._check()
-        os.replace(self.path, self.target)
+        try:
+            self._check()
+            os.replace(self.path, self.target)
+        except OSError as exc:
+            self.abort()
+            raise write_failed(self.target, exc, self.existed) from exc
         return self.target
 
     def abort(self) -> None:
