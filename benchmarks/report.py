@@ -547,6 +547,10 @@ def render(res: dict, sections: list[str]) -> str:
         "",
         _memory(res) if "memory" in sections else skipped,
         "",
+        "Streamed prediction to OME-Zarr and TIFF (stacks of 0.25 and 1 GB against the in-memory "
+        "path) and dask.distributed against one process: "
+        "[benchmarks_streaming.md](benchmarks_streaming.md) (`python -m benchmarks.streaming`).",
+        "",
         "## UI responsiveness",
         "",
         _ui(res) if "ui" in sections else skipped,

@@ -11,6 +11,7 @@ import dataclasses
 import functools
 import logging
 import weakref
+import time
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
@@ -33,12 +34,14 @@ from ..text import (denoising_progress, finished_progress, model_summary, noise_
 from .gc_pause import CollectorPause
 from .layer_picker import LayerPicker
 from .layers import (LayerError, PreviewSpec, Source, camera, export_results, find_result,
+                     selected_sources,
                      guess_layer_axes, layer_data, placeholder_result_layer, preview_block,
                      preview_layer_data, preview_spec, put_result_layer, remove_layer, result_kind,
                      robust_limits)
 from .loss_plot import LossPlot
 from .settings import SettingsPanel
-from .tasks import Failed, prediction_job, training_job, user_message
+from .streamed import ScratchResult, should_stream
+from .tasks import Failed, prediction_job, streamed_prediction_job, training_job, user_message
 
 log = logging.getLogger(__name__)
 
@@ -131,6 +134,11 @@ class BlindspotWidget(QWidget):
         self._run: TrainingRun | None = None
         self._source: Source | None = None
         self._denoise_source: Source | None = None
+        self._denoise_queue: list[Source] = []  # more selected layers to denoise after this one
+        self._sources: list[Source] = []  # the layers being trained on
+        self._scratch: ScratchResult | None = None  # the streamed result being written
+        self._streamed_layers: list[Any] = []
+        self._last_refresh = 0.0
         self._finished_event: TrainingFinished | None = None
         self._preview_spec: Any = None
         self._preview_after = -1
@@ -503,16 +511,28 @@ class BlindspotWidget(QWidget):
     def _start_training(self, continuing: bool) -> None:
         if self._job is not None:
             return
-        source = Source.from_layer(self.layer_picker.current_layer(), self.axes_edit.text().strip())
+        picked = self.layer_picker.current_layer()
+        source = Source.from_layer(picked, self.axes_edit.text().strip())
         config = self._training_config(source, continuing)
         target = None
         method = method_class(config.method)
+        sources = [source] if method.takes_target() else \
+            selected_sources(self.viewer, picked, self.axes_edit.text().strip())
+        if source.layer not in [s.layer for s in sources]:
+            sources = [source]
         if method.takes_target():
             other = self.target_picker.current_layer()
             target = None if other is None else layer_data(other)
-        run = TrainingRun(source.data, config, target=target,
-                          initial=self.model if continuing else None,
-                          preview_interval_s=PREVIEW_INTERVAL_S)
+        if len(sources) > 1:  # one model on every selected layer; the picked one first
+            sources.sort(key=lambda s: s.layer is not source.layer)
+            run = TrainingRun([s.data for s in sources], config, axes=[s.axes for s in sources],
+                              initial=self.model if continuing else None,
+                              preview_interval_s=PREVIEW_INTERVAL_S)
+        else:
+            run = TrainingRun(source.data, config, target=target,
+                              initial=self.model if continuing else None,
+                              preview_interval_s=PREVIEW_INTERVAL_S)
+        self._sources = sources
         if not continuing:
             self.loss_plot.clear()
             self.noise_label.setText("")
@@ -529,8 +549,9 @@ class BlindspotWidget(QWidget):
         self._start(worker, "training")
         self._refresh_preview(force=True)
         what = "Continuing" if continuing else "Preparing"
+        names = ", ".join(repr(s.name) for s in sources)
         self._info(f"{what} {method.display_name} training on "
-                   f"{source.name!r} (axes {config.axes}{', 3D' if config.train_3d else ''})…")
+                   f"{names} (axes {config.axes}{', 3D' if config.train_3d else ''})…")
 
     def _start(self, worker: Any, job: str) -> None:
         worker.returned.connect(self._on_returned)
@@ -699,7 +720,9 @@ class BlindspotWidget(QWidget):
             return
         self.model = result
         assert self._source is not None
-        self.model_origin = f"trained on {self._source.name!r}"
+        names = [s.name for s in self._sources] or [self._source.name]
+        self.model_origin = (f"trained on {self._source.name!r}" if len(names) == 1
+                             else f"trained on {len(names)} layers")
         self._update_model_label()
         fin = self._finished_event
         assert fin is not None  # events() yields TrainingFinished before it returns the model
@@ -715,7 +738,8 @@ class BlindspotWidget(QWidget):
             self._warn("Training stopped before its first step; train again to get a model worth using.")
             return
         # the last preview stays up while the layer is denoised, then becomes the result
-        self._info(f"{training_finished(fin)}; denoising {self._source.name!r}…")
+        self._info(f"{training_finished(fin)}; denoising {', '.join(repr(n) for n in names)}…")
+        self._denoise_queue = [s for s in self._sources if s.layer is not self._source.layer]
         self._start_denoising(self._source)
 
     # ================================================================== denoising
@@ -726,22 +750,46 @@ class BlindspotWidget(QWidget):
             return
         if self.model is None:
             raise LayerError("There is no model yet: train one, or load a model file.")
-        source = Source.from_layer(self.layer_picker.current_layer(), self.axes_edit.text().strip())
-        self._info(f"Denoising {source.name!r}…")
-        self._start_denoising(source)
+        sources = selected_sources(self.viewer, self.layer_picker.current_layer(),
+                                   self.axes_edit.text().strip())
+        self._info(f"Denoising {', '.join(repr(s.name) for s in sources)}…")
+        self._denoise_queue = sources[1:]
+        self._start_denoising(sources[0])
 
     def _start_denoising(self, source: Source) -> None:
         model = self.model
         assert model is not None
         if model.device.type == "cpu":
             configure_threads(interactive_threads())
-        worker = prediction_job(model, source.data, source.axes, tile_size=self.settings.tile_size,
-                                tta=self.settings.tta.isChecked(), uncertainty=model.has_uncertainty)
+        keys = ("denoised", "uncertainty") if model.has_uncertainty else ("denoised",)
+        if should_stream(source.data, len(keys)):
+            worker = self._start_streaming(model, source, keys)
+        else:
+            worker = prediction_job(model, source.data, source.axes, tile_size=self.settings.tile_size,
+                                    tta=self.settings.tta.isChecked(), uncertainty=model.has_uncertainty)
         worker.yielded.connect(self._on_prediction_progress)
         self._denoise_source = source
         self.denoise_progress.setValue(0)
         self.denoise_progress.setFormat("denoising…")
         self._start(worker, "denoising")
+
+    def _start_streaming(self, model: DenoisingModel, source: Source, keys: tuple[str, ...]) -> Any:
+        """A result too big for memory: lazy layers over a scratch zarr store, filled as the
+        prediction writes it (see :mod:`.streamed`)."""
+        view = model.view(source.data, source.axes)
+        self._scratch = scratch = ScratchResult(view, keys)
+        mean, std = model.normalization.mean[0], model.normalization.std[0]
+        self._drop_preview()
+        self._streamed_layers = [put_result_layer(self.viewer, source, "denoised", scratch.arrays["denoised"],
+                                                  limits=(mean - 2 * std, mean + 3 * std))]
+        if "uncertainty" in scratch.arrays:
+            self._streamed_layers.append(put_result_layer(
+                self.viewer, source, "uncertainty", scratch.arrays["uncertainty"], colormap="magma",
+                limits=(0.0, std), visible=False))
+        self._info(f"The result of {source.name!r} is too big for memory: it is written to "
+                   f"{scratch.folder} and shown as it is written.")
+        return streamed_prediction_job(model, source.data, source.axes, scratch,
+                                       tile_size=self.settings.tile_size, tta=self.settings.tta.isChecked())
 
     def cancel_denoising(self) -> None:
         """Stop denoising; no layer is changed."""
@@ -750,11 +798,40 @@ class BlindspotWidget(QWidget):
             self.cancel_button.setEnabled(False)
 
     def _on_prediction_progress(self, ev: Any) -> None:
+        now = time.monotonic()
+        if self._streamed_layers and now - self._last_refresh > 1.0:  # show what is written
+            self._last_refresh = now
+            for layer in self._streamed_layers:
+                if layer in self.viewer.layers:
+                    layer.refresh()
         self.denoise_progress.setValue(int(round(ev.done / max(1, ev.total) * 1000)))
         self.denoise_progress.setFormat(denoising_progress(ev.done, ev.total, ev.elapsed_s))
 
     def _finish_denoising(self, result: Any) -> None:
+        self._finish_one(result)
+        if not isinstance(result, dict) or self._closing:
+            self._denoise_queue = []
+        queue, self._denoise_queue = self._denoise_queue, []
+        if queue:  # the next selected layer
+            self._denoise_queue = queue[1:]
+            self._info(f"Denoising {queue[0].name!r}…")
+            self._start_denoising(queue[0])
+
+    def _drop_streamed(self) -> None:
+        """Remove the layers and the scratch store of a streamed result that did not finish."""
+        for layer in self._streamed_layers:
+            remove_layer(self.viewer, layer)
+        self._streamed_layers = []
+        if self._scratch is not None:
+            self._scratch.remove()
+            self._scratch = None
+
+    def _finish_one(self, result: Any) -> None:
         source, self._denoise_source = self._denoise_source, None
+        if not isinstance(result, dict):
+            self._drop_streamed()
+        self._streamed_layers = []
+        self._scratch = None
         if self._closing or source is None:
             self._drop_preview()
             return

@@ -193,7 +193,12 @@ def preview_layer_data(image: np.ndarray, spec: PreviewSpec, source: Source,
 # --------------------------------------------------------------------------- results
 def robust_limits(data: Any, lo: float = 0.5, hi: float = 99.8
                   ) -> tuple[tuple[float, float], tuple[float, float]]:
-    """Percentile contrast limits and the data range (both from a subsample)."""
+    """Percentile contrast limits and the data range (both from a subsample; a lazy array is
+    read strided, never whole)."""
+    if not isinstance(data, np.ndarray):
+        shape = tuple(data.shape)
+        step = max(1, int((float(np.prod(shape)) / 1e6) ** (1.0 / max(1, len(shape)))))
+        data = data[tuple(slice(None, None, step) for _ in shape)]
     flat = np.asarray(data).reshape(-1)
     flat = flat[:: max(1, flat.size // 1_000_000)]
     flat = flat[np.isfinite(flat)]
@@ -344,3 +349,15 @@ def _export_layer(layer: Any, kind: str, path: str, dtype: str) -> None:
         out_dtype = np.dtype((layer.metadata.get("blindspot") or {}).get("source_dtype", "float32"))
     write_tiff(path, np.asarray(data), axes, pixel_size=sizes, unit=unit, dtype=out_dtype,
                atomic=False)
+
+
+def selected_sources(viewer: Any, picked: Any, axes: str) -> list[Source]:
+    """The sources of a job: the image layers selected in the layer list when there are
+    several (each with its own axes; ``axes`` for the picked one), else the picked layer."""
+    chosen = [layer for layer in viewer.layers.selection if isinstance(layer, Image)
+              and not (layer.metadata or {}).get("blindspot")]  # never our own results
+    if len(chosen) < 2:
+        return [Source.from_layer(picked, axes)]
+    chosen.sort(key=lambda layer: list(viewer.layers).index(layer))
+    return [Source.from_layer(layer, axes if layer is picked else guess_layer_axes(layer))
+            for layer in chosen]

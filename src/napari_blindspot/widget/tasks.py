@@ -65,3 +65,16 @@ def prediction_job(model: DenoisingModel, data: Any, axes: str, *, tile_size: in
                                               uncertainty=uncertainty))
     except Exception as exc:  # noqa: BLE001 - reported to the user
         return _failed(exc, "denoising")
+
+
+@thread_worker(start_thread=False)
+def streamed_prediction_job(model: DenoisingModel, data: Any, axes: str, scratch: Any, *,
+                            tile_size: int | None, tta: bool) -> Generator[Any, None, Any]:
+    """Denoise ``data`` into ``scratch`` (:class:`.streamed.ScratchResult`), yielding its
+    progress; returns its lazy arrays, or Failed."""
+    from .streamed import stream_into
+
+    try:
+        return (yield from stream_into(model, data, axes, scratch, tile_size=tile_size, tta=tta))
+    except Exception as exc:  # noqa: BLE001 - reported to the user
+        return _failed(exc, "denoising")
