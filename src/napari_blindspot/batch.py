@@ -17,9 +17,12 @@ from collections.abc import Callable, Generator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from .engine import BlindspotError
+import numpy as np
+
+from .engine import BlindspotError, DataError
 from .io.image import IMAGE_SUFFIXES, image_format, open_image
 from .io.omezarr import is_zarr_path
+from .io.tiff import tiff_format
 from .streaming import predict_to_file_iter
 
 #: Output formats by name, and the file extension they get.
@@ -139,10 +142,25 @@ class FileStarted:
 
 @dataclass(frozen=True)
 class FileDone:
+    """A file denoised: its outputs by key, and what each is (``"uint16 ImageJ TIFF, axes TYX"``)."""
+
     index: int
     path: str
     outputs: dict[str, str]
     elapsed_s: float
+    formats: dict[str, str] = field(default_factory=dict)
+
+
+def describe_output(path: str, dtype: Any, axes: str, nbytes: float) -> str:
+    """What an output file is: pixel type, format (as the writers choose it) and axes."""
+    dtype = np.dtype(dtype)
+    if image_format(path) == "zarr":
+        kind = "OME-Zarr"
+    else:
+        from .io.tiff_stream import IMAGEJ_LIMIT
+
+        kind = "OME-TIFF" if tiff_format(dtype) == "ome" or nbytes > IMAGEJ_LIMIT else "ImageJ TIFF"
+    return f"{dtype.name} {kind}, axes {axes}"
 
 
 @dataclass(frozen=True)
@@ -171,11 +189,12 @@ BatchEvent = Any  # FileStarted | PredictionProgress | FileDone | FileFailed
 def denoise_files(model: Any, jobs: Sequence[FileJob], *, axes: str | None = None,
                   dtype: str = "float32", zarr_format: int = 2, tile_size: int | None = None,
                   tta: bool = False, open_fn: Callable[[str, str | None], Any] = open_image,
-                  ) -> Generator[BatchEvent, None, BatchSummary]:
+                  keep_going: bool = True) -> Generator[BatchEvent, None, BatchSummary]:
     """Denoise every job's input into its outputs, one file after another; yields
     :class:`FileStarted`, :class:`~.engine.PredictionProgress`, :class:`FileDone` or
-    :class:`FileFailed` (a file that fails is reported and skipped); returns the summary.
-    ``dtype``: ``"float32"`` or ``"input"`` (the input's pixel type)."""
+    :class:`FileFailed` (a file that fails is reported and skipped; with ``keep_going=False``
+    its error is raised instead); returns the summary.  ``dtype``: ``"float32"`` or ``"input"``
+    (the input's pixel type; TIFF outputs refuse the types TIFF cannot hold)."""
     summary = BatchSummary()
     start = time.perf_counter()
     for i, job in enumerate(jobs):
@@ -183,16 +202,26 @@ def denoise_files(model: Any, jobs: Sequence[FileJob], *, axes: str | None = Non
         try:
             image = open_fn(job.input, axes)
             yield FileStarted(i, len(jobs), job.input, tuple(image.data.shape), image.axes)
-            out_dtype = image.data.dtype if dtype == "input" else "float32"
+            out_dtype = np.dtype(image.data.dtype if dtype == "input" else np.float32)
+            if any(image_format(p) != "zarr" for p in job.outputs.values()) and \
+                    tiff_format(out_dtype) is None:
+                raise DataError(f"--dtype input: the input's pixel type {out_dtype} cannot be written "
+                                "to TIFF; use --dtype float32, or --format zarr.")
             paths = yield from predict_to_file_iter(model, image, job.outputs, dtype=out_dtype,
                                                     zarr_format=zarr_format, tile_size=tile_size,
                                                     tta=tta)
         except (BlindspotError, OSError, ValueError, RuntimeError, KeyError) as exc:
+            if not keep_going:
+                raise
             failed = FileFailed(i, job.input, str(exc) or type(exc).__name__)
             summary.failed.append(failed)
             yield failed
             continue
-        done = FileDone(i, job.input, paths, time.perf_counter() - t0)
+        n = float(np.prod(image.data.shape))
+        formats = {k: describe_output(p, out_dtype if k == "denoised" else np.float32, image.axes,
+                                      n * (out_dtype.itemsize if k == "denoised" else 4))
+                   for k, p in paths.items()}
+        done = FileDone(i, job.input, paths, time.perf_counter() - t0, formats)
         summary.done.append(done)
         yield done
     summary.elapsed_s = time.perf_counter() - start

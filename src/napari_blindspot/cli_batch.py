@@ -14,6 +14,7 @@ the others go on; a summary ends the run, and the exit status is 1 when some fil
 from __future__ import annotations
 
 import argparse
+import glob
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -30,6 +31,7 @@ from .cli_info import model_label as label
 from .engine import BlindspotError, ConfigError, PredictionProgress, load_model, method_classes
 from .engine.atomic import same_file
 from .io.image import image_format
+from .io.omezarr import is_zarr_path
 from .text import format_duration
 
 
@@ -75,7 +77,8 @@ def cmd_train(args: argparse.Namespace, hooks: Hooks) -> int:
     _report_problems(problems, f"training on the other {len(images)}")
     for image_path in expand_inputs(args.images)[0]:
         if same_file(image_path, args.output):
-            raise ConfigError(f"-o {args.output!r} is an input image: choose another output name.")
+            raise ConfigError(f"-o {args.output!r} is the input image ({image_path!r}): writing it "
+                              "would destroy it; choose another output name.")
     model = hooks.train(args, images)
     model.save(args.output)
     info(f"Saved model to {args.output}.")
@@ -121,19 +124,47 @@ def _summary_line(summary: BatchSummary, skipped: list[str]) -> str:
     return line + "."
 
 
+def single_file(args: argparse.Namespace) -> bool:
+    """Whether ``denoise`` runs on one file into one output (the one-file command of old: its
+    errors end the command) rather than on a batch."""
+    entry, out = args.images[0], args.output
+    return (len(args.images) == 1 and not glob.has_magic(entry)
+            and not (os.path.isdir(entry) and not is_zarr_path(entry))
+            and not out.endswith(("/", os.sep)) and not (os.path.isdir(out) and not is_zarr_path(out)))
+
+
+def _check_single(args: argparse.Namespace) -> None:
+    """The checks of one input and its outputs, before any work (the batch's are in
+    :func:`check_jobs`)."""
+    entry = args.images[0]
+    image_input = [] if is_zarr_path(entry) and os.path.isdir(entry) else [("IMAGE", entry)]
+    outputs = [("-o", args.output), ("--uncertainty", args.uncertainty), ("--save-model", args.save_model)]
+    tiff_outputs = [(f, p) for f, p in outputs if p and image_format(p) != "zarr"]
+    inputs = image_input + [("--target", args.target), ("--model", args.model),
+                            ("--config", args.config), ("--noise-from", args.noise_from)]
+    checks.check_paths(inputs, tiff_outputs, args.overwrite)
+    checks.check_target(entry, args.target)
+    checks.check_target(entry, args.noise_from, "--noise-from")
+    image = read_input(entry, args.axes, quiet=True)
+    if image_format(args.output) != "zarr":
+        checks.output_dtype(args.dtype, image.data.dtype)
+
+
 def cmd_denoise(args: argparse.Namespace, hooks: Hooks) -> int:
-    paths, skipped = expand_inputs(args.images)
-    if not paths:
-        raise BlindspotError("No image to denoise: " + "; ".join(skipped))
     if args.model and args.method:
         raise BlindspotError("Give either --model (apply a trained model) or --method (train on "
                              "the images first), not both.")
     checks.check_options(args)
-    checks.check_paths([("--target", args.target), ("--model", args.model), ("--config", args.config),
-                        ("--noise-from", args.noise_from)], [], args.overwrite)
-    if len(paths) == 1:
-        checks.check_target(paths[0], args.target)
-        checks.check_target(paths[0], args.noise_from, "--noise-from")
+    single = single_file(args)
+    if single:
+        _check_single(args)
+    else:
+        checks.check_paths([("--target", args.target), ("--model", args.model),
+                            ("--config", args.config), ("--noise-from", args.noise_from)], [],
+                           args.overwrite)
+    paths, skipped = expand_inputs(args.images)
+    if not paths:
+        raise BlindspotError("No image to denoise: " + "; ".join(skipped))
     jobs = plan_outputs(paths, args.output, uncertainty=args.uncertainty, fmt=args.format)
     prepare_folders(jobs)
     check_jobs(jobs, args)
@@ -162,7 +193,7 @@ def cmd_denoise(args: argparse.Namespace, hooks: Hooks) -> int:
             job.outputs.pop("uncertainty", None)
     args.doing = "denoising"
     options = dict(axes=args.axes, dtype=args.dtype, zarr_format=args.zarr_format,
-                   tile_size=args.tile_size, tta=args.tta)
+                   tile_size=args.tile_size, tta=args.tta, keep_going=not single)
     if args.workers or args.scheduler:
         from .distributed import denoise_distributed_iter
 
@@ -190,7 +221,8 @@ def cmd_denoise(args: argparse.Namespace, hooks: Hooks) -> int:
         elif isinstance(ev, FileDone):
             bar.end()
             for key, path in ev.outputs.items():
-                info(f"Wrote {path}" + (" (uncertainty)" if key == "uncertainty" else "")
+                what = ev.formats.get(key, "")
+                info(f"Wrote {path}" + (f" ({what})" if what else "")
                      + f" in {format_duration(ev.elapsed_s)}.")
         elif isinstance(ev, FileFailed):
             bar.end()

@@ -151,12 +151,12 @@ def denoise_distributed_iter(model: DenoisingModel, jobs: Sequence[FileJob], *, 
                              dtype: str = "float32", zarr_format: int = 2,
                              tile_size: int | None = None, tta: bool = False,
                              threads_per_worker: int | None = None, device: str = "auto",
-                             task_pixels: int = TASK_PIXELS,
+                             task_pixels: int = TASK_PIXELS, keep_going: bool = True,
                              ) -> Generator[Any, None, BatchSummary]:
     """Denoise ``jobs`` on a dask cluster (see the module docstring); yields the events of
     :func:`~napari_blindspot.batch.denoise_files` and returns its summary.  ``workers``: the
     size of the LocalCluster started (default half the cores); ``scheduler``: the address of
-    a running one instead."""
+    a running one instead.  ``keep_going=False``: the first file that fails raises its error."""
     distributed = require_distributed()
     if not isinstance(model, DenoisingModel):
         raise BlindspotError("Only napari-blindspot models run on a dask cluster (not foreign "
@@ -184,6 +184,8 @@ def denoise_distributed_iter(model: DenoisingModel, jobs: Sequence[FileJob], *, 
                                       dtype=image.data.dtype if dtype == "input" else np.float32,
                                       zarr_format=zarr_format)
             except (BlindspotError, OSError, ValueError, RuntimeError) as exc:
+                if not keep_going:
+                    raise
                 failed = FileFailed(i, job.input, str(exc))
                 summary.failed.append(failed)
                 states.append(_FileState(job, None, None, 0, 0.0, True))
@@ -229,6 +231,8 @@ def denoise_distributed_iter(model: DenoisingModel, jobs: Sequence[FileJob], *, 
                 except Exception as exc:  # noqa: BLE001 - a task's error fails its file only
                     st.failed = True
                     st.writer.abort()
+                    if not keep_going:
+                        raise
                     failed = FileFailed(i, st.job.input, str(exc) or type(exc).__name__)
                     summary.failed.append(failed)
                     yield failed

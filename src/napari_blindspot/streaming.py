@@ -113,7 +113,7 @@ def predict_to_file_iter(model: Any, image: ImageFile | Any, output: str | os.Pa
                 else:
                     yield ev
         else:
-            result = yield from model.predict_iter(data, view.axes)
+            result = yield from model.predict_iter(data, view.axes, tile_size=tile_size, tta=tta)
             sink.put_whole("denoised", result["denoised"])
         return sink.finish()
     except BaseException:

@@ -61,5 +61,5 @@ def test_cli_workers_report_a_bad_file(model, tmp_path, capsys):
     rc = main(["denoise", str(tmp_path / "ok.tif"), str(tmp_path / "wrong.tif"), "--model", str(model),
                "-o", str(tmp_path / "out"), "--workers", "2"])
     err = capsys.readouterr().err
-    assert rc == 1 and (tmp_path / "out" / "ok_denoised.tif").is_file()
+    assert rc == 1 and (tmp_path / "out" / "ok_denoised.tif").is_file(), err
     assert "Denoised 1 of 2 file(s)" in err and "the image has 3" in err

@@ -81,8 +81,9 @@ ONE_SHOT = ["--method", "n2v2", *TINY]
 REFUSED: list[tuple[str, Callable[[Workspace], list[str]], tuple[str, ...], int]] = [
     ("input-missing", lambda w: ["denoise", w.path("nope.tif"), "-o", w.path("o.tif"), *ONE_SHOT],
      ("nope.tif", "does not exist"), 2),
+    # a folder is an input now (its images are denoised): one without images is refused
     ("input-is-folder", lambda w: ["denoise", _folder(w), "-o", w.path("o.tif"), *ONE_SHOT],
-     ("is a folder", "TIFF file inside"), 2),
+     ("folder without TIFF files or zarr stores",), 2),
     ("input-empty-file", lambda w: ["denoise", _empty(w), "-o", w.path("o.tif"), *ONE_SHOT],
      ("empty", "0 bytes"), 2),
     ("input-not-a-tiff", lambda w: ["denoise", _text(w), "-o", w.path("o.tif"), *ONE_SHOT],
@@ -140,8 +141,6 @@ REFUSED: list[tuple[str, Callable[[Workspace], list[str]], tuple[str, ...], int]
      ("--save-model", "does not exist"), 2),
     ("train-output-folder-missing", lambda w: ["train", w.raw, "-o", w.path("typo/m.safetensors"),
                                                *ONE_SHOT], ("typo", "does not exist"), 2),
-    ("output-is-a-folder", lambda w: ["denoise", w.raw, "-o", _out_folder(w), "--overwrite", *ONE_SHOT],
-     ("is a folder", "give a file name"), 2),
     ("output-exists", lambda w: ["denoise", w.raw, "-o", w.earlier, *ONE_SHOT],
      ("earlier.tif", "already exists", "--overwrite"), 2),
     ("uncertainty-exists", lambda w: ["denoise", w.raw, "-o", w.path("o.tif"), "--uncertainty", w.earlier,

@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from ..engine.atomic import resolve_target, temporary_name
+from ..engine.atomic import resolve_target, temporary_name, write_failed
 from ..engine.axes import check_axes, guess_axes
 from ..engine.errors import DataError
 from .chunks import ChunkAssembler
@@ -209,7 +209,10 @@ class OmeZarrWriter:
 
     # ---------------------------------------------------------------- writing
     def _emit(self, pos: tuple[int, ...], region: tuple[slice, ...], data: np.ndarray) -> None:
-        self.array[region] = data
+        try:
+            self.array[region] = data
+        except OSError as exc:  # a full disk, a read-only mount: say so
+            raise write_failed(self.target, exc, os.path.exists(self.target)) from exc
 
     def write(self, index: tuple[Any, ...], block: np.ndarray) -> None:
         """Write ``block`` at the source-order ``index`` (see :class:`~.layout.OutputLayout`)."""

@@ -4,9 +4,9 @@
 :class:`~.omezarr.OmeZarrWriter` does), assembles them into whole Y-X pages
 (:mod:`.chunks`) and hands the pages, in the file's order, to tifffile, which writes them
 on a thread of its own as they come (a bounded queue between the two).  The file is an
-ImageJ hyperstack (``TZCYX``, uint8/uint16/float32, pixel size as resolution and Z spacing),
-or, above 4 GB, where ImageJ's format ends, an OME-TIFF in BigTIFF format with the same
-axes and the pixel sizes in its OME metadata.  Pages that come before their turn (sources
+ImageJ hyperstack (``TZCYX``, uint8/uint16/int16/float32, pixel size as resolution and Z
+spacing), or an OME-TIFF with the same axes and the pixel sizes in its OME metadata for the
+pixel types ImageJ cannot hold and, in BigTIFF format, above 4 GB, where ImageJ's format ends.  Pages that come before their turn (sources
 whose axes order differs from the file's) wait in memory.  The file is written under a
 temporary name beside the target and renamed when complete.
 """
@@ -24,7 +24,7 @@ import tifffile
 from ..engine.atomic import resolve_target, temporary_name, write_failed
 from .chunks import ChunkAssembler
 from .layout import IMAGEJ_ORDER, OutputLayout
-from .tiff import IMAGEJ_DTYPES
+from .tiff import tiff_format
 
 #: ImageJ hyperstacks hold at most this many bytes of image data (a classic TIFF's offsets).
 IMAGEJ_LIMIT = 2 ** 32 - 2 ** 25
@@ -34,10 +34,10 @@ _DONE = object()
 
 
 def tiff_dtype(dtype: Any) -> np.dtype:
-    """The pixel type a streamed TIFF is written in: ImageJ's (:data:`~.tiff.IMAGEJ_DTYPES`)
-    kept, others float32."""
+    """The pixel type a streamed TIFF is written in: the types ImageJ or OME-TIFF hold
+    (:func:`~.tiff.tiff_format`) kept, others float32."""
     dtype = np.dtype(dtype)
-    return dtype if dtype in IMAGEJ_DTYPES else np.dtype(np.float32)
+    return dtype if tiff_format(dtype) is not None else np.dtype(np.float32)
 
 
 class TiffPageWriter:
@@ -56,6 +56,7 @@ class TiffPageWriter:
         self.dtype = tiff_dtype(dtype)
         nbytes = int(np.prod(self.file_shape, dtype=np.int64)) * self.dtype.itemsize
         self.bigtiff = nbytes > IMAGEJ_LIMIT if bigtiff is None else bool(bigtiff)
+        self.ome = self.bigtiff or tiff_format(self.dtype) == "ome"  # ImageJ cannot hold it
         self.page_grid = self.file_shape[:-2]
         self.n_pages = int(np.prod(self.page_grid, dtype=np.int64)) if self.page_grid else 1
         self._next = 0
@@ -71,13 +72,13 @@ class TiffPageWriter:
 
     def _tiff_kwargs(self, px: dict[str, float], unit: str) -> dict[str, Any]:
         kwargs: dict[str, Any] = {"shape": self.file_shape, "dtype": self.dtype}
-        if self.bigtiff:
+        if self.ome:
             meta: dict[str, Any] = {"axes": self.file_axes}
             for a in "XYZ":
                 if a in px and a in self.file_axes:
                     meta[f"PhysicalSize{a}"] = float(px[a])
                     meta[f"PhysicalSize{a}Unit"] = "µm" if unit == "micron" else unit
-            kwargs.update(ome=True, bigtiff=True, metadata=meta)
+            kwargs.update(ome=True, bigtiff=self.bigtiff, metadata=meta)
         else:
             meta = {"axes": self.file_axes, "unit": unit}
             if "Z" in px and "Z" in self.file_axes:
@@ -110,6 +111,8 @@ class TiffPageWriter:
 
     def _check(self) -> None:
         if self._error is not None:
+            if isinstance(self._error, OSError):  # a full disk, a read-only mount: say so
+                raise write_failed(self.target, self._error, self.existed) from self._error
             raise self._error
 
     def _put(self, item: Any) -> None:
@@ -147,8 +150,8 @@ class TiffPageWriter:
             raise RuntimeError(f"only {self._next} of {self.n_pages} TIFF pages were written")
         self._put(_DONE)
         self._thread.join()
+        self._check()
         try:
-            self._check()
             os.replace(self.path, self.target)
         except OSError as exc:
             self.abort()
