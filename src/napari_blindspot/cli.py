@@ -28,10 +28,10 @@ from .cli_batch import add_batch_arguments
 from .cli_export import add_export_parser
 from .engine import (BlindspotError, DenoisingModel, Preview, PredictionProgress, Setting,
                      TrainConfig, TrainingFinished, TrainingProgress, TrainingRun, TrainingStarted,
-                     load_model, method_class, method_classes, method_names)
+                     method_class, method_classes, method_names)
 from .engine.config import FIELD_CHOICES
 from .cli_common import info, read_input as _read
-from .cli_info import cmd_info, model_label as _label
+from .cli_info import cmd_info
 from .io.tiff import TiffImage, read_tiff, tiff_format, write_tiff
 from .text import (denoising_progress, loss_line, noise_text, progress_line,
                    training_finished, training_started)

@@ -121,7 +121,7 @@ def predict_task(key: str, payload: bytes, source: Any, axes: str | None,
     return out
 
 
-def _client(workers: int | None, scheduler: str | None, threads: int | None) -> tuple[Any, Any, int]:
+def _client(workers: int | None, scheduler: str | None) -> tuple[Any, Any, int]:
     distributed = require_distributed()
     if not logging.getLogger("napari_blindspot").isEnabledFor(logging.INFO):
         logging.getLogger("distributed").setLevel(logging.WARNING)  # its INFO lines are noise here
@@ -164,7 +164,7 @@ def denoise_distributed_iter(model: DenoisingModel, jobs: Sequence[FileJob], *, 
     summary = BatchSummary()
     t_start = time.perf_counter()
     n_cores = os.cpu_count() or 1
-    client, cluster, n_workers = _client(workers, scheduler, threads_per_worker)
+    client, cluster, n_workers = _client(workers, scheduler)
     threads = threads_per_worker or (None if scheduler else max(1, n_cores // n_workers))
     try:
         payload = _model_bytes(model)

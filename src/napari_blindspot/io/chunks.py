@@ -66,11 +66,11 @@ class ChunkAssembler:
         """Place ``block`` at ``index`` (ints or unit-step slices, one per axis; the block has
         the sliced axes only, in order)."""
         bounds = _full_index(index, self.shape)
-        sliced = [isinstance(e, slice) for e in index]
-        full = np.asarray(block).reshape(tuple(b - a for a, b in bounds)) if not all(sliced) \
-            else np.asarray(block)
-        if full.shape != tuple(b - a for a, b in bounds):
-            raise ValueError(f"block of shape {full.shape} does not fit index {index!r}")
+        want = tuple(b - a for a, b in bounds)
+        block = np.asarray(block)
+        if block.size != int(np.prod(want)):
+            raise ValueError(f"block of shape {block.shape} does not fit index {index!r}")
+        full = block.reshape(want)  # the axes an int index takes are of length 1
         ranges = [range(a // c, (b - 1) // c + 1) for (a, b), c in zip(bounds, self.chunks)]
         for pos in itertools.product(*ranges):
             region = self._region(pos)

@@ -19,7 +19,7 @@ from test_dock import names, stack, tiny, viewer_widget, wait_idle  # noqa: E402
 pytestmark = pytest.mark.gui
 
 
-def test_train_on_several_selected_layers_then_denoise_them_all(qtbot, viewer_widget):
+def test_train_on_several_selected_layers_then_denoise_them_all(qtbot, viewer_widget):  # noqa: F811
     viewer, widget = viewer_widget
     a = viewer.add_image(stack(frames=2, size=48, seed=1), name="a", metadata={"axes": "TYX"})
     b = viewer.add_image(stack(frames=3, size=64, seed=2), name="b", metadata={"axes": "TYX"})
@@ -45,8 +45,8 @@ def test_train_on_several_selected_layers_then_denoise_them_all(qtbot, viewer_wi
     assert "a [denoised]" in names(viewer) and "b [denoised]" in names(viewer)
 
 
-def test_a_lazy_layer_too_big_for_memory_streams_into_a_lazy_layer(qtbot, viewer_widget, monkeypatch,
-                                                                   tmp_path):
+def test_a_lazy_layer_too_big_for_memory_streams_into_a_lazy_layer(  # noqa: F811
+        qtbot, viewer_widget, monkeypatch, tmp_path):  # noqa: F811
     viewer, widget = viewer_widget
     data = stack(frames=4, size=64, seed=3)
     lazy = zarr.open_array(tmp_path / "in.zarr", mode="w", shape=data.shape, chunks=(1, 64, 64),
