@@ -17,6 +17,7 @@ import os
 import shutil
 import tempfile
 import threading
+import time
 from collections.abc import Generator
 from typing import Any
 
@@ -137,4 +138,51 @@ def stream_into(model: Any, data: Any, axes: str, scratch: ScratchResult, *, til
     return dict(scratch.arrays)
 
 
-__all__ = ["LockedArray", "ScratchResult", "STREAM_BYTES", "should_stream", "stream_into"]
+class StreamedResult:
+    """The lazy result layers of one streamed prediction of ``source`` in ``viewer``: added at
+    once over a new :class:`ScratchResult` (contrast from the model's statistics, since nothing
+    is written yet), refreshed while it fills in, discarded when it does not finish."""
+
+    #: Seconds between refreshes of the layers while they fill in.
+    REFRESH_S = 1.0
+
+    def __init__(self, viewer: Any, model: Any, source: Any, keys: tuple[str, ...]) -> None:
+        from .layers import put_result_layer
+
+        self.viewer = viewer
+        self.scratch = ScratchResult(model.view(source.data, source.axes), keys)
+        mean, std = model.normalization.mean[0], model.normalization.std[0]
+        self.layers = [put_result_layer(viewer, source, "denoised", self.scratch.arrays["denoised"],
+                                        limits=(mean - 2 * std, mean + 3 * std))]
+        if "uncertainty" in self.scratch.arrays:
+            self.layers.append(put_result_layer(viewer, source, "uncertainty",
+                                                self.scratch.arrays["uncertainty"], colormap="magma",
+                                                limits=(0.0, std), visible=False))
+        self._refreshed = 0.0
+
+    def events(self, model: Any, source: Any, *, tile_size: int | None, tta: bool
+               ) -> Generator[PredictionProgress, None, dict[str, LockedArray]]:
+        """The prediction's events (:func:`stream_into`); returns the lazy arrays."""
+        return stream_into(model, source.data, source.axes, self.scratch, tile_size=tile_size, tta=tta)
+
+    def refresh(self) -> None:
+        """Redraw the layers (at most every :attr:`REFRESH_S`) to show what has been written."""
+        now = time.monotonic()
+        if now - self._refreshed < self.REFRESH_S:
+            return
+        self._refreshed = now
+        for layer in self.layers:
+            if layer in self.viewer.layers:
+                layer.refresh()
+
+    def discard(self) -> None:
+        """Remove the layers and the scratch store (a prediction that failed or was cancelled)."""
+        from .layers import remove_layer
+
+        for layer in self.layers:
+            remove_layer(self.viewer, layer)
+        self.scratch.remove()
+
+
+__all__ = ["LockedArray", "ScratchResult", "STREAM_BYTES", "StreamedResult", "should_stream",
+           "stream_into"]
