@@ -131,7 +131,7 @@ def _subprocess_case(case: str, model: str, stack: str, work: str) -> dict:
 
 def run_distributed(model_path: str, work: str, files: int, frames: int, workers: int) -> dict:
     from napari_blindspot.batch import denoise_files, plan_outputs
-    from napari_blindspot.distributed import denoise_distributed
+    from napari_blindspot.cluster import denoise_distributed
     from napari_blindspot.engine import load_model
 
     paths = []

@@ -195,7 +195,7 @@ def cmd_denoise(args: argparse.Namespace, hooks: Hooks) -> int:
     options = dict(axes=args.axes, dtype=args.dtype, zarr_format=args.zarr_format,
                    tile_size=args.tile_size, tta=args.tta, keep_going=not single)
     if args.workers or args.scheduler:
-        from .distributed import denoise_distributed_iter
+        from .cluster import denoise_distributed_iter
 
         where = f"the dask scheduler at {args.scheduler}" if args.scheduler else \
             f"a local dask cluster of {args.workers} worker(s)"

@@ -1,6 +1,6 @@
 """Prediction on a dask.distributed cluster: many files, or one image too big for one machine.
 
-    from napari_blindspot.distributed import denoise_distributed
+    from napari_blindspot.cluster import denoise_distributed
     summary = denoise_distributed(model, jobs, workers=4)            # a LocalCluster
     summary = denoise_distributed(model, jobs, scheduler="tcp://host:8786")   # any cluster
 
