@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import math
 
-from .engine import (ConfigError, DenoisingModel, Method, TrainingFinished, TrainingProgress,
-                     TrainingStarted, method_class)
+from .engine import (BlindspotError, ConfigError, DenoisingModel, Method, TrainingFinished,
+                     TrainingProgress, TrainingStarted, describe_device, method_class, select_device)
+from .engine.device import interactive_threads
 
 #: How a finished run's ``reason`` reads after "Training ...".
 REASON_WORDS = {"completed": "finished", "stopped": "stopped", "time budget": "used its time budget"}
@@ -104,3 +105,15 @@ def denoising_progress(done: int, total: int, elapsed_s: float) -> str:
     fraction = done / max(1, total)
     eta = elapsed_s * (1 - fraction) / fraction if fraction > 0 else None
     return f"denoising {fraction:.0%}" + (f" · {format_duration(eta)} left" if eta is not None else "")
+
+
+def device_line(name: str) -> tuple[str, bool]:
+    """``(text, ok)``: the device ``name`` ("auto", "cpu", "cuda:0"…) trains on under an
+    interactive front end, or what is wrong with it."""
+    try:
+        device = select_device(name)
+    except BlindspotError as exc:
+        return str(exc), False
+    if device.type == "cpu":
+        return f"Device: CPU, {plural(interactive_threads(), 'thread')} for training", True
+    return f"Device: {describe_device(device)}", True
