@@ -7,28 +7,29 @@
     blindspot info model.safetensors
 
 It drives the engine's training generator and prediction, and draws their
-events as a progress bar on stderr.
+events as a progress bar on stderr (:mod:`.progress_bar`).
 """
 
 from __future__ import annotations
 
 import argparse
 import logging
-import math
 import os
 import sys
-import time
-from typing import Any, TextIO
+from typing import Any
 
 import numpy as np
 
-from .engine import (BlindspotError, DenoisingModel, Preview, PredictionProgress, Setting,
-                     TrainConfig, TrainingFinished, TrainingProgress, TrainingRun, TrainingStarted,
-                     load_model, method_class, method_classes, method_names)
+from .comparison import psnr, side_by_side, write_png
+from .engine import (BlindspotError, DenoisingModel, Preview, Setting, TrainConfig, TrainingFinished,
+                     TrainingProgress, TrainingRun, TrainingStarted, load_model, method_class,
+                     method_classes, method_names)
 from .engine.config import FIELD_CHOICES
 from .io.tiff import TiffImage, read_tiff, write_tiff
-from .text import (denoising_progress, loss_line, model_summary, noise_text, progress_line,
-                   training_finished, training_started)
+from .launch import launch
+from .progress_bar import ProgressBar
+from .samples import fluorescence_timelapse
+from .text import model_summary, noise_text, training_finished, training_started
 
 log = logging.getLogger("napari_blindspot.cli")
 
@@ -39,38 +40,7 @@ DEFAULT_METHOD = "hqssl"
 DEMO_STEPS = 500
 
 
-# ------------------------------------------------------------------ progress
-class ProgressBar:
-    """A one-line terminal progress bar for training and prediction events."""
-
-    def __init__(self, stream: TextIO = sys.stderr, width: int = 28) -> None:
-        self.stream, self.width = stream, width
-        self.tty = stream.isatty()
-        self._last = 0.0
-
-    def _draw(self, fraction: float, text: str, force: bool = False) -> None:
-        now = time.monotonic()
-        if not force and now - self._last < (0.2 if self.tty else 5.0):
-            return
-        self._last = now
-        filled = int(round(self.width * min(max(fraction, 0.0), 1.0)))
-        line = f"[{'#' * filled}{'.' * (self.width - filled)}] {text}"
-        self.stream.write(("\r" + line + "\x1b[K") if self.tty else line + "\n")
-        self.stream.flush()
-
-    def training(self, ev: TrainingProgress) -> None:
-        self._draw(ev.progress, f"{progress_line(ev)} · {loss_line(ev)}")
-
-    def prediction(self, ev: PredictionProgress) -> None:
-        self._draw(ev.done / max(ev.total, 1), denoising_progress(ev.done, ev.total, ev.elapsed_s),
-                   force=ev.done == ev.total)
-
-    def end(self) -> None:
-        if self.tty:
-            self.stream.write("\n")
-            self.stream.flush()
-
-
+# ------------------------------------------------------------------ messages
 def info(message: str) -> None:
     """A status line for the user (stderr, so stdout stays clean)."""
     sys.stderr.write(message + "\n")
@@ -219,9 +189,6 @@ def cmd_info(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from .png import side_by_side, write_png
-    from .samples import fluorescence_timelapse
-
     os.makedirs(args.out, exist_ok=True)
     sample = fluorescence_timelapse(frames=args.frames, size=args.size, seed=0)
     noisy_path = os.path.join(args.out, "sample_noisy.tif")
@@ -240,23 +207,20 @@ def cmd_demo(args: argparse.Namespace) -> int:
         _write(os.path.join(args.out, "sample_uncertainty.tif"), result["uncertainty"], image, "float32")
     model.save(os.path.join(args.out, "model.safetensors"))
     data_range = float(sample.clean.max() - sample.clean.min())
-
-    def psnr(x: np.ndarray) -> float:
-        return 10 * math.log10(data_range ** 2 / float(np.mean((x.astype(np.float64) - sample.clean) ** 2)))
-
     png = os.path.join(args.out, "comparison.png")
+
     def first(frame: np.ndarray) -> np.ndarray:
         return frame.reshape((-1,) + frame.shape[-2:])[0].astype(np.float32)
 
     write_png(png, side_by_side([first(sample.noisy), first(result["denoised"]), first(sample.clean)]))
-    print(f"PSNR noisy {psnr(sample.noisy):.2f} dB -> denoised {psnr(result['denoised']):.2f} dB "
-          f"(against the clean sample). Side by side (noisy | denoised | clean): {png}")
+    print(f"PSNR noisy {psnr(sample.clean, sample.noisy, data_range):.2f} dB -> denoised "
+          f"{psnr(sample.clean, result['denoised'].reshape(sample.clean.shape), data_range):.2f} dB "
+          "(against the clean sample). "
+          f"Side by side (noisy | denoised | clean): {png}")
     return 0
 
 
 def cmd_napari(args: argparse.Namespace) -> int:  # pragma: no cover - opens a window
-    from .launch import launch
-
     launch(sample=not args.no_sample)
     return 0
 

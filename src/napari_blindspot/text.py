@@ -53,7 +53,8 @@ def training_started(ev: TrainingStarted) -> str:
     0.12 M parameters.``"""
     length = training_length(ev.total_steps, ev.time_budget_s)
     return (f"Training {display_name(ev.method)} on {ev.device}" + (f" for {length}" if length else "")
-            + f": {ev.n_train_patches:,} patches per epoch, {ev.n_parameters / 1e6:.2f} M parameters.")
+            + f": {ev.n_train_patches:,} patch{'' if ev.n_train_patches == 1 else 'es'} per epoch, "
+            f"{ev.n_parameters / 1e6:.2f} M parameters.")
 
 
 def progress_line(ev: TrainingProgress) -> str:

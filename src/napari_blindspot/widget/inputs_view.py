@@ -40,8 +40,7 @@ class InputsView(QWidget):
     def __init__(self, viewer: Any, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self._axes_by_layer: dict[int, tuple[weakref.ref, str]] = {}  # axes typed per layer
-        self.layer_picker = LayerPicker(viewer)
-        self.layer_picker.setToolTip("The image layer to denoise (image layers only).")
+        self.layer_picker = LayerPicker(viewer, tooltip="The image layer to denoise (image layers only).")
         self.layer_picker.layer_changed.connect(self._on_layer_changed)
         self.axes_edit = QLineEdit()
         self.axes_edit.setToolTip("One letter per dimension: S sample, T time, Z depth, C channel, "
@@ -60,9 +59,8 @@ class InputsView(QWidget):
             self.method_combo.addItem(label, name)
         self.method_combo.currentIndexChanged.connect(lambda *_: self._on_method_changed())
         self.method_help = small(QLabel())
-        self.target_picker = LayerPicker(viewer)
-        self.target_picker.setToolTip("A second, independent noisy acquisition of the same scene, with "
-                                      "the same shape.")
+        self.target_picker = LayerPicker(viewer, tooltip="A second, independent noisy acquisition of "
+                                         "the same scene, with the same shape.")
         self.target_label = QLabel("Second acquisition")
 
         # a grid, not a form: word-wrapped labels get their full height in a grid
@@ -71,7 +69,7 @@ class InputsView(QWidget):
         grid.setColumnStretch(1, 1)
         grid.setVerticalSpacing(3)
         grid.addWidget(QLabel("Layer"), 0, 0)
-        grid.addWidget(self.layer_picker, 0, 1)
+        grid.addWidget(self.layer_picker.native, 0, 1)
         axes_row = QHBoxLayout()
         axes_row.addWidget(self.axes_edit, 1)
         axes_row.addWidget(self.dim_combo)
@@ -82,7 +80,7 @@ class InputsView(QWidget):
         grid.addWidget(self.method_combo, 3, 1)
         grid.addWidget(self.method_help, 4, 0, 1, 2)
         grid.addWidget(self.target_label, 5, 0)
-        grid.addWidget(self.target_picker, 5, 1)
+        grid.addWidget(self.target_picker.native, 5, 1)
 
     def start(self) -> None:
         """Show the current layer and method (once the owner listens to the signals)."""
@@ -119,7 +117,8 @@ class InputsView(QWidget):
 
     def set_idle(self, idle: bool) -> None:
         """Enable the inputs only while no job runs."""
-        for widget in (self.layer_picker, self.axes_edit, self.method_combo, self.target_picker):
+        for widget in (self.layer_picker.native, self.axes_edit, self.method_combo,
+                       self.target_picker.native):
             widget.setEnabled(idle)
         self.dim_combo.setEnabled(idle and "Z" in (self.checked_axes() or ""))
 
@@ -152,7 +151,7 @@ class InputsView(QWidget):
     def update_context(self) -> None:
         axes = self.checked_axes() or ""
         has_z = "Z" in axes
-        self.dim_combo.setEnabled(has_z and self.layer_picker.isEnabled())
+        self.dim_combo.setEnabled(has_z and self.layer_picker.native.isEnabled())
         if not has_z and self.dim_combo.currentIndex() != 0:
             self.dim_combo.setCurrentIndex(0)
         self.context_changed.emit(has_z and self.three_d, "C" in axes)
@@ -162,7 +161,7 @@ class InputsView(QWidget):
         self.method_help.setText(method.help)
         paired = method.takes_target()
         self.target_label.setVisible(paired)
-        self.target_picker.setVisible(paired)
+        self.target_picker.native.setVisible(paired)
         if paired:
             self._suggest_target()
         self.method_changed.emit(method.name)

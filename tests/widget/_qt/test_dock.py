@@ -90,7 +90,7 @@ def test_opens_through_manifest_and_lists_image_layers_only(viewer_widget):
     viewer.add_image(np.zeros((32, 32), np.float32), name="b")
     assert [layer.name for layer in widget.layer_picker.layers()] == ["b", "a"]
     viewer.layers["b"].name = "renamed"
-    assert [widget.layer_picker.itemText(i) for i in range(widget.layer_picker.count())] == ["renamed", "a"]
+    assert [widget.layer_picker.native.itemText(i) for i in range(widget.layer_picker.native.count())] == ["renamed", "a"]
     viewer.layers.remove("a")
     assert [layer.name for layer in widget.layer_picker.layers()] == ["renamed"]
     assert widget.layer_picker.current_layer() is viewer.layers["renamed"]
@@ -289,7 +289,7 @@ def test_noise2noise_uses_the_second_acquisition(qtbot, viewer_widget, notificat
     viewer.add_image(stack(seed=2), name="second", metadata={"axes": "TYX"})
     widget.select_layer(viewer.layers["first"])
     tiny(widget, "n2n")
-    assert widget.target_picker.isVisibleTo(widget)
+    assert widget.target_picker.native.isVisibleTo(widget)
     assert widget.target_picker.current_layer() is viewer.layers["second"]  # suggested
     widget.target_picker.set_layer(viewer.layers["first"])
     widget.train()
@@ -301,7 +301,7 @@ def test_noise2noise_uses_the_second_acquisition(qtbot, viewer_widget, notificat
     wait_idle(qtbot, widget)
     assert viewer.layers["first [denoised]"].data.shape == (2, 48, 48)
     widget.set_method("n2v2")
-    assert not widget.target_picker.isVisibleTo(widget)
+    assert not widget.target_picker.native.isVisibleTo(widget)
 
 
 def test_3d_training_and_multichannel_preview(qtbot, viewer_widget):
