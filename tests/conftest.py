@@ -37,7 +37,7 @@ class ToyMethod(Method):
     def build(self, config, channels, ndim, normalization=None) -> nn.Module:
         return ToyNet(channels, ndim)
 
-    def loss(self, net, batch, generator) -> torch.Tensor:
+    def loss(self, net, batch, generator, channels=None) -> torch.Tensor:
         x = batch[0].float()
         return F.mse_loss(net(x).float(), x)
 

@@ -5,4 +5,4 @@ the command line in :mod:`napari_blindspot.cli`; the napari dock widget in
 :mod:`napari_blindspot.widget`.
 """
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"

@@ -20,6 +20,9 @@ from typing import Any
 
 import numpy as np
 
+from .cli_common import info
+from .cli_common import read_input as _read
+from .cli_export import add_export_parser
 from .comparison import psnr, side_by_side, write_png
 from .engine import (BlindspotError, DenoisingModel, Preview, Setting, TrainConfig, TrainingFinished,
                      TrainingProgress, TrainingRun, TrainingStarted, load_model, method_class,
@@ -38,31 +41,14 @@ DEFAULT_METHOD = "hqssl"
 #: The demo trains a fixed number of steps, so that a busy machine gives the same result, later:
 #: about 30 s on two idle cores (HQ-SSL, 8x256x256 sample; 33 dB against the clean sample).
 DEMO_STEPS = 500
+#: One-shot `denoise` trains for this long unless told otherwise, so that training plus
+#: prediction of a 512x512 frame take about 3 minutes on two CPU cores.
+ONE_SHOT_MINUTES = 2.75
 
 
-# ------------------------------------------------------------------ messages
-def info(message: str) -> None:
-    """A status line for the user (stderr, so stdout stays clean)."""
-    sys.stderr.write(message + "\n")
-    sys.stderr.flush()
 
 
 # ------------------------------------------------------------------ helpers
-def _read(path: str, axes: str | None) -> TiffImage:
-    if not os.path.isfile(path):
-        raise BlindspotError(f"Input file {path!r} does not exist.")
-    image = read_tiff(path)
-    if axes:
-        image.axes = axes.upper()
-        image.axes_source = "given"
-    elif image.axes_source == "guessed":
-        info(f"{path}: no axes in the file's metadata; guessed axes {image.axes!r} for shape "
-             f"{image.data.shape} (use --axes to override).")
-    else:
-        info(f"{path}: axes {image.axes!r} from {image.axes_source} metadata, shape {image.data.shape}.")
-    return image
-
-
 def _config_from_args(args: argparse.Namespace, axes: str) -> TrainConfig:
     overrides: dict[str, Any] = {"axes": axes}
     if args.config:
@@ -157,8 +143,12 @@ def cmd_denoise(args: argparse.Namespace) -> int:
             raise BlindspotError("Give either --model (apply a trained model) or --method (train on "
                                  "this image first), not both.")
         model = load_model(args.model, device=args.device or "auto")
-        info(f"Loaded {args.model}: {model_summary(model)}.")
+        info(f"Loaded {args.model}: {_label(model)}.")
     else:
+        if args.minutes is None and args.steps is None and args.epochs is None and not args.config:
+            args.minutes = ONE_SHOT_MINUTES
+            info(f"One-shot: training on the image for {ONE_SHOT_MINUTES * 60:.0f} s, then denoising "
+                 "(--steps, --epochs or --minutes to change).")
         model = _train(args, image)
         if args.save_model:
             model.save(args.save_model)
@@ -170,22 +160,59 @@ def cmd_denoise(args: argparse.Namespace) -> int:
             _write(args.uncertainty, result["uncertainty"], image, "float32")
         else:
             able = " and ".join(cls.display_name for cls in method_classes() if cls.gives_uncertainty)
-            info(f"{model.config.method} gives no uncertainty map (only {able} does); "
+            info(f"The {_label(model)} gives no uncertainty map (only {able} does); "
                  f"{args.uncertainty} not written.")
     return 0
 
 
+def _label(model: Any) -> str:
+    """The model summary of napari-blindspot models; foreign bioimage.io models name themselves."""
+    return model_summary(model) if hasattr(model, "config") else model.label()
+
+
 def cmd_info(args: argparse.Namespace) -> int:
     model = load_model(args.model, device="cpu")
+    if not hasattr(model, "config"):
+        print(f"{_label(model)} from {args.model}\naxes: {' '.join(model.input_axes)}"
+              f"\nchannels: {model.channels}")
+        return 0
     c = model.config
     print(f"model: {model_summary(model)}")
     print(f"method: {c.method}\naxes: {c.axes} ({'3D' if c.train_3d else '2D'} training)")
     print(f"channels: {model.channels} ({c.channels})")
     print(f"steps trained: {model.info.get('steps')}  best validation loss: {model.info.get('best_val_loss')}")
-    for k, v in model.noise_parameters().items():
-        print(f"noise {k}: {v:.6g}")
+    if "noise_model" in model.method.fields():
+        _print_noise(model)
     print(f"normalisation mean: {model.normalization.mean}  std: {model.normalization.std}")
     return 0
+
+
+NOISE_FIT_WORDS = {"fixed": "kept fixed during training", "fine-tune": "fine-tuned in the second half "
+                   "of training", "joint": "learned with the network"}
+
+
+def _print_noise(model: DenoisingModel) -> None:
+    c = model.config
+    cals = model.info.get("noise_calibration") or []
+    source = {"image": "measured on the image", "repeats": "measured across repeated acquisitions"}.get(
+        cals[0]["source"] if cals else "", "not measured (a model file of napari-blindspot 0.1)")
+    known = c.noise_model == "gaussian-known"
+    print(f"noise model: {c.noise_model}" + ("" if c.noise_model == "mean-only" else
+          f" ({'given' if known else source}, {NOISE_FIT_WORDS.get(c.noise_fit, c.noise_fit)})"))
+    for k, v in model.noise_parameters().items():
+        print(f"noise {k}: {v:.6g}")
+    for ch in range(model.channels):
+        curve = model.noise_curve(ch)
+        if curve is None:
+            return
+        print(f"noise curve{f' of channel {ch}' if model.channels > 1 else ''} "
+              "(variance against the clean signal, intensity units):")
+        print("  signal     model" + ("   measured" if "measured" in curve else ""))
+        for i, (x, v) in enumerate(zip(curve["signal"], curve["variance"])):
+            extra = f" {curve['measured'][i]:10.4g}" if "measured" in curve else ""
+            print(f"  {x:8.4g} {v:9.4g}{extra}")
+        for warning in (cals[ch].get("warnings", []) if ch < len(cals) else []):
+            print(f"  warning: {warning}")
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -260,8 +287,8 @@ def _add_training_options(p: argparse.ArgumentParser) -> None:
                    help=f"denoising method (default {DEFAULT_METHOD}, or the --config file's): "
                    + " ".join(f"{cls.name}: {cls.help}" for cls in method_classes()).replace("%", "%%"))
     g.add_argument("--3d", dest="three_d", action="store_true", help="train on Z,Y,X patches (needs a Z axis)")
-    g.add_argument("--steps", type=int, help=f"gradient steps (default {TrainConfig().steps}, unless "
-                   "--epochs or --minutes is given)")
+    g.add_argument("--steps", type=int, help=f"gradient steps (default: `train` {TrainConfig().steps}; "
+                   f"one-shot `denoise` trains {ONE_SHOT_MINUTES * 60:.0f} s instead)")
     g.add_argument("--epochs", type=int, help="passes over the data")
     g.add_argument("--minutes", type=float, help="wall-clock training budget; --steps/--epochs, if "
                    "also given, cap it")
@@ -313,7 +340,8 @@ def build_parser() -> argparse.ArgumentParser:
                        f"(one-shot; default method {DEFAULT_METHOD}).")
     p.add_argument("image", help="noisy TIFF to denoise")
     p.add_argument("-o", "--output", required=True, help="denoised TIFF")
-    p.add_argument("--model", help="a model saved by `blindspot train` (else train on IMAGE first)")
+    p.add_argument("--model", help="a model saved by `blindspot train`, or a bioimage.io package "
+                   "(.zip or folder) (else train on IMAGE first)")
     p.add_argument("--save-model", help="also save the model trained on IMAGE")
     able = "/".join(cls.display_name for cls in method_classes() if cls.gives_uncertainty)
     p.add_argument("--uncertainty", help=f"write the posterior standard deviation here ({able})")
@@ -326,6 +354,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("info", help="describe a saved model")
     p.add_argument("model")
     p.set_defaults(func=cmd_info, verbose=False)
+
+    add_export_parser(sub)
 
     p = sub.add_parser("demo", help="denoise the bundled synthetic fluorescence sample")
     p.add_argument("--out", default="blindspot-demo", help="output folder (default blindspot-demo)")

@@ -77,8 +77,9 @@ def loss_line(ev: TrainingProgress) -> str:
 
 
 def noise_text(method: Method, parameters: dict[str, float]) -> str:
-    """``Learned noise: a = 0.5, b = 3 (variance = a · signal + b)``; empty without parameters."""
-    return f"Learned noise: {method.describe_parameters(parameters)}" if parameters else ""
+    """E.g. ``Measured noise: a = 0.5, b = 3 (variance = a · signal + b)``; empty without
+    parameters."""
+    return f"{method.parameters_heading}: {method.describe_parameters(parameters)}" if parameters else ""
 
 
 def training_finished(ev: TrainingFinished) -> str:

@@ -46,9 +46,12 @@ def test_training_start_and_end():
 
 
 def test_noise_text_asks_the_method():
-    hq = get_method(TrainConfig(method="hqssl"))
-    assert noise_text(hq, {"a": 0.5, "b": 3.0}) == \
-        "Learned noise: a = 0.5, b = 3 (variance = a · signal + b)"
-    gaussian = get_method(TrainConfig(method="hqssl", noise_model="gaussian"))
+    hq = get_method(TrainConfig(method="hqssl"))  # a measured curve, kept fixed
+    assert noise_text(hq, {"var_min": 2.5, "var_max": 300.0}) == \
+        "Measured noise: variance 2.5 to 300 across the brightness (a curve)"
+    affine = get_method(TrainConfig(method="hqssl", noise_model="affine", noise_fit="fine-tune"))
+    assert noise_text(affine, {"a": 0.5, "b": -3.0}) == \
+        "Learned noise: a = 0.5, b = -3 (variance = a · signal + b)"
+    gaussian = get_method(TrainConfig(method="hqssl", noise_model="gaussian", noise_fit="joint"))
     assert noise_text(gaussian, {"sigma": 2.0}) == "Learned noise: sigma = 2"
     assert noise_text(hq, {}) == ""

@@ -9,7 +9,7 @@ import torch
 from napari_blindspot.engine import TrainingRun
 from napari_blindspot.engine.device import (autocast, autocast_dtype, cpu_has_native_bf16,
                                             memory_format, place_network)
-from napari_blindspot.engine.model import load_model
+from napari_blindspot.engine import load_model
 
 from helpers_engine import small_config, untrained_model
 
@@ -94,8 +94,8 @@ def test_prediction_on_a_cpu_takes_one_tile_at_a_time_unless_told():
     sizes: list[int] = []
     fn = model._infer_fn
 
-    def spying():
-        infer = fn()
+    def spying(*args):
+        infer = fn(*args)
         return lambda x: (sizes.append(x.shape[0]), infer(x))[1]
 
     model._infer_fn = spying

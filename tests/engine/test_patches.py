@@ -8,6 +8,7 @@ import pytest
 from helpers_engine import CountingArray, small_config
 
 from napari_blindspot.engine import CanonicalView, DataError, TrainingRun
+from napari_blindspot.engine.methods.hqssl import CALIBRATION_FRAMES
 from napari_blindspot.engine.normalization import MAX_STAT_SAMPLES, Normalization, compute_normalization
 from napari_blindspot.engine.patches import (PatchSampler, Region, count_patches, patch_shape_for,
                                              split_regions)
@@ -84,7 +85,8 @@ def test_fixed_set_is_unaugmented_and_normalised():
     view = CanonicalView(img, "YX")
     norm = Normalization((800.0,), (400.0,))
     sampler = PatchSampler([view], norm, (16, 16), Region(np.arange(1), 0, 40), np.random.default_rng(3))
-    fixed = sampler.fixed_set(6)
+    fixed, channels = sampler.fixed_set(6)
+    assert channels.tolist() == [0] * 6  # independent channels: each patch says which
     assert fixed.shape == (1, 6, 1, 16, 16)
     for b in range(6):
         raw = fixed[0, b, 0] * 400.0 + 800.0
@@ -151,9 +153,9 @@ def test_training_reads_lazily_patch_by_patch(method, train_3d):
     sample_size = (8 if train_3d else 1) * size * size
     patch = (4 if train_3d else 1) * 16 * 16
     assert max(init_reads) <= sample_size  # never more than one frame/volume at a time
-    # statistics (and HQ-SSL's noise estimate) from at most 64 + 4 samples; the rest are
+    # statistics (and HQ-SSL's noise calibration) from at most 64 + 8 samples; the rest are
     # the validation patches
-    assert sum(r == sample_size for r in init_reads) <= MAX_STAT_SAMPLES + 4
+    assert sum(r == sample_size for r in init_reads) <= MAX_STAT_SAMPLES + CALIBRATION_FRAMES
     assert set(init_reads) <= {sample_size, patch}
     del lazy.reads[:]
     for _ in events:

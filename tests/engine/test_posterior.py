@@ -178,8 +178,11 @@ def test_hqssl_loss_and_infer_use_the_formulas():
     mu, vx = raw[:, :1], torch.exp(2 * raw[:, 1:]) + MIN_VARIANCE
     vn = torch.full_like(mu, float(noise.sigma().detach()) ** 2)
     loss = method.loss(net, y[None], torch.Generator())
-    expected = nll_diagonal(y, mu, vx, vn).mean() - REGULARIZER * vn.sqrt().mean()
+    # a learned noise level gets the regulariser, on log sigma_n (independent of the units)
+    expected = nll_diagonal(y, mu, vx, vn).mean() - REGULARIZER * torch.log(vn.sqrt()).mean()
     torch.testing.assert_close(loss, expected)
+    noise.raw.requires_grad_(False)  # a fixed (calibrated) one gets none
+    torch.testing.assert_close(method.loss(net, y[None], torch.Generator()), nll_diagonal(y, mu, vx, vn).mean())
     out = method.infer(net, y)
     torch.testing.assert_close(out["denoised"], (y * vx + mu * vn) / (vx + vn))
     torch.testing.assert_close(out["std"], torch.sqrt(vx * vn / (vx + vn)))

@@ -72,11 +72,12 @@ def test_hqssl_learns_sigma_from_a_wrong_start(gaussian_data, monkeypatch):
     training alone must bring it back."""
     clean, noisy = gaussian_data
 
-    def wrong_start(self, net, view, normalization, independent):
+    def wrong_start(self, net, view, normalization, independent, reference=None):
         net.noise.initialize([{"sigma": 2 * SIGMA / normalization.std[0]}])
+        return []
 
     monkeypatch.setattr(HQSSL, "calibrate", wrong_start)
-    run = TrainingRun(noisy, _hq_config("gaussian", steps=400))
+    run = TrainingRun(noisy, _hq_config("gaussian", steps=400, noise_fit="joint"))
     events = [e for e in run.events() if isinstance(e, TrainingProgress)]
     assert events[0].noise["sigma"] > 1.7 * SIGMA  # it really started high
     sigma = run.model.noise_parameters()["sigma"]

@@ -73,8 +73,8 @@ def test_tiled_equals_whole_3d(method, extra, shape, tile, tile_z):
     calls: list[tuple[int, ...]] = []
     infer = model._infer_fn
 
-    def spying_infer_fn():
-        fn = infer()
+    def spying_infer_fn(*args):
+        fn = infer(*args)
 
         def wrapped(x):
             calls.append(tuple(x.shape))

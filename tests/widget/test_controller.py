@@ -158,7 +158,7 @@ def test_save_load_and_export(controller, viewer_model, tmp_path):
     layer = viewer_model.add_image(data, name="cells", scale=(1.0, 0.5, 0.5), metadata={"axes": "TYX"},
                                    units=("pixel", "micrometer", "micrometer"))
     controller.train(request(layer, "hqssl", settings={"noise_model": "gaussian"}, live_preview=False))
-    assert controller.state.noise_text.startswith("Learned noise: sigma = ")
+    assert "noise: sigma = " in controller.state.noise_text
     assert controller.save_model(ask=lambda: None) is None  # the user cancelled the dialog
     path = controller.save_model(ask=lambda: str(tmp_path / "cells"))
     assert path.name == "cells.safetensors" and path.is_file()

@@ -15,7 +15,8 @@ from .device import available_devices, describe_device, select_device
 from .errors import AxesError, BlindspotError, ConfigError, DataError, ModelFileError
 from .events import Preview, PredictionProgress, TrainingFinished, TrainingProgress, TrainingStarted
 from .methods import Method, Setting, get_method, method_class, method_classes, method_names
-from .model import DenoisingModel, load_model
+from .loading import load_model
+from .model import DenoisingModel
 from .model_file import save_model
 from .training import TrainingRun, train, train_model
 

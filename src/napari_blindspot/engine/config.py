@@ -11,11 +11,15 @@ from .axes import parse_axes
 from .errors import ConfigError
 from .methods.registry import method_class
 
-NOISE_MODELS = ("poisson-gaussian", "gaussian", "gaussian-known", "mean-only")
+NOISE_MODELS = ("curve", "affine", "gaussian", "gaussian-known", "poisson-gaussian", "mean-only")
+NOISE_FITS = ("fixed", "fine-tune", "joint")
+NOISE_CALIBRATIONS = ("image", "repeats", "pair")
 SCHEDULES = ("cosine", "constant")
 CHANNEL_MODES = ("independent", "joint")
 #: The values of the fields that take one of a few names (front ends offer these).
-FIELD_CHOICES = {"noise_model": NOISE_MODELS, "schedule": SCHEDULES, "channels": CHANNEL_MODES}
+FIELD_CHOICES = {"noise_model": NOISE_MODELS, "noise_fit": NOISE_FITS,
+                 "noise_calibration": NOISE_CALIBRATIONS, "schedule": SCHEDULES,
+                 "channels": CHANNEL_MODES}
 
 
 @dataclass
@@ -55,8 +59,14 @@ class TrainConfig:
     # HQ-SSL
     hq_depth: int = 3
     hq_features: int = 16
-    noise_model: str = "poisson-gaussian"
+    noise_model: str = "curve"
     noise_sigma: float | None = None  # known Gaussian sigma, in the input's intensity units
+    #: how training treats the measured noise: kept "fixed", "fine-tune"d in the second half,
+    #: or learned "joint"ly from the start (the paper's way)
+    noise_fit: str = "fixed"
+    #: what the noise is measured on: the "image" itself, "repeats" (the samples are repeated
+    #: acquisitions of a still scene) or a "pair" (a second acquisition given to training)
+    noise_calibration: str = "image"
 
     seed: int = 0
     device: str = "auto"
@@ -127,6 +137,10 @@ class TrainConfig:
             raise bad("warmup_fraction", "must be in [0, 1)")
         if self.noise_model not in NOISE_MODELS:
             raise bad("noise_model", f"choose one of {', '.join(NOISE_MODELS)}")
+        if self.noise_fit not in NOISE_FITS:
+            raise bad("noise_fit", f"choose one of {', '.join(NOISE_FITS)}")
+        if self.noise_calibration not in NOISE_CALIBRATIONS:
+            raise bad("noise_calibration", f"choose one of {', '.join(NOISE_CALIBRATIONS)}")
         if self.noise_model == "gaussian-known":
             if self.noise_sigma is None or not self.noise_sigma > 0:
                 raise bad("noise_sigma", "a known-sigma Gaussian noise model needs noise_sigma > 0 "

@@ -82,13 +82,35 @@ class DenoisingModel:
         """Learned noise parameters in the image's intensity units (HQ-SSL), else ``{}``."""
         return self.method.noise_parameters(self.net, self.normalization)
 
-    def _infer_fn(self) -> Callable[[torch.Tensor], dict[str, torch.Tensor]]:
+    def noise_curve(self, channel: int = 0, points: int = 24) -> dict[str, np.ndarray] | None:
+        """The noise curve of data channel ``channel`` (HQ-SSL), intensity units, float64 ``(N,)``:
+        ``signal``, the model's ``variance`` there and, when the model was calibrated,
+        ``measured`` (the calibration's own points).  None for models without a noise model."""
+        noise = getattr(self.net, "noise", None)
+        if noise is None:
+            return None
+        cals = self.info.get("noise_calibration") or []
+        if channel < len(cals):
+            signal = np.asarray(cals[channel]["signal"], np.float64)
+            measured = np.asarray(cals[channel]["variance"], np.float64)
+        else:
+            m, s = self.normalization.mean[channel], self.normalization.std[channel]
+            signal, measured = np.linspace(m - 2 * s, m + 3 * s, points), None
+        out = {"signal": signal, "variance": noise.curve(self.normalization, signal, channel)}
+        if measured is not None:
+            out["measured"] = measured
+        return out
+
+    def _infer_fn(self, channel: int | None = None) -> Callable[[torch.Tensor], dict[str, torch.Tensor]]:
+        """The network's inference on batches of data channel ``channel`` (independent-channel
+        models; None: all channels at once)."""
         device = self.device
         dtype = autocast_dtype(device) if self.config.mixed_precision else None
 
         def infer(x: torch.Tensor) -> dict[str, torch.Tensor]:
+            channels = None if channel is None else torch.full((x.shape[0],), int(channel))
             with autocast(device, dtype):
-                return self.method.infer(self.net, x)
+                return self.method.infer(self.net, x, channels)
 
         return infer
 
@@ -124,7 +146,6 @@ class DenoisingModel:
         ts = tile_size or cfg.tile_size
         tile_shape = ((tile_size_z or cfg.tile_size_z, ts, ts) if cfg.train_3d else (ts, ts))
         outputs = {k: view.empty_like_source(np.float32) for k in want}
-        infer = self._infer_fn()
         multiple = self.method.size_multiple(cfg)
         margin = self.method.receptive_radius(cfg)
         start = time.perf_counter()
@@ -136,7 +157,7 @@ class DenoisingModel:
             if c is not None:
                 block = block[c:c + 1]  # a contiguous view: the channel axis comes first
             block = self.normalization.normalize(block, c, inplace=True)
-            gen = predict_sample(infer, block, tile_shape=tile_shape, multiple=multiple,
+            gen = predict_sample(self._infer_fn(c), block, tile_shape=tile_shape, multiple=multiple,
                                  margin=margin,
                                  batch_size=tile_batch or cfg.tile_batch or default_tile_batch(self.device),
                                  device=self.device, tta=tta, keys=want,
@@ -187,7 +208,7 @@ class DenoisingModel:
         was_training = self.net.training
         self.net.eval()
         try:
-            out = predict_whole(self._infer_fn(), x, self.device)
+            out = predict_whole(self._infer_fn(channel), x, self.device)
         finally:
             self.net.train(was_training)
         res = {"denoised": self.normalization.denormalize(out["denoised"], channel)}
@@ -202,10 +223,6 @@ class DenoisingModel:
 
     @classmethod
     def load(cls, path: str, device: str = "auto") -> "DenoisingModel":
-        """Load a model file written by :meth:`save` onto ``device``."""
+        """Load a model file written by :meth:`save` onto ``device`` (bioimage.io packages:
+        :func:`napari_blindspot.engine.load_model`)."""
         return cls(*load_network(path, device=device))
-
-
-def load_model(path: str, device: str = "auto") -> DenoisingModel:
-    """Load a model file written by :meth:`DenoisingModel.save` onto ``device``."""
-    return DenoisingModel.load(path, device=device)

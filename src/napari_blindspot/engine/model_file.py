@@ -25,6 +25,7 @@ from .methods.registry import get_method, method_names
 from .normalization import Normalization
 
 if TYPE_CHECKING:  # pragma: no cover
+    from .bioimageio.foreign import BioimageioModel
     from .model import DenoisingModel
 
 FORMAT = "napari-blindspot-model"
@@ -114,7 +115,7 @@ def load_network(path: str | os.PathLike, device: str = "auto") -> StoredModel:
         raise ModelFileError(f"The weights in {os.fspath(path)!r} cannot be read (damaged file?): {exc}") from exc
     method = get_method(config)
     net_channels = 1 if config.channels == "independent" else channels
-    net = method.build(config, net_channels, 3 if config.train_3d else 2)
+    net = method.build(config, net_channels, 3 if config.train_3d else 2, normalization)
     try:
         net.load_state_dict(tensors, strict=True)
     except RuntimeError as exc:

@@ -110,6 +110,10 @@ class PatchSampler:
 
     def sample(self) -> np.ndarray:
         """One patch stack: shape ``(V, C, *patch_shape)`` float32 (V views)."""
+        return self._sample()[0]
+
+    def _sample(self) -> tuple[np.ndarray, int]:
+        """One patch stack and its data channel (-1 for all channels)."""
         s = int(self.rng.choice(self.region.samples))
         origin = self._origin()
         region = tuple(slice(o, o + p) for o, p in zip(origin, self.patch_shape))
@@ -128,17 +132,24 @@ class PatchSampler:
                 stack = np.rot90(stack, k, axes=(-2, -1))
             if self.rng.random() < 0.5:
                 stack = stack[..., ::-1]
-        return np.ascontiguousarray(stack, dtype=np.float32)
+        return np.ascontiguousarray(stack, dtype=np.float32), -1 if channel is None else channel
 
     def batch(self, batch_size: int) -> np.ndarray:
         """``batch_size`` patches: shape ``(V, B, C, *patch_shape)`` float32."""
-        return np.stack([self.sample() for _ in range(batch_size)], axis=1)
+        return self.draw(batch_size)[0]
 
-    def fixed_set(self, count: int) -> np.ndarray:
-        """A fixed set of ``count`` un-augmented patches (for validation)."""
+    def draw(self, batch_size: int) -> tuple[np.ndarray, np.ndarray | None]:
+        """A batch ``(V, B, C, *patch_shape)`` float32 and, with independent channels, the data
+        channel of each patch ``(B,)`` int64 (None when every patch holds all channels)."""
+        patches, channels = zip(*(self._sample() for _ in range(batch_size)))
+        return (np.stack(patches, axis=1),
+                np.asarray(channels, np.int64) if self.independent_channels else None)
+
+    def fixed_set(self, count: int) -> tuple[np.ndarray, np.ndarray | None]:
+        """A fixed set of ``count`` un-augmented patches and their channels (for validation)."""
         augment, self.augment = self.augment, False
         try:
-            return self.batch(count)
+            return self.draw(count)
         finally:
             self.augment = augment
 

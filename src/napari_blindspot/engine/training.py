@@ -32,6 +32,7 @@ from .errors import ConfigError, DataError
 from .events import Preview, TrainingFinished, TrainingProgress, TrainingStarted
 from .methods.registry import get_method
 from .native_libs import guard_compiler_imports
+from .threads import ThreadTuner
 from .model import DenoisingModel, check_image
 from .normalization import Normalization, compute_normalization
 from .patches import PatchSampler, count_patches, patch_shape_for, split_regions
@@ -73,17 +74,24 @@ class TrainingRun:
         Training settings (validated here).
     target
         Noise2Noise only: a second, independent noisy acquisition, same shape.
+    noise_reference
+        HQ-SSL with ``noise_calibration="pair"``: a second acquisition of the same scene, same
+        shape, the noise is measured against (it is not trained on).
     initial
         A model to continue training (its normalisation is kept).
     preview
         A raw canonical block ``(C, [Z,] Y, X)`` (for independent-channel models a
         single channel ``(1, ...)``, see ``preview_channel``) to denoise every
         ``preview_interval_s`` seconds; change it with :meth:`set_preview`.
+    max_threads
+        On a CPU with ``config.num_threads`` None: the most threads the run may use (default all
+        cores); it picks the fastest count up to that while it runs (:mod:`.threads`).
     """
 
     def __init__(self, data: Any, config: TrainConfig, *, target: Any = None,
-                 initial: DenoisingModel | None = None, preview: np.ndarray | None = None,
-                 preview_channel: int | None = None, preview_interval_s: float = 5.0) -> None:
+                 noise_reference: Any = None, initial: DenoisingModel | None = None,
+                 preview: np.ndarray | None = None, preview_channel: int | None = None,
+                 preview_interval_s: float = 5.0, max_threads: int | None = None) -> None:
         # Cheap checks only (settings, shapes, the model to continue): a front end builds the
         # run on its own thread and reports these at once.  Reading the data (statistics,
         # NaN/inf, validation patches) and building the network happen in prepare().
@@ -96,8 +104,11 @@ class TrainingRun:
         self.view = CanonicalView(data, config.axes, config.train_3d)
         self._views = [self.view] + ([CanonicalView(target, config.axes, config.train_3d)]
                                      if target is not None else [])
+        self._reference = self._noise_reference(noise_reference, data)
         self.patch_shape = patch_shape_for(self.view, config.patch_size, config.patch_size_z)
         self.device = select_device(config.device)
+        self.max_threads = max_threads
+        self.threads: ThreadTuner | None = None
         if initial is not None:
             changed = [f for f in initial.method.network_fields(initial.config)
                        if getattr(config, f) != getattr(initial.config, f)]
@@ -122,6 +133,9 @@ class TrainingRun:
         self.normalization: Normalization | None = initial.normalization if initial is not None else None
         self.net: nn.Module | None = None
         self.val_batch: torch.Tensor | None = None
+        self.val_channels: torch.Tensor | None = None
+        #: What the method measured before training (HQ-SSL: the noise calibrations).
+        self.calibrations: list = list(initial.info.get("noise_calibration", [])) if initial else []
         self.prepared = False
 
         self.skipped_steps = 0
@@ -136,6 +150,23 @@ class TrainingRun:
         self.history: list[dict[str, float]] = []
         self._model: DenoisingModel | None = None
 
+    def _noise_reference(self, noise_reference: Any, data: Any) -> CanonicalView | None:
+        """The second acquisition the noise is measured against (``noise_calibration="pair"``)."""
+        c = self.config
+        if c.noise_calibration != "pair" or c.method != "hqssl":
+            if noise_reference is not None:
+                raise DataError("A second acquisition for the noise calibration is only used by HQ-SSL "
+                                "with noise_calibration='pair'.")
+            return None
+        if noise_reference is None:
+            raise DataError("noise_calibration='pair' measures the noise against a second acquisition of "
+                            "the same scene: give one (noise_reference), or calibrate from the image.")
+        check_image(noise_reference)
+        if tuple(noise_reference.shape) != tuple(data.shape):
+            raise DataError(f"The second acquisition for the noise calibration has shape "
+                            f"{tuple(noise_reference.shape)}, the image {tuple(data.shape)}: they must match.")
+        return CanonicalView(noise_reference, c.axes, c.train_3d)
+
     def prepare(self) -> None:
         """Read what training needs from the data and build the network and optimizer.
 
@@ -146,7 +177,10 @@ class TrainingRun:
             return
         c, views, initial = self.config, self._views, self.initial
         if self.device.type == "cpu":
-            configure_threads(c.num_threads)
+            if c.num_threads is None:  # adapts to the load, up to max_threads (all cores)
+                self.threads = ThreadTuner(self.max_threads)
+            else:
+                configure_threads(c.num_threads)
         torch.manual_seed(c.seed)
         self.rng = np.random.default_rng(c.seed)
         self.generator = torch.Generator().manual_seed(c.seed + 1)
@@ -163,14 +197,17 @@ class TrainingRun:
             val_sampler = PatchSampler(views, normalization, self.patch_shape, val_region,
                                        np.random.default_rng(c.seed + 2),
                                        independent_channels=independent, augment=False)
-            self.val_batch = torch.from_numpy(val_sampler.fixed_set(n_val))
+            val, val_channels = val_sampler.fixed_set(n_val)
+            self.val_batch = torch.from_numpy(val)
+            self.val_channels = None if val_channels is None else torch.from_numpy(val_channels)
         if initial is not None:
             net = place_network(copy.deepcopy(initial.net), self.device, self.view.ndim_spatial)
         else:
             net = place_network(self.method.build(c, self.net_channels, self.view.ndim_spatial,
                                                   normalization),
                                 self.device, self.view.ndim_spatial)
-            self.method.calibrate(net, self.view, normalization, independent)
+            self.calibrations = self.method.calibrate(net, self.view, normalization, independent,
+                                                      self._reference)
         guard_compiler_imports()  # building an optimizer imports torch._dynamo, and with it triton
         self.optimizer = torch.optim.Adam(self.method.param_groups(net, c.learning_rate),
                                           lr=c.learning_rate)
@@ -247,7 +284,9 @@ class TrainingRun:
         with torch.no_grad(), self._autocast():
             for i in range(0, self.val_batch.shape[1], self.config.batch_size):
                 chunk = self.val_batch[:, i:i + self.config.batch_size].to(self.device)
-                losses.append(float(self.method.loss(self.net, chunk, gen)) * chunk.shape[1])
+                channels = (None if self.val_channels is None
+                            else self.val_channels[i:i + self.config.batch_size])
+                losses.append(float(self.method.loss(self.net, chunk, gen, channels)) * chunk.shape[1])
         self.net.train()
         return sum(losses) / self.val_batch.shape[1]
 
@@ -260,6 +299,8 @@ class TrainingRun:
             "best_val_loss": self.best_val,
             "device": describe_device(self.device),
         }
+        if self.calibrations:
+            info["noise_calibration"] = [c if isinstance(c, dict) else c.to_dict() for c in self.calibrations]
         model = DenoisingModel(self.config, net, self.normalization, self.view.n_channels, info)
         info["noise"] = model.noise_parameters()
         return model
@@ -304,9 +345,13 @@ class TrainingRun:
                 lr = learning_rate(c.learning_rate, progress, c.schedule, c.warmup_fraction)
                 for group in self.optimizer.param_groups:
                     group["lr"] = lr * group["lr_scale"]
-                batch = torch.from_numpy(self.sampler.batch(c.batch_size)).to(self.device, non_blocking=True)
+                step_start = time.perf_counter()
+                patches, channels = self.sampler.draw(c.batch_size)
+                batch = torch.from_numpy(patches).to(self.device, non_blocking=True)
+                self.method.before_step(self.net, progress)
                 with self._autocast():
-                    loss = self.method.loss(self.net, batch, self.generator)
+                    loss = self.method.loss(self.net, batch, self.generator,
+                                            None if channels is None else torch.from_numpy(channels))
                 if not torch.isfinite(loss):
                     raise FloatingPointError(
                         f"Training diverged at step {self.step} (loss {loss.item()}); lower the learning "
@@ -318,6 +363,8 @@ class TrainingRun:
                     self.scaler.update()
                 self.step += 1
                 running += float(loss.detach())
+                if self.threads is not None:
+                    self.threads.step_done(time.perf_counter() - step_start)
                 running_n += 1
 
                 now = time.perf_counter()

@@ -174,7 +174,7 @@ def test_hqssl_adds_uncertainty_and_exports_tiff(qtbot, viewer_widget, tmp_path)
     assert uncertainty.data.shape == data.shape
     assert np.isfinite(uncertainty.data).all() and (uncertainty.data >= 0).all()
     np.testing.assert_allclose(uncertainty.scale, denoised.scale)
-    assert widget.noise_label.text().startswith("Learned noise: a = ")
+    assert widget.noise_label.text().startswith("Measured noise: variance ")
     assert widget.model.has_uncertainty
 
     written = widget.export(tmp_path / "cells.tif", dtype="float32")
@@ -330,10 +330,10 @@ def test_3d_training_and_multichannel_preview(qtbot, viewer_widget):
     assert widget.axes_edit.text() == "CYX"
     viewer.dims.set_current_step(0, 1)
     tiny(widget, "n2v2", "10 minutes")
-    seen = widget.events_seen["progress"]
+    seen = widget.events_seen["preview"]
     widget.train()
-    qtbot.waitUntil(lambda: "channels [preview]" in names(viewer) and widget.events_seen["progress"] > seen,
-                    timeout=TIMEOUT_MS)
+    # the preview layer exists (transparent) from the click on; wait for a preview in it
+    qtbot.waitUntil(lambda: widget.events_seen["preview"] > seen, timeout=TIMEOUT_MS)
     preview = viewer.layers["channels [preview]"]
     assert preview.data.shape == (1, 48, 48)
     assert preview.translate[0] == 1

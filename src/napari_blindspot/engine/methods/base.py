@@ -115,6 +115,11 @@ class Method:
         """Whether this configuration's prediction returns an uncertainty map."""
         return self.gives_uncertainty
 
+    @property
+    def parameters_heading(self) -> str:
+        """What :meth:`describe_parameters` describes, e.g. ``Learned noise``."""
+        return "Learned parameters"
+
     def describe_parameters(self, parameters: dict[str, float]) -> str:
         """Learned parameters (from :meth:`noise_parameters`) in words, e.g. ``a = 0.1, b = 2``."""
         return ", ".join(f"{k} = {v:.3g}" for k, v in parameters.items())
@@ -130,18 +135,28 @@ class Method:
         raise NotImplementedError
 
     def calibrate(self, net: nn.Module, view: CanonicalView, normalization: Normalization,
-                  independent_channels: bool) -> None:
-        """Data-driven initialisation before training (e.g. noise levels); default none."""
+                  independent_channels: bool, reference: CanonicalView | None = None) -> list:
+        """Data-driven initialisation before training (e.g. noise levels); returns what was
+        measured (stored with the model), default nothing.  ``reference``: a second acquisition."""
+        return []
+
+    def before_step(self, net: nn.Module, progress: float) -> None:
+        """Called before every training step with the progress in [0, 1]; default nothing."""
 
     def param_groups(self, net: nn.Module, lr: float) -> list[dict]:
         """Optimizer parameter groups (each with its ``lr_scale``)."""
         return [{"params": list(net.parameters()), "lr_scale": 1.0}]
 
-    def loss(self, net: nn.Module, batch: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
-        """Scalar loss of ``batch`` ``(V, B, C, *sp)``; randomness only from ``generator``."""
+    def loss(self, net: nn.Module, batch: torch.Tensor, generator: torch.Generator,
+             channels: torch.Tensor | None = None) -> torch.Tensor:
+        """Scalar loss of ``batch`` ``(V, B, C, *sp)``; randomness only from ``generator``.
+
+        ``channels`` ``(B,)``: the data channel of each patch with independent channels, else None.
+        """
         raise NotImplementedError
 
-    def infer(self, net: nn.Module, x: torch.Tensor) -> dict[str, torch.Tensor]:
+    def infer(self, net: nn.Module, x: torch.Tensor,
+              channels: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
         """Denoise ``x``: ``{"denoised": ..., ["std": ...]}``, same shape as ``x``."""
         return {"denoised": net(x)}
 

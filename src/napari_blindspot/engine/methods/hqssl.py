@@ -4,13 +4,20 @@ The network predicts, per pixel, the prior mean ``mu`` and (a factor of) the pri
 covariance of the clean signal from the surroundings only.  Training maximises the
 likelihood of the noisy pixel itself, ``y ~ N(mu, Sigma_x + Sigma_n)``, so every
 pixel trains the network; the denoised value is the posterior mean of the clean
-signal given both the prior and ``y``.  With learned noise levels the paper's small
-regulariser (``-0.1 * sigma_n`` on twice the NLL) keeps the noise estimate from
-collapsing into the prior.
+signal given both the prior and ``y``.
+
+The likelihood only sees ``Sigma_x + Sigma_n``: too little noise costs it nothing (the prior
+variance takes up the rest), so a noise level learned with the network slides down.  The noise
+is therefore measured from the data before training (:mod:`.noise_estimate`) and kept fixed by
+default (``noise_fit="fixed"``); ``"fine-tune"`` learns a per-channel gain once the prior has
+settled (the second half of training) and ``"joint"`` learns the noise from the start, as the
+paper does, both with the paper's regulariser pushing the noise up, here on ``log sigma_n`` so
+that its strength does not depend on the data's units.
 """
 
 from __future__ import annotations
 
+import logging
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -19,8 +26,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..nets.blindspot import BlindSpotUNet
-from ..noise import MIN_VARIANCE, NoiseModel, build_noise_model
-from ..noise_estimate import estimate_noise
+from ..noise import MIN_VARIANCE, KnownGaussian, NoiseModel, build_noise_model
+from ..noise_estimate import NoiseCalibration, calibrate_image, calibrate_repeats
 from ..posterior import (lower_triangular, nll_diagonal, nll_full, posterior_full,
                          posterior_mean_diagonal, posterior_std_diagonal)
 from .base import Method, Setting
@@ -30,16 +37,37 @@ if TYPE_CHECKING:  # pragma: no cover
     from ..config import TrainConfig
     from ..normalization import Normalization
 
-REGULARIZER = 0.05  # on the NLL; the paper's 0.1 on 2 x NLL
+log = logging.getLogger(__name__)
+
+#: Strength of the regulariser ``-REGULARIZER * log(sigma_n)`` on the NLL (learned noise only).
+REGULARIZER = 0.02
 NOISE_LR_SCALE = 10.0
+#: ``noise_fit="fine-tune"`` learns the noise gain from this share of the training on.
+FINE_TUNE_FROM = 0.5
+#: Frames (2D samples, or the middle slice of volumes) the noise is measured on, per channel.
+CALIBRATION_FRAMES = 8
+#: Repeated acquisitions of a still scene read for ``noise_calibration="repeats"``.
+MAX_REPEATS = 32
 LOG_STD_LIMIT = 10.0  # prior std within exp(+-10) normalised units
 
 #: How front ends name the noise models (the values are :data:`..config.NOISE_MODELS`).
 NOISE_MODEL_LABELS = (
-    ("poisson-gaussian", "Poisson-Gaussian (camera)"),
-    ("gaussian", "Gaussian (learned sigma)"),
+    ("curve", "measured curve (any camera)"),
+    ("affine", "Poisson-Gaussian with offset"),
+    ("gaussian", "Gaussian (one sigma)"),
     ("gaussian-known", "Gaussian, known sigma"),
+    ("poisson-gaussian", "Poisson-Gaussian, no offset (0.1)"),
     ("mean-only", "none (mean only)"),
+)
+NOISE_FIT_LABELS = (
+    ("fixed", "measured, kept fixed"),
+    ("fine-tune", "measured, then fine-tuned"),
+    ("joint", "learned with the network"),
+)
+NOISE_CALIBRATION_LABELS = (
+    ("image", "the image itself"),
+    ("repeats", "repeats of a still scene (T)"),
+    ("pair", "a second acquisition"),
 )
 
 
@@ -92,16 +120,25 @@ class HQSSL(Method):
 
     name = "hqssl"
     display_name = "HQ-SSL"
-    help = ("HQ-SSL (Laine et al. 2019): blind-spot network with a learned noise model and a "
-            "Bayesian posterior mean; every pixel trains the network. Best quality for independent "
-            "Gaussian or Poisson-Gaussian (camera) noise; also gives an uncertainty map.")
+    help = ("HQ-SSL (Laine et al. 2019): blind-spot network with a noise model measured from the "
+            "data and a Bayesian posterior mean; every pixel trains the network. Best quality for "
+            "camera noise that is independent from pixel to pixel; also gives an uncertainty map.")
     #: HQ-SSL trains on every pixel of a patch, so small batches suffice.
     defaults = {"batch_size": 4, "learning_rate": 1e-3}
     network_size = ("hq_features", "hq_depth")
     settings = (
-        Setting("noise_model", "Noise model", "the noise model: Poisson-Gaussian for cameras "
-                "(variance grows with brightness), Gaussian for constant noise", kind="choice",
-                flag="--noise-model", labels=NOISE_MODEL_LABELS),
+        Setting("noise_model", "Noise model", "the noise model: a curve of noise variance against "
+                "brightness measured from the data (any camera), Poisson-Gaussian with an offset, "
+                "or Gaussian for constant noise", kind="choice", flag="--noise-model",
+                labels=NOISE_MODEL_LABELS),
+        Setting("noise_fit", "Noise in training", "how training treats the measured noise: kept "
+                "fixed (the likelihood cannot learn it), fine-tuned in the second half, or learned "
+                "with the network (the paper's way)", kind="choice", flag="--noise-fit",
+                labels=NOISE_FIT_LABELS),
+        Setting("noise_calibration", "Measure noise on", "what the noise is measured on: the image "
+                "itself, repeated acquisitions of a still scene along the sample axis, or a second "
+                "acquisition (--noise-from)", kind="choice", flag="--noise-calibration",
+                labels=NOISE_CALIBRATION_LABELS),
         Setting("noise_sigma", "Noise sigma", "the known Gaussian noise standard deviation, in the "
                 "image's intensity units", kind="optional-float", flag="--noise-sigma",
                 only_if=("noise_model", "gaussian-known"), placeholder="sigma, in image units"),
@@ -120,9 +157,17 @@ class HQSSL(Method):
     def has_uncertainty(self) -> bool:
         return self.config.noise_model != "mean-only"
 
+    @property
+    def parameters_heading(self) -> str:
+        return "Measured noise" if self.config.noise_fit == "fixed" else "Learned noise"
+
     def describe_parameters(self, parameters: dict[str, float]) -> str:
+        if self.config.noise_model == "curve" and parameters:
+            lows = [v for k, v in parameters.items() if k.startswith("var_min")]
+            highs = [v for k, v in parameters.items() if k.startswith("var_max")]
+            return f"variance {min(lows):.3g} to {max(highs):.3g} across the brightness (a curve)"
         text = super().describe_parameters(parameters)
-        if text and self.config.noise_model == "poisson-gaussian":
+        if text and self.config.noise_model in ("poisson-gaussian", "affine"):
             text += " (variance = a · signal + b)"
         return text
 
@@ -131,7 +176,8 @@ class HQSSL(Method):
         mean_only = config.noise_model == "mean-only"
         k = channels if mean_only else channels + channels * (channels + 1) // 2
         net = BlindSpotUNet(channels, k, depth=config.hq_depth, features=config.hq_features, ndim=ndim)
-        noise = build_noise_model(config.noise_model, channels, normalization, config.noise_sigma)
+        sets = len(normalization.mean) if normalization is not None else channels
+        noise = build_noise_model(config.noise_model, sets, normalization, config.noise_sigma)
         return HQSSLNet(net, noise, channels)
 
     def size_multiple(self, config: TrainConfig) -> int:
@@ -144,54 +190,83 @@ class HQSSL(Method):
         return int(5 * (2 ** (config.hq_depth + 1) - 1))
 
     def calibrate(self, net: nn.Module, view: CanonicalView, normalization: Normalization,
-                  independent_channels: bool) -> None:
-        """Initialise learned noise levels from a quick estimate on a few frames."""
-        if net.noise is None or not net.noise.learned:
-            return
-        picks = np.unique(np.linspace(0, view.n_samples - 1, min(view.n_samples, 4)).round().astype(int))
-        blocks = [view.read(int(s)) for s in picks]
-        per_channel = []
+                  independent_channels: bool, reference: CanonicalView | None = None
+                  ) -> list[NoiseCalibration]:
+        """Measure the noise of every data channel and set the noise model from it.
+
+        ``config.noise_calibration``: ``"image"`` (the noisy frames themselves), ``"repeats"``
+        (the samples are repeated acquisitions of a still scene) or ``"pair"`` (``reference``
+        is a second acquisition of the same scene).  Returns the calibrations (intensity units)."""
+        if net.noise is None or isinstance(net.noise, KnownGaussian):
+            return []
+        how = self.config.noise_calibration
+        picks = np.unique(np.linspace(0, view.n_samples - 1, min(view.n_samples, CALIBRATION_FRAMES))
+                          .round().astype(int))
+        dtype = np.dtype(getattr(view.data, "dtype", np.float32))
+        cals = []
         for c in range(view.n_channels):
-            frames = [b[c].reshape((-1,) + b.shape[-2:]) for b in blocks]
-            frames = [f[len(f) // 2] for f in frames]  # middle Z slice of volumes
-            est = estimate_noise(frames)
-            s = normalization.std[c]
-            per_channel.append({"sigma": est["sigma"] / s, "a": est["a"] / s, "b": est["b"] / s ** 2})
-        if independent_channels:
-            per_channel = [{k: float(np.mean([e[k] for e in per_channel])) for k in per_channel[0]}]
-        net.noise.initialize(per_channel)
+            if how == "repeats":
+                repeats = np.unique(np.linspace(0, view.n_samples - 1, min(view.n_samples, MAX_REPEATS))
+                                    .round().astype(int))
+                stack = np.stack([view.read(int(s))[c] for s in repeats])
+                cal = calibrate_repeats(stack, dtype=dtype)
+            elif how == "pair":
+                assert reference is not None
+                stack = np.stack([np.stack([v.read(int(s))[c] for s in picks]) for v in (view, reference)])
+                cal = calibrate_repeats(stack, dtype=dtype)
+            else:
+                frames = [_middle_slice(view.read(int(s))[c]) for s in picks]
+                cal = calibrate_image(frames, dtype=dtype)
+            cals.append(cal)
+        net.noise.calibrate(cals, normalization)
+        for cal in cals:
+            for warning in cal.warnings:
+                log.warning("noise calibration: %s", warning)
+        return cals
 
     def param_groups(self, net: nn.Module, lr: float) -> list[dict]:
-        """Noise parameters learn ``NOISE_LR_SCALE`` times faster than the network."""
+        """The network's parameters; the noise's too (``NOISE_LR_SCALE`` times faster) unless
+        the noise is kept fixed."""
         groups = [{"params": list(net.net.parameters()), "lr_scale": 1.0}]
-        if net.noise is not None and any(True for _ in net.noise.parameters()):
-            groups.append({"params": list(net.noise.parameters()), "lr_scale": NOISE_LR_SCALE})
+        noise_params = list(net.noise.parameters()) if net.noise is not None else []
+        for p in noise_params:
+            p.requires_grad_(self.config.noise_fit == "joint")
+        if noise_params and self.config.noise_fit != "fixed":
+            groups.append({"params": noise_params, "lr_scale": NOISE_LR_SCALE})
         return groups
 
+    def before_step(self, net: nn.Module, progress: float) -> None:
+        """Fine-tuning: the noise gain learns from :data:`FINE_TUNE_FROM` of the training on."""
+        if net.noise is not None and self.config.noise_fit == "fine-tune":
+            for p in net.noise.parameters():
+                p.requires_grad_(progress >= FINE_TUNE_FROM)
+
     # ------------------------------------------------------------------
-    def loss(self, net: nn.Module, batch: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+    def loss(self, net: nn.Module, batch: torch.Tensor, generator: torch.Generator,
+             channels: torch.Tensor | None = None) -> torch.Tensor:
         y = batch[0].float()
         if net.noise is None:  # mean-only ablation: L2 to the noisy pixel itself
             return F.mse_loss(net(y).float(), y)
         mu, prior = net.prior(y)
         with float32_maths(y):
-            var_n = net.noise.variance(mu)
+            var_n = net.noise.variance(mu, channels)
             if net.channels == 1:
                 nll = nll_diagonal(y, mu, prior, var_n)
             else:
                 nll = nll_full(y, mu, prior, var_n)
             loss = nll.mean()
-            if net.noise.learned:
-                loss = loss - REGULARIZER * torch.sqrt(var_n).mean()
+            if any(p.requires_grad for p in net.noise.parameters()):
+                loss = loss - REGULARIZER * 0.5 * torch.log(var_n).mean()
         return loss
 
-    def infer(self, net: nn.Module, x: torch.Tensor) -> dict[str, torch.Tensor]:
+    def infer(self, net: nn.Module, x: torch.Tensor,
+              channels: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
         y = x.float()
         if net.noise is None:
             return {"denoised": net(y).float()}
         mu, prior = net.prior(y)
         with float32_maths(y):
-            var_n = net.noise.variance(mu)
+            var_n = net.noise.variance(mu, channels)
             if net.channels == 1:
                 return {"denoised": posterior_mean_diagonal(y, mu, prior, var_n),
                         "std": posterior_std_diagonal(prior, var_n)}
@@ -202,3 +277,8 @@ class HQSSL(Method):
         if net.noise is None:
             return {}
         return net.noise.in_units(normalization)
+
+
+def _middle_slice(block: np.ndarray) -> np.ndarray:
+    """A 2D frame of a ``([Z,] Y, X)`` block: itself, or the middle Z slice of a volume."""
+    return block if block.ndim == 2 else block[block.shape[0] // 2]

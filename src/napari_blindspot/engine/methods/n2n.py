@@ -44,7 +44,8 @@ class Noise2Noise(Method):
         return UNet(channels, channels, depth=config.unet_depth, features=config.unet_features,
                     ndim=ndim, batch_norm=True, blurpool=False, top_skip=True, residual=True)
 
-    def loss(self, net: nn.Module, batch: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+    def loss(self, net: nn.Module, batch: torch.Tensor, generator: torch.Generator,
+             channels: torch.Tensor | None = None) -> torch.Tensor:
         a, b = batch[0], batch[1]
         if torch.rand((), generator=generator).item() < 0.5:
             a, b = b, a

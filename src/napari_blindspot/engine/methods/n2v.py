@@ -55,7 +55,8 @@ class Noise2Void(Method):
                     ndim=ndim, batch_norm=True, blurpool=self.blurpool, top_skip=self.top_skip,
                     residual=self.residual)
 
-    def loss(self, net: nn.Module, batch: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+    def loss(self, net: nn.Module, batch: torch.Tensor, generator: torch.Generator,
+             channels: torch.Tensor | None = None) -> torch.Tensor:
         x = batch[0]
         masked, coords = apply_mask(x, self.fraction, self.radius, self.replacement, generator)
         return masked_mse(net(masked), x, coords)

@@ -1,0 +1,93 @@
+"""The CPU thread tuner: it keeps the faster thread count, measured on the job's own steps."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from napari_blindspot.engine import threads as th
+from napari_blindspot.engine.threads import ThreadTuner
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.t = 0.0
+
+    def __call__(self) -> float:
+        return self.t
+
+
+@pytest.fixture
+def restore_threads():
+    before = torch.get_num_threads()
+    yield
+    torch.set_num_threads(before)
+
+
+def _run(tuner: ThreadTuner, clock: Clock, step_time, steps: int) -> list[int]:
+    """Feed ``steps`` steps whose duration is ``step_time(threads)``; the counts used."""
+    used = []
+    for _ in range(steps):
+        n = torch.get_num_threads()
+        used.append(n)
+        dt = step_time(n)
+        clock.t += dt
+        tuner.step_done(dt)
+    return used
+
+
+def test_moves_to_fewer_threads_when_a_core_is_busy(restore_threads):
+    clock = Clock()
+    tuner = ThreadTuner(2, clock=clock)
+    assert torch.get_num_threads() == 2
+    used = _run(tuner, clock, lambda n: {1: 0.10, 2: 0.50}[n], 200)  # a competitor holds a core
+    assert tuner.threads == 1 and tuner.changes >= 1
+    assert used[-50:].count(1) > 40  # tries of 2 threads are short and rare
+
+
+def test_keeps_all_threads_on_an_idle_machine(restore_threads):
+    clock = Clock()
+    tuner = ThreadTuner(2, clock=clock)
+    used = _run(tuner, clock, lambda n: {1: 0.10, 2: 0.06}[n], 400)
+    assert tuner.threads == 2 and tuner.changes == 0
+    assert used.count(1) < 0.1 * len(used)  # trying one thread costs little
+
+
+def test_follows_the_load_when_it_goes_away(restore_threads):
+    clock = Clock()
+    tuner = ThreadTuner(2, clock=clock)
+    _run(tuner, clock, lambda n: {1: 0.10, 2: 0.50}[n], 200)
+    assert tuner.threads == 1
+    _run(tuner, clock, lambda n: {1: 0.10, 2: 0.06}[n], 2000)  # the other process ended
+    assert tuner.threads == 2
+    assert clock.t < 1e4
+
+
+def test_small_differences_do_not_switch(restore_threads):
+    clock = Clock()
+    tuner = ThreadTuner(2, clock=clock)
+    _run(tuner, clock, lambda n: {1: 0.100, 2: 0.105}[n], 400)
+    assert tuner.changes == 0 and tuner.threads == 2
+
+
+def test_one_core_has_nothing_to_tune(restore_threads):
+    tuner = ThreadTuner(1)
+    assert not tuner.active and torch.get_num_threads() == 1
+    tuner.step_done(1.0)
+    assert tuner.threads == 1
+
+
+def test_training_on_cpu_tunes_unless_a_count_is_given(restore_threads):
+    import numpy as np
+
+    from helpers_engine import small_config
+    from napari_blindspot.engine import TrainingRun
+
+    data = np.random.default_rng(0).normal(100, 10, (48, 48)).astype(np.float32)
+    auto = TrainingRun(data, small_config("n2v2", steps=2, num_threads=None), max_threads=2)
+    auto.prepare()
+    assert auto.threads is not None and auto.threads.max_threads == 2
+    fixed = TrainingRun(data, small_config("n2v2", steps=2, num_threads=1))
+    fixed.prepare()
+    assert fixed.threads is None and torch.get_num_threads() == 1
+    assert th.usable_cores() >= 1
