@@ -36,6 +36,7 @@ from .threads import ThreadTuner
 from .model import DenoisingModel, check_image
 from .normalization import Normalization, compute_normalization
 from .patches import PatchSampler, count_patches, patch_shape_for, split_regions
+from .schedule import learning_rate
 
 log = logging.getLogger(__name__)
 
@@ -45,16 +46,6 @@ MAX_VALIDATION_PATCHES = 128
 MIN_VALIDATION_PATCHES = 8
 #: Consecutive steps with non-finite gradients (skipped) before training reports divergence.
 MAX_SKIPPED_STEPS = 5
-
-
-def learning_rate(base: float, progress: float, schedule: str, warmup: float) -> float:
-    """Linear warm-up over ``warmup`` of the run, then cosine decay to 1% (or constant)."""
-    if warmup > 0 and progress < warmup:
-        return base * max(progress / warmup, 0.01)
-    if schedule == "constant":
-        return base
-    p = min(1.0, (progress - warmup) / max(1e-9, 1.0 - warmup))
-    return base * (0.01 + 0.99 * 0.5 * (1.0 + math.cos(math.pi * p)))
 
 
 class TrainingRun:
@@ -151,21 +142,12 @@ class TrainingRun:
         self._model: DenoisingModel | None = None
 
     def _noise_reference(self, noise_reference: Any, data: Any) -> CanonicalView | None:
-        """The second acquisition the noise is measured against (``noise_calibration="pair"``)."""
-        c = self.config
-        if c.noise_calibration != "pair" or c.method != "hqssl":
-            if noise_reference is not None:
-                raise DataError("A second acquisition for the noise calibration is only used by HQ-SSL "
-                                "with noise_calibration='pair'.")
-            return None
+        """The second acquisition the noise is measured against (the method checks it)."""
+        self.method.check_noise_reference(self.config, data, noise_reference)
         if noise_reference is None:
-            raise DataError("noise_calibration='pair' measures the noise against a second acquisition of "
-                            "the same scene: give one (noise_reference), or calibrate from the image.")
+            return None
         check_image(noise_reference)
-        if tuple(noise_reference.shape) != tuple(data.shape):
-            raise DataError(f"The second acquisition for the noise calibration has shape "
-                            f"{tuple(noise_reference.shape)}, the image {tuple(data.shape)}: they must match.")
-        return CanonicalView(noise_reference, c.axes, c.train_3d)
+        return CanonicalView(noise_reference, self.config.axes, self.config.train_3d)
 
     def prepare(self) -> None:
         """Read what training needs from the data and build the network and optimizer.

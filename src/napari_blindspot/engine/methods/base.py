@@ -68,6 +68,10 @@ class Method:
     display_name: ClassVar[str] = ""
     #: One paragraph for the command line's help and the widget: what it does, when to use it.
     help: ClassVar[str] = ""
+    #: The name in titles of exported packages (default :attr:`display_name`).
+    full_name: ClassVar[str] = ""
+    #: The papers to cite, as ``(reference, url)``.
+    citations: ClassVar[tuple[tuple[str, str], ...]] = ()
     #: :class:`TrainConfig` values that differ from the general defaults for this method.
     defaults: ClassVar[dict[str, Any]] = {}
     #: The method's own settings (beyond the common ones and :attr:`network_size`).
@@ -109,6 +113,22 @@ class Method:
         """Check the training inputs (``target``: the second acquisition, or None)."""
         if target is not None:
             raise DataError(f"A target image is only used by Noise2Noise, not {cls.name!r}.")
+
+    @classmethod
+    def check_noise_reference(cls, config: TrainConfig, data: Any, reference: Any) -> None:
+        """Check a second acquisition given to measure the noise against (None: none given)."""
+        if reference is not None:
+            raise DataError("A second acquisition for the noise calibration is only used by HQ-SSL "
+                            "with noise_calibration='pair'.")
+
+    @classmethod
+    def title(cls) -> str:
+        """The method's name in titles (:attr:`full_name`, else :attr:`display_name`)."""
+        return cls.full_name or cls.display_name
+
+    def network_summary(self) -> str:
+        """What the network does, completing "The network ..." (exported packages' descriptions)."""
+        return "denoises the image"
 
     @property
     def has_uncertainty(self) -> bool:

@@ -18,13 +18,14 @@ that its strength does not depend on the data's units.
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..errors import DataError
 from ..nets.blindspot import BlindSpotUNet
 from ..noise import MIN_VARIANCE, KnownGaussian, NoiseModel, build_noise_model
 from ..noise_estimate import NoiseCalibration, calibrate_image, calibrate_repeats
@@ -143,6 +144,8 @@ class HQSSL(Method):
                 "image's intensity units", kind="optional-float", flag="--noise-sigma",
                 only_if=("noise_model", "gaussian-known"), placeholder="sigma, in image units"),
     )
+    citations = (("Laine, S., Karras, T., Lehtinen, J., Aila, T. High-Quality Self-Supervised Deep "
+                  "Image Denoising. NeurIPS 2019.", "https://arxiv.org/abs/1901.10277"),)
     gives_uncertainty = True
     #: Reflect padding would show a pixel near the bottom/right border its own value
     #: through its mirror image and break the blind spot; zeros keep it (as the network does).
@@ -153,9 +156,28 @@ class HQSSL(Method):
         known = ("noise_sigma",) if config.noise_model == "gaussian-known" else ()
         return super().network_fields(config) + ("noise_model",) + known
 
+    @classmethod
+    def check_noise_reference(cls, config: TrainConfig, data: Any, reference: Any) -> None:
+        if config.noise_calibration != "pair":
+            super().check_noise_reference(config, data, reference)
+            return
+        if reference is None:
+            raise DataError("noise_calibration='pair' measures the noise against a second acquisition of "
+                            "the same scene: give one (noise_reference), or calibrate from the image.")
+        if tuple(reference.shape) != tuple(data.shape):
+            raise DataError(f"The second acquisition for the noise calibration has shape "
+                            f"{tuple(reference.shape)}, the image {tuple(data.shape)}: they must match.")
+
     @property
     def has_uncertainty(self) -> bool:
         return self.config.noise_model != "mean-only"
+
+    def network_summary(self) -> str:
+        if self.config.noise_model == "mean-only":
+            return "outputs the blind-spot network's prior mean (mean-only ablation, no noise model)"
+        return ("outputs the Bayesian posterior mean of the clean image given a blind-spot prior "
+                "network and the noise model of the training data, and the posterior standard "
+                "deviation as a second output ('uncertainty')")
 
     @property
     def parameters_heading(self) -> str:
