@@ -20,15 +20,20 @@ from typing import Any
 
 import numpy as np
 
+from . import cli_checks as checks
 from .cli_common import info
 from .cli_common import read_input as _read
+from .cli_errors import run_command
 from .cli_export import add_export_parser
+from .cli_options import (DEFAULT_METHOD, ONE_SHOT_MINUTES, add_common, add_training_options, dest,
+                          method_settings)
 from .comparison import psnr, side_by_side, write_png
-from .engine import (BlindspotError, DenoisingModel, Preview, Setting, TrainConfig, TrainingFinished,
+from .engine import (BlindspotError, DenoisingModel, Preview, TrainConfig, TrainingFinished,
                      TrainingProgress, TrainingRun, TrainingStarted, load_model, method_class,
-                     method_classes, method_names)
-from .engine.config import FIELD_CHOICES
-from .io.tiff import TiffImage, read_tiff, write_tiff
+                     method_classes)
+from .engine.atomic import staged
+from .engine.errors import ConfigError
+from .io.tiff import TiffImage, read_tiff, tiff_format, write_tiff
 from .launch import launch
 from .progress_bar import ProgressBar
 from .samples import fluorescence_timelapse
@@ -36,30 +41,26 @@ from .text import model_summary, noise_text, training_finished, training_started
 
 log = logging.getLogger("napari_blindspot.cli")
 
-#: HQ-SSL: the best of our single-image methods at the same training time in docs/benchmarks.md
-DEFAULT_METHOD = "hqssl"
 #: The demo trains a fixed number of steps, so that a busy machine gives the same result, later:
 #: about 30 s on two idle cores (HQ-SSL, 8x256x256 sample; 33 dB against the clean sample).
 DEMO_STEPS = 500
-#: One-shot `denoise` trains for this long unless told otherwise, so that training plus
-#: prediction of a 512x512 frame take about 3 minutes on two CPU cores.
-ONE_SHOT_MINUTES = 2.75
-
-
+#: What the demo writes into its folder (it replaces these from an earlier run, nothing else).
+DEMO_FILES = ("sample_noisy.tif", "sample_clean.tif", "sample_denoised.tif", "sample_uncertainty.tif",
+              "model.safetensors", "comparison.png")
 
 
 # ------------------------------------------------------------------ helpers
 def _config_from_args(args: argparse.Namespace, axes: str) -> TrainConfig:
     overrides: dict[str, Any] = {"axes": axes}
     if args.config:
-        with open(args.config, encoding="utf-8") as f:
-            base = TrainConfig.from_json(f.read()).to_dict()
+        base = checks.load_config_file(args.config)
         base.update(overrides)
         overrides = base
-    mapping = {"patch_size": "patch_size", "batch_size": "batch_size", "lr": "learning_rate",
+    mapping = {"patch_size": "patch_size", "patch_size_z": "patch_size_z",
+               "batch_size": "batch_size", "lr": "learning_rate",
                "seed": "seed", "device": "device", "validation_fraction": "validation_fraction",
                "channels": "channels", "threads": "num_threads", "tile_size": "tile_size"}
-    mapping.update({_dest(s): s.field for s in method_settings()})
+    mapping.update({dest(s): s.field for s in method_settings()})
     for arg, field in mapping.items():
         value = getattr(args, arg, None)
         if value is not None and field is not None:
@@ -81,7 +82,12 @@ def _config_from_args(args: argparse.Namespace, axes: str) -> TrainConfig:
         overrides["steps"], overrides["epochs"] = args.steps, args.epochs
     if overrides.get("noise_sigma") is not None and "noise_model" not in overrides:
         overrides["noise_model"] = "gaussian-known"
-    return TrainConfig.for_method(method, **overrides)
+    try:
+        return TrainConfig.for_method(method, **overrides)
+    except ConfigError as exc:
+        raise checks.with_option(exc) from None
+    except TypeError as exc:  # a --config value of the wrong kind
+        raise ConfigError(f"Invalid settings in --config {args.config!r}: {exc}.") from None
 
 
 def _train(args: argparse.Namespace, image: TiffImage) -> DenoisingModel:
@@ -89,11 +95,19 @@ def _train(args: argparse.Namespace, image: TiffImage) -> DenoisingModel:
     target = None
     if getattr(args, "target", None):
         target = _read(args.target, image.axes).data
+        if target.shape != image.data.shape:
+            raise BlindspotError(f"--target {args.target!r} has shape {target.shape} but the image "
+                                 f"has {image.data.shape}: a second acquisition of the same scene "
+                                 "must have the same shape.")
         if not method_class(config.method).takes_target():
             paired = next(cls for cls in method_classes() if cls.takes_target())
             config = config.replace(method=paired.name)
             info(f"A --target was given: training {paired.display_name}.")
-    run = TrainingRun(image.data, config, target=target)
+    try:
+        run = TrainingRun(image.data, config, target=target)
+    except ConfigError as exc:
+        raise checks.with_option(exc) from None
+    args.doing = "training"
     bar = ProgressBar()
     model: DenoisingModel | None = None
     for ev in run.events():
@@ -113,6 +127,7 @@ def _train(args: argparse.Namespace, image: TiffImage) -> DenoisingModel:
 
 
 def _predict(model: DenoisingModel, image: TiffImage, args: argparse.Namespace) -> dict[str, np.ndarray]:
+    args.doing = "denoising"
     bar = ProgressBar()
     result = model.predict(image.data, image.axes, progress=bar.prediction,
                            tile_size=args.tile_size, tta=args.tta,
@@ -121,27 +136,50 @@ def _predict(model: DenoisingModel, image: TiffImage, args: argparse.Namespace) 
     return result
 
 
-def _write(path: str, data: np.ndarray, image: TiffImage, dtype_choice: str) -> None:
-    dtype = image.data.dtype if dtype_choice == "input" else np.float32
-    write_tiff(path, data, image.axes, pixel_size=image.pixel_size, unit=image.unit, dtype=dtype)
-    info(f"Wrote {path} ({np.dtype(dtype).name}, axes {image.axes}).")
+def _write(outputs: list[tuple[str, np.ndarray, np.dtype]], image: TiffImage) -> None:
+    """Write ``(path, data, dtype)`` TIFFs: all are replaced together, or none."""
+    with staged() as stage:
+        for path, data, dtype in outputs:
+            write_tiff(stage.path(path), data, image.axes, pixel_size=image.pixel_size,
+                       unit=image.unit, dtype=dtype, atomic=False)
+    for path, _, dtype in outputs:
+        kind = "OME-TIFF" if tiff_format(dtype) == "ome" else "ImageJ TIFF"
+        info(f"Wrote {path} ({np.dtype(dtype).name} {kind}, axes {image.axes}).")
+
+
+def _save_model(model: DenoisingModel, path: str) -> None:
+    model.save(path)
+    info(f"Saved model to {path}.")
 
 
 # ------------------------------------------------------------------ commands
 def cmd_train(args: argparse.Namespace) -> int:
+    checks.check_options(args)
+    checks.check_paths([("IMAGE", args.image), ("--target", args.target), ("--config", args.config)],
+                       [("-o", args.output)], args.overwrite)
+    checks.check_target(args.image, args.target)
     image = _read(args.image, args.axes)
     model = _train(args, image)
-    model.save(args.output)
-    info(f"Saved model to {args.output}.")
+    _save_model(model, args.output)
     return 0
 
 
 def cmd_denoise(args: argparse.Namespace) -> int:
+    if args.model and args.method:
+        raise BlindspotError("Give either --model (apply a trained model) or --method (train on "
+                             "this image first), not both.")
+    checks.check_options(args)
+    checks.check_paths([("IMAGE", args.image), ("--target", args.target), ("--model", args.model),
+                        ("--config", args.config)],
+                       [("-o", args.output), ("--uncertainty", args.uncertainty),
+                        ("--save-model", args.save_model)], args.overwrite)
+    checks.check_target(args.image, args.target)
     image = _read(args.image, args.axes)
+    dtype = checks.output_dtype(args.dtype, image.data.dtype)
+    n = float(image.data.size)
+    checks.check_free_space([(args.output, n * dtype.itemsize)]
+                            + ([(args.uncertainty, n * 4)] if args.uncertainty else []))
     if args.model:
-        if args.method:
-            raise BlindspotError("Give either --model (apply a trained model) or --method (train on "
-                                 "this image first), not both.")
         model = load_model(args.model, device=args.device or "auto")
         info(f"Loaded {args.model}: {_label(model)}.")
     else:
@@ -151,17 +189,16 @@ def cmd_denoise(args: argparse.Namespace) -> int:
                  "(--steps, --epochs or --minutes to change).")
         model = _train(args, image)
         if args.save_model:
-            model.save(args.save_model)
-            info(f"Saved model to {args.save_model}.")
+            _save_model(model, args.save_model)
+    if args.uncertainty and not getattr(model, "has_uncertainty", False):
+        able = " and ".join(cls.display_name for cls in method_classes() if cls.gives_uncertainty)
+        info(f"The {_label(model)} gives no uncertainty map (only {able} does); "
+             f"{args.uncertainty} not written.")
     result = _predict(model, image, args)
-    _write(args.output, result["denoised"], image, args.dtype)
-    if args.uncertainty:
-        if "uncertainty" in result:
-            _write(args.uncertainty, result["uncertainty"], image, "float32")
-        else:
-            able = " and ".join(cls.display_name for cls in method_classes() if cls.gives_uncertainty)
-            info(f"The {_label(model)} gives no uncertainty map (only {able} does); "
-                 f"{args.uncertainty} not written.")
+    outputs = [(args.output, result["denoised"], dtype)]
+    if args.uncertainty and "uncertainty" in result:
+        outputs.append((args.uncertainty, result["uncertainty"], np.dtype(np.float32)))
+    _write(outputs, image)
     return 0
 
 
@@ -171,6 +208,7 @@ def _label(model: Any) -> str:
 
 
 def cmd_info(args: argparse.Namespace) -> int:
+    checks.check_input("MODEL", args.model)
     model = load_model(args.model, device="cpu")
     if not hasattr(model, "config"):
         print(f"{_label(model)} from {args.model}\naxes: {' '.join(model.input_axes)}"
@@ -216,7 +254,8 @@ def _print_noise(model: DenoisingModel) -> None:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    os.makedirs(args.out, exist_ok=True)
+    checks.check_options(args)
+    checks.check_demo_folder(args.out, DEMO_FILES)
     sample = fluorescence_timelapse(frames=args.frames, size=args.size, seed=0)
     noisy_path = os.path.join(args.out, "sample_noisy.tif")
     write_tiff(noisy_path, sample.noisy, sample.axes,
@@ -228,10 +267,11 @@ def cmd_demo(args: argparse.Namespace) -> int:
     image = read_tiff(noisy_path)
     model = _train(args, image)
     result = _predict(model, image, args)
-    out_path = os.path.join(args.out, "sample_denoised.tif")
-    _write(out_path, result["denoised"], image, "float32")
+    outputs = [(os.path.join(args.out, "sample_denoised.tif"), result["denoised"], np.dtype(np.float32))]
     if "uncertainty" in result:
-        _write(os.path.join(args.out, "sample_uncertainty.tif"), result["uncertainty"], image, "float32")
+        outputs.append((os.path.join(args.out, "sample_uncertainty.tif"), result["uncertainty"],
+                        np.dtype(np.float32)))
+    _write(outputs, image)
     model.save(os.path.join(args.out, "model.safetensors"))
     data_range = float(sample.clean.max() - sample.clean.min())
     png = os.path.join(args.out, "comparison.png")
@@ -253,77 +293,6 @@ def cmd_napari(args: argparse.Namespace) -> int:  # pragma: no cover - opens a w
 
 
 # ------------------------------------------------------------------ parser
-def method_settings() -> list[Setting]:
-    """The registered methods' own settings that have a command-line flag (each flag once)."""
-    seen: dict[str, Setting] = {}
-    for cls in method_classes():
-        for setting in cls.settings:
-            if setting.flag:
-                seen.setdefault(setting.flag, setting)
-    return list(seen.values())
-
-
-def _dest(setting: Setting) -> str:
-    return str(setting.flag).lstrip("-").replace("-", "_")
-
-
-def _add_method_setting(g: Any, setting: Setting) -> None:
-    users = "/".join(cls.display_name for cls in method_classes()
-                     if any(s.flag == setting.flag for s in cls.settings))
-    default = getattr(TrainConfig(), setting.field)
-    extra = f" (default {default})" if default is not None else ""
-    kwargs: dict[str, Any] = {"dest": _dest(setting),
-                              "help": f"{users}: {setting.help}{extra}".replace("%", "%%")}
-    if setting.kind == "choice":
-        kwargs["choices"] = FIELD_CHOICES[setting.field]
-    else:
-        kwargs["type"] = int if setting.kind == "int" else float
-    g.add_argument(setting.flag, **kwargs)
-
-
-def _add_training_options(p: argparse.ArgumentParser) -> None:
-    g = p.add_argument_group("training (one-shot or `train`)")
-    g.add_argument("--method", choices=method_names(),
-                   help=f"denoising method (default {DEFAULT_METHOD}, or the --config file's): "
-                   + " ".join(f"{cls.name}: {cls.help}" for cls in method_classes()).replace("%", "%%"))
-    g.add_argument("--3d", dest="three_d", action="store_true", help="train on Z,Y,X patches (needs a Z axis)")
-    g.add_argument("--steps", type=int, help=f"gradient steps (default: `train` {TrainConfig().steps}; "
-                   f"one-shot `denoise` trains {ONE_SHOT_MINUTES * 60:.0f} s instead)")
-    g.add_argument("--epochs", type=int, help="passes over the data")
-    g.add_argument("--minutes", type=float, help="wall-clock training budget; --steps/--epochs, if "
-                   "also given, cap it")
-    g.add_argument("--patch-size", type=int, help=f"side of the square training patches in pixels "
-                   f"(default {TrainConfig().patch_size}; a multiple of 4)")
-    g.add_argument("--batch-size", type=int, help=f"patches per training step (default "
-                   f"{TrainConfig().batch_size}" + "".join(
-                       f"; {cls.display_name} {cls.defaults['batch_size']}" for cls in method_classes()
-                       if "batch_size" in cls.defaults) + ")")
-    g.add_argument("--lr", type=float, help="learning rate")
-    g.add_argument("--features", type=int, help="network width (first level)")
-    g.add_argument("--depth", type=int, help="network depth (number of poolings)")
-    for setting in method_settings():
-        _add_method_setting(g, setting)
-    g.add_argument("--channels", choices=("independent", "joint"),
-                   help="independent (default): one network for every channel, each channel a "
-                   "sample; joint: channels are denoised together and may inform each other")
-    g.add_argument("--validation-fraction", type=float,
-                   help="share of the data held out to pick the best model (default 0.1)")
-    g.add_argument("--seed", type=int, help="random seed: the same seed and settings give the same "
-                   "model (default 0)")
-    g.add_argument("--threads", type=int, help="CPU threads (default: all cores)")
-    g.add_argument("--config", help="JSON file with training settings (command-line options win)")
-    paired = "/".join(cls.display_name for cls in method_classes() if cls.takes_target())
-    g.add_argument("--target", help=f"second independent noisy acquisition ({paired})")
-
-
-def _add_common(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--axes", help="axes of the input, e.g. YX, TYX, ZYX, CZYX (default: from TIFF metadata)")
-    p.add_argument("--device", help="auto (default), cpu, cuda, cuda:N or mps")
-    p.add_argument("--tile-size", type=int, help="prediction tile size in pixels (default 384; smaller uses less memory)")
-    p.add_argument("--tta", action="store_true", help="8-fold test-time augmentation (slower, slightly better)")
-    p.add_argument("-v", "--verbose", action="store_true", help="log details")
-
-
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="blindspot", description="Self-supervised denoising of microscopy images.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -331,8 +300,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("train", help="train a model on a noisy TIFF and save it")
     p.add_argument("image", help="noisy TIFF to train on")
     p.add_argument("-o", "--output", required=True, help="model file (.safetensors)")
-    _add_common(p)
-    _add_training_options(p)
+    p.add_argument("--overwrite", action="store_true", help="replace the output if it exists "
+                   "(default: refuse)")
+    add_common(p)
+    add_training_options(p)
     p.set_defaults(func=cmd_train)
 
     p = sub.add_parser("denoise", help="denoise a TIFF with a saved model, or train on it first",
@@ -347,8 +318,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--uncertainty", help=f"write the posterior standard deviation here ({able})")
     p.add_argument("--dtype", choices=("float32", "input"), default="float32",
                    help="output pixel type: float32 (default) or the input's")
-    _add_common(p)
-    _add_training_options(p)
+    p.add_argument("--overwrite", action="store_true", help="replace outputs that exist "
+                   "(default: refuse); inputs are never replaced")
+    add_common(p)
+    add_training_options(p)
     p.set_defaults(func=cmd_denoise)
 
     p = sub.add_parser("info", help="describe a saved model")
@@ -361,8 +334,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default="blindspot-demo", help="output folder (default blindspot-demo)")
     p.add_argument("--frames", type=int, default=8, help="frames of the sample (default 8)")
     p.add_argument("--size", type=int, default=256, help="sample width and height (default 256)")
-    _add_common(p)
-    _add_training_options(p)
+    add_common(p)
+    add_training_options(p)
     p.set_defaults(func=cmd_demo)
 
     p = sub.add_parser("napari", help="open napari with the plugin docked and the sample loaded")
@@ -378,15 +351,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "demo" and args.minutes is None and args.steps is None and args.epochs is None:
         args.steps = DEMO_STEPS
         info(f"Demo: {DEMO_STEPS} training steps (--steps or --minutes to change).")
-    try:
-        return args.func(args)
-    except BlindspotError as exc:
-        sys.stderr.write(f"blindspot: error: {exc}\n")
-        return 2
-    except KeyboardInterrupt:
-        sys.stderr.write("blindspot: interrupted\n")
-        return 130
-
+    return run_command(args.func, args)
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())
