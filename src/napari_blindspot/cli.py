@@ -25,6 +25,8 @@ from .cli_common import info
 from .cli_common import read_input as _read
 from .cli_errors import run_command
 from .cli_export import add_export_parser
+from .cli_info import cmd_info
+from .cli_info import model_label as _label
 from .cli_options import (DEFAULT_METHOD, ONE_SHOT_MINUTES, add_common, add_training_options, dest,
                           method_settings)
 from .comparison import psnr, side_by_side, write_png
@@ -37,7 +39,7 @@ from .io.tiff import TiffImage, read_tiff, tiff_format, write_tiff
 from .launch import launch
 from .progress_bar import ProgressBar
 from .samples import fluorescence_timelapse
-from .text import model_summary, noise_text, training_finished, training_started
+from .text import noise_text, training_finished, training_started
 
 log = logging.getLogger("napari_blindspot.cli")
 
@@ -103,8 +105,13 @@ def _train(args: argparse.Namespace, image: TiffImage) -> DenoisingModel:
             paired = next(cls for cls in method_classes() if cls.takes_target())
             config = config.replace(method=paired.name)
             info(f"A --target was given: training {paired.display_name}.")
+    reference = None
+    if getattr(args, "noise_from", None):
+        reference = _read(args.noise_from, image.axes).data
+        if config.noise_calibration != "pair":
+            config = config.replace(noise_calibration="pair")
     try:
-        run = TrainingRun(image.data, config, target=target)
+        run = TrainingRun(image.data, config, target=target, noise_reference=reference)
     except ConfigError as exc:
         raise checks.with_option(exc) from None
     args.doing = "training"
@@ -126,12 +133,14 @@ def _train(args: argparse.Namespace, image: TiffImage) -> DenoisingModel:
     return model
 
 
-def _predict(model: DenoisingModel, image: TiffImage, args: argparse.Namespace) -> dict[str, np.ndarray]:
+def _predict(model: DenoisingModel, image: TiffImage, args: argparse.Namespace, *,
+             uncertainty: bool | None = None) -> dict[str, np.ndarray]:
+    """Denoise ``image``; the uncertainty map too when asked (default: when --uncertainty was)."""
     args.doing = "denoising"
     bar = ProgressBar()
+    want = bool(getattr(args, "uncertainty", None)) if uncertainty is None else uncertainty
     result = model.predict(image.data, image.axes, progress=bar.prediction,
-                           tile_size=args.tile_size, tta=args.tta,
-                           uncertainty=bool(getattr(args, "uncertainty", None)))
+                           tile_size=args.tile_size, tta=args.tta, uncertainty=want)
     bar.end()
     return result
 
@@ -155,9 +164,10 @@ def _save_model(model: DenoisingModel, path: str) -> None:
 # ------------------------------------------------------------------ commands
 def cmd_train(args: argparse.Namespace) -> int:
     checks.check_options(args)
-    checks.check_paths([("IMAGE", args.image), ("--target", args.target), ("--config", args.config)],
-                       [("-o", args.output)], args.overwrite)
+    checks.check_paths([("IMAGE", args.image), ("--target", args.target), ("--config", args.config),
+                        ("--noise-from", args.noise_from)], [("-o", args.output)], args.overwrite)
     checks.check_target(args.image, args.target)
+    checks.check_target(args.image, args.noise_from, "--noise-from")
     image = _read(args.image, args.axes)
     model = _train(args, image)
     _save_model(model, args.output)
@@ -170,10 +180,11 @@ def cmd_denoise(args: argparse.Namespace) -> int:
                              "this image first), not both.")
     checks.check_options(args)
     checks.check_paths([("IMAGE", args.image), ("--target", args.target), ("--model", args.model),
-                        ("--config", args.config)],
+                        ("--config", args.config), ("--noise-from", args.noise_from)],
                        [("-o", args.output), ("--uncertainty", args.uncertainty),
                         ("--save-model", args.save_model)], args.overwrite)
     checks.check_target(args.image, args.target)
+    checks.check_target(args.image, args.noise_from, "--noise-from")
     image = _read(args.image, args.axes)
     dtype = checks.output_dtype(args.dtype, image.data.dtype)
     n = float(image.data.size)
@@ -202,57 +213,6 @@ def cmd_denoise(args: argparse.Namespace) -> int:
     return 0
 
 
-def _label(model: Any) -> str:
-    """The model summary of napari-blindspot models; foreign bioimage.io models name themselves."""
-    return model_summary(model) if hasattr(model, "config") else model.label()
-
-
-def cmd_info(args: argparse.Namespace) -> int:
-    checks.check_input("MODEL", args.model)
-    model = load_model(args.model, device="cpu")
-    if not hasattr(model, "config"):
-        print(f"{_label(model)} from {args.model}\naxes: {' '.join(model.input_axes)}"
-              f"\nchannels: {model.channels}")
-        return 0
-    c = model.config
-    print(f"model: {model_summary(model)}")
-    print(f"method: {c.method}\naxes: {c.axes} ({'3D' if c.train_3d else '2D'} training)")
-    print(f"channels: {model.channels} ({c.channels})")
-    print(f"steps trained: {model.info.get('steps')}  best validation loss: {model.info.get('best_val_loss')}")
-    if "noise_model" in model.method.fields():
-        _print_noise(model)
-    print(f"normalisation mean: {model.normalization.mean}  std: {model.normalization.std}")
-    return 0
-
-
-NOISE_FIT_WORDS = {"fixed": "kept fixed during training", "fine-tune": "fine-tuned in the second half "
-                   "of training", "joint": "learned with the network"}
-
-
-def _print_noise(model: DenoisingModel) -> None:
-    c = model.config
-    cals = model.info.get("noise_calibration") or []
-    source = {"image": "measured on the image", "repeats": "measured across repeated acquisitions"}.get(
-        cals[0]["source"] if cals else "", "not measured (a model file of napari-blindspot 0.1)")
-    known = c.noise_model == "gaussian-known"
-    print(f"noise model: {c.noise_model}" + ("" if c.noise_model == "mean-only" else
-          f" ({'given' if known else source}, {NOISE_FIT_WORDS.get(c.noise_fit, c.noise_fit)})"))
-    for k, v in model.noise_parameters().items():
-        print(f"noise {k}: {v:.6g}")
-    for ch in range(model.channels):
-        curve = model.noise_curve(ch)
-        if curve is None:
-            return
-        print(f"noise curve{f' of channel {ch}' if model.channels > 1 else ''} "
-              "(variance against the clean signal, intensity units):")
-        print("  signal     model" + ("   measured" if "measured" in curve else ""))
-        for i, (x, v) in enumerate(zip(curve["signal"], curve["variance"])):
-            extra = f" {curve['measured'][i]:10.4g}" if "measured" in curve else ""
-            print(f"  {x:8.4g} {v:9.4g}{extra}")
-        for warning in (cals[ch].get("warnings", []) if ch < len(cals) else []):
-            print(f"  warning: {warning}")
-
-
 def cmd_demo(args: argparse.Namespace) -> int:
     checks.check_options(args)
     checks.check_demo_folder(args.out, DEMO_FILES)
@@ -266,7 +226,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
          f"written to {noisy_path}.")
     image = read_tiff(noisy_path)
     model = _train(args, image)
-    result = _predict(model, image, args)
+    result = _predict(model, image, args, uncertainty=True)
     outputs = [(os.path.join(args.out, "sample_denoised.tif"), result["denoised"], np.dtype(np.float32))]
     if "uncertainty" in result:
         outputs.append((os.path.join(args.out, "sample_uncertainty.tif"), result["uncertainty"],

@@ -82,6 +82,9 @@ def add_training_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--config", help="JSON file with training settings (command-line options win)")
     paired = "/".join(cls.display_name for cls in method_classes() if cls.takes_target())
     g.add_argument("--target", help=f"second independent noisy acquisition ({paired})")
+    measured = "/".join(cls.display_name for cls in method_classes() if "noise_calibration" in cls.fields())
+    g.add_argument("--noise-from", help=f"{measured}: measure the noise against this second acquisition "
+                   "of the same scene (same shape) instead of the image alone; it is not trained on")
 
 
 def add_common(p: argparse.ArgumentParser) -> None:
