@@ -28,6 +28,7 @@ from .axes import CanonicalView
 from .config import TrainConfig
 from .device import (autocast, autocast_dtype, configure_threads, describe_device, place_network,
                      select_device)
+from .divergence import GradientGuard
 from .errors import ConfigError, DataError
 from .events import Preview, TrainingFinished, TrainingProgress, TrainingStarted
 from .memory import check_training_memory, training_estimate
@@ -45,8 +46,6 @@ log = logging.getLogger(__name__)
 PROGRESS_INTERVAL_S = 0.1
 MAX_VALIDATION_PATCHES = 128
 MIN_VALIDATION_PATCHES = 8
-#: Consecutive steps with non-finite gradients (skipped) before training reports divergence.
-MAX_SKIPPED_STEPS = 5
 
 
 class TrainingRun:
@@ -130,8 +129,7 @@ class TrainingRun:
         self.calibrations: list = list(initial.info.get("noise_calibration", [])) if initial else []
         self.prepared = False
 
-        self.skipped_steps = 0
-        self._skipped_in_a_row = 0
+        self._guard = GradientGuard()
         self._stop = False
         self._preview_now = False
         self._preview_request = (preview, preview_channel)
@@ -226,6 +224,11 @@ class TrainingRun:
         self._preview_now = True
 
     @property
+    def skipped_steps(self) -> int:
+        """Steps skipped because their gradients were not finite (see :mod:`.divergence`)."""
+        return self._guard.skipped
+
+    @property
     def model(self) -> DenoisingModel:
         """The best model so far (by validation loss), or the current one (after :meth:`prepare`)."""
         if self._model is None:
@@ -252,24 +255,6 @@ class TrainingRun:
 
     def _autocast(self) -> Any:
         return autocast(self.device, self.amp_dtype)
-
-    def _gradients_finite(self) -> bool:
-        """Whether this step's gradients are finite; a step whose are not is skipped (as the
-        float16 gradient scaler does), and training gives up after
-        :data:`MAX_SKIPPED_STEPS` such steps in a row."""
-        grads = [p.grad.detach() for p in self.net.parameters() if p.grad is not None]
-        if not grads or bool(torch.isfinite(torch.stack([torch.linalg.vector_norm(g) for g in grads])).all()):
-            self._skipped_in_a_row = 0
-            return True
-        self._skipped_in_a_row += 1
-        self.skipped_steps += 1
-        log.warning("step %d skipped: non-finite gradients", self.step)
-        if self._skipped_in_a_row >= MAX_SKIPPED_STEPS:
-            raise FloatingPointError(
-                f"Training diverged at step {self.step}: the gradients were not finite for "
-                f"{MAX_SKIPPED_STEPS} steps in a row; lower the learning rate or check the image for "
-                "extreme values (\"mixed_precision\": false in a --config file may also help).")
-        return False
 
     def _validate(self) -> float:
         assert self.val_batch is not None
@@ -358,7 +343,7 @@ class TrainingRun:
                         "rate or check the image for extreme values.")
                 self.optimizer.zero_grad(set_to_none=True)
                 self.scaler.scale(loss).backward()
-                if self.scaler.is_enabled() or self._gradients_finite():
+                if self.scaler.is_enabled() or self._guard.finite(self.net, self.step):
                     self.scaler.step(self.optimizer)  # the float16 scaler skips such steps itself
                     self.scaler.update()
                 self.step += 1
