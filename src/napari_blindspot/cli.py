@@ -112,7 +112,8 @@ def _config_from_args(args: argparse.Namespace, axes: str) -> TrainConfig:
     return TrainConfig.for_method(method, **overrides)
 
 
-def _train(args: argparse.Namespace, image: TiffImage) -> DenoisingModel:
+def _train(args: argparse.Namespace, image: TiffImage, distributed: Any = None) -> DenoisingModel:
+    """Train on ``image`` as ``args`` say; ``distributed``: this rank (only rank 0 reports)."""
     config = _config_from_args(args, image.axes)
     target = None
     if getattr(args, "target", None):
@@ -121,11 +122,14 @@ def _train(args: argparse.Namespace, image: TiffImage) -> DenoisingModel:
             paired = next(cls for cls in method_classes() if cls.takes_target())
             config = config.replace(method=paired.name)
             info(f"A --target was given: training {paired.display_name}.")
-    run = TrainingRun(image.data, config, target=target)
+    run = TrainingRun(image.data, config, target=target, distributed=distributed)
     bar = ProgressBar()
     model: DenoisingModel | None = None
+    quiet = distributed is not None and not distributed.is_main
     for ev in run.events():
-        if isinstance(ev, TrainingStarted):
+        if quiet:
+            model = ev.model if isinstance(ev, TrainingFinished) else model
+        elif isinstance(ev, TrainingStarted):
             info(training_started(ev))
         elif isinstance(ev, TrainingProgress):
             bar.training(ev)
@@ -157,6 +161,10 @@ def _write(path: str, data: np.ndarray, image: TiffImage, dtype_choice: str) -> 
 
 # ------------------------------------------------------------------ commands
 def cmd_train(args: argparse.Namespace) -> int:
+    if args.distributed:
+        from .cli_distributed import train_distributed
+
+        return train_distributed(args, _train)
     image = _read(args.image, args.axes)
     model = _train(args, image)
     model.save(args.output)
@@ -365,6 +373,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("train", help="train a model on a noisy TIFF and save it")
     p.add_argument("image", help="noisy TIFF to train on")
     p.add_argument("-o", "--output", required=True, help="model file (.safetensors)")
+    p.add_argument("--distributed", action="store_true",
+                   help="one of several processes started by torchrun (GPUs or CPUs, one or more "
+                   "nodes) that train one model together; rank 0 saves it (see docs/engine.md)")
     _add_common(p)
     _add_training_options(p)
     p.set_defaults(func=cmd_train)
