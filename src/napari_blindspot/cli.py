@@ -5,6 +5,7 @@
     blindspot denoise IMAGE.tif --method hqssl -o denoised.tif      # one-shot
     blindspot demo --out demo                                       # bundled sample
     blindspot info model.safetensors
+    blindspot doctor                                                # GPU check
 
 It drives the engine's training generator and prediction, and draws their
 events as a progress bar on stderr.
@@ -22,6 +23,7 @@ from typing import Any, TextIO
 
 import numpy as np
 
+from .cli_doctor import add_doctor_parser
 from .cli_export import add_export_parser
 from .engine import (BlindspotError, DenoisingModel, Preview, PredictionProgress, Setting,
                      TrainConfig, TrainingFinished, TrainingProgress, TrainingRun, TrainingStarted,
@@ -401,6 +403,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_info, verbose=False)
 
     add_export_parser(sub)
+    add_doctor_parser(sub)
 
     p = sub.add_parser("demo", help="denoise the bundled synthetic fluorescence sample")
     p.add_argument("--out", default="blindspot-demo", help="output folder (default blindspot-demo)")
