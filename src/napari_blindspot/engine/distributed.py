@@ -41,6 +41,7 @@ from __future__ import annotations
 import contextlib
 import datetime
 import functools
+import inspect
 import os
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -254,7 +255,9 @@ def process_group(device: str = "auto", timeout_s: float | None = None) -> Itera
         kwargs["timeout"] = datetime.timedelta(seconds=timeout_s)
     if dev.type == "cuda":
         torch.cuda.set_device(dev)
-        dist.init_process_group("nccl", device_id=dev, **kwargs)
+        if "device_id" in inspect.signature(dist.init_process_group).parameters:  # torch >= 2.3
+            kwargs["device_id"] = dev  # binds the communicator to this GPU at once
+        dist.init_process_group("nccl", **kwargs)
     else:
         dist.init_process_group("gloo", **kwargs)
     try:
