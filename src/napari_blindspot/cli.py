@@ -30,9 +30,13 @@ from .engine import (BlindspotError, DenoisingModel, Preview, PredictionProgress
                      load_model, method_class, method_classes, method_names)
 from .engine.config import FIELD_CHOICES
 from .cli_common import info, read_input as _read
-from .io.tiff import TiffImage, read_tiff, write_tiff
+from .io.tiff import TiffImage, read_tiff, tiff_format, write_tiff
 from .text import (denoising_progress, loss_line, model_summary, noise_text, progress_line,
                    training_finished, training_started)
+from . import cli_checks as checks
+from .cli_errors import run_command
+from .engine.atomic import staged
+from .engine.errors import ConfigError
 
 log = logging.getLogger("napari_blindspot.cli")
 
@@ -41,6 +45,9 @@ DEFAULT_METHOD = "hqssl"
 #: The demo trains a fixed number of steps, so that a busy machine gives the same result, later:
 #: about 30 s on two idle cores (HQ-SSL, 8x256x256 sample; 33 dB against the clean sample).
 DEMO_STEPS = 500
+#: What the demo writes into its folder (it replaces these from an earlier run, nothing else).
+DEMO_FILES = ("sample_noisy.tif", "sample_clean.tif", "sample_denoised.tif", "sample_uncertainty.tif",
+              "model.safetensors", "comparison.png")
 #: One-shot `denoise` trains for this long unless told otherwise, so that training plus
 #: prediction of a 512x512 frame take about 3 minutes on two CPU cores.
 ONE_SHOT_MINUTES = 2.75
@@ -82,11 +89,11 @@ class ProgressBar:
 def _config_from_args(args: argparse.Namespace, axes: str) -> TrainConfig:
     overrides: dict[str, Any] = {"axes": axes}
     if args.config:
-        with open(args.config, encoding="utf-8") as f:
-            base = TrainConfig.from_json(f.read()).to_dict()
+        base = checks.load_config_file(args.config)
         base.update(overrides)
         overrides = base
-    mapping = {"patch_size": "patch_size", "batch_size": "batch_size", "lr": "learning_rate",
+    mapping = {"patch_size": "patch_size", "patch_size_z": "patch_size_z",
+               "batch_size": "batch_size", "lr": "learning_rate",
                "seed": "seed", "device": "device", "validation_fraction": "validation_fraction",
                "channels": "channels", "threads": "num_threads", "tile_size": "tile_size"}
     mapping.update({_dest(s): s.field for s in method_settings()})
@@ -111,7 +118,12 @@ def _config_from_args(args: argparse.Namespace, axes: str) -> TrainConfig:
         overrides["steps"], overrides["epochs"] = args.steps, args.epochs
     if overrides.get("noise_sigma") is not None and "noise_model" not in overrides:
         overrides["noise_model"] = "gaussian-known"
-    return TrainConfig.for_method(method, **overrides)
+    try:
+        return TrainConfig.for_method(method, **overrides)
+    except ConfigError as exc:
+        raise checks.with_option(exc) from None
+    except TypeError as exc:  # a --config value of the wrong kind
+        raise ConfigError(f"Invalid settings in --config {args.config!r}: {exc}.") from None
 
 
 def _train(args: argparse.Namespace, image: TiffImage, distributed: Any = None) -> DenoisingModel:
@@ -120,11 +132,19 @@ def _train(args: argparse.Namespace, image: TiffImage, distributed: Any = None) 
     target = None
     if getattr(args, "target", None):
         target = _read(args.target, image.axes).data
+        if target.shape != image.data.shape:
+            raise BlindspotError(f"--target {args.target!r} has shape {target.shape} but the image "
+                                 f"has {image.data.shape}: a second acquisition of the same scene "
+                                 "must have the same shape.")
         if not method_class(config.method).takes_target():
             paired = next(cls for cls in method_classes() if cls.takes_target())
             config = config.replace(method=paired.name)
             info(f"A --target was given: training {paired.display_name}.")
-    run = TrainingRun(image.data, config, target=target, distributed=distributed)
+    try:
+        run = TrainingRun(image.data, config, target=target, distributed=distributed)
+    except ConfigError as exc:
+        raise checks.with_option(exc) from None
+    args.doing = "training"
     bar = ProgressBar()
     model: DenoisingModel | None = None
     quiet = distributed is not None and not distributed.is_main
@@ -147,6 +167,7 @@ def _train(args: argparse.Namespace, image: TiffImage, distributed: Any = None) 
 
 
 def _predict(model: DenoisingModel, image: TiffImage, args: argparse.Namespace) -> dict[str, np.ndarray]:
+    args.doing = "denoising"
     bar = ProgressBar()
     result = model.predict(image.data, image.axes, progress=bar.prediction,
                            tile_size=args.tile_size, tta=args.tta,
@@ -155,31 +176,59 @@ def _predict(model: DenoisingModel, image: TiffImage, args: argparse.Namespace) 
     return result
 
 
-def _write(path: str, data: np.ndarray, image: TiffImage, dtype_choice: str) -> None:
-    dtype = image.data.dtype if dtype_choice == "input" else np.float32
-    write_tiff(path, data, image.axes, pixel_size=image.pixel_size, unit=image.unit, dtype=dtype)
-    info(f"Wrote {path} ({np.dtype(dtype).name}, axes {image.axes}).")
+def _write(outputs: list[tuple[str, np.ndarray, np.dtype]], image: TiffImage) -> None:
+    """Write ``(path, data, dtype)`` TIFFs: all are replaced together, or none."""
+    with staged() as stage:
+        for path, data, dtype in outputs:
+            write_tiff(stage.path(path), data, image.axes, pixel_size=image.pixel_size,
+                       unit=image.unit, dtype=dtype, atomic=False)
+    for path, _, dtype in outputs:
+        kind = "OME-TIFF" if tiff_format(dtype) == "ome" else "ImageJ TIFF"
+        info(f"Wrote {path} ({np.dtype(dtype).name} {kind}, axes {image.axes}).")
+
+
+def _save_model(model: DenoisingModel, path: str) -> None:
+    model.save(path)
+    info(f"Saved model to {path}.")
 
 
 # ------------------------------------------------------------------ commands
+def _check_train(args: argparse.Namespace) -> None:
+    """`train`'s checks before any work (options, input and output paths)."""
+    checks.check_options(args)
+    checks.check_paths([("IMAGE", args.image), ("--target", args.target), ("--config", args.config)],
+                       [("-o", args.output)], args.overwrite)
+    checks.check_target(args.image, args.target)
+
+
 def cmd_train(args: argparse.Namespace) -> int:
     if args.distributed:
         from .cli_distributed import train_distributed
 
-        return train_distributed(args, _train)
+        return train_distributed(args, _check_train, _train, _save_model)
+    _check_train(args)
     image = _read(args.image, args.axes)
     model = _train(args, image)
-    model.save(args.output)
-    info(f"Saved model to {args.output}.")
+    _save_model(model, args.output)
     return 0
 
 
 def cmd_denoise(args: argparse.Namespace) -> int:
+    if args.model and args.method:
+        raise BlindspotError("Give either --model (apply a trained model) or --method (train on "
+                             "this image first), not both.")
+    checks.check_options(args)
+    checks.check_paths([("IMAGE", args.image), ("--target", args.target), ("--model", args.model),
+                        ("--config", args.config)],
+                       [("-o", args.output), ("--uncertainty", args.uncertainty),
+                        ("--save-model", args.save_model)], args.overwrite)
+    checks.check_target(args.image, args.target)
     image = _read(args.image, args.axes)
+    dtype = checks.output_dtype(args.dtype, image.data.dtype)
+    n = float(image.data.size)
+    checks.check_free_space([(args.output, n * dtype.itemsize)]
+                            + ([(args.uncertainty, n * 4)] if args.uncertainty else []))
     if args.model:
-        if args.method:
-            raise BlindspotError("Give either --model (apply a trained model) or --method (train on "
-                                 "this image first), not both.")
         model = load_model(args.model, device=args.device or "auto")
         info(f"Loaded {args.model}: {_label(model)}.")
     else:
@@ -189,17 +238,16 @@ def cmd_denoise(args: argparse.Namespace) -> int:
                  "(--steps, --epochs or --minutes to change).")
         model = _train(args, image)
         if args.save_model:
-            model.save(args.save_model)
-            info(f"Saved model to {args.save_model}.")
+            _save_model(model, args.save_model)
+    if args.uncertainty and not getattr(model, "has_uncertainty", False):
+        able = " and ".join(cls.display_name for cls in method_classes() if cls.gives_uncertainty)
+        info(f"The {_label(model)} gives no uncertainty map (only {able} does); "
+             f"{args.uncertainty} not written.")
     result = _predict(model, image, args)
-    _write(args.output, result["denoised"], image, args.dtype)
-    if args.uncertainty:
-        if "uncertainty" in result:
-            _write(args.uncertainty, result["uncertainty"], image, "float32")
-        else:
-            able = " and ".join(cls.display_name for cls in method_classes() if cls.gives_uncertainty)
-            info(f"The {_label(model)} gives no uncertainty map (only {able} does); "
-                 f"{args.uncertainty} not written.")
+    outputs = [(args.output, result["denoised"], dtype)]
+    if args.uncertainty and "uncertainty" in result:
+        outputs.append((args.uncertainty, result["uncertainty"], np.dtype(np.float32)))
+    _write(outputs, image)
     return 0
 
 
@@ -209,6 +257,7 @@ def _label(model: Any) -> str:
 
 
 def cmd_info(args: argparse.Namespace) -> int:
+    checks.check_input("MODEL", args.model)
     model = load_model(args.model, device="cpu")
     if not hasattr(model, "config"):
         print(f"{_label(model)} from {args.model}\naxes: {' '.join(model.input_axes)}"
@@ -257,7 +306,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from .png import side_by_side, write_png
     from .samples import fluorescence_timelapse
 
-    os.makedirs(args.out, exist_ok=True)
+    checks.check_options(args)
+    checks.check_demo_folder(args.out, DEMO_FILES)
     sample = fluorescence_timelapse(frames=args.frames, size=args.size, seed=0)
     noisy_path = os.path.join(args.out, "sample_noisy.tif")
     write_tiff(noisy_path, sample.noisy, sample.axes,
@@ -269,10 +319,11 @@ def cmd_demo(args: argparse.Namespace) -> int:
     image = read_tiff(noisy_path)
     model = _train(args, image)
     result = _predict(model, image, args)
-    out_path = os.path.join(args.out, "sample_denoised.tif")
-    _write(out_path, result["denoised"], image, "float32")
+    outputs = [(os.path.join(args.out, "sample_denoised.tif"), result["denoised"], np.dtype(np.float32))]
     if "uncertainty" in result:
-        _write(os.path.join(args.out, "sample_uncertainty.tif"), result["uncertainty"], image, "float32")
+        outputs.append((os.path.join(args.out, "sample_uncertainty.tif"), result["uncertainty"],
+                        np.dtype(np.float32)))
+    _write(outputs, image)
     model.save(os.path.join(args.out, "model.safetensors"))
     data_range = float(sample.clean.max() - sample.clean.min())
 
@@ -338,6 +389,8 @@ def _add_training_options(p: argparse.ArgumentParser) -> None:
                    "also given, cap it")
     g.add_argument("--patch-size", type=int, help=f"side of the square training patches in pixels "
                    f"(default {TrainConfig().patch_size}; a multiple of 4)")
+    g.add_argument("--patch-size-z", type=int, help=f"depth of the training patches in Z, with --3d "
+                   f"(default {TrainConfig().patch_size_z}; a multiple of 4)")
     g.add_argument("--batch-size", type=int, help=f"patches per training step (default "
                    f"{TrainConfig().batch_size}" + "".join(
                        f"; {cls.display_name} {cls.defaults['batch_size']}" for cls in method_classes()
@@ -375,6 +428,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("train", help="train a model on a noisy TIFF and save it")
     p.add_argument("image", help="noisy TIFF to train on")
     p.add_argument("-o", "--output", required=True, help="model file (.safetensors)")
+    p.add_argument("--overwrite", action="store_true", help="replace the output if it exists "
+                   "(default: refuse)")
     p.add_argument("--distributed", action="store_true",
                    help="one of several processes started by torchrun (GPUs or CPUs, one or more "
                    "nodes) that train one model together; rank 0 saves it (see docs/engine.md)")
@@ -394,6 +449,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--uncertainty", help=f"write the posterior standard deviation here ({able})")
     p.add_argument("--dtype", choices=("float32", "input"), default="float32",
                    help="output pixel type: float32 (default) or the input's")
+    p.add_argument("--overwrite", action="store_true", help="replace outputs that exist "
+                   "(default: refuse); inputs are never replaced")
     _add_common(p)
     _add_training_options(p)
     p.set_defaults(func=cmd_denoise)
@@ -426,15 +483,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "demo" and args.minutes is None and args.steps is None and args.epochs is None:
         args.steps = DEMO_STEPS
         info(f"Demo: {DEMO_STEPS} training steps (--steps or --minutes to change).")
-    try:
-        return args.func(args)
-    except BlindspotError as exc:
-        sys.stderr.write(f"blindspot: error: {exc}\n")
-        return 2
-    except KeyboardInterrupt:
-        sys.stderr.write("blindspot: interrupted\n")
-        return 130
-
+    return run_command(args.func, args)
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())

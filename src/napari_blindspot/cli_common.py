@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import os
 import sys
 
-from .engine import BlindspotError
 from .io.tiff import TiffImage, read_tiff
 
 
@@ -18,9 +16,7 @@ def info(message: str) -> None:
 def read_input(path: str, axes: str | None) -> TiffImage:
     """Read an input TIFF, saying which axes it has and where they came from (``axes``
     overrides)."""
-    if not os.path.isfile(path):
-        raise BlindspotError(f"Input file {path!r} does not exist.")
-    image = read_tiff(path)
+    image = read_tiff(path)  # refuses missing, folder, unreadable, empty and damaged files
     if axes:
         image.axes = axes.upper()
         image.axes_source = "given"

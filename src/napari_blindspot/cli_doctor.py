@@ -11,11 +11,10 @@ import argparse
 import contextlib
 import json
 import logging
-import os
 from typing import Any
 
 from .cli_common import info
-from .engine import BlindspotError, ConfigError, method_names
+from .engine import ConfigError, method_names
 
 MARKS = {True: "PASS", False: "FAIL", None: "    "}
 
@@ -49,8 +48,10 @@ def cmd_doctor(args: argparse.Namespace) -> int:
                           f"{', '.join(method_names())}.")
     if args.steps < 3:
         raise ConfigError(f"--steps {args.steps}: give at least 3 (validation runs every third).")
-    if args.json and not os.path.isdir(os.path.dirname(os.path.abspath(args.json))):
-        raise BlindspotError(f"--json {args.json!r}: its folder does not exist; create it first.")
+    if args.json:
+        from .cli_checks import check_output
+
+        check_output("--json", args.json, overwrite=True)  # a report: replaced without asking
     targets = gpu_check.default_targets()
     info("Checking: " + ", ".join(["cpu (float32, the reference)"] + [t.label for t in targets])
          + f"; {args.steps} training steps per method and device.")
@@ -84,8 +85,8 @@ def _quiet_logs():
 
 
 def _write_json(path: str, data: dict) -> None:
-    """Write ``data`` to ``path`` atomically (a partial file, then a rename)."""
-    partial = f"{path}.partial"
-    with open(partial, "w", encoding="utf-8") as f:
+    """Write ``data`` to ``path`` atomically (:mod:`.engine.atomic`)."""
+    from .engine.atomic import atomic_path
+
+    with atomic_path(path) as tmp, open(tmp, "w", encoding="utf-8") as f:
         json.dump(data, f, indent=1, default=str)
-    os.replace(partial, path)

@@ -18,11 +18,11 @@ def cmd_export(args: argparse.Namespace) -> int:
     from .engine.bioimageio import export_package, require
     from .engine.bioimageio.documentation import PROJECT_URL
 
+    from . import cli_checks as checks
+
     require("bioimageio.spec", *(() if args.no_test else ("bioimageio.core",)))
-    if os.path.abspath(args.output) == os.path.abspath(args.model):
-        raise BlindspotError("The package path (-o) is the model file itself; choose another path.")
-    if os.path.exists(args.output) and not args.overwrite:
-        raise BlindspotError(f"{args.output!r} already exists; choose another path or pass --overwrite.")
+    checks.check_paths([("MODEL", args.model), ("--sample", args.sample)], [("-o", args.output)],
+                       args.overwrite)
     model = load_model(args.model, device="cpu")
     if not hasattr(model, "config"):
         raise BlindspotError(f"{args.model!r} is not a napari-blindspot model; only those can be exported.")

@@ -8,6 +8,8 @@ import zlib
 
 import numpy as np
 
+from .engine.atomic import atomic_path
+
 
 def to_uint8(image: np.ndarray, low: float, high: float) -> np.ndarray:
     """Scale ``image`` linearly so that ``low -> 0`` and ``high -> 255`` (clipped)."""
@@ -16,7 +18,7 @@ def to_uint8(image: np.ndarray, low: float, high: float) -> np.ndarray:
 
 
 def write_png(path: str | os.PathLike, image: np.ndarray) -> None:
-    """Write a 2D uint8 array as a grayscale PNG."""
+    """Write a 2D uint8 array as a grayscale PNG (atomically, see :mod:`.engine.atomic`)."""
     img = np.ascontiguousarray(image, dtype=np.uint8)
     if img.ndim != 2:
         raise ValueError(f"write_png needs a 2D image, got shape {img.shape}")
@@ -28,7 +30,7 @@ def write_png(path: str | os.PathLike, image: np.ndarray) -> None:
                 + struct.pack(">I", zlib.crc32(tag + data) & 0xFFFFFFFF))
 
     header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
-    with open(path, "wb") as f:
+    with atomic_path(path) as tmp, open(tmp, "wb") as f:
         f.write(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header)
                 + chunk(b"IDAT", zlib.compress(raw, 6)) + chunk(b"IEND", b""))
 

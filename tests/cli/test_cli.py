@@ -68,7 +68,7 @@ def test_guessed_axes_are_reported_and_overridable(tmp_path, capsys):
     out = tmp_path / "o.tif"
     assert main(["denoise", str(plain), "--method", "n2v", "--axes", "TYX", "-o", str(out), *TINY]) == 0
     assert read_tiff(out).axes == "TYX"
-    assert main(["denoise", str(plain), "--method", "n2v", "-o", str(out), *TINY]) == 0
+    assert main(["denoise", str(plain), "--method", "n2v", "-o", str(out), "--overwrite", *TINY]) == 0
     assert "guessed axes 'ZYX'" in capsys.readouterr().err
 
 

@@ -257,7 +257,8 @@ def test_foreign_package_runs_through_bioimageio_core(tmp_path, capsys):
     out = tmp_path / "o.tif"
     assert main(["denoise", str(image), "--model", str(package), "-o", str(out)]) == 0
     assert "bioimage.io model 'smooth'" in capsys.readouterr().err
-    assert main(["denoise", str(image), "--model", str(package), "-o", str(out), "--tta"]) == 2
+    assert main(["denoise", str(image), "--model", str(package), "-o", str(out), "--tta",
+                 "--overwrite"]) == 2
     assert "napari-blindspot models only" in capsys.readouterr().err
     assert main(["export", str(package), "-o", str(tmp_path / "again.zip")]) == 2
     assert "not a napari-blindspot model" in capsys.readouterr().err

@@ -32,6 +32,7 @@ def test_without_the_extra_imports_and_says_what_to_install(tmp_path):
         print("RC", rc1, rc2)
     """)
     write_tiff(tmp_path / "x.tif", np.zeros((32, 32), np.float32), "YX")
+    (tmp_path / "m.zip").write_bytes(b"PK\x05\x06" + bytes(18))  # an (empty) package file: it exists
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
     assert "RC 2 2" in out.stdout, out.stdout + out.stderr
     assert out.stderr.count('pip install "napari-blindspot[bioimageio]"') == 2, out.stderr

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -16,6 +17,9 @@ NOISE_FITS = ("fixed", "fine-tune", "joint")
 NOISE_CALIBRATIONS = ("image", "repeats", "pair")
 SCHEDULES = ("cosine", "constant")
 CHANNEL_MODES = ("independent", "joint")
+#: Seeds run from 0 to 2**32 - 4 (numpy and torch generators get seed + 0..3).
+MAX_SEED = 2 ** 32 - 3
+
 #: The values of the fields that take one of a few names (front ends offer these).
 FIELD_CHOICES = {"noise_model": NOISE_MODELS, "noise_fit": NOISE_FITS,
                  "noise_calibration": NOISE_CALIBRATIONS, "schedule": SCHEDULES,
@@ -93,7 +97,9 @@ class TrainConfig:
     def validate(self) -> "TrainConfig":
         """Check every field; raise :class:`ConfigError` naming the first bad one."""
         def bad(name: str, why: str) -> ConfigError:
-            return ConfigError(f"Invalid setting {name}={getattr(self, name)!r}: {why}")
+            err = ConfigError(f"Invalid setting {name}={getattr(self, name)!r}: {why}")
+            err.setting = name  # type: ignore[attr-defined]  # front ends name their own option
+            return err
 
         method = method_class(self.method)
         parse_axes(self.axes)
@@ -119,6 +125,8 @@ class TrainConfig:
                 continue
             if isinstance(value, bool) or not isinstance(value, (int, float)):
                 raise bad(name, "must be a number" + (" or None" if optional else ""))
+            if not math.isfinite(value):
+                raise bad(name, "must be a finite number" + (" or None" if optional else ""))
         if self.steps is None and self.epochs is None and self.time_budget_s is None:
             raise ConfigError("Set a training length: steps, epochs or time_budget_s.")
         for name in ("steps", "epochs"):
@@ -145,15 +153,15 @@ class TrainConfig:
             if self.noise_sigma is None or not self.noise_sigma > 0:
                 raise bad("noise_sigma", "a known-sigma Gaussian noise model needs noise_sigma > 0 "
                           "(in the image's intensity units)")
-        if not isinstance(self.seed, int):
-            raise bad("seed", "must be an integer")
+        if not isinstance(self.seed, int) or isinstance(self.seed, bool) or not 0 <= self.seed < MAX_SEED:
+            raise bad("seed", f"must be an integer from 0 to {MAX_SEED - 1}")
         if not isinstance(self.device, str) or not self.device:
             raise bad("device", "use 'auto', 'cpu', 'cuda', 'cuda:N' or 'mps'")
         if self.tile_batch is not None and (not isinstance(self.tile_batch, int)
                                             or isinstance(self.tile_batch, bool) or self.tile_batch < 1):
             raise bad("tile_batch", "must be an integer >= 1, or None for the device's default")
-        if self.num_threads is not None and self.num_threads < 1:
-            raise bad("num_threads", "must be >= 1 or None")
+        if self.num_threads is not None and (not isinstance(self.num_threads, int) or self.num_threads < 1):
+            raise bad("num_threads", "must be an integer >= 1 or None")
         method.validate(self)
         self.axes = self.axes.upper()
         return self

@@ -9,7 +9,12 @@ from __future__ import annotations
 
 
 class BlindspotError(ValueError):
-    """Base class for user-facing errors of napari-blindspot."""
+    """Base class for user-facing errors of napari-blindspot.
+
+    ``exit_code`` is what the ``blindspot`` command exits with: 2 for bad input or settings.
+    """
+
+    exit_code = 2
 
 
 class AxesError(BlindspotError):
@@ -26,3 +31,14 @@ class ConfigError(BlindspotError):
 
 class ModelFileError(BlindspotError):
     """A model file is damaged, not a napari-blindspot model, or incompatible."""
+
+
+class ResourceError(BlindspotError):
+    """The machine ran short while working: memory or disk space (settings were fine)."""
+
+    exit_code = 1
+
+
+class OutputError(ResourceError):
+    """A result could not be written (disk full, folder gone, read-only); the previous file,
+    if any, is unchanged."""

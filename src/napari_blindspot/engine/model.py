@@ -14,26 +14,54 @@ from torch import nn
 from .axes import CanonicalView, check_axes
 from .config import TrainConfig
 from .device import autocast, autocast_dtype, default_tile_batch, place_network, select_device
-from .errors import AxesError, DataError
+from .errors import AxesError, ConfigError, DataError
 from .events import PredictionProgress
 from .methods.base import Method
 from .methods.registry import get_method
 from .model_file import load_network, save_model
 from .normalization import Normalization, check_finite
-from .tiling import predict_sample, predict_whole
+from .memory import PredictionPlan, bytes_per_pixel, plan_prediction
+from .tiling import minimal_tile, predict_sample, predict_whole
 
 PredictionResult = dict[str, np.ndarray]
 
 
 def check_image(data: Any) -> None:
     """Raise :class:`DataError` for arrays that cannot be denoised (empty, non-numeric)."""
-    shape = tuple(getattr(data, "shape", ()))
+    if not hasattr(data, "shape") or not hasattr(data, "dtype"):
+        raise DataError(f"The image must be an array with a shape and a pixel type (numpy, dask, "
+                        f"zarr...), not a {type(data).__name__}: wrap it with numpy.asarray().")
+    shape = tuple(data.shape)
     if not shape or int(np.prod(shape)) == 0:
         raise DataError(f"The image is empty (shape {shape}); open an image with pixels in it.")
     dtype = np.dtype(getattr(data, "dtype", np.float32))
     if dtype.kind not in "uif":
         raise DataError(f"Unsupported pixel type {dtype}: use integer or floating-point images "
                         "(complex, boolean and label images cannot be denoised).")
+
+
+def check_prediction_options(*, tile_size: Any = None, tile_size_z: Any = None,
+                             tile_batch: Any = None) -> None:
+    """Raise :class:`ConfigError` for tile settings that cannot work (None: the model's)."""
+    for name, value, lo in (("tile_size", tile_size, 16), ("tile_size_z", tile_size_z, 4),
+                            ("tile_batch", tile_batch, 1)):
+        if value is None:
+            continue
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < lo:
+            raise ConfigError(f"Invalid {name}={value!r}: must be an integer >= {lo}, or None for "
+                              "the model's setting" + (" (--tile-size)" if name == "tile_size" else "")
+                              + ".")
+
+
+def check_result(result: dict[str, np.ndarray], sample: int) -> None:
+    """Raise :class:`DataError` if a prediction came out NaN or infinite (an unusable model)."""
+    for key, value in result.items():
+        if not np.isfinite(value).all():
+            bad = int(value.size - np.count_nonzero(np.isfinite(value)))
+            raise DataError(f"The model produced {bad} NaN or infinite value(s) in sample {sample} "
+                            f"({'the denoised image' if key == 'denoised' else 'the uncertainty'}): "
+                            "it is unusable (its training diverged, or its file is damaged); "
+                            "retrain it. Nothing was written.")
 
 
 @dataclass
@@ -52,6 +80,7 @@ class DenoisingModel:
 
     def __post_init__(self) -> None:
         self.method: Method = get_method(self.config)
+        self._bytes_per_pixel: float | None = None  # measured once, by the memory guard
         place_network(self.net, self.device, self.ndim_spatial)
         self.net.eval()
 
@@ -140,14 +169,18 @@ class DenoisingModel:
         (posterior standard deviation, same units) when requested and the method has one.
         Closing the generator cancels.
         """
+        check_prediction_options(tile_size=tile_size, tile_size_z=tile_size_z, tile_batch=tile_batch)
         view = self._view(data, axes)
         cfg = self.config
         want = ("denoised", "std") if (uncertainty and self.has_uncertainty) else ("denoised",)
         ts = tile_size or cfg.tile_size
         tile_shape = ((tile_size_z or cfg.tile_size_z, ts, ts) if cfg.train_3d else (ts, ts))
-        outputs = {k: view.empty_like_source(np.float32) for k in want}
         multiple = self.method.size_multiple(cfg)
         margin = self.method.receptive_radius(cfg)
+        plan = self._plan(view, tile_shape, tile_batch or cfg.tile_batch or default_tile_batch(self.device),
+                          len(want), multiple, margin, tta)
+        tile_shape, tile_batch = plan.tile_shape, plan.tile_batch
+        outputs = {k: view.empty_like_source(np.float32) for k in want}
         start = time.perf_counter()
         units = [(s, c) for s in range(view.n_samples)
                  for c in (range(view.n_channels) if cfg.channels == "independent" else [None])]
@@ -159,7 +192,7 @@ class DenoisingModel:
             block = self.normalization.normalize(block, c, inplace=True)
             gen = predict_sample(self._infer_fn(c), block, tile_shape=tile_shape, multiple=multiple,
                                  margin=margin,
-                                 batch_size=tile_batch or cfg.tile_batch or default_tile_batch(self.device),
+                                 batch_size=tile_batch,
                                  device=self.device, tta=tta, keys=want,
                                  pad_mode=self.method.pad_mode)
             try:
@@ -172,14 +205,33 @@ class DenoisingModel:
             finally:
                 gen.close()
             del block
-            den = self.normalization.denormalize(result["denoised"], c, inplace=True)
-            view.write(outputs["denoised"], s, den, c)
-            if "std" in result:
-                view.write(outputs["std"], s, self.normalization.scale_std(result["std"], c), c)
+            with np.errstate(over="ignore", invalid="ignore"):  # overflow: refused just below
+                done = {"denoised": self.normalization.denormalize(result["denoised"], c, inplace=True)}
+                if "std" in result:
+                    done["std"] = self.normalization.scale_std(result["std"], c)
+            check_result(done, s)
+            for key, value in done.items():
+                view.write(outputs[key], s, value, c)
         out = {"denoised": outputs["denoised"]}
         if "std" in outputs:
             out["uncertainty"] = outputs["std"]
         return out
+
+    def _plan(self, view: CanonicalView, tile_shape: tuple[int, ...], tile_batch: int, n_out: int,
+              multiple: int, margin: int, tta: bool) -> PredictionPlan:
+        """Tiles and tiles in flight that fit into memory (see :func:`.memory.plan_prediction`)."""
+        if self._bytes_per_pixel is None:
+            probe_channels = torch.zeros(1, dtype=torch.long) if self.config.channels == "independent" else None
+            self._bytes_per_pixel = bytes_per_pixel(
+                self.net, lambda net, b: self.method.infer(net, b[0], probe_channels), self.net_channels, 1,
+                tile_shape, multiple, self.device, lambda: autocast(self.device, autocast_dtype(self.device)
+                                                                    if self.config.mixed_precision else None),
+                train=False)
+        pixels = float(np.prod(view.spatial_shape))
+        result_bytes = 4.0 * n_out * float(np.prod(view.data.shape))
+        sample_bytes = 4.0 * pixels * (2 * view.n_channels + n_out * view.n_channels + 1)
+        return plan_prediction(self._bytes_per_pixel, tile_shape, tile_batch, result_bytes,
+                               sample_bytes, minimal_tile(margin, multiple), self.device, tta)
 
     def predict(self, data: Any, axes: str | None = None, *,
                 progress: Callable[[PredictionProgress], None] | None = None,

@@ -10,6 +10,7 @@ noise parameters, steps, losses).  Anything else is rejected with a
 from __future__ import annotations
 
 import json
+import math
 import os
 from typing import TYPE_CHECKING, Any, NamedTuple
 
@@ -18,6 +19,7 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 
 from .. import __version__
+from .atomic import atomic_path
 from .config import TrainConfig
 from .device import select_device
 from .errors import BlindspotError, ModelFileError
@@ -58,9 +60,50 @@ def save_model(model: "DenoisingModel", path: str | os.PathLike) -> None:
         "channels": str(model.channels),
         "info": json.dumps(model.info, default=float),
     }
-    tmp = f"{os.fspath(path)}.partial"
-    save_file(tensors, tmp, metadata=metadata)
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp:  # the previous file stays whole until this one is
+        try:
+            save_file(tensors, tmp, metadata=metadata)
+        except OSError:
+            raise
+        except Exception as exc:  # safetensors reports failed writes as its own error type
+            raise OSError(getattr(exc, "errno", None) or _errno_in(str(exc)), str(exc)) from exc
+
+
+def _errno_in(text: str) -> int:
+    """The errno a writer's message names (``No space left on device``...), else EIO."""
+    import errno
+
+    for code in (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EFBIG, errno.ENOENT):
+        if os.strerror(code).lower() in text.lower():
+            return code
+    return errno.EIO
+
+
+def damaged(path: str | os.PathLike, why: str) -> ModelFileError:
+    """The one message for a model file whose content cannot be trusted."""
+    return ModelFileError(f"The model file {os.fspath(path)!r} is damaged ({why}): save or copy "
+                          "it again, or retrain.")
+
+
+def check_normalization(normalization: Normalization, path: str | os.PathLike) -> None:
+    """Refuse statistics no trained model can have: non-finite, or a std that is not > 0."""
+    values = list(normalization.mean) + list(normalization.std)
+    if not normalization.mean or len(normalization.mean) != len(normalization.std):
+        raise damaged(path, "its normalisation statistics are missing or mismatched")
+    if not all(math.isfinite(v) for v in values):
+        raise damaged(path, f"its normalisation statistics are not finite: mean "
+                      f"{list(normalization.mean)}, std {list(normalization.std)}")
+    if not all(v > 0 for v in normalization.std):
+        raise damaged(path, f"its normalisation std {list(normalization.std)} is not positive")
+
+
+def check_weights(tensors: dict, path: str | os.PathLike) -> None:
+    """Refuse weights holding NaN or infinite values."""
+    import torch
+
+    for name, tensor in tensors.items():
+        if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all()):
+            raise damaged(path, f"its weights {name!r} hold NaN or infinite values")
 
 
 def read_metadata(path: str | os.PathLike) -> dict[str, str]:
@@ -96,7 +139,7 @@ def load_network(path: str | os.PathLike, device: str = "auto") -> StoredModel:
     try:
         method_name = json.loads(meta["config"]).get("method")
     except (KeyError, ValueError, TypeError, AttributeError) as exc:
-        raise ModelFileError(f"The metadata of {os.fspath(path)!r} is damaged: {exc}") from exc
+        raise damaged(path, f"its metadata cannot be read: {exc}") from exc
     if method_name not in method_names():
         raise ModelFileError(
             f"{os.fspath(path)!r} holds a model of the method {method_name!r}, which this napari-blindspot "
@@ -108,19 +151,22 @@ def load_network(path: str | os.PathLike, device: str = "auto") -> StoredModel:
         channels = int(meta["channels"])
         info = json.loads(meta.get("info", "{}"))
     except (KeyError, ValueError, TypeError, BlindspotError) as exc:
-        raise ModelFileError(f"The metadata of {os.fspath(path)!r} is damaged: {exc}") from exc
+        raise damaged(path, f"its metadata cannot be read: {exc}") from exc
+    check_normalization(normalization, path)
     try:
         tensors = load_file(os.fspath(path))
     except Exception as exc:
-        raise ModelFileError(f"The weights in {os.fspath(path)!r} cannot be read (damaged file?): {exc}") from exc
+        raise damaged(path, f"its weights cannot be read: {exc}") from exc
+    check_weights(tensors, path)
     method = get_method(config)
     net_channels = 1 if config.channels == "independent" else channels
     net = method.build(config, net_channels, 3 if config.train_3d else 2, normalization)
     try:
         net.load_state_dict(tensors, strict=True)
     except RuntimeError as exc:
-        raise ModelFileError(f"The weights in {os.fspath(path)!r} do not fit the network described in "
-                             f"its configuration (damaged or edited file): {exc}") from exc
+        detail = [line.strip() for line in str(exc).splitlines() if line.strip()]
+        raise damaged(path, "its weights do not fit the network its configuration describes: "
+                      + (detail[1] if len(detail) > 1 else detail[0] if detail else "")) from exc
     net.to(select_device(device))  # DenoisingModel puts it in its fastest memory format
     return StoredModel(config, net, normalization, channels, info)
 

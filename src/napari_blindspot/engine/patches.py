@@ -15,6 +15,11 @@ from .errors import DataError
 from .normalization import Normalization, check_finite
 
 
+#: The smallest patch sides the configuration allows (see :class:`~.config.TrainConfig`).
+MIN_PATCH = 8
+MIN_PATCH_Z = 4
+
+
 @dataclass(frozen=True)
 class Region:
     """A set of samples and a band of rows ``[y0, y1)`` that patches may come from."""
@@ -32,11 +37,24 @@ def patch_shape_for(view: CanonicalView, patch_size: int, patch_size_z: int) -> 
         raise DataError(f"The image is empty (shape {tuple(view.data.shape)}).")
     if any(s < p for s, p in zip(spatial, shape)):
         names = view.spatial_axes
-        raise DataError(
-            f"The image ({' x '.join(f'{n}={s}' for n, s in zip(names, spatial))}) is smaller than "
-            f"the training patch ({' x '.join(map(str, shape))}): choose a patch size of at most "
-            f"{min(spatial[-2:]) // 4 * 4}" + (f" and a Z patch of at most {spatial[0] // 4 * 4}"
-                                                 if view.train_3d else "") + ".")
+        sizes = ' x '.join(f'{n}={s}' for n, s in zip(names, spatial))
+        axes_hint = (f"check the axes ({view.axes!r} for shape {tuple(view.data.shape)}): Y and X "
+                     "must be the image's rows and columns")
+        largest_yx = min(spatial[-2:]) // 4 * 4
+        if largest_yx < MIN_PATCH:
+            raise DataError(f"The image ({sizes}) is too small to train on: Y and X need at least "
+                            f"{MIN_PATCH} pixels each; {axes_hint}.")
+        fixes = []
+        if any(s < p for s, p in zip(spatial[-2:], shape[-2:])):
+            fixes.append(f"a patch size of at most {largest_yx} (patch_size, --patch-size)")
+        if view.train_3d and spatial[0] < shape[0]:
+            largest_z = spatial[0] // 4 * 4
+            fixes.append(f"a Z patch of at most {largest_z} (patch_size_z, --patch-size-z)"
+                         if largest_z >= MIN_PATCH_Z else "2D training, as the stack has too few "
+                         f"Z slices for 3D patches (at least {MIN_PATCH_Z})")
+        raise DataError(f"The image ({sizes}) is smaller than the training patch "
+                        f"({' x '.join(map(str, shape))}): choose {' and '.join(fixes)}, or "
+                        f"{axes_hint}.")
     return shape
 
 

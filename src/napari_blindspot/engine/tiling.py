@@ -44,6 +44,11 @@ def _fit_tile(tile: int, margin: int, multiple: int) -> int:
     return -(-tile // multiple) * multiple
 
 
+def minimal_tile(margin: int, multiple: int) -> int:
+    """The smallest tile side prediction uses (any smaller tile is enlarged to it)."""
+    return _fit_tile(1, margin, multiple)
+
+
 def _ramp(length: int, margin: int, lo_inner: bool, hi_inner: bool) -> np.ndarray:
     """1D weights: 0 in ``margin``, cosine ramp over ``BLEND``, 1 inside, at inner ends only."""
     w = np.ones(length, np.float32)

@@ -31,6 +31,7 @@ from .device import (autocast, autocast_dtype, configure_threads, describe_devic
                      select_device)
 from .errors import ConfigError, DataError
 from .events import Preview, TrainingFinished, TrainingProgress, TrainingStarted
+from .memory import check_training_memory, training_estimate
 from .methods.registry import get_method
 from .native_libs import guard_compiler_imports
 from .threads import ThreadTuner
@@ -112,7 +113,8 @@ class TrainingRun:
         self._reference = self._noise_reference(noise_reference, data)
         self.patch_shape = patch_shape_for(self.view, config.patch_size, config.patch_size_z)
         self.dist = distributed or SingleProcess()
-        self.device = self.dist.device or select_device(config.device)
+        self.device = (self.dist.device if self.dist.device is not None
+                       else select_device(config.device))
         self.max_threads = max_threads
         self.threads: ThreadTuner | None = None
         if initial is not None:
@@ -200,15 +202,6 @@ class TrainingRun:
         train_region, val_region = split_regions(self.view, self.patch_shape, c.validation_fraction)
         self.sampler = PatchSampler(views, normalization, self.patch_shape, train_region,
                                     self.rng, independent_channels=independent)
-        if val_region is not None:
-            n_val = int(np.clip(round(c.validation_fraction * self.epoch_patches),
-                                MIN_VALIDATION_PATCHES, MAX_VALIDATION_PATCHES))
-            val_sampler = PatchSampler(views, normalization, self.patch_shape, val_region,
-                                       np.random.default_rng(c.seed + 2),
-                                       independent_channels=independent, augment=False)
-            val, val_channels = val_sampler.fixed_set(n_val)
-            self.val_batch = torch.from_numpy(val)
-            self.val_channels = None if val_channels is None else torch.from_numpy(val_channels)
         if initial is not None:
             net = place_network(copy.deepcopy(initial.net), self.device, self.view.ndim_spatial)
         else:
@@ -217,15 +210,36 @@ class TrainingRun:
                                 self.device, self.view.ndim_spatial)
             self.calibrations = self.method.calibrate(net, self.view, normalization, independent,
                                                       self._reference)
+        self.amp_dtype = autocast_dtype(self.device) if c.mixed_precision else None
+        n_val = int(np.clip(round(c.validation_fraction * self.epoch_patches),
+                            MIN_VALIDATION_PATCHES, MAX_VALIDATION_PATCHES))
+        self._check_memory(net, n_val if val_region is not None else 0)
+        if val_region is not None:
+            val_sampler = PatchSampler(views, normalization, self.patch_shape, val_region,
+                                       np.random.default_rng(c.seed + 2),
+                                       independent_channels=independent, augment=False)
+            val, val_channels = val_sampler.fixed_set(n_val)
+            self.val_batch = torch.from_numpy(val)
+            self.val_channels = None if val_channels is None else torch.from_numpy(val_channels)
         guard_compiler_imports()  # building an optimizer imports torch._dynamo, and with it triton
         self.optimizer = torch.optim.Adam(self.method.param_groups(net, c.learning_rate),
                                           lr=c.learning_rate)
-        self.amp_dtype = autocast_dtype(self.device) if c.mixed_precision else None
         self.scaler = torch.amp.GradScaler("cuda", enabled=(self.device.type == "cuda"
                                                             and self.amp_dtype == torch.float16))
         self._loss = self.dist.training_loss(self.method, net)  # after the optimizer froze what stays
         self.normalization, self.net = normalization, net
         self.prepared = True
+
+    def _check_memory(self, net: nn.Module, n_val: int) -> None:
+        """Refuse, before anything big is allocated, a step that cannot fit (:mod:`.memory`)."""
+        c = self.config
+        channels = torch.zeros(1, dtype=torch.long) if c.channels == "independent" else None
+        self.memory = training_estimate(
+            net, lambda probe, b: self.method.loss(probe, b, torch.Generator().manual_seed(0), channels),
+            self.net_channels, len(self._views), self.patch_shape, self.method.size_multiple(c),
+            self.device, lambda: autocast(self.device, self.amp_dtype))
+        val_bytes = n_val * len(self._views) * self.net_channels * 4 * float(np.prod(self.patch_shape))
+        check_training_memory(self.memory, c.batch_size, self.patch_shape, self.device, extra=val_bytes)
 
     # ----------------------------------------------------------- control
     def stop(self) -> None:

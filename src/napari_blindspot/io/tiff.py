@@ -1,9 +1,11 @@
 """TIFF input and output with tifffile, keeping axes and pixel sizes.
 
 ``read_tiff`` returns the image, an axes string guessed from the file's own
-metadata (ImageJ hyperstack or OME) where it has any, and the pixel sizes.
+metadata (ImageJ hyperstack or OME) where it has any, and the pixel sizes; a damaged,
+truncated or impossibly large file is refused first (:mod:`.tiff_checks`).
 ``write_tiff`` writes an ImageJ-compatible hyperstack (axes reordered to ImageJ's
-``TZCYX`` order when needed) with the pixel size as resolution and spacing.
+``TZCYX`` order when needed) with the pixel size as resolution and spacing, or an
+OME-TIFF for pixel types ImageJ cannot hold; always atomically (:mod:`..engine.atomic`).
 """
 
 from __future__ import annotations
@@ -15,8 +17,10 @@ from typing import Any
 import numpy as np
 import tifffile
 
+from ..engine.atomic import atomic_path
 from ..engine.axes import check_axes, guess_axes
-from ..engine.errors import AxesError, DataError
+from ..engine.errors import AxesError, BlindspotError, DataError
+from .tiff_checks import check_series, damaged, tifffile_warnings
 
 _IMAGEJ_ORDER = "TZCYX"
 
@@ -58,43 +62,71 @@ def _resolution_to_size(tag: Any) -> float | None:
 def read_tiff(path: str | os.PathLike) -> TiffImage:
     """Read a TIFF file: data, axes (from ImageJ/OME metadata, else guessed), pixel sizes."""
     path = os.fspath(path)
-    try:
-        tif = tifffile.TiffFile(path)
-    except FileNotFoundError:
-        raise
-    except Exception as exc:  # noqa: BLE001 - tifffile raises many types
-        raise DataError(f"Cannot read {path!r} as a TIFF file: {exc}") from exc
-    with tif:
-        series = tif.series[0]
-        data = series.asarray()
-        axes_raw = series.axes
-        source = "guessed"
-        pixel: dict[str, float] = {}
-        unit = "micron"
-        meta: dict[str, Any] = {}
-        if tif.is_imagej and tif.imagej_metadata is not None:
-            meta = dict(tif.imagej_metadata)
-            source = "imagej"
-            unit = str(meta.get("unit", "micron")).replace("\\u00B5m", "micron")
-            if "spacing" in meta:
-                pixel["Z"] = float(meta["spacing"])
-        elif tif.is_ome:
-            source = "ome"
+    check_readable(path)
+    with tifffile_warnings() as warnings:
+        try:
+            tif = tifffile.TiffFile(path)
+        except Exception as exc:  # noqa: BLE001 - tifffile raises many types
+            raise DataError(f"Cannot read {path!r} as a TIFF file ({exc}): choose a TIFF image "
+                            "(.tif, .tiff, .ome.tif).") from exc
+        with tif:
             try:
-                ome = tifffile.xml2dict(tif.ome_metadata)["OME"]["Image"]
-                px = (ome[0] if isinstance(ome, list) else ome)["Pixels"]
-                for letter in "XYZ":
-                    if f"PhysicalSize{letter}" in px:
-                        pixel[letter] = float(px[f"PhysicalSize{letter}"])
-            except Exception:  # noqa: BLE001 - OME XML variants
-                pass
-        page = series.pages[0]
-        if page is not None and "X" not in pixel:
-            tags = page.tags
-            if "XResolution" in tags and "YResolution" in tags:
-                x, y = _resolution_to_size(tags["XResolution"]), _resolution_to_size(tags["YResolution"])
-                if x and y and not (x == 1.0 and y == 1.0):
-                    pixel["X"], pixel["Y"] = x, y
+                if not tif.series:
+                    raise DataError(f"{path!r} is a TIFF file without images in it.")
+                series = tif.series[0]
+                check_series(tif, series, path, warnings)
+                data = series.asarray()
+                check_series(tif, series, path, warnings)  # reading may find more damage
+            except (BlindspotError, MemoryError):
+                raise
+            except Exception as exc:  # noqa: BLE001 - damaged files raise many types
+                raise damaged(path, f"{type(exc).__name__}: {exc}") from exc
+            return _image_from(tif, series, data)
+
+
+def check_readable(path: str) -> None:
+    """Raise :class:`DataError` unless ``path`` is a file this process can read."""
+    if os.path.isdir(path):
+        raise DataError(f"{path!r} is a folder, not an image file: give the TIFF file inside it.")
+    if not os.path.exists(path):
+        raise DataError(f"Input file {path!r} does not exist.")
+    if not os.access(path, os.R_OK):
+        raise DataError(f"Input file {path!r} cannot be read (permission denied): check its "
+                        "permissions.")
+    if os.path.getsize(path) == 0:
+        raise DataError(f"Input file {path!r} is empty (0 bytes): copy it again.")
+
+
+def _image_from(tif: Any, series: Any, data: np.ndarray) -> TiffImage:
+    """Axes, pixel sizes and metadata of an opened file, with its pixels ``data``."""
+    axes_raw = series.axes
+    source = "guessed"
+    pixel: dict[str, float] = {}
+    unit = "micron"
+    meta: dict[str, Any] = {}
+    if tif.is_imagej and tif.imagej_metadata is not None:
+        meta = dict(tif.imagej_metadata)
+        source = "imagej"
+        unit = str(meta.get("unit", "micron")).replace("\\u00B5m", "micron")
+        if "spacing" in meta:
+            pixel["Z"] = float(meta["spacing"])
+    elif tif.is_ome:
+        source = "ome"
+        try:
+            ome = tifffile.xml2dict(tif.ome_metadata)["OME"]["Image"]
+            px = (ome[0] if isinstance(ome, list) else ome)["Pixels"]
+            for letter in "XYZ":
+                if f"PhysicalSize{letter}" in px:
+                    pixel[letter] = float(px[f"PhysicalSize{letter}"])
+        except Exception:  # noqa: BLE001 - OME XML variants
+            pass
+    page = series.pages[0]
+    if page is not None and "X" not in pixel:
+        tags = page.tags
+        if "XResolution" in tags and "YResolution" in tags:
+            x, y = _resolution_to_size(tags["XResolution"]), _resolution_to_size(tags["YResolution"])
+            if x and y and not (x == 1.0 and y == 1.0):
+                pixel["X"], pixel["Y"] = x, y
     axes = _normalize_axes(axes_raw) if source != "guessed" else None
     if axes is not None:
         try:
@@ -107,23 +139,22 @@ def read_tiff(path: str | os.PathLike) -> TiffImage:
     return TiffImage(data, axes, source, pixel, unit, meta)
 
 
-def write_tiff(path: str | os.PathLike, data: np.ndarray, axes: str, *,
-               pixel_size: dict[str, float] | None = None, unit: str = "micron",
-               dtype: Any = np.float32, metadata: dict[str, Any] | None = None) -> None:
-    """Write ``data`` (axes ``axes``) as an ImageJ-compatible TIFF.
+#: Pixel types an ImageJ hyperstack holds; OME-TIFF holds these and :data:`OME_DTYPES`.
+IMAGEJ_DTYPES = tuple(np.dtype(t) for t in ("uint8", "uint16", "int16", "float32"))
+OME_DTYPES = tuple(np.dtype(t) for t in ("int8", "int32", "uint32", "float64"))
+_OME_UNITS = {"micron": "\u00b5m", "um": "\u00b5m", "nm": "nm", "mm": "mm", "cm": "cm", "m": "m"}
 
-    ``dtype``: ``float32`` (default) or the source's integer dtype (values are rounded
-    and clipped to its range).  ``pixel_size`` maps ``"X"``/``"Y"``/``"Z"`` to sizes in ``unit``.
-    """
-    axes = check_axes(axes, data.shape)
-    arr = np.asarray(data)
+
+def tiff_format(dtype: Any) -> str | None:
+    """How :func:`write_tiff` stores ``dtype``: ``"imagej"``, ``"ome"`` or None (it cannot)."""
     dtype = np.dtype(dtype)
-    if dtype.kind in "ui":
-        info = np.iinfo(dtype)
-        arr = np.clip(np.round(arr), info.min, info.max).astype(dtype)
-    else:
-        arr = arr.astype(np.float32)
-    # ImageJ hyperstacks know T, Z, C, Y, X: S becomes T (or is merged into T)
+    if dtype in IMAGEJ_DTYPES:
+        return "imagej"
+    return "ome" if dtype in OME_DTYPES else None
+
+
+def _hyperstack(arr: np.ndarray, axes: str) -> tuple[np.ndarray, str]:
+    """``arr`` reordered to ImageJ's ``TZCYX`` order; S becomes T (or is merged into T)."""
     work_axes = axes
     if "S" in work_axes:
         if "T" in work_axes:
@@ -135,17 +166,58 @@ def write_tiff(path: str | os.PathLike, data: np.ndarray, axes: str, *,
         else:
             work_axes = work_axes.replace("S", "T")
     order = [work_axes.index(a) for a in _IMAGEJ_ORDER if a in work_axes]
-    arr = np.transpose(arr, order)
-    ij_axes = "".join(work_axes[i] for i in order)
-    if arr.dtype not in (np.uint8, np.uint16, np.float32):
-        arr = arr.astype(np.float32)
-    ij_meta: dict[str, Any] = {"axes": ij_axes, "unit": unit}
-    if metadata:
-        ij_meta.update({k: v for k, v in metadata.items() if k not in ("axes", "unit")})
+    return np.transpose(arr, order), "".join(work_axes[i] for i in order)
+
+
+def write_tiff(path: str | os.PathLike, data: np.ndarray, axes: str, *,
+               pixel_size: dict[str, float] | None = None, unit: str = "micron",
+               dtype: Any = np.float32, metadata: dict[str, Any] | None = None,
+               atomic: bool = True) -> np.dtype:
+    """Write ``data`` (axes ``axes``) as a TIFF; returns the pixel type written (``dtype``).
+
+    ``dtype``: ``float32`` (default), or e.g. the source's type: integer types are rounded and
+    clipped to their range.  uint8, uint16, int16 and float32 are written as an
+    ImageJ-compatible hyperstack; int8, int32, uint32 and float64, which ImageJ hyperstacks
+    cannot hold, as OME-TIFF (both keep axes and pixel sizes); other types raise
+    :class:`DataError`.  ``pixel_size`` maps ``"X"``/``"Y"``/``"Z"`` to sizes in ``unit``.
+    The file is written atomically (:mod:`..engine.atomic`): a failed write leaves any previous file
+    whole; ``atomic=False`` writes ``path`` directly (it is already a temporary file).
+    """
+    axes = check_axes(axes, data.shape)
+    arr = np.asarray(data)
+    dtype = np.dtype(dtype)
+    kind = tiff_format(dtype)
+    if kind is None:
+        raise DataError(f"TIFF output cannot hold {dtype} pixels: write float32 (the default) "
+                        "or one of " + ", ".join(t.name for t in IMAGEJ_DTYPES + OME_DTYPES) + ".")
+    if dtype.kind in "ui":
+        info = np.iinfo(dtype)
+        arr = np.clip(np.round(arr), info.min, info.max).astype(dtype)
+    else:
+        arr = arr.astype(dtype)
+    arr, ij_axes = _hyperstack(arr, axes)
     px = pixel_size or {}
-    if "Z" in px and "Z" in axes:
-        ij_meta["spacing"] = float(px["Z"])
     kwargs: dict[str, Any] = {}
-    if "X" in px and "Y" in px:
-        kwargs["resolution"] = (1.0 / float(px["X"]), 1.0 / float(px["Y"]))
-    tifffile.imwrite(os.fspath(path), arr, imagej=True, metadata=ij_meta, **kwargs)
+    if kind == "imagej":
+        ij_meta: dict[str, Any] = {"axes": ij_axes, "unit": unit}
+        if metadata:
+            ij_meta.update({k: v for k, v in metadata.items() if k not in ("axes", "unit")})
+        if "Z" in px and "Z" in axes:
+            ij_meta["spacing"] = float(px["Z"])
+        if "X" in px and "Y" in px:
+            kwargs["resolution"] = (1.0 / float(px["X"]), 1.0 / float(px["Y"]))
+        kwargs.update(imagej=True, metadata=ij_meta)
+    else:
+        ome_meta: dict[str, Any] = {"axes": ij_axes}
+        for letter in "XYZ":
+            if letter in px and letter in axes:
+                ome_meta[f"PhysicalSize{letter}"] = float(px[letter])
+                if unit in _OME_UNITS:
+                    ome_meta[f"PhysicalSize{letter}Unit"] = _OME_UNITS[unit]
+        kwargs.update(ome=True, metadata=ome_meta)
+    if not atomic:
+        tifffile.imwrite(os.fspath(path), arr, **kwargs)
+        return dtype
+    with atomic_path(path) as tmp:
+        tifffile.imwrite(tmp, arr, **kwargs)
+    return dtype

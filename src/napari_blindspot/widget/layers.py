@@ -14,8 +14,9 @@ from napari.layers import Image
 
 from ..engine import BlindspotError, CanonicalView, check_axes
 from ..engine.errors import AxesError
-from ..io.tiff import write_tiff
+from ..engine.atomic import same_file, staged
 from ..io.layer_meta import axes_for, layer_axes, pixel_size
+from ..io.tiff import write_tiff
 
 KINDS = ("denoised", "uncertainty", "preview")
 
@@ -301,7 +302,8 @@ def find_result(viewer: Any, source_name: str, kind: str) -> Image | None:
 # --------------------------------------------------------------------------- export
 def export_results(viewer: Any, source_name: str, path: str | Path, dtype: str = "float32"
                    ) -> list[Path]:
-    """Write ``"<source> [denoised]"`` (and ``[uncertainty]``) as ImageJ TIFF files.
+    """Write ``"<source> [denoised]"`` (and ``[uncertainty]``) as ImageJ TIFF files, both
+    atomically (a failed export changes no file) and never over a file a layer was opened from.
 
     ``dtype``: ``"float32"`` or ``"source"`` (the source layer's pixel type, values rounded
     and clipped; the uncertainty stays float32).  The uncertainty goes next to ``path``
@@ -314,20 +316,31 @@ def export_results(viewer: Any, source_name: str, path: str | Path, dtype: str =
     path = Path(path)
     if path.suffix.lower() not in (".tif", ".tiff"):
         path = path.with_name(path.name + ".tif")
-    written = []
-    for kind, target in (("denoised", path),
-                         ("uncertainty", path.with_name(f"{path.stem}_uncertainty{path.suffix}"))):
-        layer = denoised if kind == "denoised" else find_result(viewer, source_name, kind)
-        if layer is None:
-            continue
-        data = layer_data(layer)
-        axes = axes_for(tuple(data.shape), bool(layer.rgb), layer.metadata,
-                        getattr(layer, "axis_labels", None))
-        sizes, unit = pixel_size(layer.scale, getattr(layer, "units", None),
-                                 layer_axes(axes, bool(layer.rgb)))
-        out_dtype: Any = np.float32
-        if dtype == "source" and kind == "denoised":
-            out_dtype = np.dtype((layer.metadata.get("blindspot") or {}).get("source_dtype", "float32"))
-        write_tiff(target, np.asarray(data), axes, pixel_size=sizes, unit=unit, dtype=out_dtype)
-        written.append(target)
-    return written
+    jobs = [(kind, target, denoised if kind == "denoised" else find_result(viewer, source_name, kind))
+            for kind, target in (("denoised", path),
+                                 ("uncertainty", path.with_name(f"{path.stem}_uncertainty{path.suffix}")))]
+    jobs = [(kind, target, layer) for kind, target, layer in jobs if layer is not None]
+    for kind, target, _ in jobs:
+        for layer in viewer.layers:
+            opened_from = getattr(getattr(layer, "source", None), "path", None)
+            if opened_from and same_file(target, opened_from):
+                raise LayerError(f"{target} is the file the layer {layer.name!r} was opened from: "
+                                 "exporting there would replace it; choose another name.")
+    with staged() as stage:  # both files are replaced together, or neither
+        for kind, target, layer in jobs:
+            _export_layer(layer, kind, stage.path(target), dtype)
+    return [target for _, target, _ in jobs]
+
+
+def _export_layer(layer: Any, kind: str, path: str, dtype: str) -> None:
+    """Write one result layer to ``path`` (a temporary file of :func:`export_results`)."""
+    data = layer_data(layer)
+    axes = axes_for(tuple(data.shape), bool(layer.rgb), layer.metadata,
+                    getattr(layer, "axis_labels", None))
+    sizes, unit = pixel_size(layer.scale, getattr(layer, "units", None),
+                             layer_axes(axes, bool(layer.rgb)))
+    out_dtype: Any = np.float32
+    if dtype == "source" and kind == "denoised":
+        out_dtype = np.dtype((layer.metadata.get("blindspot") or {}).get("source_dtype", "float32"))
+    write_tiff(path, np.asarray(data), axes, pixel_size=sizes, unit=unit, dtype=out_dtype,
+               atomic=False)

@@ -17,6 +17,7 @@ from typing import Any
 from napari.qt.threading import thread_worker
 
 from ..engine import BlindspotError, DenoisingModel, TrainingRun
+from ..engine import failures
 
 log = logging.getLogger(__name__)
 
@@ -29,33 +30,15 @@ class Failed:
     message: str
 
 
-def _is_out_of_memory(exc: BaseException) -> bool:
-    if isinstance(exc, MemoryError):
-        return True
-    try:
-        import torch
-
-        if isinstance(exc, torch.cuda.OutOfMemoryError):
-            return True
-    except (ImportError, AttributeError):  # pragma: no cover - old torch
-        pass
-    return isinstance(exc, RuntimeError) and "out of memory" in str(exc).lower()
+#: How the widget names the settings an out-of-memory message asks to lower.
+SETTING_NAMES = {"batch_size": "the batch size", "patch_size": "the patch size",
+                 "tile_size": "the tile size (Advanced settings)",
+                 "tta": "test-time augmentation (Advanced settings)"}
 
 
 def user_message(exc: BaseException, doing: str) -> str:
     """A message for the user about ``exc`` raised while ``doing`` (e.g. "training")."""
-    if isinstance(exc, BlindspotError):
-        return str(exc)
-    if _is_out_of_memory(exc):
-        where = "GPU memory" if isinstance(exc, RuntimeError) else "memory"
-        return (f"Out of {where} while {doing}: lower the batch size or the patch size (training), "
-                "or the tile size under Advanced (denoising), or close other programs using it.")
-    if isinstance(exc, FloatingPointError):
-        return str(exc)
-    if isinstance(exc, OSError):
-        return f"File error while {doing}: {exc}"
-    return (f"Unexpected error while {doing}: {type(exc).__name__}: {exc}. "
-            "The full traceback is in the log; please report it.")
+    return failures.user_message(exc, doing, SETTING_NAMES)
 
 
 def _failed(exc: Exception, doing: str) -> Failed:

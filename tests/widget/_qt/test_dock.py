@@ -337,6 +337,7 @@ def test_3d_training_and_multichannel_preview(qtbot, viewer_widget):
     preview = viewer.layers["channels [preview]"]
     assert preview.data.shape == (1, 48, 48)
     assert preview.translate[0] == 1
+    qtbot.waitUntil(lambda: widget.run is not None and widget.run.step > 0, timeout=TIMEOUT_MS)
     widget.stop()
     wait_idle(qtbot, widget)
     assert viewer.layers["channels [denoised]"].data.shape == cells.shape

@@ -15,6 +15,7 @@ import numpy as np
 import tifffile
 import torch
 
+from ..atomic import atomic_path
 from ..errors import BlindspotError
 from .requirements import require
 from .documentation import CITATIONS, METHOD_NAMES, describe, readme, tags, write_cover
@@ -272,13 +273,12 @@ def export_package(model: Any, output: str | Path, *, sample: Any = None,
                              _clean_name(name or f"napari-blindspot {METHOD_NAMES[cfg.method]}"),
                              describe(cfg, model.channels, version),
                              authors or ["napari-blindspot user"], license, git_repo)
-        partial = output.with_name(output.name + ".partial.zip")
-        save_bioimageio_package(descr, output_path=partial)
         result = ExportResult(output, ["pytorch_state_dict"] + (["torchscript"] if traced else []),
                               example.origin, ts_note)
-        if test:
-            result.test_status = _test(partial)
-        os.replace(partial, output)
+        with atomic_path(output, suffix=".zip") as partial:  # a failed test leaves no file
+            save_bioimageio_package(descr, output_path=Path(partial))
+            if test:
+                result.test_status = _test(Path(partial))
     return result
 
 
