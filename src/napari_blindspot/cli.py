@@ -30,8 +30,9 @@ from .engine import (BlindspotError, DenoisingModel, Preview, PredictionProgress
                      load_model, method_class, method_classes, method_names)
 from .engine.config import FIELD_CHOICES
 from .cli_common import info, read_input as _read
+from .cli_info import cmd_info, model_label as _label
 from .io.tiff import TiffImage, read_tiff, tiff_format, write_tiff
-from .text import (denoising_progress, loss_line, model_summary, noise_text, progress_line,
+from .text import (denoising_progress, loss_line, noise_text, progress_line,
                    training_finished, training_started)
 from . import cli_checks as checks
 from .cli_errors import run_command
@@ -140,8 +141,14 @@ def _train(args: argparse.Namespace, image: TiffImage, distributed: Any = None) 
             paired = next(cls for cls in method_classes() if cls.takes_target())
             config = config.replace(method=paired.name)
             info(f"A --target was given: training {paired.display_name}.")
+    reference = None
+    if getattr(args, "noise_from", None):
+        reference = _read(args.noise_from, image.axes).data
+        if config.noise_calibration != "pair":
+            config = config.replace(noise_calibration="pair")
     try:
-        run = TrainingRun(image.data, config, target=target, distributed=distributed)
+        run = TrainingRun(image.data, config, target=target, noise_reference=reference,
+                          distributed=distributed)
     except ConfigError as exc:
         raise checks.with_option(exc) from None
     args.doing = "training"
@@ -166,12 +173,14 @@ def _train(args: argparse.Namespace, image: TiffImage, distributed: Any = None) 
     return model
 
 
-def _predict(model: DenoisingModel, image: TiffImage, args: argparse.Namespace) -> dict[str, np.ndarray]:
+def _predict(model: DenoisingModel, image: TiffImage, args: argparse.Namespace, *,
+             uncertainty: bool | None = None) -> dict[str, np.ndarray]:
+    """Denoise ``image``; the uncertainty map too when asked (default: when --uncertainty was)."""
     args.doing = "denoising"
     bar = ProgressBar()
+    want = bool(getattr(args, "uncertainty", None)) if uncertainty is None else uncertainty
     result = model.predict(image.data, image.axes, progress=bar.prediction,
-                           tile_size=args.tile_size, tta=args.tta,
-                           uncertainty=bool(getattr(args, "uncertainty", None)))
+                           tile_size=args.tile_size, tta=args.tta, uncertainty=want)
     bar.end()
     return result
 
@@ -196,9 +205,10 @@ def _save_model(model: DenoisingModel, path: str) -> None:
 def _check_train(args: argparse.Namespace) -> None:
     """`train`'s checks before any work (options, input and output paths)."""
     checks.check_options(args)
-    checks.check_paths([("IMAGE", args.image), ("--target", args.target), ("--config", args.config)],
-                       [("-o", args.output)], args.overwrite)
+    checks.check_paths([("IMAGE", args.image), ("--target", args.target), ("--config", args.config),
+                        ("--noise-from", args.noise_from)], [("-o", args.output)], args.overwrite)
     checks.check_target(args.image, args.target)
+    checks.check_target(args.image, args.noise_from, "--noise-from")
 
 
 def cmd_train(args: argparse.Namespace) -> int:
@@ -219,10 +229,11 @@ def cmd_denoise(args: argparse.Namespace) -> int:
                              "this image first), not both.")
     checks.check_options(args)
     checks.check_paths([("IMAGE", args.image), ("--target", args.target), ("--model", args.model),
-                        ("--config", args.config)],
+                        ("--config", args.config), ("--noise-from", args.noise_from)],
                        [("-o", args.output), ("--uncertainty", args.uncertainty),
                         ("--save-model", args.save_model)], args.overwrite)
     checks.check_target(args.image, args.target)
+    checks.check_target(args.image, args.noise_from, "--noise-from")
     image = _read(args.image, args.axes)
     dtype = checks.output_dtype(args.dtype, image.data.dtype)
     n = float(image.data.size)
@@ -251,57 +262,6 @@ def cmd_denoise(args: argparse.Namespace) -> int:
     return 0
 
 
-def _label(model: Any) -> str:
-    """The model summary of napari-blindspot models; foreign bioimage.io models name themselves."""
-    return model_summary(model) if hasattr(model, "config") else model.label()
-
-
-def cmd_info(args: argparse.Namespace) -> int:
-    checks.check_input("MODEL", args.model)
-    model = load_model(args.model, device="cpu")
-    if not hasattr(model, "config"):
-        print(f"{_label(model)} from {args.model}\naxes: {' '.join(model.input_axes)}"
-              f"\nchannels: {model.channels}")
-        return 0
-    c = model.config
-    print(f"model: {model_summary(model)}")
-    print(f"method: {c.method}\naxes: {c.axes} ({'3D' if c.train_3d else '2D'} training)")
-    print(f"channels: {model.channels} ({c.channels})")
-    print(f"steps trained: {model.info.get('steps')}  best validation loss: {model.info.get('best_val_loss')}")
-    if "noise_model" in model.method.fields():
-        _print_noise(model)
-    print(f"normalisation mean: {model.normalization.mean}  std: {model.normalization.std}")
-    return 0
-
-
-NOISE_FIT_WORDS = {"fixed": "kept fixed during training", "fine-tune": "fine-tuned in the second half "
-                   "of training", "joint": "learned with the network"}
-
-
-def _print_noise(model: DenoisingModel) -> None:
-    c = model.config
-    cals = model.info.get("noise_calibration") or []
-    source = {"image": "measured on the image", "repeats": "measured across repeated acquisitions"}.get(
-        cals[0]["source"] if cals else "", "not measured (a model file of napari-blindspot 0.1)")
-    known = c.noise_model == "gaussian-known"
-    print(f"noise model: {c.noise_model}" + ("" if c.noise_model == "mean-only" else
-          f" ({'given' if known else source}, {NOISE_FIT_WORDS.get(c.noise_fit, c.noise_fit)})"))
-    for k, v in model.noise_parameters().items():
-        print(f"noise {k}: {v:.6g}")
-    for ch in range(model.channels):
-        curve = model.noise_curve(ch)
-        if curve is None:
-            return
-        print(f"noise curve{f' of channel {ch}' if model.channels > 1 else ''} "
-              "(variance against the clean signal, intensity units):")
-        print("  signal     model" + ("   measured" if "measured" in curve else ""))
-        for i, (x, v) in enumerate(zip(curve["signal"], curve["variance"])):
-            extra = f" {curve['measured'][i]:10.4g}" if "measured" in curve else ""
-            print(f"  {x:8.4g} {v:9.4g}{extra}")
-        for warning in (cals[ch].get("warnings", []) if ch < len(cals) else []):
-            print(f"  warning: {warning}")
-
-
 def cmd_demo(args: argparse.Namespace) -> int:
     from .png import side_by_side, write_png
     from .samples import fluorescence_timelapse
@@ -318,7 +278,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
          f"written to {noisy_path}.")
     image = read_tiff(noisy_path)
     model = _train(args, image)
-    result = _predict(model, image, args)
+    result = _predict(model, image, args, uncertainty=True)
     outputs = [(os.path.join(args.out, "sample_denoised.tif"), result["denoised"], np.dtype(np.float32))]
     if "uncertainty" in result:
         outputs.append((os.path.join(args.out, "sample_uncertainty.tif"), result["uncertainty"],
@@ -411,6 +371,8 @@ def _add_training_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--config", help="JSON file with training settings (command-line options win)")
     paired = "/".join(cls.display_name for cls in method_classes() if cls.takes_target())
     g.add_argument("--target", help=f"second independent noisy acquisition ({paired})")
+    g.add_argument("--noise-from", help="HQ-SSL: measure the noise against this second acquisition of "
+                   "the same scene (same shape) instead of the image alone; it is not trained on")
 
 
 def _add_common(p: argparse.ArgumentParser) -> None:

@@ -214,10 +214,12 @@ def check_demo_folder(out: str, names: tuple[str, ...]) -> None:
     check_paths([], [("--out", os.path.join(out, n)) for n in names], overwrite=True)
 
 
-def check_target(image: str, target: str | None) -> None:
-    """A Noise2Noise ``--target`` must be a second acquisition, not the input itself."""
+def check_target(image: str, target: str | None, option: str = "--target") -> None:
+    """A second acquisition (Noise2Noise's ``--target``, HQ-SSL's ``--noise-from``) must not be
+    the input itself."""
     if target and same_file(image, target):
-        raise ConfigError(f"--target {target!r} is the input image itself: Noise2Noise needs a "
+        use = "Noise2Noise needs" if option == "--target" else "measuring the noise needs"
+        raise ConfigError(f"{option} {target!r} is the input image itself: {use} a "
                           "second, independent acquisition of the same scene.")
 
 

@@ -42,14 +42,14 @@ def train_distributed(args: argparse.Namespace, check: Callable[[argparse.Namesp
     with process_group(args.device or "auto") as group:
         try:
             _agreed_check(group, lambda: check(args))
+            # the other ranks' status lines would repeat rank 0's (their warnings still show)
             quiet = (contextlib.nullcontext() if group.is_main
                      else contextlib.redirect_stderr(io.StringIO()))
             with quiet:
                 image = read_input(args.image, args.axes)
-            if group.is_main:
                 info(f"Distributed training: {group.describe()}; each step trains on "
                      f"{group.world_size} batches, one per process.")
-            model = train(args, image, distributed=group)
+                model = train(args, image, distributed=group)
             if group.is_main:
                 save(model, args.output)
             group.barrier()

@@ -93,7 +93,8 @@ def test_non_model_file_is_rejected(noisy_tif, tmp_path, capsys):
 def test_info_and_demo(tmp_path, capsys):
     out = tmp_path / "demo"
     assert main(["demo", "--out", str(out), "--frames", "1", "--size", "64", *TINY]) == 0
-    for name in ("sample_noisy.tif", "sample_denoised.tif", "comparison.png", "model.safetensors"):
+    for name in ("sample_noisy.tif", "sample_clean.tif", "sample_denoised.tif", "sample_uncertainty.tif",
+                 "comparison.png", "model.safetensors"):
         assert (out / name).is_file()
     assert (out / "comparison.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert "PSNR noisy" in capsys.readouterr().out

@@ -27,7 +27,6 @@ from .methods.registry import get_method, method_names
 from .normalization import Normalization
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .bioimageio.foreign import BioimageioModel
     from .model import DenoisingModel
 
 FORMAT = "napari-blindspot-model"

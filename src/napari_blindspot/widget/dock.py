@@ -23,7 +23,7 @@ from qtpy.QtCore import QEvent, QObject, Qt, QTimer, Signal
 from qtpy.QtWidgets import (QComboBox, QFileDialog, QFrame, QGridLayout, QHBoxLayout, QLabel,
                             QLineEdit, QProgressBar, QPushButton, QScrollArea, QVBoxLayout, QWidget)
 
-from ..engine import (BlindspotError, DenoisingModel, Method, Preview, TrainConfig, TrainingFinished,
+from ..engine import (BlindspotError, DenoisingModel, Preview, TrainConfig, TrainingFinished,
                       TrainingProgress, TrainingRun, TrainingStarted, check_axes, describe_device,
                       load_model, method_class, method_classes, method_names, select_device)
 from ..engine.axes import CanonicalView
