@@ -326,6 +326,11 @@ class TrainingRun:
         }
         if self.calibrations:
             info["noise_calibration"] = [c if isinstance(c, dict) else c.to_dict() for c in self.calibrations]
+        if final:
+            refits = self.method.finish(net, self.view, self.normalization,
+                                        self.config.channels == "independent")
+            if refits:
+                info["noise_refit"] = [c.to_dict() for c in refits]
         model = DenoisingModel(self.config, net, self.normalization, self.view.n_channels, info)
         info["noise"] = model.noise_parameters()
         return model

@@ -140,6 +140,12 @@ class Method:
         measured (stored with the model), default nothing.  ``reference``: a second acquisition."""
         return []
 
+    def finish(self, net: nn.Module, view: CanonicalView, normalization: Normalization,
+               independent_channels: bool) -> list:
+        """After training, on the final network: what the method measures then (stored with the
+        model), default nothing."""
+        return []
+
     def before_step(self, net: nn.Module, progress: float) -> None:
         """Called before every training step with the progress in [0, 1]; default nothing."""
 

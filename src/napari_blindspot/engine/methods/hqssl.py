@@ -27,7 +27,9 @@ from torch import nn
 
 from ..nets.blindspot import BlindSpotUNet
 from ..noise import MIN_VARIANCE, KnownGaussian, NoiseModel, build_noise_model
+from ..errors import DataError
 from ..noise_estimate import NoiseCalibration, calibrate_image, calibrate_repeats
+from ..noise_refit import refit_channel
 from ..posterior import (lower_triangular, nll_diagonal, nll_full, posterior_full,
                          posterior_mean_diagonal, posterior_std_diagonal)
 from .base import Method, Setting
@@ -63,6 +65,7 @@ NOISE_FIT_LABELS = (
     ("fixed", "measured, kept fixed"),
     ("fine-tune", "measured, then fine-tuned"),
     ("joint", "learned with the network"),
+    ("refit", "measured, refit after training"),
 )
 NOISE_CALIBRATION_LABELS = (
     ("image", "the image itself"),
@@ -132,8 +135,9 @@ class HQSSL(Method):
                 "or Gaussian for constant noise", kind="choice", flag="--noise-model",
                 labels=NOISE_MODEL_LABELS),
         Setting("noise_fit", "Noise in training", "how training treats the measured noise: kept "
-                "fixed (the likelihood cannot learn it), fine-tuned in the second half, or learned "
-                "with the network (the paper's way)", kind="choice", flag="--noise-fit",
+                "fixed (the likelihood cannot learn it), fine-tuned in the second half, learned "
+                "with the network (the paper's way), or refit after training with the trained "
+                "prior (curve model)", kind="choice", flag="--noise-fit",
                 labels=NOISE_FIT_LABELS),
         Setting("noise_calibration", "Measure noise on", "what the noise is measured on: the image "
                 "itself, repeated acquisitions of a still scene along the sample axis, or a second "
@@ -199,6 +203,9 @@ class HQSSL(Method):
         is a second acquisition of the same scene).  Returns the calibrations (intensity units)."""
         if net.noise is None or isinstance(net.noise, KnownGaussian):
             return []
+        if self.config.noise_fit == "refit" and net.channels > 1:
+            raise DataError("noise_fit='refit' re-splits the variance of one channel at a time: train "
+                            "with independent channels, or keep the noise fixed.")
         how = self.config.noise_calibration
         picks = np.unique(np.linspace(0, view.n_samples - 1, min(view.n_samples, CALIBRATION_FRAMES))
                           .round().astype(int))
@@ -222,6 +229,17 @@ class HQSSL(Method):
         for cal in cals:
             for warning in cal.warnings:
                 log.warning("noise calibration: %s", warning)
+        return cals
+
+    def finish(self, net: nn.Module, view: CanonicalView, normalization: Normalization,
+               independent_channels: bool) -> list[NoiseCalibration]:
+        """``noise_fit="refit"``: measure the noise again with the trained prior
+        (:mod:`..noise_refit`) and let the posterior use it."""
+        if self.config.noise_fit != "refit" or net.noise is None:
+            return []
+        cals = [refit_channel(net, view, normalization, c, independent_channels)
+                for c in range(view.n_channels)]
+        net.noise.refit(cals)
         return cals
 
     def param_groups(self, net: nn.Module, lr: float) -> list[dict]:
@@ -268,6 +286,10 @@ class HQSSL(Method):
         with float32_maths(y):
             var_n = net.noise.variance(mu, channels)
             if net.channels == 1:
+                if getattr(net.noise, "refitted", False):  # keep the total variance, re-split it
+                    post_n = net.noise.posterior_variance(mu, channels)
+                    prior = torch.clamp(prior + var_n - post_n, min=MIN_VARIANCE)
+                    var_n = post_n
                 return {"denoised": posterior_mean_diagonal(y, mu, prior, var_n),
                         "std": posterior_std_diagonal(prior, var_n)}
             mean, std = posterior_full(y, mu, prior, var_n)
