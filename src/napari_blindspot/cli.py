@@ -5,6 +5,7 @@
     blindspot denoise IMAGE.tif --method hqssl -o denoised.tif      # one-shot
     blindspot demo --out demo                                       # bundled sample
     blindspot info model.safetensors
+    blindspot doctor                                                # GPU check
 
 It drives the engine's training generator and prediction, and draws their
 events as a progress bar on stderr (:mod:`.progress_bar`).
@@ -23,6 +24,7 @@ import numpy as np
 from . import cli_checks as checks
 from .cli_common import info
 from .cli_common import read_input as _read
+from .cli_doctor import add_doctor_parser
 from .cli_errors import run_command
 from .cli_export import add_export_parser
 from .cli_info import cmd_info
@@ -92,7 +94,8 @@ def _config_from_args(args: argparse.Namespace, axes: str) -> TrainConfig:
         raise ConfigError(f"Invalid settings in --config {args.config!r}: {exc}.") from None
 
 
-def _train(args: argparse.Namespace, image: TiffImage) -> DenoisingModel:
+def _train(args: argparse.Namespace, image: TiffImage, distributed: Any = None) -> DenoisingModel:
+    """Train on ``image`` as ``args`` say; ``distributed``: this rank (only rank 0 reports)."""
     config = _config_from_args(args, image.axes)
     target = None
     if getattr(args, "target", None):
@@ -111,14 +114,18 @@ def _train(args: argparse.Namespace, image: TiffImage) -> DenoisingModel:
         if config.noise_calibration != "pair":
             config = config.replace(noise_calibration="pair")
     try:
-        run = TrainingRun(image.data, config, target=target, noise_reference=reference)
+        run = TrainingRun(image.data, config, target=target, noise_reference=reference,
+                          distributed=distributed)
     except ConfigError as exc:
         raise checks.with_option(exc) from None
     args.doing = "training"
     bar = ProgressBar()
     model: DenoisingModel | None = None
+    quiet = distributed is not None and not distributed.is_main
     for ev in run.events():
-        if isinstance(ev, TrainingStarted):
+        if quiet:
+            model = ev.model if isinstance(ev, TrainingFinished) else model
+        elif isinstance(ev, TrainingStarted):
             info(training_started(ev))
         elif isinstance(ev, TrainingProgress):
             bar.training(ev)
@@ -162,12 +169,21 @@ def _save_model(model: DenoisingModel, path: str) -> None:
 
 
 # ------------------------------------------------------------------ commands
-def cmd_train(args: argparse.Namespace) -> int:
+def _check_train(args: argparse.Namespace) -> None:
+    """`train`'s checks before any work (options, input and output paths)."""
     checks.check_options(args)
     checks.check_paths([("IMAGE", args.image), ("--target", args.target), ("--config", args.config),
                         ("--noise-from", args.noise_from)], [("-o", args.output)], args.overwrite)
     checks.check_target(args.image, args.target)
     checks.check_target(args.image, args.noise_from, "--noise-from")
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    if args.distributed:
+        from .cli_distributed import train_distributed
+
+        return train_distributed(args, _check_train, _train, _save_model)
+    _check_train(args)
     image = _read(args.image, args.axes)
     model = _train(args, image)
     _save_model(model, args.output)
@@ -262,6 +278,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--output", required=True, help="model file (.safetensors)")
     p.add_argument("--overwrite", action="store_true", help="replace the output if it exists "
                    "(default: refuse)")
+    p.add_argument("--distributed", action="store_true",
+                   help="one of several processes started by torchrun (GPUs or CPUs, one or more "
+                   "nodes) that train one model together; rank 0 saves it (see docs/engine.md)")
     add_common(p)
     add_training_options(p)
     p.set_defaults(func=cmd_train)
@@ -289,6 +308,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_info, verbose=False)
 
     add_export_parser(sub)
+    add_doctor_parser(sub)
 
     p = sub.add_parser("demo", help="denoise the bundled synthetic fluorescence sample")
     p.add_argument("--out", default="blindspot-demo", help="output folder (default blindspot-demo)")

@@ -26,6 +26,7 @@ from torch import nn
 
 from .axes import CanonicalView
 from .config import TrainConfig
+from .distributed import SingleProcess
 from .device import (autocast, autocast_dtype, configure_threads, describe_device, place_network,
                      select_device)
 from .divergence import GradientGuard
@@ -77,12 +78,16 @@ class TrainingRun:
     max_threads
         On a CPU with ``config.num_threads`` None: the most threads the run may use (default all
         cores); it picks the fastest count up to that while it runs (:mod:`.threads`).
+    distributed
+        This process's rank when several train together (:func:`.distributed.process_group`);
+        it chooses the device.  None: one process.
     """
 
     def __init__(self, data: Any, config: TrainConfig, *, target: Any = None,
                  noise_reference: Any = None, initial: DenoisingModel | None = None,
                  preview: np.ndarray | None = None, preview_channel: int | None = None,
-                 preview_interval_s: float = 5.0, max_threads: int | None = None) -> None:
+                 preview_interval_s: float = 5.0, max_threads: int | None = None,
+                 distributed: SingleProcess | None = None) -> None:
         # Cheap checks only (settings, shapes, the model to continue): a front end builds the
         # run on its own thread and reports these at once.  Reading the data (statistics,
         # NaN/inf, validation patches) and building the network happen in prepare().
@@ -97,7 +102,9 @@ class TrainingRun:
                                      if target is not None else [])
         self._reference = self._noise_reference(noise_reference, data)
         self.patch_shape = patch_shape_for(self.view, config.patch_size, config.patch_size_z)
-        self.device = select_device(config.device)
+        self.dist = distributed or SingleProcess()
+        self.device = (self.dist.device if self.dist.device is not None
+                       else select_device(config.device))
         self.max_threads = max_threads
         self.threads: ThreadTuner | None = None
         if initial is not None:
@@ -117,7 +124,8 @@ class TrainingRun:
         independent = config.channels == "independent"
         self.net_channels = 1 if independent else self.view.n_channels
         self.epoch_patches = count_patches(self.view, self.patch_shape, independent)
-        self.steps_per_epoch = max(1, math.ceil(self.epoch_patches / config.batch_size))
+        self.steps_per_epoch = max(1, math.ceil(self.epoch_patches
+                                                / (config.batch_size * self.dist.world_size)))
         self.total_steps = self._total_steps()
 
         # set by prepare()
@@ -158,13 +166,15 @@ class TrainingRun:
             return
         c, views, initial = self.config, self._views, self.initial
         if self.device.type == "cpu":
-            if c.num_threads is None:  # adapts to the load, up to max_threads (all cores)
+            share = self.dist.cpu_threads()  # ranks on one node share its cores
+            if c.num_threads is None and share is None:  # adapts to the load, up to max_threads
                 self.threads = ThreadTuner(self.max_threads)
             else:
-                configure_threads(c.num_threads)
-        torch.manual_seed(c.seed)
-        self.rng = np.random.default_rng(c.seed)
-        self.generator = torch.Generator().manual_seed(c.seed + 1)
+                configure_threads(c.num_threads or share)
+        torch.manual_seed(c.seed)  # the same initial network on every rank
+        sample_seed, mask_seed = self.dist.rank_seeds(c.seed)
+        self.rng = np.random.default_rng(sample_seed)
+        self.generator = torch.Generator().manual_seed(mask_seed)
         normalization = self.normalization or compute_normalization(self.view)
         if len(views) == 2:
             compute_normalization(views[1])  # checks the target for NaN/inf and constant data
@@ -196,6 +206,7 @@ class TrainingRun:
                                           lr=c.learning_rate)
         self.scaler = torch.amp.GradScaler("cuda", enabled=(self.device.type == "cuda"
                                                             and self.amp_dtype == torch.float16))
+        self._loss = self.dist.training_loss(self.method, net)  # after the optimizer froze what stays
         self.normalization, self.net = normalization, net
         self.prepared = True
 
@@ -258,6 +269,7 @@ class TrainingRun:
 
     def _validate(self) -> float:
         assert self.val_batch is not None
+        self.dist.broadcast_buffers(self.net)  # every rank validates rank 0's statistics
         self.net.eval()
         gen = torch.Generator().manual_seed(self.config.seed + 3)
         losses = []
@@ -268,7 +280,7 @@ class TrainingRun:
                             else self.val_channels[i:i + self.config.batch_size])
                 losses.append(float(self.method.loss(self.net, chunk, gen, channels)) * chunk.shape[1])
         self.net.train()
-        return sum(losses) / self.val_batch.shape[1]
+        return self.dist.mean(sum(losses) / self.val_batch.shape[1])
 
     def _snapshot(self, final: bool) -> DenoisingModel:
         net = copy.deepcopy(self.net)
@@ -317,9 +329,9 @@ class TrainingRun:
         self.net.train()
         try:
             while True:
-                elapsed = time.perf_counter() - start
+                elapsed, stop = self.dist.agree(time.perf_counter() - start, self._stop)
                 progress = self._progress(elapsed)
-                if self._stop:
+                if stop:
                     reason = "stopped"
                     break
                 if self.total_steps is not None and self.step >= self.total_steps:
@@ -335,14 +347,15 @@ class TrainingRun:
                 batch = torch.from_numpy(patches).to(self.device, non_blocking=True)
                 self.method.before_step(self.net, progress)
                 with self._autocast():
-                    loss = self.method.loss(self.net, batch, self.generator,
-                                            None if channels is None else torch.from_numpy(channels))
+                    loss = self._loss(batch, self.generator,
+                                      None if channels is None else torch.from_numpy(channels))
                 if not torch.isfinite(loss):
                     raise FloatingPointError(
                         f"Training diverged at step {self.step} (loss {loss.item()}); lower the learning "
                         "rate or check the image for extreme values.")
                 self.optimizer.zero_grad(set_to_none=True)
                 self.scaler.scale(loss).backward()
+                self.dist.after_backward()
                 if self.scaler.is_enabled() or self._guard.finite(self.net, self.step):
                     self.scaler.step(self.optimizer)  # the float16 scaler skips such steps itself
                     self.scaler.update()
@@ -387,6 +400,7 @@ class TrainingRun:
             reason = "stopped"
             self._model = self._snapshot(final=True)
             raise
+        self.dist.broadcast_buffers(self.net)  # every rank ends with the same model
         self._model = self._snapshot(final=True)
         log.info("training %s after %d steps (%.1f s)", reason, self.step, time.perf_counter() - start)
         yield TrainingFinished(self._model, self.step, reason, time.perf_counter() - start)
