@@ -90,8 +90,15 @@ class TrainConfig:
     # ------------------------------------------------------------------ helpers
     @classmethod
     def for_method(cls, method: str, **overrides: Any) -> "TrainConfig":
-        """Defaults tuned for ``method`` (its :attr:`~.methods.Method.defaults`), then ``overrides``."""
-        values = dict(method_class(method).defaults)
+        """Defaults tuned for ``method`` on the device it will train on, 2D or 3D
+        (:meth:`~.methods.Method.defaults_for`), then ``overrides``."""
+        from .device import select_device
+
+        try:
+            device_type = select_device(overrides.get("device", "auto")).type
+        except ConfigError:  # validation names the bad device
+            device_type = "cpu"
+        values = method_class(method).defaults_for(device_type, bool(overrides.get("train_3d")))
         values.update(overrides)
         return cls(method=method, **values).validate()
 

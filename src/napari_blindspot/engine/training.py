@@ -38,7 +38,7 @@ from .native_libs import guard_compiler_imports
 from .threads import ThreadTuner
 from .model import DenoisingModel, check_image
 from .normalization import Normalization, compute_normalization
-from .patches import PatchSampler, count_patches, patch_shape_for, split_regions
+from .patches import PatchSampler, count_patches, patch_shape_for, shrink_default_patch, split_regions
 from .schedule import learning_rate
 
 log = logging.getLogger(__name__)
@@ -101,6 +101,7 @@ class TrainingRun:
         self._views = [self.view] + ([CanonicalView(target, config.axes, config.train_3d)]
                                      if target is not None else [])
         self._reference = self._noise_reference(noise_reference, data)
+        self.config = config = self._fit_default_patch(config)
         self.patch_shape = patch_shape_for(self.view, config.patch_size, config.patch_size_z)
         self.dist = distributed or SingleProcess()
         self.device = (self.dist.device if self.dist.device is not None
@@ -147,6 +148,18 @@ class TrainingRun:
         self.step = 0
         self.history: list[dict[str, float]] = []
         self._model: DenoisingModel | None = None
+
+    def _fit_default_patch(self, c: TrainConfig) -> TrainConfig:
+        """A default patch larger than a small image shrinks to it (a chosen one is kept)."""
+        general = TrainConfig()  # the general defaults, then the method's for this device and 2D/3D
+        d = self.method.defaults_for(select_device(c.device).type, c.train_3d)
+        yx, z = shrink_default_patch(self.view, c.patch_size, c.patch_size_z,
+                                     (d.get("patch_size", general.patch_size),
+                                      d.get("patch_size_z", general.patch_size_z)))
+        if (yx, z) == (c.patch_size, c.patch_size_z):
+            return c
+        log.info("the image is smaller than the default patch: patches of %d (Z %d)", yx, z)
+        return c.replace(patch_size=yx, patch_size_z=z)
 
     def _noise_reference(self, noise_reference: Any, data: Any) -> CanonicalView | None:
         """The second acquisition the noise is measured against (the method checks it)."""

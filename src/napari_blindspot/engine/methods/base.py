@@ -74,6 +74,10 @@ class Method:
     citations: ClassVar[tuple[tuple[str, str], ...]] = ()
     #: :class:`TrainConfig` values that differ from the general defaults for this method.
     defaults: ClassVar[dict[str, Any]] = {}
+    #: ... and on top of those on a GPU (CUDA or Apple MPS), where larger networks fit the time.
+    gpu_defaults: ClassVar[dict[str, Any]] = {}
+    #: ... and for 3D training on a CPU, where a 3D step costs tens of 2D ones.
+    cpu_3d_defaults: ClassVar[dict[str, Any]] = {}
     #: The method's own settings (beyond the common ones and :attr:`network_size`).
     settings: ClassVar[tuple[Setting, ...]] = ()
     #: The configuration fields holding the network's width (first level) and depth.
@@ -93,6 +97,16 @@ class Method:
     def fields(cls) -> tuple[str, ...]:
         """The configuration fields only some methods use that this one does."""
         return cls.network_size + tuple(s.field for s in cls.settings)
+
+    @classmethod
+    def defaults_for(cls, device_type: str, train_3d: bool) -> dict[str, Any]:
+        """The defaults for a device type (``"cpu"``, ``"cuda"``, ``"mps"``) and dimensionality."""
+        values = dict(cls.defaults)
+        if device_type in ("cuda", "mps"):
+            values.update(cls.gpu_defaults)
+        elif train_3d:
+            values.update(cls.cpu_3d_defaults)
+        return values
 
     @classmethod
     def takes_target(cls) -> bool:

@@ -28,6 +28,7 @@ class Noise2Noise(Method):
                   "Aila, T. Noise2Noise: Learning Image Restoration without Clean Data. ICML 2018.",
                   "https://arxiv.org/abs/1803.04189"),)
     defaults = {"batch_size": 8}
+    cpu_3d_defaults = {"batch_size": 2}
     n_views = 2
 
     def network_summary(self) -> str:

@@ -32,6 +32,9 @@ class Noise2Void(Method):
     citations = (("Krull, A., Buchholz, T.-O., Jug, F. Noise2Void - Learning Denoising from Single "
                   "Noisy Images. CVPR 2019.", "https://arxiv.org/abs/1811.10980"),)
     settings = (MASK_SETTING,)
+    #: 3D on a CPU: four 16x64x64 patches per step instead of sixteen (a 3D step of the
+    #: general defaults took about 5.8 s on two cores: 1,500 steps would take 2.4 hours).
+    cpu_3d_defaults = {"batch_size": 4}
     replacement = "random"
     blurpool, top_skip, residual = False, True, True
 
