@@ -1,8 +1,8 @@
 """Image-quality metrics and the classical (non-learned) baseline for the benchmark.
 
-PSNR is implemented here: ``10 log10(R^2 / MSE)`` with ``R`` the data range given by the
-caller (255 for 8-bit test images, the clean image's range for microscopy), computed per 2D
-frame and averaged.  SSIM comes from scikit-image (``structural_similarity`` with its default
+PSNR is scikit-image's ``10 log10(R^2 / MSE)`` (``napari_blindspot.comparison.psnr``) with
+``R`` the data range given by the caller (255 for 8-bit test images, the clean image's range
+for microscopy), computed per 2D frame and averaged.  SSIM comes from scikit-image (``structural_similarity`` with its default
 7x7 uniform window) when it is installed, else it is reported as unavailable.  Nothing is
 clipped: the noisy input and every output are compared as they are.
 """
@@ -13,17 +13,19 @@ from typing import Any
 
 import numpy as np
 
+from napari_blindspot import comparison
+
 
 def psnr(clean: np.ndarray, test: np.ndarray, data_range: float) -> float:
-    """PSNR in dB of ``test`` against ``clean`` (same shape, one image)."""
+    """PSNR in dB of ``test`` against ``clean`` (same shape, one image): scikit-image's
+    ``peak_signal_noise_ratio`` (through :func:`napari_blindspot.comparison.psnr`)."""
     clean = np.asarray(clean, np.float64)
     test = np.asarray(test, np.float64)
     if clean.shape != test.shape:
         raise ValueError(f"shape mismatch {clean.shape} vs {test.shape}")
-    mse = float(np.mean((clean - test) ** 2))
-    if mse == 0:
+    if np.array_equal(clean, test):
         return float("inf")
-    return 10.0 * np.log10(float(data_range) ** 2 / mse)
+    return comparison.psnr(clean, test, float(data_range))
 
 
 def ssim(clean: np.ndarray, test: np.ndarray, data_range: float,

@@ -35,6 +35,29 @@ PUBLISHED = [
     ("Kodak, σ = 25", "HQ-SSL with known σ (Laine et al. 2019)", "32.45 dB"),
 ]
 
+#: How to run the GPU session (benchmarks/gpu.py); its figures go to a report of their own.
+GPU_SECTION = [
+    "### GPU: `benchmarks/gpu.py` (not run yet: no GPU was lent)",
+    "",
+    "The whole GPU session as one prepared command: `blindspot doctor` (every method on the GPU "
+    "against the CPU), `blindspot train --distributed` under torchrun on NCCL, and this "
+    "benchmark's full-mode settings on the GPU with CAREamics on the same GPU: speed (training "
+    "patches/s and prediction MP/s of N2V, N2V2 and HQ-SSL against CAREamics N2V and N2V2, "
+    "`--full --only speed --device cuda`), quality on the fluorescence stack and two Set12 images "
+    "(1000 steps and 20 s per run), and memory on the 200-frame stack; each step gets a share of "
+    "the time and is stopped when it overruns. It writes `benchmarks_gpu.md`, `results_gpu.json` "
+    "and `gpu.log`.",
+    "",
+    "```bash",
+    "python -m benchmarks.gpu prepare                     # once, with a network: Set12 and "
+    "CAREamics' missing wheels into benchmarks/.gpu/ (34 MiB)",
+    "python3 -m benchmarks.gpu run --out OUT --minutes 9  # on the GPU machine, benchmarks/.gpu "
+    "carried along; fetches nothing",
+    "python -m benchmarks.gpu run --smoke --out /tmp/gpu  # the plumbing on a CPU, 1-2 minutes",
+    "```",
+    "",
+]
+
 
 # ======================================================================= machine, versions
 def machine_info() -> dict[str, Any]:
@@ -578,5 +601,6 @@ def render(res: dict, sections: list[str]) -> str:
         "",
         table(["Data", "Method (paper)", "Published PSNR"], [list(p) for p in PUBLISHED]),
         "",
+        *GPU_SECTION,
     ]
     return "\n".join(parts)

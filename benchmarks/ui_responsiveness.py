@@ -123,7 +123,7 @@ def _find_button(widget: Any, text: str) -> Any:
 def measure(seconds: float, method: str, frames: int, size: int, idle_s: float = 2.0,
             trace_stalls: bool = False, preview: bool = True) -> dict:
     """Train for ``seconds`` in the widget and measure timer gaps; raises ImportError if absent."""
-    import napari_blindspot.widget as widget_module  # noqa: F401  (the hook: skip if absent)
+    import napari_blindspot.widget.dock as widget_module  # noqa: F401  (the hook: skip if absent)
     from qtpy.QtCore import QEventLoop, QTimer
 
     import napari
@@ -209,7 +209,7 @@ def measure(seconds: float, method: str, frames: int, size: int, idle_s: float =
         deadline = time.perf_counter() + 120.0
         while time.perf_counter() < deadline:
             spin(0.1)
-            if getattr(widget, "_job", None) is None and time.perf_counter() - t_trained > 0.5:
+            if getattr(widget, "busy", None) is None and time.perf_counter() - t_trained > 0.5:
                 break
         t_idle = time.perf_counter()
         spin(0.5)

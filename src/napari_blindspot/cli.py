@@ -6,85 +6,53 @@
     blindspot denoise IMAGE.tif --method hqssl -o denoised.tif      # one-shot
     blindspot demo --out demo                                       # bundled sample
     blindspot info model.safetensors
+    blindspot doctor                                                # GPU check
 
 It drives the engine's training generator and prediction, and draws their
-events as a progress bar on stderr.
+events as a progress bar on stderr (:mod:`.progress_bar`).
 """
 
 from __future__ import annotations
 
 import argparse
 import logging
-import math
 import os
 import sys
-import time
-from typing import Any, TextIO
+from typing import Any
 
 import numpy as np
 
 from . import cli_batch
-from .cli_batch import add_batch_arguments
-from .cli_export import add_export_parser
-from .engine import (BlindspotError, DenoisingModel, Preview, PredictionProgress, Setting,
-                     TrainConfig, TrainingFinished, TrainingProgress, TrainingRun, TrainingStarted,
-                     method_class, method_classes, method_names)
-from .engine.config import FIELD_CHOICES
-from .cli_common import info, read_input as _read
-from .cli_info import cmd_info
-from .io.tiff import TiffImage, read_tiff, tiff_format, write_tiff
-from .text import (denoising_progress, loss_line, noise_text, progress_line,
-                   training_finished, training_started)
 from . import cli_checks as checks
+from .cli_batch import add_batch_arguments
+from .cli_common import info
+from .cli_common import read_input as _read
+from .cli_doctor import add_doctor_parser
 from .cli_errors import run_command
+from .cli_export import add_export_parser
+from .cli_info import cmd_info
+from .cli_options import (DEFAULT_METHOD, ONE_SHOT_MINUTES, add_common, add_training_options, dest,
+                          method_settings)
+from .comparison import psnr, side_by_side, write_png
+from .engine import (BlindspotError, DenoisingModel, Preview, TrainConfig, TrainingFinished,
+                     TrainingProgress, TrainingRun, TrainingStarted, method_class,
+                     method_classes)
 from .engine.atomic import staged
 from .engine.errors import ConfigError
+from .io.tiff import TiffImage, read_tiff, tiff_format, write_tiff
+from .launch import launch
+from .progress_bar import ProgressBar
+from .samples import fluorescence_timelapse
+from .text import noise_text, training_finished, training_started
 
 log = logging.getLogger("napari_blindspot.cli")
 
-#: HQ-SSL: the best of our single-image methods at the same training time in docs/benchmarks.md
-DEFAULT_METHOD = "hqssl"
 #: The demo trains a fixed number of steps, so that a busy machine gives the same result, later:
 #: about 30 s on two idle cores (HQ-SSL, 8x256x256 sample; 33 dB against the clean sample).
 DEMO_STEPS = 500
 #: What the demo writes into its folder (it replaces these from an earlier run, nothing else).
 DEMO_FILES = ("sample_noisy.tif", "sample_clean.tif", "sample_denoised.tif", "sample_uncertainty.tif",
               "model.safetensors", "comparison.png")
-#: One-shot `denoise` trains for this long unless told otherwise, so that training plus
-#: prediction of a 512x512 frame take about 3 minutes on two CPU cores.
-ONE_SHOT_MINUTES = 2.75
-
-
-# ------------------------------------------------------------------ progress
-class ProgressBar:
-    """A one-line terminal progress bar for training and prediction events."""
-
-    def __init__(self, stream: TextIO = sys.stderr, width: int = 28) -> None:
-        self.stream, self.width = stream, width
-        self.tty = stream.isatty()
-        self._last = 0.0
-
-    def _draw(self, fraction: float, text: str, force: bool = False) -> None:
-        now = time.monotonic()
-        if not force and now - self._last < (0.2 if self.tty else 5.0):
-            return
-        self._last = now
-        filled = int(round(self.width * min(max(fraction, 0.0), 1.0)))
-        line = f"[{'#' * filled}{'.' * (self.width - filled)}] {text}"
-        self.stream.write(("\r" + line + "\x1b[K") if self.tty else line + "\n")
-        self.stream.flush()
-
-    def training(self, ev: TrainingProgress) -> None:
-        self._draw(ev.progress, f"{progress_line(ev)} · {loss_line(ev)}")
-
-    def prediction(self, ev: PredictionProgress) -> None:
-        self._draw(ev.done / max(ev.total, 1), denoising_progress(ev.done, ev.total, ev.elapsed_s),
-                   force=ev.done == ev.total)
-
-    def end(self) -> None:
-        if self.tty:
-            self.stream.write("\n")
-            self.stream.flush()
 
 
 # ------------------------------------------------------------------ helpers
@@ -98,7 +66,7 @@ def _config_from_args(args: argparse.Namespace, axes: str) -> TrainConfig:
                "batch_size": "batch_size", "lr": "learning_rate",
                "seed": "seed", "device": "device", "validation_fraction": "validation_fraction",
                "channels": "channels", "threads": "num_threads", "tile_size": "tile_size"}
-    mapping.update({_dest(s): s.field for s in method_settings()})
+    mapping.update({dest(s): s.field for s in method_settings()})
     for arg, field in mapping.items():
         value = getattr(args, arg, None)
         if value is not None and field is not None:
@@ -128,19 +96,19 @@ def _config_from_args(args: argparse.Namespace, axes: str) -> TrainConfig:
         raise ConfigError(f"Invalid settings in --config {args.config!r}: {exc}.") from None
 
 
-def _train(args: argparse.Namespace, image: TiffImage) -> DenoisingModel:
-    return train_on(args, [image])
+def _train(args: argparse.Namespace, image: TiffImage, distributed: Any = None) -> DenoisingModel:
+    """Train on ``image`` as ``args`` say; ``distributed``: this rank (only rank 0 reports)."""
+    return train_on(args, [image], distributed)
 
 
-def train_on(args: argparse.Namespace, images: list[Any]) -> DenoisingModel:
-    """Train on one image or several (one model; each with its own axes), drawing the
-    training events as a progress bar."""
+def train_on(args: argparse.Namespace, images: list[Any], distributed: Any = None) -> DenoisingModel:
+    """Train one model on one image or several (each with its own axes), drawing the training
+    events as a progress bar; ``distributed``: this rank (only rank 0 reports)."""
     image = images[0]
     config = _config_from_args(args, image.axes)
     target = None
-    if getattr(args, "target", None) or getattr(args, "noise_from", None):
-        if len(images) > 1:
-            raise BlindspotError("--target and --noise-from pair with one image: give one image.")
+    if len(images) > 1 and (getattr(args, "target", None) or getattr(args, "noise_from", None)):
+        raise BlindspotError("--target and --noise-from pair with one image: give one image.")
     if getattr(args, "target", None):
         target = _read(args.target, image.axes).data
         if target.shape != image.data.shape:
@@ -160,16 +128,21 @@ def train_on(args: argparse.Namespace, images: list[Any]) -> DenoisingModel:
         if len(images) > 1:
             info(f"Training one model on {len(images)} images (normalisation and noise measured on "
                  "all of them together).")
-            run = TrainingRun([im.data for im in images], config, axes=[im.axes for im in images])
+            run = TrainingRun([im.data for im in images], config, axes=[im.axes for im in images],
+                              distributed=distributed)
         else:
-            run = TrainingRun(image.data, config, target=target, noise_reference=reference)
+            run = TrainingRun(image.data, config, target=target, noise_reference=reference,
+                              distributed=distributed)
     except ConfigError as exc:
         raise checks.with_option(exc) from None
     args.doing = "training"
     bar = ProgressBar()
     model: DenoisingModel | None = None
+    quiet = distributed is not None and not distributed.is_main
     for ev in run.events():
-        if isinstance(ev, TrainingStarted):
+        if quiet:
+            model = ev.model if isinstance(ev, TrainingFinished) else model
+        elif isinstance(ev, TrainingStarted):
             info(training_started(ev))
         elif isinstance(ev, TrainingProgress):
             bar.training(ev)
@@ -213,6 +186,15 @@ def _save_model(model: DenoisingModel, path: str) -> None:
 
 
 # ------------------------------------------------------------------ commands
+def _check_train(args: argparse.Namespace) -> None:
+    """`train`'s checks before any work (options, input and output paths)."""
+    checks.check_options(args)
+    checks.check_paths([("IMAGE", args.image), ("--target", args.target), ("--config", args.config),
+                        ("--noise-from", args.noise_from)], [("-o", args.output)], args.overwrite)
+    checks.check_target(args.image, args.target)
+    checks.check_target(args.image, args.noise_from, "--noise-from")
+
+
 def _hooks() -> cli_batch.Hooks:
     return cli_batch.Hooks(
         train=lambda args, images: _train(args, images[0]) if len(images) == 1 else train_on(args, images),
@@ -220,6 +202,14 @@ def _hooks() -> cli_batch.Hooks:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
+    if args.distributed:
+        from .cli_distributed import train_distributed
+
+        if len(args.images) != 1:
+            raise BlindspotError("train --distributed takes one image (or run without --distributed "
+                                 "to train on several).")
+        args.image = args.images[0]
+        return train_distributed(args, _check_train, _train, _save_model)
     return cli_batch.cmd_train(args, _hooks())
 
 
@@ -228,9 +218,6 @@ def cmd_denoise(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from .png import side_by_side, write_png
-    from .samples import fluorescence_timelapse
-
     checks.check_options(args)
     checks.check_demo_folder(args.out, DEMO_FILES)
     sample = fluorescence_timelapse(frames=args.frames, size=args.size, seed=0)
@@ -251,103 +238,25 @@ def cmd_demo(args: argparse.Namespace) -> int:
     _write(outputs, image)
     model.save(os.path.join(args.out, "model.safetensors"))
     data_range = float(sample.clean.max() - sample.clean.min())
-
-    def psnr(x: np.ndarray) -> float:
-        return 10 * math.log10(data_range ** 2 / float(np.mean((x.astype(np.float64) - sample.clean) ** 2)))
-
     png = os.path.join(args.out, "comparison.png")
+
     def first(frame: np.ndarray) -> np.ndarray:
         return frame.reshape((-1,) + frame.shape[-2:])[0].astype(np.float32)
 
     write_png(png, side_by_side([first(sample.noisy), first(result["denoised"]), first(sample.clean)]))
-    print(f"PSNR noisy {psnr(sample.noisy):.2f} dB -> denoised {psnr(result['denoised']):.2f} dB "
-          f"(against the clean sample). Side by side (noisy | denoised | clean): {png}")
+    print(f"PSNR noisy {psnr(sample.clean, sample.noisy, data_range):.2f} dB -> denoised "
+          f"{psnr(sample.clean, result['denoised'].reshape(sample.clean.shape), data_range):.2f} dB "
+          "(against the clean sample). "
+          f"Side by side (noisy | denoised | clean): {png}")
     return 0
 
 
 def cmd_napari(args: argparse.Namespace) -> int:  # pragma: no cover - opens a window
-    from .launch import launch
-
     launch(sample=not args.no_sample)
     return 0
 
 
 # ------------------------------------------------------------------ parser
-def method_settings() -> list[Setting]:
-    """The registered methods' own settings that have a command-line flag (each flag once)."""
-    seen: dict[str, Setting] = {}
-    for cls in method_classes():
-        for setting in cls.settings:
-            if setting.flag:
-                seen.setdefault(setting.flag, setting)
-    return list(seen.values())
-
-
-def _dest(setting: Setting) -> str:
-    return str(setting.flag).lstrip("-").replace("-", "_")
-
-
-def _add_method_setting(g: Any, setting: Setting) -> None:
-    users = "/".join(cls.display_name for cls in method_classes()
-                     if any(s.flag == setting.flag for s in cls.settings))
-    default = getattr(TrainConfig(), setting.field)
-    extra = f" (default {default})" if default is not None else ""
-    kwargs: dict[str, Any] = {"dest": _dest(setting),
-                              "help": f"{users}: {setting.help}{extra}".replace("%", "%%")}
-    if setting.kind == "choice":
-        kwargs["choices"] = FIELD_CHOICES[setting.field]
-    else:
-        kwargs["type"] = int if setting.kind == "int" else float
-    g.add_argument(setting.flag, **kwargs)
-
-
-def _add_training_options(p: argparse.ArgumentParser) -> None:
-    g = p.add_argument_group("training (one-shot or `train`)")
-    g.add_argument("--method", choices=method_names(),
-                   help=f"denoising method (default {DEFAULT_METHOD}, or the --config file's): "
-                   + " ".join(f"{cls.name}: {cls.help}" for cls in method_classes()).replace("%", "%%"))
-    g.add_argument("--3d", dest="three_d", action="store_true", help="train on Z,Y,X patches (needs a Z axis)")
-    g.add_argument("--steps", type=int, help=f"gradient steps (default: `train` {TrainConfig().steps}; "
-                   f"one-shot `denoise` trains {ONE_SHOT_MINUTES * 60:.0f} s instead)")
-    g.add_argument("--epochs", type=int, help="passes over the data")
-    g.add_argument("--minutes", type=float, help="wall-clock training budget; --steps/--epochs, if "
-                   "also given, cap it")
-    g.add_argument("--patch-size", type=int, help=f"side of the square training patches in pixels "
-                   f"(default {TrainConfig().patch_size}; a multiple of 4)")
-    g.add_argument("--patch-size-z", type=int, help=f"depth of the training patches in Z, with --3d "
-                   f"(default {TrainConfig().patch_size_z}; a multiple of 4)")
-    g.add_argument("--batch-size", type=int, help=f"patches per training step (default "
-                   f"{TrainConfig().batch_size}" + "".join(
-                       f"; {cls.display_name} {cls.defaults['batch_size']}" for cls in method_classes()
-                       if "batch_size" in cls.defaults) + ")")
-    g.add_argument("--lr", type=float, help="learning rate")
-    g.add_argument("--features", type=int, help="network width (first level)")
-    g.add_argument("--depth", type=int, help="network depth (number of poolings)")
-    for setting in method_settings():
-        _add_method_setting(g, setting)
-    g.add_argument("--channels", choices=("independent", "joint"),
-                   help="independent (default): one network for every channel, each channel a "
-                   "sample; joint: channels are denoised together and may inform each other")
-    g.add_argument("--validation-fraction", type=float,
-                   help="share of the data held out to pick the best model (default 0.1)")
-    g.add_argument("--seed", type=int, help="random seed: the same seed and settings give the same "
-                   "model (default 0)")
-    g.add_argument("--threads", type=int, help="CPU threads (default: all cores)")
-    g.add_argument("--config", help="JSON file with training settings (command-line options win)")
-    paired = "/".join(cls.display_name for cls in method_classes() if cls.takes_target())
-    g.add_argument("--target", help=f"second independent noisy acquisition ({paired})")
-    g.add_argument("--noise-from", help="HQ-SSL: measure the noise against this second acquisition of "
-                   "the same scene (same shape) instead of the image alone; it is not trained on")
-
-
-def _add_common(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--axes", help="axes of the input, e.g. YX, TYX, ZYX, CZYX (default: from TIFF metadata)")
-    p.add_argument("--device", help="auto (default), cpu, cuda, cuda:N or mps")
-    p.add_argument("--tile-size", type=int, help="prediction tile size in pixels (default 384; smaller uses less memory)")
-    p.add_argument("--tta", action="store_true", help="8-fold test-time augmentation (slower, slightly better)")
-    p.add_argument("-v", "--verbose", action="store_true", help="log details")
-
-
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="blindspot", description="Self-supervised denoising of microscopy images.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -359,8 +268,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--output", required=True, help="model file (.safetensors)")
     p.add_argument("--overwrite", action="store_true", help="replace the output if it exists "
                    "(default: refuse)")
-    _add_common(p)
-    _add_training_options(p)
+    p.add_argument("--distributed", action="store_true",
+                   help="one of several processes started by torchrun (GPUs or CPUs, one or more "
+                   "nodes) that train one model together; rank 0 saves it (see docs/engine.md)")
+    add_common(p)
+    add_training_options(p)
     p.set_defaults(func=cmd_train)
 
     p = sub.add_parser("denoise", help="denoise images with a saved model, or train on them first",
@@ -382,8 +294,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--overwrite", action="store_true", help="replace outputs that exist "
                    "(default: refuse); inputs are never replaced")
     add_batch_arguments(p)
-    _add_common(p)
-    _add_training_options(p)
+    add_common(p)
+    add_training_options(p)
     p.set_defaults(func=cmd_denoise)
 
     p = sub.add_parser("info", help="describe a saved model")
@@ -391,13 +303,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_info, verbose=False)
 
     add_export_parser(sub)
+    add_doctor_parser(sub)
 
     p = sub.add_parser("demo", help="denoise the bundled synthetic fluorescence sample")
     p.add_argument("--out", default="blindspot-demo", help="output folder (default blindspot-demo)")
     p.add_argument("--frames", type=int, default=8, help="frames of the sample (default 8)")
     p.add_argument("--size", type=int, default=256, help="sample width and height (default 256)")
-    _add_common(p)
-    _add_training_options(p)
+    add_common(p)
+    add_training_options(p)
     p.set_defaults(func=cmd_demo)
 
     p = sub.add_parser("napari", help="open napari with the plugin docked and the sample loaded")

@@ -34,7 +34,8 @@ def cmd_info(args: argparse.Namespace) -> int:
 
 
 NOISE_FIT_WORDS = {"fixed": "kept fixed during training", "fine-tune": "fine-tuned in the second half "
-                   "of training", "joint": "learned with the network"}
+                   "of training", "joint": "learned with the network",
+                   "refit": "kept fixed during training, refit with the trained prior after it"}
 
 
 def _print_noise(model: DenoisingModel) -> None:
@@ -53,9 +54,9 @@ def _print_noise(model: DenoisingModel) -> None:
             return
         print(f"noise curve{f' of channel {ch}' if model.channels > 1 else ''} "
               "(variance against the clean signal, intensity units):")
-        print("  signal     model" + ("   measured" if "measured" in curve else ""))
+        extra_columns = [k for k in ("measured", "refit") if k in curve]
+        print("  signal     model" + "".join(f" {k:>10s}" for k in extra_columns))
         for i, (x, v) in enumerate(zip(curve["signal"], curve["variance"])):
-            extra = f" {curve['measured'][i]:10.4g}" if "measured" in curve else ""
-            print(f"  {x:8.4g} {v:9.4g}{extra}")
+            print(f"  {x:8.4g} {v:9.4g}" + "".join(f" {curve[k][i]:10.4g}" for k in extra_columns))
         for warning in (cals[ch].get("warnings", []) if ch < len(cals) else []):
             print(f"  warning: {warning}")

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from .engine.errors import BlindspotError
+
 PLUGIN = "napari-blindspot"
 WIDGET = "Self-supervised denoising"
 SAMPLE = "fluorescence"
@@ -17,9 +19,7 @@ def launch(sample: bool = True, *, run: bool = True) -> tuple[Any, Any]:
     """
     try:
         import napari
-    except ImportError as exc:
-        from .engine.errors import BlindspotError
-
+    except ImportError as exc:  # napari is optional: the [napari] extra
         raise BlindspotError(f"napari is not installed here ({exc}): install the plugin with "
                              "pip install \"napari-blindspot[napari]\" (or [all]).") from exc
 

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import math
 
-from .engine import (ConfigError, DenoisingModel, Method, TrainingFinished, TrainingProgress,
-                     TrainingStarted, method_class)
+from .engine import (BlindspotError, ConfigError, DenoisingModel, Method, TrainingFinished,
+                     TrainingProgress, TrainingStarted, describe_device, method_class, select_device)
+from .engine.device import interactive_threads
 
 #: How a finished run's ``reason`` reads after "Training ...".
 REASON_WORDS = {"completed": "finished", "stopped": "stopped", "time budget": "used its time budget"}
@@ -52,7 +53,8 @@ def training_started(ev: TrainingStarted) -> str:
     0.12 M parameters.``"""
     length = training_length(ev.total_steps, ev.time_budget_s)
     return (f"Training {display_name(ev.method)} on {ev.device}" + (f" for {length}" if length else "")
-            + f": {ev.n_train_patches:,} patches per epoch, {ev.n_parameters / 1e6:.2f} M parameters.")
+            + f": {ev.n_train_patches:,} patch{'' if ev.n_train_patches == 1 else 'es'} per epoch, "
+            f"{ev.n_parameters / 1e6:.2f} M parameters.")
 
 
 def progress_line(ev: TrainingProgress) -> str:
@@ -105,3 +107,15 @@ def denoising_progress(done: int, total: int, elapsed_s: float) -> str:
     fraction = done / max(1, total)
     eta = elapsed_s * (1 - fraction) / fraction if fraction > 0 else None
     return f"denoising {fraction:.0%}" + (f" · {format_duration(eta)} left" if eta is not None else "")
+
+
+def device_line(name: str) -> tuple[str, bool]:
+    """``(text, ok)``: the device ``name`` ("auto", "cpu", "cuda:0"…) trains on under an
+    interactive front end, or what is wrong with it."""
+    try:
+        device = select_device(name)
+    except BlindspotError as exc:
+        return str(exc), False
+    if device.type == "cpu":
+        return f"Device: CPU, {plural(interactive_threads(), 'thread')} for training", True
+    return f"Device: {describe_device(device)}", True

@@ -83,3 +83,28 @@ def test_one_shot_denoise_trains_for_its_time_budget_and_says_so(pair, tmp_path,
     with pytest.raises(SystemExit):  # steps on request
         main(["denoise", str(pair[0]), "-o", str(tmp_path / "out.tif"), "--steps", "10"])
     assert seen == {"minutes": None, "steps": 10}
+
+
+def test_refit_after_training_is_stored_and_used(pair, tmp_path, capsys):
+    import torch
+
+    from napari_blindspot.engine import load_model
+
+    a, _ = pair
+    model_path = tmp_path / "m.safetensors"
+    assert main(["train", str(a), "--method", "hqssl", "--noise-fit", "refit", "-o", str(model_path),
+                 *TINY]) == 0
+    model = load_model(model_path, device="cpu")
+    assert model.info["noise_refit"][0]["source"] == "refit"
+    assert model.net.noise.refitted
+    # the posterior uses the refitted curve, the total variance stays the network's
+    x = torch.linspace(-1, 1, 64).view(1, 1, 8, 8)
+    train_var = model.net.noise.variance(x, torch.tensor([0]))
+    post_var = model.net.noise.posterior_variance(x, torch.tensor([0]))
+    assert not torch.allclose(train_var, post_var)
+    main(["info", str(model_path)])
+    out = capsys.readouterr().out
+    assert "refit with the trained prior" in out and "refit" in out.split("intensity units):\n")[1]
+    assert main(["train", str(a), "--method", "hqssl", "--noise-fit", "refit", "--noise-model",
+                 "affine", "-o", str(tmp_path / "x.safetensors"), *TINY]) == 2
+    assert "needs the 'curve' noise model" in capsys.readouterr().err

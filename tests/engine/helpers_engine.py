@@ -7,6 +7,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from napari_blindspot import comparison
 from napari_blindspot.engine import DenoisingModel, TrainConfig
 from napari_blindspot.engine.methods import get_method
 from napari_blindspot.engine.normalization import Normalization
@@ -19,10 +20,8 @@ TEST_THREADS = 1
 
 def psnr(image: np.ndarray, reference: np.ndarray) -> float:
     """Peak signal-to-noise ratio of ``image`` against ``reference`` (range of the reference)."""
-    image = np.asarray(image, np.float64)
     reference = np.asarray(reference, np.float64)
-    data_range = reference.max() - reference.min()
-    return float(10 * np.log10(data_range ** 2 / np.mean((image - reference) ** 2)))
+    return comparison.psnr(reference, image, float(reference.max() - reference.min()))
 
 
 def smooth_image(shape: tuple[int, ...], seed: int = 0, blobs: int = 12) -> np.ndarray:

@@ -70,8 +70,9 @@ def test_hqssl_posterior_check_reports_posterior_and_prior(monkeypatch, capsys):
 
     assert hqssl_posterior_check.main(["--data", "set12", "--image", "01", "--crop", "64",
                                        "--seconds", "1"]) == 0
-    out = capsys.readouterr().out
-    values = {line.split("|")[1].strip(): float(line.split("|")[2]) for line in out.splitlines()
-              if line.startswith("| ") and not line.startswith("| output")}
-    assert {"noisy input", "posterior mean (returned)", "prior mean alone"} <= set(values)
+    lines = [line for line in capsys.readouterr().out.splitlines() if line.startswith("| ")]
+    header, row = [c.strip() for c in lines[0].split("|")[2:-1]], lines[1].split("|")[2:-1]
+    values = dict(zip(header, (float(v) for v in row)))
+    assert {"noisy", "prior mean", "posterior, measured curve (default)",
+            "posterior, refit after training"} <= set(values)
     assert all(math.isfinite(v) for v in values.values())

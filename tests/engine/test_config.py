@@ -25,7 +25,9 @@ def test_defaults_are_valid_and_sensible():
 def test_for_method_applies_method_defaults(method):
     cfg = TrainConfig.for_method(method, steps=7)
     assert cfg.method == method and cfg.steps == 7
-    for key, value in method_class(method).defaults.items():
+    from napari_blindspot.engine.device import select_device
+
+    for key, value in method_class(method).defaults_for(select_device("auto").type, False).items():
         assert getattr(cfg, key) == value
 
 
@@ -150,3 +152,35 @@ def test_mask_radius_must_fit_the_patch():
     TrainConfig(axes="ZYX", train_3d=True, patch_size_z=4, mask_radius=2).validate()
     # the mask belongs to the Noise2Void family: other methods do not use (or check) it
     TrainConfig(method="hqssl", patch_size=8, mask_radius=5).validate()
+
+
+def test_defaults_follow_the_device_and_the_dimensionality(monkeypatch):
+    from napari_blindspot.engine import device as device_module
+    import torch
+
+    cpu = TrainConfig.for_method("hqssl", device="cpu")
+    assert (cpu.patch_size, cpu.batch_size, cpu.learning_rate, cpu.hq_features) == (128, 1, 2e-3, 16)
+    cpu3d = TrainConfig.for_method("hqssl", device="cpu", axes="ZYX", train_3d=True)
+    assert (cpu3d.patch_size, cpu3d.patch_size_z, cpu3d.batch_size) == (64, 16, 1)
+    n2v2_3d = TrainConfig.for_method("n2v2", device="cpu", axes="ZYX", train_3d=True)
+    assert n2v2_3d.batch_size == 4 and TrainConfig.for_method("n2v2", device="cpu").batch_size == 16
+    # on a GPU: the paper's HQ-SSL network
+    monkeypatch.setattr(device_module, "select_device", lambda name="auto": torch.device("cuda"))
+    gpu = TrainConfig.for_method("hqssl")
+    assert (gpu.hq_features, gpu.hq_depth, gpu.patch_size, gpu.batch_size) == (48, 5, 256, 4)
+    # what the caller gives wins
+    assert TrainConfig.for_method("hqssl", batch_size=3).batch_size == 3
+
+
+def test_a_default_patch_shrinks_to_a_small_image_a_chosen_one_does_not():
+    import numpy as np
+    import pytest as _pytest
+
+    from napari_blindspot.engine import DataError, TrainingRun
+
+    small = np.random.default_rng(0).normal(100, 10, (72, 90)).astype(np.float32)
+    run = TrainingRun(small, TrainConfig.for_method("hqssl", axes="YX", steps=1, device="cpu"))
+    assert run.config.patch_size == 72 and run.patch_shape == (72, 72)
+    with _pytest.raises(DataError, match="patch size of at most 72"):
+        TrainingRun(small, TrainConfig.for_method("hqssl", axes="YX", steps=1, device="cpu",
+                                                  patch_size=96))

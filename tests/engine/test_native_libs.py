@@ -108,3 +108,16 @@ def test_training_guards_before_building_its_optimizer(monkeypatch):
                                              unet_features=8))
     list(run.events())
     assert calls[:2] == ["guard", "optimizer"]
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="Linux dynamic loader")
+def test_guard_plan_says_what_the_guard_would_do(fake_triton, monkeypatch):
+    """`blindspot doctor` reports this; asking changes nothing."""
+    fake_triton.write_bytes(b"not a shared library")
+    monkeypatch.setattr(native_libs, "foreign_llvm_loaded", lambda: False)
+    assert "would not act here" in native_libs.guard_plan()
+    monkeypatch.setattr(native_libs, "foreign_llvm_loaded", lambda: True)
+    assert "would act" in native_libs.guard_plan() and str(fake_triton) in native_libs.guard_plan()
+    assert "triton" not in sys.modules and not native_libs._done  # nothing was loaded
+    fake_triton.unlink()
+    assert "no libtriton" in native_libs.guard_plan()

@@ -81,7 +81,7 @@ OPTIONS: list[tuple[str, Callable[[Workspace], list[str]], tuple[str, ...]]] = [
     ("image-1x1-stack", with_image(np.ones((5, 1, 1), np.uint16)), ("too small", "'ZYX'")),
     ("image-smaller-than-patch", denoise("--patch-size", "128"), ("at most 64", "--patch-size")),
     ("3d-without-z", denoise("--3d"), ("3D", "Z axis")),
-    ("3d-z-smaller-than-patch", with_image(noisy_stack(frames=6), "--3d", "--axes", "ZYX"),
+    ("3d-z-smaller-than-patch", with_image(noisy_stack(frames=6), "--3d", "--axes", "ZYX", "--patch-size-z", "8"),
      ("Z patch of at most 4", "--patch-size-z")),
     ("3d-too-few-slices", with_image(noisy_stack(frames=3), "--3d", "--axes", "ZYX"),
      ("2D training", "too few")),

@@ -84,14 +84,3 @@ def test_save_layers_through_napari_uses_the_writer(tmp_path):
     back = read_tiff(paths[0])
     assert back.axes == "TYX"
     assert back.pixel_size["X"] == pytest.approx(0.2, rel=1e-5)
-
-
-@pytest.mark.gui
-def test_sample_opens_in_the_viewer(make_napari_viewer):
-    viewer = make_napari_viewer()
-    viewer.open_sample("napari-blindspot", "fluorescence")
-    viewer.open_sample("napari-blindspot", "fluorescence_clean")
-    noisy, clean = viewer.layers["fluorescence (noisy)"], viewer.layers["fluorescence (clean)"]
-    assert noisy.data.shape == clean.data.shape == (8, 256, 256)
-    np.testing.assert_allclose(noisy.scale, (1.0, 0.1, 0.1))
-    assert str(noisy.units[-1]) == "micrometer"

@@ -13,7 +13,7 @@ from .errors import ConfigError
 from .methods.registry import method_class
 
 NOISE_MODELS = ("curve", "affine", "gaussian", "gaussian-known", "poisson-gaussian", "mean-only")
-NOISE_FITS = ("fixed", "fine-tune", "joint")
+NOISE_FITS = ("fixed", "fine-tune", "joint", "refit")
 NOISE_CALIBRATIONS = ("image", "repeats", "pair")
 SCHEDULES = ("cosine", "constant")
 CHANNEL_MODES = ("independent", "joint")
@@ -66,7 +66,8 @@ class TrainConfig:
     noise_model: str = "curve"
     noise_sigma: float | None = None  # known Gaussian sigma, in the input's intensity units
     #: how training treats the measured noise: kept "fixed", "fine-tune"d in the second half,
-    #: or learned "joint"ly from the start (the paper's way)
+    #: learned "joint"ly from the start (the paper's way), or kept fixed and then "refit" with
+    #: the trained prior (curve model only)
     noise_fit: str = "fixed"
     #: what the noise is measured on: the "image" itself, "repeats" (the samples are repeated
     #: acquisitions of a still scene) or a "pair" (a second acquisition given to training)
@@ -89,8 +90,15 @@ class TrainConfig:
     # ------------------------------------------------------------------ helpers
     @classmethod
     def for_method(cls, method: str, **overrides: Any) -> "TrainConfig":
-        """Defaults tuned for ``method`` (its :attr:`~.methods.Method.defaults`), then ``overrides``."""
-        values = dict(method_class(method).defaults)
+        """Defaults tuned for ``method`` on the device it will train on, 2D or 3D
+        (:meth:`~.methods.Method.defaults_for`), then ``overrides``."""
+        from .device import select_device
+
+        try:
+            device_type = select_device(overrides.get("device", "auto")).type
+        except ConfigError:  # validation names the bad device
+            device_type = "cpu"
+        values = method_class(method).defaults_for(device_type, bool(overrides.get("train_3d")))
         values.update(overrides)
         return cls(method=method, **values).validate()
 
@@ -147,6 +155,8 @@ class TrainConfig:
             raise bad("noise_model", f"choose one of {', '.join(NOISE_MODELS)}")
         if self.noise_fit not in NOISE_FITS:
             raise bad("noise_fit", f"choose one of {', '.join(NOISE_FITS)}")
+        if self.noise_fit == "refit" and self.noise_model != "curve":
+            raise bad("noise_fit", "a refit after training needs the 'curve' noise model")
         if self.noise_calibration not in NOISE_CALIBRATIONS:
             raise bad("noise_calibration", f"choose one of {', '.join(NOISE_CALIBRATIONS)}")
         if self.noise_model == "gaussian-known":

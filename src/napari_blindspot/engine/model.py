@@ -125,7 +125,8 @@ class DenoisingModel:
     def noise_curve(self, channel: int = 0, points: int = 24) -> dict[str, np.ndarray] | None:
         """The noise curve of data channel ``channel`` (HQ-SSL), intensity units, float64 ``(N,)``:
         ``signal``, the model's ``variance`` there and, when the model was calibrated,
-        ``measured`` (the calibration's own points).  None for models without a noise model."""
+        ``measured`` (the calibration's own points) and, after a refit, ``refit`` (the curve the
+        posterior uses).  None for models without a noise model."""
         noise = getattr(self.net, "noise", None)
         if noise is None:
             return None
@@ -139,6 +140,8 @@ class DenoisingModel:
         out = {"signal": signal, "variance": noise.curve(self.normalization, signal, channel)}
         if measured is not None:
             out["measured"] = measured
+        if getattr(noise, "refitted", False):
+            out["refit"] = noise.curve(self.normalization, signal, channel, posterior=True)
         return out
 
     def _infer_fn(self, channel: int | None = None) -> Callable[[torch.Tensor], dict[str, torch.Tensor]]:

@@ -93,3 +93,22 @@ def _isolate(path: str) -> str:
         return "hidden"
     log.info("loaded %s with its own LLVM (a graphics driver's LLVM is already loaded)", path)
     return "isolated"
+
+
+def guard_plan() -> str:
+    """What :func:`guard_compiler_imports` did or would do in this process, in words (for
+    ``blindspot doctor``; changes nothing)."""
+    if not sys.platform.startswith("linux"):
+        return "is not needed (only Linux builds load a graphics driver's LLVM this way)"
+    if "triton" in sys.modules:
+        if sys.modules["triton"] is None:
+            return "has hidden triton in this process (isolating it failed)"
+        return "has nothing left to do: triton is already loaded in this process"
+    path = _libtriton_path()
+    if path is None:
+        return "finds no libtriton.so: nothing to do"
+    if foreign_llvm_loaded():
+        return (f"would act: a graphics driver's LLVM is loaded, so it loads {path} with its own "
+                "LLVM (RTLD_DEEPBIND) before torch imports triton")
+    return ("would not act here (no graphics driver's LLVM is loaded in this process); in napari "
+            "on Mesa OpenGL (llvmpipe, radeonsi) it loads libtriton with its own LLVM first")

@@ -76,18 +76,25 @@ class NoiseModel(nn.Module):
         """Parameter sets: one per data channel (one for every channel in 0.1's files)."""
         raise NotImplementedError
 
-    def curve(self, normalization: Normalization, signal: np.ndarray, channel: int = 0) -> np.ndarray:
+    def curve(self, normalization: Normalization, signal: np.ndarray, channel: int = 0, *,
+              posterior: bool = False) -> np.ndarray:
         """Noise variance (intensity units) of data channel ``channel`` at clean ``signal``
-        values (intensity units), float64 ``(N,)``."""
+        values (intensity units), float64 ``(N,)``; ``posterior``: the posterior's (refitted) one."""
         c = min(channel, len(normalization.mean) - 1)
         m, s = normalization.mean[c], normalization.std[c]
         mu = torch.as_tensor((np.asarray(signal, np.float64) - m) / s, dtype=torch.float32).view(1, 1, -1)
+        index = torch.tensor([min(channel, self.sets - 1)])
         with torch.no_grad():
-            var = self.variance(mu, torch.tensor([min(channel, self.sets - 1)])).reshape(-1)
+            var = (self.posterior_variance if posterior else self.variance)(mu, index).reshape(-1)
         return var.double().cpu().numpy() * s * s
 
     def calibrate(self, calibrations: list[Any], normalization: Normalization) -> None:
         """Set the model from :class:`~.noise_estimate.NoiseCalibration` s, one per data channel."""
+
+    def posterior_variance(self, mu: torch.Tensor, channels: torch.Tensor | None = None) -> torch.Tensor:
+        """The noise variance the posterior uses: the training one, unless refitted after training
+        (:meth:`NoiseCurve.refit`)."""
+        return self.variance(mu, channels)
 
 
 class _GainMixin:
@@ -293,6 +300,8 @@ class NoiseCurve(_Calibrated):
         super().__init__(normalization, channels)
         self.register_buffer("knots", torch.arange(points, dtype=torch.float32).repeat(channels, 1))
         self.register_buffer("values", torch.ones(channels, points))
+        #: the posterior's curve on the same knots: the training curve, or its refit
+        self.register_buffer("post_values", torch.ones(channels, points))
 
     def calibrate(self, calibrations: list[Any], normalization: Normalization) -> None:
         k = self.knots.shape[1]
@@ -308,23 +317,44 @@ class NoiseCurve(_Calibrated):
                 self.knots[c] = torch.as_tensor(xs, dtype=torch.float32)
                 self.values[c] = torch.as_tensor(vs, dtype=torch.float32)
                 self.floor[c] = cal.floor
+            self.post_values.copy_(self.values)
 
-    def variance(self, mu: torch.Tensor, channels: torch.Tensor | None = None) -> torch.Tensor:
+    def refit(self, calibrations: list[Any]) -> None:
+        """Set the posterior's curve from refitted calibrations (intensity units), per channel,
+        resampled onto the training curve's points."""
+        with torch.no_grad():
+            for c, cal in enumerate(calibrations):
+                knots = self.knots[c].double().cpu().numpy()
+                values = np.interp(knots, np.asarray(cal.signal), np.asarray(cal.variance))
+                self.post_values[c] = torch.as_tensor(values, dtype=torch.float32)
+
+    @property
+    def refitted(self) -> bool:
+        return not torch.equal(self.post_values, self.values)
+
+    def posterior_variance(self, mu: torch.Tensor, channels: torch.Tensor | None = None) -> torch.Tensor:
+        if not self.refitted:
+            return self.variance(mu, channels)
+        return self.variance(mu, channels, table=self.post_values)
+
+    def variance(self, mu: torch.Tensor, channels: torch.Tensor | None = None, *,
+                 table: torch.Tensor | None = None) -> torch.Tensor:
         x, s = self._signal(mu, channels)
+        table = self.values if table is None else table
         if channels is None and self.knots.shape[0] > 1:
-            parts = [self._interp(x[:, c:c + 1], c) for c in range(x.shape[1])]
+            parts = [self._interp(x[:, c:c + 1], c, table) for c in range(x.shape[1])]
             var = torch.cat(parts, dim=1)
         elif channels is None:
-            var = self._interp(x, 0)
+            var = self._interp(x, 0, table)
         else:
             var = torch.empty_like(x)
             for c in torch.unique(channels).tolist():
                 sel = (channels == c).to(x.device)
-                var[sel] = self._interp(x[sel], int(c))
+                var[sel] = self._interp(x[sel], int(c), table)
         return self._normalised(var, mu, s, channels)
 
-    def _interp(self, x: torch.Tensor, c: int) -> torch.Tensor:
-        knots, values = self.knots[c].float(), self.values[c].float()
+    def _interp(self, x: torch.Tensor, c: int, table: torch.Tensor) -> torch.Tensor:
+        knots, values = self.knots[c].float(), table[c].float()
         i = torch.clamp(torch.searchsorted(knots, x.contiguous()) - 1, 0, len(knots) - 2)
         x0, x1, v0, v1 = knots[i], knots[i + 1], values[i], values[i + 1]
         t = (x - x0) / torch.clamp(x1 - x0, min=1e-12)

@@ -29,6 +29,20 @@ class Region:
     y1: int
 
 
+def shrink_default_patch(view: CanonicalView, patch_size: int, patch_size_z: int,
+                         defaults: tuple[int, int]) -> tuple[int, int]:
+    """Patch sizes that fit ``view``: a size left at its default ``defaults`` (YX, Z) shrinks to
+    the image (a multiple of 4); a size the user chose is kept (and refused later if too big)."""
+    spatial = view.spatial_shape
+    yx, z = patch_size, patch_size_z
+    largest_yx = min(spatial[-2:]) // 4 * 4
+    if yx == defaults[0] and largest_yx < yx:
+        yx = max(MIN_PATCH, largest_yx)
+    if view.train_3d and z == defaults[1] and spatial[0] // 4 * 4 < z:
+        z = max(MIN_PATCH_Z, spatial[0] // 4 * 4)
+    return yx, z
+
+
 def patch_shape_for(view: CanonicalView, patch_size: int, patch_size_z: int) -> tuple[int, ...]:
     """The patch shape for ``view``; raises :class:`DataError` if the image is smaller."""
     shape = (patch_size_z, patch_size, patch_size) if view.train_3d else (patch_size, patch_size)

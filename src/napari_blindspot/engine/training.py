@@ -26,8 +26,10 @@ from torch import nn
 
 from .axes import CanonicalView
 from .config import TrainConfig
+from .distributed import SingleProcess
 from .device import (autocast, autocast_dtype, configure_threads, describe_device, place_network,
                      select_device)
+from .divergence import GradientGuard
 from .errors import ConfigError, DataError
 from .events import Preview, TrainingFinished, TrainingProgress, TrainingStarted
 from .memory import check_training_memory, training_estimate
@@ -36,7 +38,8 @@ from .native_libs import guard_compiler_imports
 from .threads import ThreadTuner
 from .model import DenoisingModel, check_image
 from .normalization import Normalization, compute_normalization
-from .patches import count_patches, patch_shape_for
+from .patches import count_patches, patch_shape_for, shrink_default_patch
+from .schedule import learning_rate
 from .training_data import build_samplers, image_groups
 
 log = logging.getLogger(__name__)
@@ -45,18 +48,6 @@ log = logging.getLogger(__name__)
 PROGRESS_INTERVAL_S = 0.1
 MAX_VALIDATION_PATCHES = 128
 MIN_VALIDATION_PATCHES = 8
-#: Consecutive steps with non-finite gradients (skipped) before training reports divergence.
-MAX_SKIPPED_STEPS = 5
-
-
-def learning_rate(base: float, progress: float, schedule: str, warmup: float) -> float:
-    """Linear warm-up over ``warmup`` of the run, then cosine decay to 1% (or constant)."""
-    if warmup > 0 and progress < warmup:
-        return base * max(progress / warmup, 0.01)
-    if schedule == "constant":
-        return base
-    p = min(1.0, (progress - warmup) / max(1e-9, 1.0 - warmup))
-    return base * (0.01 + 0.99 * 0.5 * (1.0 + math.cos(math.pi * p)))
 
 
 class TrainingRun:
@@ -95,13 +86,17 @@ class TrainingRun:
     max_threads
         On a CPU with ``config.num_threads`` None: the most threads the run may use (default all
         cores); it picks the fastest count up to that while it runs (:mod:`.threads`).
+    distributed
+        This process's rank when several train together (:func:`.distributed.process_group`);
+        it chooses the device.  None: one process.
     """
 
     def __init__(self, data: Any, config: TrainConfig, *, axes: list[str] | None = None,
                  target: Any = None,
                  noise_reference: Any = None, initial: DenoisingModel | None = None,
                  preview: np.ndarray | None = None, preview_channel: int | None = None,
-                 preview_interval_s: float = 5.0, max_threads: int | None = None) -> None:
+                 preview_interval_s: float = 5.0, max_threads: int | None = None,
+                 distributed: SingleProcess | None = None) -> None:
         # Cheap checks only (settings, shapes, the model to continue): a front end builds the
         # run on its own thread and reports these at once.  Reading the data (statistics,
         # NaN/inf, validation patches) and building the network happen in prepare().
@@ -115,10 +110,13 @@ class TrainingRun:
         self.view = self.groups[0][0]
         self._views = self.groups[0]
         self._reference = self._noise_reference(noise_reference, data)
+        self.config = config = self._fit_default_patch(config)
         self.patch_shape = patch_shape_for(self.view, config.patch_size, config.patch_size_z)
         for group in self.groups[1:]:
             patch_shape_for(group[0], config.patch_size, config.patch_size_z)
-        self.device = select_device(config.device)
+        self.dist = distributed or SingleProcess()
+        self.device = (self.dist.device if self.dist.device is not None
+                       else select_device(config.device))
         self.max_threads = max_threads
         self.threads: ThreadTuner | None = None
         if initial is not None:
@@ -138,7 +136,8 @@ class TrainingRun:
         independent = config.channels == "independent"
         self.net_channels = 1 if independent else self.view.n_channels
         self.epoch_patches = sum(count_patches(g[0], self.patch_shape, independent) for g in self.groups)
-        self.steps_per_epoch = max(1, math.ceil(self.epoch_patches / config.batch_size))
+        self.steps_per_epoch = max(1, math.ceil(self.epoch_patches
+                                                / (config.batch_size * self.dist.world_size)))
         self.total_steps = self._total_steps()
 
         # set by prepare()
@@ -150,8 +149,7 @@ class TrainingRun:
         self.calibrations: list = list(initial.info.get("noise_calibration", [])) if initial else []
         self.prepared = False
 
-        self.skipped_steps = 0
-        self._skipped_in_a_row = 0
+        self._guard = GradientGuard()
         self._stop = False
         self._preview_now = False
         self._preview_request = (preview, preview_channel)
@@ -162,22 +160,25 @@ class TrainingRun:
         self.history: list[dict[str, float]] = []
         self._model: DenoisingModel | None = None
 
+    def _fit_default_patch(self, c: TrainConfig) -> TrainConfig:
+        """A default patch larger than a small image shrinks to it (a chosen one is kept)."""
+        general = TrainConfig()  # the general defaults, then the method's for this device and 2D/3D
+        d = self.method.defaults_for(select_device(c.device).type, c.train_3d)
+        yx, z = shrink_default_patch(self.view, c.patch_size, c.patch_size_z,
+                                     (d.get("patch_size", general.patch_size),
+                                      d.get("patch_size_z", general.patch_size_z)))
+        if (yx, z) == (c.patch_size, c.patch_size_z):
+            return c
+        log.info("the image is smaller than the default patch: patches of %d (Z %d)", yx, z)
+        return c.replace(patch_size=yx, patch_size_z=z)
+
     def _noise_reference(self, noise_reference: Any, data: Any) -> CanonicalView | None:
-        """The second acquisition the noise is measured against (``noise_calibration="pair"``)."""
-        c = self.config
-        if c.noise_calibration != "pair" or c.method != "hqssl":
-            if noise_reference is not None:
-                raise DataError("A second acquisition for the noise calibration is only used by HQ-SSL "
-                                "with noise_calibration='pair'.")
-            return None
+        """The second acquisition the noise is measured against (the method checks it)."""
+        self.method.check_noise_reference(self.config, data, noise_reference)
         if noise_reference is None:
-            raise DataError("noise_calibration='pair' measures the noise against a second acquisition of "
-                            "the same scene: give one (noise_reference), or calibrate from the image.")
+            return None
         check_image(noise_reference)
-        if tuple(noise_reference.shape) != tuple(data.shape):
-            raise DataError(f"The second acquisition for the noise calibration has shape "
-                            f"{tuple(noise_reference.shape)}, the image {tuple(data.shape)}: they must match.")
-        return CanonicalView(noise_reference, c.axes, c.train_3d)
+        return CanonicalView(noise_reference, self.config.axes, self.config.train_3d)
 
     def prepare(self) -> None:
         """Read what training needs from the data and build the network and optimizer.
@@ -189,13 +190,15 @@ class TrainingRun:
             return
         c, views, initial = self.config, self._views, self.initial
         if self.device.type == "cpu":
-            if c.num_threads is None:  # adapts to the load, up to max_threads (all cores)
+            share = self.dist.cpu_threads()  # ranks on one node share its cores
+            if c.num_threads is None and share is None:  # adapts to the load, up to max_threads
                 self.threads = ThreadTuner(self.max_threads)
             else:
-                configure_threads(c.num_threads)
-        torch.manual_seed(c.seed)
-        self.rng = np.random.default_rng(c.seed)
-        self.generator = torch.Generator().manual_seed(c.seed + 1)
+                configure_threads(c.num_threads or share)
+        torch.manual_seed(c.seed)  # the same initial network on every rank
+        sample_seed, mask_seed = self.dist.rank_seeds(c.seed)
+        self.rng = np.random.default_rng(sample_seed)
+        self.generator = torch.Generator().manual_seed(mask_seed)
         normalization = self.normalization or compute_normalization([g[0] for g in self.groups])
         for group in self.groups:
             if len(group) == 2:
@@ -229,6 +232,7 @@ class TrainingRun:
                                           lr=c.learning_rate)
         self.scaler = torch.amp.GradScaler("cuda", enabled=(self.device.type == "cuda"
                                                             and self.amp_dtype == torch.float16))
+        self._loss = self.dist.training_loss(self.method, net)  # after the optimizer froze what stays
         self.normalization, self.net = normalization, net
         self.prepared = True
 
@@ -255,6 +259,11 @@ class TrainingRun:
     def request_preview(self) -> None:
         """Send a preview after the current step instead of waiting for the interval."""
         self._preview_now = True
+
+    @property
+    def skipped_steps(self) -> int:
+        """Steps skipped because their gradients were not finite (see :mod:`.divergence`)."""
+        return self._guard.skipped
 
     @property
     def model(self) -> DenoisingModel:
@@ -284,26 +293,9 @@ class TrainingRun:
     def _autocast(self) -> Any:
         return autocast(self.device, self.amp_dtype)
 
-    def _gradients_finite(self) -> bool:
-        """Whether this step's gradients are finite; a step whose are not is skipped (as the
-        float16 gradient scaler does), and training gives up after
-        :data:`MAX_SKIPPED_STEPS` such steps in a row."""
-        grads = [p.grad.detach() for p in self.net.parameters() if p.grad is not None]
-        if not grads or bool(torch.isfinite(torch.stack([torch.linalg.vector_norm(g) for g in grads])).all()):
-            self._skipped_in_a_row = 0
-            return True
-        self._skipped_in_a_row += 1
-        self.skipped_steps += 1
-        log.warning("step %d skipped: non-finite gradients", self.step)
-        if self._skipped_in_a_row >= MAX_SKIPPED_STEPS:
-            raise FloatingPointError(
-                f"Training diverged at step {self.step}: the gradients were not finite for "
-                f"{MAX_SKIPPED_STEPS} steps in a row; lower the learning rate or check the image for "
-                "extreme values (\"mixed_precision\": false in a --config file may also help).")
-        return False
-
     def _validate(self) -> float:
         assert self.val_batch is not None
+        self.dist.broadcast_buffers(self.net)  # every rank validates rank 0's statistics
         self.net.eval()
         gen = torch.Generator().manual_seed(self.config.seed + 3)
         losses = []
@@ -314,7 +306,7 @@ class TrainingRun:
                             else self.val_channels[i:i + self.config.batch_size])
                 losses.append(float(self.method.loss(self.net, chunk, gen, channels)) * chunk.shape[1])
         self.net.train()
-        return sum(losses) / self.val_batch.shape[1]
+        return self.dist.mean(sum(losses) / self.val_batch.shape[1])
 
     def _snapshot(self, final: bool) -> DenoisingModel:
         net = copy.deepcopy(self.net)
@@ -327,6 +319,11 @@ class TrainingRun:
         }
         if self.calibrations:
             info["noise_calibration"] = [c if isinstance(c, dict) else c.to_dict() for c in self.calibrations]
+        if final:
+            refits = self.method.finish(net, self.view, self.normalization,
+                                        self.config.channels == "independent")
+            if refits:
+                info["noise_refit"] = [c.to_dict() for c in refits]
         model = DenoisingModel(self.config, net, self.normalization, self.view.n_channels, info)
         info["noise"] = model.noise_parameters()
         return model
@@ -358,9 +355,9 @@ class TrainingRun:
         self.net.train()
         try:
             while True:
-                elapsed = time.perf_counter() - start
+                elapsed, stop = self.dist.agree(time.perf_counter() - start, self._stop)
                 progress = self._progress(elapsed)
-                if self._stop:
+                if stop:
                     reason = "stopped"
                     break
                 if self.total_steps is not None and self.step >= self.total_steps:
@@ -376,15 +373,16 @@ class TrainingRun:
                 batch = torch.from_numpy(patches).to(self.device, non_blocking=True)
                 self.method.before_step(self.net, progress)
                 with self._autocast():
-                    loss = self.method.loss(self.net, batch, self.generator,
-                                            None if channels is None else torch.from_numpy(channels))
+                    loss = self._loss(batch, self.generator,
+                                      None if channels is None else torch.from_numpy(channels))
                 if not torch.isfinite(loss):
                     raise FloatingPointError(
                         f"Training diverged at step {self.step} (loss {loss.item()}); lower the learning "
                         "rate or check the image for extreme values.")
                 self.optimizer.zero_grad(set_to_none=True)
                 self.scaler.scale(loss).backward()
-                if self.scaler.is_enabled() or self._gradients_finite():
+                self.dist.after_backward()
+                if self.scaler.is_enabled() or self._guard.finite(self.net, self.step):
                     self.scaler.step(self.optimizer)  # the float16 scaler skips such steps itself
                     self.scaler.update()
                 self.step += 1
@@ -428,6 +426,7 @@ class TrainingRun:
             reason = "stopped"
             self._model = self._snapshot(final=True)
             raise
+        self.dist.broadcast_buffers(self.net)  # every rank ends with the same model
         self._model = self._snapshot(final=True)
         log.info("training %s after %d steps (%.1f s)", reason, self.step, time.perf_counter() - start)
         yield TrainingFinished(self._model, self.step, reason, time.perf_counter() - start)

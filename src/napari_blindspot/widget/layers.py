@@ -1,4 +1,4 @@
-"""Layer in/out for the widget: the source layer, the preview slice, result layers, export.
+"""Layer in/out for the widget: the source layer, result layers, export, axes hints.
 
 No Qt here: these functions work on napari layer and viewer models and numpy arrays.
 """
@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 from napari.layers import Image
 
-from ..engine import BlindspotError, CanonicalView, check_axes
+from ..engine import BlindspotError, check_axes
 from ..engine.errors import AxesError
 from ..engine.atomic import same_file, staged
 from ..io.layer_meta import axes_for, layer_axes, pixel_size
@@ -91,103 +91,6 @@ class Source:
                    units=tuple(units) if units is not None else None,
                    axis_labels=tuple(labels) if labels is not None else None,
                    dtype=np.dtype(data.dtype), colormap=getattr(layer.colormap, "name", "gray"))
-
-
-# --------------------------------------------------------------------------- preview
-@dataclass(frozen=True)
-class PreviewSpec:
-    """Which block of the source the preview shows.
-
-    ``sample``/``region`` select the block of the canonical view (``region`` in
-    ``view.spatial_axes`` order); ``channel`` is the block's channel for
-    independent-channel models (else None); ``show`` the channel of the prediction to
-    display; ``index`` the data index of every layer dimension at the viewer's position.
-    """
-
-    sample: int
-    channel: int | None
-    show: int
-    region: tuple[tuple[int, int], ...]
-    index: tuple[tuple[str, int], ...]
-
-    @property
-    def slices(self) -> tuple[slice, ...]:
-        return tuple(slice(a, b) for a, b in self.region)
-
-
-def camera(viewer: Any) -> Any:
-    """The viewer's camera (``viewer.scene.camera`` since napari 0.9, ``viewer.camera`` before)."""
-    scene = getattr(viewer, "scene", None)
-    return scene.camera if scene is not None and hasattr(scene, "camera") else viewer.camera
-
-
-def viewer_position(viewer: Any, source: Source) -> np.ndarray:
-    """The data coordinates (one per layer dimension) the viewer shows: the dims slider
-    position, and the camera centre along the displayed dimensions."""
-    point = [float(p) for p in viewer.dims.point]
-    displayed = list(viewer.dims.displayed)
-    center = list(camera(viewer).center)[-len(displayed):]
-    for d, c in zip(displayed, center):
-        point[d] = float(c)
-    ndim = len(source.dims)
-    if len(point) < ndim:
-        point = [0.0] * (ndim - len(point)) + point
-    return np.asarray(source.layer.world_to_data(point[-ndim:]), dtype=float)
-
-
-def preview_spec(viewer: Any, source: Source, view: CanonicalView, independent: bool,
-                 max_yx: int = 256, max_z: int = 32) -> PreviewSpec:
-    """The preview block for the slice (and region) the viewer is showing."""
-    pos = viewer_position(viewer, source)
-    shape = tuple(source.data.shape)
-    index: dict[str, int] = {}
-    for i, letter in enumerate(source.dims):
-        size = shape[source.axes.index(letter)]
-        index[letter] = int(np.clip(np.round(pos[i]), 0, size - 1))
-    if view.sample_shape:
-        sample = int(np.ravel_multi_index(tuple(index[a] for a in view.sample_axes), view.sample_shape))
-    else:
-        sample = 0
-    region = []
-    for letter in view.spatial_axes:
-        size = shape[source.axes.index(letter)]
-        limit = max_z if letter == "Z" else max_yx
-        if size <= limit:
-            region.append((0, size))
-        else:
-            start = int(np.clip(index[letter] - limit // 2, 0, size - limit))
-            region.append((start, start + limit))
-    if "C" in source.axes:
-        c = 0 if source.rgb else index["C"]
-        channel, show = (c, 0) if independent else (None, c)
-    else:
-        channel, show = None, 0
-    return PreviewSpec(sample, channel, show, tuple(region), tuple(index.items()))
-
-
-def preview_block(view: CanonicalView, spec: PreviewSpec) -> np.ndarray:
-    """The raw canonical block for :meth:`TrainingRun.set_preview`."""
-    block = view.read(spec.sample, spec.slices)
-    if spec.channel is not None:
-        block = block[spec.channel:spec.channel + 1]
-    return np.ascontiguousarray(block)
-
-
-def preview_layer_data(image: np.ndarray, spec: PreviewSpec, source: Source,
-                       view: CanonicalView) -> tuple[np.ndarray, tuple[float, ...]]:
-    """Preview prediction ``(C, [Z,] Y, X)`` -> data with the source layer's dimensions
-    (size 1 along non-spatial ones) and the translate that puts it in place."""
-    img = np.asarray(image)[spec.show]
-    dims = source.dims
-    spatial = view.spatial_axes
-    in_dims = [a for a in dims if a in spatial]
-    img = np.transpose(img, [spatial.index(a) for a in in_dims])
-    starts = {a: r[0] for a, r in zip(spatial, spec.region)}
-    index = dict(spec.index)
-    translate = tuple(t + (starts[a] if a in spatial else index[a]) * s
-                      for a, s, t in zip(dims, source.scale, source.translate))
-    shape = [img.shape[in_dims.index(a)] if a in spatial else 1 for a in dims]
-    return img.reshape(shape), translate
 
 
 # --------------------------------------------------------------------------- results
@@ -304,7 +207,39 @@ def find_result(viewer: Any, source_name: str, kind: str) -> Image | None:
     return layer if isinstance(layer, Image) else None
 
 
+def put_denoised_layers(viewer: Any, source: Source, result: dict[str, np.ndarray],
+                        reuse: Any = None) -> dict[str, Image]:
+    """Show a prediction: ``"<source> [denoised]"`` (filling ``reuse``, the training preview, when
+    there is no such layer yet) and ``"<source> [uncertainty]"`` (hidden; a stale one is removed
+    when the result has none).  Returns ``{"denoised": layer, ["uncertainty": layer]}``."""
+    layers: dict[str, Image] = {}
+    if "uncertainty" in result:
+        (_, hi), _ = robust_limits(result["uncertainty"], 0.0, 99.5)
+        layers["uncertainty"] = put_result_layer(viewer, source, "uncertainty", result["uncertainty"],
+                                                 colormap="magma", limits=(0.0, hi), visible=False)
+    else:
+        remove_layer(viewer, find_result(viewer, source.name, "uncertainty"))
+    layers["denoised"] = put_result_layer(viewer, source, "denoised", result["denoised"], reuse=reuse)
+    if reuse is not layers["denoised"]:
+        remove_layer(viewer, reuse)
+    return layers
+
+
 # --------------------------------------------------------------------------- export
+def export_source(viewer: Any, layer: Any) -> str:
+    """The name of the source whose results export writes when ``layer`` (the source or one of
+    its results) is selected; :class:`LayerError` when it has no denoised layer."""
+    if layer is None:
+        raise LayerError("Pick the layer whose denoised result you want to export.")
+    source_name = layer.name
+    if result_kind(layer) in ("denoised", "uncertainty"):
+        source_name = layer.metadata["blindspot"].get("source", source_name)
+    if find_result(viewer, source_name, "denoised") is None:
+        raise LayerError(f"There is no '{source_name} [denoised]' layer to export: train a model "
+                         "or press Denoise first.")
+    return source_name
+
+
 def export_results(viewer: Any, source_name: str, path: str | Path, dtype: str = "float32"
                    ) -> list[Path]:
     """Write ``"<source> [denoised]"`` (and ``[uncertainty]``) as ImageJ TIFF files, both
@@ -351,11 +286,40 @@ def _export_layer(layer: Any, kind: str, path: str, dtype: str) -> None:
                atomic=False)
 
 
+# --------------------------------------------------------------------------- inputs
+AXIS_NAMES = {"S": "sample", "T": "time", "Z": "depth", "C": "channel", "Y": "Y", "X": "X"}
+
+
+def check_layer_axes(layer: Any, text: str) -> tuple[str | None, str]:
+    """``(axes, hint)``: the axes ``text`` gives ``layer`` (None if they do not fit) and a line
+    for the user (the size of every axis, or what is wrong)."""
+    if layer is None:
+        return None, "No image layer: open an image or File > Open Sample."
+    shape = tuple(layer_data(layer).shape)
+    try:
+        axes = check_axes(text.strip(), shape)
+        if layer.rgb and not axes.endswith("C"):
+            raise AxesError("This is an RGB layer: the axes must end with C.")
+    except BlindspotError as exc:
+        return None, str(exc)
+    return axes, " · ".join(f"{AXIS_NAMES[a]} {n}" for a, n in zip(axes, shape)) + f"  ({layer.dtype})"
+
+
+def suggest_target(source: Any, candidates: list[Any]) -> Any:
+    """Another layer of ``source``'s shape (a second acquisition for Noise2Noise), or None."""
+    if source is None:
+        return None
+    shape = tuple(layer_data(source).shape)
+    return next((layer for layer in candidates
+                 if layer is not source and tuple(layer_data(layer).shape) == shape), None)
+
+
 def selected_sources(viewer: Any, picked: Any, axes: str) -> list[Source]:
     """The sources of a job: the image layers selected in the layer list when there are
-    several (each with its own axes; ``axes`` for the picked one), else the picked layer."""
+    several (each with its own axes; ``axes`` for the picked one), else the picked layer.
+    Our own result layers are never sources."""
     chosen = [layer for layer in viewer.layers.selection if isinstance(layer, Image)
-              and not (layer.metadata or {}).get("blindspot")]  # never our own results
+              and result_kind(layer) is None]
     if len(chosen) < 2:
         return [Source.from_layer(picked, axes)]
     chosen.sort(key=lambda layer: list(viewer.layers).index(layer))

@@ -1,4 +1,5 @@
-"""A small live plot of training and validation loss, painted with QPainter."""
+"""A small live plot of training and validation loss (a :class:`~.state.LossHistory`), painted
+with QPainter; the owner calls ``update()`` to repaint it."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ import numpy as np
 from qtpy.QtCore import QPointF, QRectF, Qt
 from qtpy.QtGui import QColor, QFont, QPainter, QPen, QPolygonF
 from qtpy.QtWidgets import QSizePolicy, QWidget
+
+from .state import LossHistory
 
 TRAIN_COLOR = QColor(80, 160, 255)
 VAL_COLOR = QColor(255, 150, 40)
@@ -39,14 +42,13 @@ class LossPlot(QWidget):
     points, so the large initial losses do not flatten the interesting part.
     """
 
-    def __init__(self, parent: QWidget | None = None) -> None:
+    def __init__(self, history: LossHistory, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.train: list[tuple[float, float]] = []
-        self.validation: list[tuple[float, float]] = []
+        self.history = history
         self.setMinimumHeight(130)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
-        self.setToolTip("Loss in normalised units (lower is better). HQ-SSL's loss is a negative "
-                        "log-likelihood and may be negative.")
+        self.setToolTip("Loss in normalised units (lower is better). A negative log-likelihood loss "
+                        "(a method with a noise model) may be negative.")
 
     def sizeHint(self):  # noqa: D102 - Qt API
         hint = super().sizeHint()
@@ -54,24 +56,15 @@ class LossPlot(QWidget):
         return hint
 
     # ------------------------------------------------------------------ data
-    def clear(self) -> None:
-        self.train.clear()
-        self.validation.clear()
-        self.update()
+    @property
+    def train(self) -> list[tuple[float, float]]:
+        """The training loss points ``(step, loss)`` drawn."""
+        return self.history.train
 
-    def add_train(self, step: float, loss: float, redraw: bool = True) -> None:
-        """Add a training loss point; ``redraw=False`` leaves the repaint to a later ``update()``."""
-        if math.isfinite(loss):
-            self.train.append((float(step), float(loss)))
-            if redraw:
-                self.update()
-
-    def add_validation(self, step: float, loss: float, redraw: bool = True) -> None:
-        """Add a validation loss point (see :meth:`add_train`)."""
-        if math.isfinite(loss):
-            self.validation.append((float(step), float(loss)))
-            if redraw:
-                self.update()
+    @property
+    def validation(self) -> list[tuple[float, float]]:
+        """The validation loss points ``(step, loss)`` drawn."""
+        return self.history.validation
 
     def smoothed_train(self) -> list[tuple[float, float]]:
         """Exponential running average of the training loss (about 1/20 of the curve)."""

@@ -19,7 +19,7 @@ from qtpy.QtCore import QTimer  # noqa: E402
 
 from napari_blindspot.io.tiff import read_tiff  # noqa: E402
 from napari_blindspot.samples import fluorescence_timelapse  # noqa: E402
-from napari_blindspot.widget import BlindspotWidget  # noqa: E402
+from napari_blindspot.widget.dock import BlindspotWidget  # noqa: E402
 
 pytestmark = pytest.mark.gui
 
@@ -90,7 +90,7 @@ def test_opens_through_manifest_and_lists_image_layers_only(viewer_widget):
     viewer.add_image(np.zeros((32, 32), np.float32), name="b")
     assert [layer.name for layer in widget.layer_picker.layers()] == ["b", "a"]
     viewer.layers["b"].name = "renamed"
-    assert [widget.layer_picker.itemText(i) for i in range(widget.layer_picker.count())] == ["renamed", "a"]
+    assert [widget.layer_picker.native.itemText(i) for i in range(widget.layer_picker.native.count())] == ["renamed", "a"]
     viewer.layers.remove("a")
     assert [layer.name for layer in widget.layer_picker.layers()] == ["renamed"]
     assert widget.layer_picker.current_layer() is viewer.layers["renamed"]
@@ -289,7 +289,7 @@ def test_noise2noise_uses_the_second_acquisition(qtbot, viewer_widget, notificat
     viewer.add_image(stack(seed=2), name="second", metadata={"axes": "TYX"})
     widget.select_layer(viewer.layers["first"])
     tiny(widget, "n2n")
-    assert widget.target_picker.isVisibleTo(widget)
+    assert widget.target_picker.native.isVisibleTo(widget)
     assert widget.target_picker.current_layer() is viewer.layers["second"]  # suggested
     widget.target_picker.set_layer(viewer.layers["first"])
     widget.train()
@@ -301,7 +301,7 @@ def test_noise2noise_uses_the_second_acquisition(qtbot, viewer_widget, notificat
     wait_idle(qtbot, widget)
     assert viewer.layers["first [denoised]"].data.shape == (2, 48, 48)
     widget.set_method("n2v2")
-    assert not widget.target_picker.isVisibleTo(widget)
+    assert not widget.target_picker.native.isVisibleTo(widget)
 
 
 def test_3d_training_and_multichannel_preview(qtbot, viewer_widget):
@@ -383,23 +383,6 @@ def test_cancel_denoising_changes_no_layer(qtbot, viewer_widget):
 
 
 # ------------------------------------------------------------------ errors
-def test_messages_say_what_to_do():
-    import torch
-
-    from napari_blindspot.widget.settings import parse_length
-    from napari_blindspot.widget.tasks import user_message
-
-    oom = user_message(torch.cuda.OutOfMemoryError("CUDA out of memory"), "training")
-    assert "Out of GPU memory" in oom and "batch size" in oom and "tile size" in oom
-    assert "Out of memory" in user_message(MemoryError(), "denoising")
-    assert parse_length("5 minutes") == {"steps": None, "epochs": None, "time_budget_s": 300.0}
-    assert parse_length("20 epochs")["epochs"] == 20
-    assert parse_length("1 h 30 min")["time_budget_s"] == 5400.0
-    assert parse_length(" 1,500 ")["steps"] == 1500
-    with pytest.raises(ValueError, match="not understood"):
-        parse_length("a while")
-
-
 def test_bad_input_notifies_and_leaves_widget_usable(qtbot, viewer_widget, notifications, tmp_path):
     viewer, widget = viewer_widget
     viewer.add_image(stack(), name="good", metadata={"axes": "TYX"})
@@ -462,7 +445,7 @@ def test_closing_the_viewer_stops_training(qtbot, make_napari_viewer):
     tiny(widget, "n2v2", "10 minutes")
     widget.train()
     qtbot.waitUntil(lambda: widget.events_seen["progress"] >= 2, timeout=TIMEOUT_MS)
-    worker, run = widget._worker, widget.run
+    worker, run = widget.controller.job, widget.run
     viewer.close()
     qtbot.waitUntil(lambda: not worker.is_running, timeout=10_000)
     steps = run.step
@@ -477,7 +460,7 @@ def test_removing_the_dock_widget_stops_training(qtbot, make_napari_viewer):
     tiny(widget, "n2v2", "10 minutes")
     widget.train()
     qtbot.waitUntil(lambda: widget.events_seen["progress"] >= 2, timeout=TIMEOUT_MS)
-    worker = widget._worker
+    worker = widget.controller.job
     viewer.window.remove_dock_widget(dock)
     qtbot.waitUntil(lambda: not worker.is_running, timeout=10_000)
     qtbot.waitUntil(lambda: widget.busy is None, timeout=10_000)
@@ -498,23 +481,6 @@ def test_launch_docks_widget_with_sample(make_napari_viewer, monkeypatch):
     assert layer.data.shape == (8, 256, 256)
     assert widget.layer_picker.current_layer() is layer
     assert widget.axes_edit.text() == "TYX"
-
-
-def test_collector_pause_freezes_once_and_releases():
-    import gc
-
-    from napari_blindspot.widget.gc_pause import CollectorPause
-
-    pause = CollectorPause()
-    gc.unfreeze()
-    pause.hold()
-    frozen = gc.get_freeze_count()
-    assert frozen > 0
-    pause.hold()  # a second job in the same series: nothing more frozen
-    assert gc.get_freeze_count() == frozen
-    pause.release()
-    assert gc.get_freeze_count() == 0 and not pause.active
-    pause.release()  # idempotent
 
 
 def test_training_without_live_preview_adds_no_preview_layer(qtbot, viewer_widget):

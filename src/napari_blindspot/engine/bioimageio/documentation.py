@@ -7,45 +7,30 @@ from pathlib import Path
 import numpy as np
 
 from ..config import TrainConfig
+from ..methods.registry import get_method, method_class
 
 #: napari-blindspot's source repository (also in pyproject.toml's [project.urls]).
 PROJECT_URL = "https://github.com/napari-blindspot/napari-blindspot"
 
-#: The method papers (arXiv pages: stable, open access).
-CITATIONS: dict[str, list[tuple[str, str]]] = {
-    "n2v": [("Krull, A., Buchholz, T.-O., Jug, F. Noise2Void - Learning Denoising from Single "
-             "Noisy Images. CVPR 2019.", "https://arxiv.org/abs/1811.10980")],
-    "n2v2": [("Hoeck, E., Buchholz, T.-O., Brachmann, A., Jug, F., Freytag, A. N2V2 - Fixing "
-              "Noise2Void Checkerboard Artifacts with Modified Sampling Strategies and a Tweaked "
-              "Network Architecture. ECCV 2022 Workshops.", "https://arxiv.org/abs/2211.08512"),
-             ("Krull, A., Buchholz, T.-O., Jug, F. Noise2Void - Learning Denoising from Single "
-              "Noisy Images. CVPR 2019.", "https://arxiv.org/abs/1811.10980")],
-    "hqssl": [("Laine, S., Karras, T., Lehtinen, J., Aila, T. High-Quality Self-Supervised Deep "
-               "Image Denoising. NeurIPS 2019.", "https://arxiv.org/abs/1901.10277")],
-    "n2n": [("Lehtinen, J., Munkberg, J., Hasselgren, J., Laine, S., Karras, T., Aittala, M., "
-             "Aila, T. Noise2Noise: Learning Image Restoration without Clean Data. ICML 2018.",
-             "https://arxiv.org/abs/1803.04189")],
-}
+def citations(config: TrainConfig) -> list[tuple[str, str]]:
+    """The method's papers, ``(reference, url)`` (arXiv pages: stable, open access)."""
+    return list(method_class(config.method).citations)
 
-METHOD_NAMES = {"n2v": "Noise2Void", "n2v2": "N2V2", "hqssl": "HQ-SSL", "n2n": "Noise2Noise"}
+
+def method_title(config: TrainConfig) -> str:
+    """The method's name in a package's title and description."""
+    return method_class(config.method).title()
 
 
 def tags(config: TrainConfig) -> list[str]:
-    return ["denoising", "self-supervised", METHOD_NAMES[config.method].lower(), "napari-blindspot",
+    return ["denoising", "self-supervised", method_title(config).lower(), "napari-blindspot",
             "3d" if config.train_3d else "2d", "pytorch", "fluorescence-light-microscopy"]
 
 
 def describe(config: TrainConfig, channels: int, version: str) -> str:
     """The package's one-paragraph description."""
-    what = {"hqssl": "outputs the Bayesian posterior mean of the clean image given a blind-spot "
-                     "prior network and the noise model of the training data, and the "
-                     "posterior standard deviation as a second output ('uncertainty')",
-            "n2v": "is a blind-spot U-Net trained with masked pixels",
-            "n2v2": "is a blind-spot U-Net (BlurPool, no top skip) trained with masked pixels",
-            "n2n": "maps one noisy acquisition to a second independent one"}[config.method]
-    if config.method == "hqssl" and config.noise_model == "mean-only":
-        what = "outputs the blind-spot network's prior mean (mean-only ablation, no noise model)"
-    return (f"Self-supervised {METHOD_NAMES[config.method]} denoising model for "
+    what = get_method(config).network_summary()
+    return (f"Self-supervised {method_title(config)} denoising model for "
             f"{'3D' if config.train_3d else '2D'} {channels}-channel microscopy images, trained "
             f"with napari-blindspot {version} on {config.axes} data. The network {what}.")
 
@@ -54,11 +39,11 @@ def readme(config: TrainConfig, channels: int, version: str, origin: str,
            noise: dict[str, float], info: dict, torchscript_note: str) -> str:
     """The package's README (Markdown)."""
     outputs = ("`denoised` (same units as the input) and `uncertainty` (posterior standard "
-               "deviation, same units)") if config.method == "hqssl" and config.noise_model != "mean-only" \
+               "deviation, same units)") if get_method(config).has_uncertainty \
         else "`denoised` (same units as the input)"
     noise_line = ", ".join(f"{k} = {v:.6g}" for k, v in noise.items())
     lines = [
-        f"# {METHOD_NAMES[config.method]} denoising model (napari-blindspot {version})",
+        f"# {method_title(config)} denoising model (napari-blindspot {version})",
         "",
         describe(config, channels, version),
         "",
@@ -108,7 +93,7 @@ def readme(config: TrainConfig, channels: int, version: str, origin: str,
         "",
         "## Cite",
     ]
-    lines += [f"- {text} {url}" for text, url in CITATIONS[config.method]]
+    lines += [f"- {text} {url}" for text, url in citations(config)]
     return "\n".join(lines) + "\n"
 
 
@@ -134,4 +119,4 @@ def write_cover(path: Path, noisy: np.ndarray, denoised: np.ndarray) -> None:
     iio.imwrite(path, cover)
 
 
-__all__ = ["CITATIONS", "PROJECT_URL", "METHOD_NAMES", "describe", "readme", "tags", "write_cover"]
+__all__ = ["PROJECT_URL", "citations", "describe", "method_title", "readme", "tags", "write_cover"]

@@ -17,7 +17,7 @@ import torch
 from ..atomic import atomic_path
 from ..errors import BlindspotError
 from .requirements import require
-from .documentation import CITATIONS, METHOD_NAMES, describe, readme, tags, write_cover
+from .documentation import citations, describe, method_title, readme, tags, write_cover
 from .example_input import ExampleInput, crop_sample, size_rules, synthetic_sample
 from .network import BlindspotNetwork
 
@@ -93,7 +93,7 @@ def _trace(net: BlindspotNetwork, rules: dict, check: np.ndarray) -> tuple[Any |
             for w, g in zip(want, got):
                 if not np.allclose(w, g, rtol=1e-4, atol=1e-4):
                     return None, ("not included: the traced network differs from the Python one "
-                                  f"on other image sizes ({METHOD_NAMES[net.config.method]}, "
+                                  f"on other image sizes ({method_title(net.config)}, "
                                   f"channels {net.config.channels}).")
     except Exception as exc:  # tracing raises many kinds of errors
         return None, f"not included: this network cannot be traced ({type(exc).__name__}: {exc})."[:300]
@@ -185,7 +185,7 @@ def _description(v0_5: Any, model: Any, files: dict[str, Path], rules: dict,
     return v0_5.ModelDescr(
         name=name, description=description,
         authors=[v0_5.Author(name=a) for a in authors],
-        cite=[v0_5.CiteEntry(text=t, url=u) for t, u in CITATIONS[model.config.method]],
+        cite=[v0_5.CiteEntry(text=t, url=u) for t, u in citations(model.config)],
         license=license, documentation=v0_5.FileDescr(source=files["readme"]),
         covers=[v0_5.FileDescr(source=files["cover"])],
         inputs=inputs, outputs=outputs, weights=weights, tags=tags(model.config),
@@ -269,7 +269,7 @@ def export_package(model: Any, output: str | Path, *, sample: Any = None,
                                           model.noise_parameters(), model.info, ts_note), "utf-8")
         files["environment"].write_text(_environment(version), "utf-8")
         descr = _description(v0_5, model, files, rules, tensors, traced is not None,
-                             _clean_name(name or f"napari-blindspot {METHOD_NAMES[cfg.method]}"),
+                             _clean_name(name or f"napari-blindspot {method_title(cfg)}"),
                              describe(cfg, model.channels, version),
                              authors or ["napari-blindspot user"], license, git_repo)
         result = ExportResult(output, ["pytorch_state_dict"] + (["torchscript"] if traced else []),

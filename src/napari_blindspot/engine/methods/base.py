@@ -68,8 +68,16 @@ class Method:
     display_name: ClassVar[str] = ""
     #: One paragraph for the command line's help and the widget: what it does, when to use it.
     help: ClassVar[str] = ""
+    #: The name in titles of exported packages (default :attr:`display_name`).
+    full_name: ClassVar[str] = ""
+    #: The papers to cite, as ``(reference, url)``.
+    citations: ClassVar[tuple[tuple[str, str], ...]] = ()
     #: :class:`TrainConfig` values that differ from the general defaults for this method.
     defaults: ClassVar[dict[str, Any]] = {}
+    #: ... and on top of those on a GPU (CUDA or Apple MPS), where larger networks fit the time.
+    gpu_defaults: ClassVar[dict[str, Any]] = {}
+    #: ... and for 3D training on a CPU, where a 3D step costs tens of 2D ones.
+    cpu_3d_defaults: ClassVar[dict[str, Any]] = {}
     #: The method's own settings (beyond the common ones and :attr:`network_size`).
     settings: ClassVar[tuple[Setting, ...]] = ()
     #: The configuration fields holding the network's width (first level) and depth.
@@ -91,6 +99,16 @@ class Method:
         return cls.network_size + tuple(s.field for s in cls.settings)
 
     @classmethod
+    def defaults_for(cls, device_type: str, train_3d: bool) -> dict[str, Any]:
+        """The defaults for a device type (``"cpu"``, ``"cuda"``, ``"mps"``) and dimensionality."""
+        values = dict(cls.defaults)
+        if device_type in ("cuda", "mps"):
+            values.update(cls.gpu_defaults)
+        elif train_3d:
+            values.update(cls.cpu_3d_defaults)
+        return values
+
+    @classmethod
     def takes_target(cls) -> bool:
         """Whether training needs a second acquisition of the same scene."""
         return cls.n_views == 2
@@ -109,6 +127,22 @@ class Method:
         """Check the training inputs (``target``: the second acquisition, or None)."""
         if target is not None:
             raise DataError(f"A target image is only used by Noise2Noise, not {cls.name!r}.")
+
+    @classmethod
+    def check_noise_reference(cls, config: TrainConfig, data: Any, reference: Any) -> None:
+        """Check a second acquisition given to measure the noise against (None: none given)."""
+        if reference is not None:
+            raise DataError("A second acquisition for the noise calibration is only used by HQ-SSL "
+                            "with noise_calibration='pair'.")
+
+    @classmethod
+    def title(cls) -> str:
+        """The method's name in titles (:attr:`full_name`, else :attr:`display_name`)."""
+        return cls.full_name or cls.display_name
+
+    def network_summary(self) -> str:
+        """What the network does, completing "The network ..." (exported packages' descriptions)."""
+        return "denoises the image"
 
     @property
     def has_uncertainty(self) -> bool:
@@ -140,6 +174,12 @@ class Method:
         measured (stored with the model), default nothing.  ``view`` may be a list of views
         (several images trained on together: measure on all of them, pooled).
         ``reference``: a second acquisition."""
+        return []
+
+    def finish(self, net: nn.Module, view: CanonicalView, normalization: Normalization,
+               independent_channels: bool) -> list:
+        """After training, on the final network: what the method measures then (stored with the
+        model), default nothing."""
         return []
 
     def before_step(self, net: nn.Module, progress: float) -> None:

@@ -18,18 +18,19 @@ that its strength does not depend on the data's units.
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..nets.blindspot import BlindSpotUNet
 from ..axes import CanonicalView
-from ..errors import ConfigError
+from ..errors import ConfigError, DataError
+from ..nets.blindspot import BlindSpotUNet
 from ..noise import MIN_VARIANCE, KnownGaussian, NoiseModel, build_noise_model
 from ..noise_estimate import NoiseCalibration, calibrate_image, calibrate_repeats
+from ..noise_refit import refit_channel
 from ..posterior import (lower_triangular, nll_diagonal, nll_full, posterior_full,
                          posterior_mean_diagonal, posterior_std_diagonal)
 from .base import Method, Setting
@@ -64,6 +65,7 @@ NOISE_FIT_LABELS = (
     ("fixed", "measured, kept fixed"),
     ("fine-tune", "measured, then fine-tuned"),
     ("joint", "learned with the network"),
+    ("refit", "measured, refit after training"),
 )
 NOISE_CALIBRATION_LABELS = (
     ("image", "the image itself"),
@@ -124,8 +126,15 @@ class HQSSL(Method):
     help = ("HQ-SSL (Laine et al. 2019): blind-spot network with a noise model measured from the "
             "data and a Bayesian posterior mean; every pixel trains the network. Best quality for "
             "camera noise that is independent from pixel to pixel; also gives an uncertainty map.")
-    #: HQ-SSL trains on every pixel of a patch, so small batches suffice.
-    defaults = {"batch_size": 4, "learning_rate": 1e-3}
+    #: HQ-SSL trains on every pixel of a patch, so small batches suffice.  On two CPU cores,
+    #: one 128x128 patch per step (the network reaches 75 pixels into its half-plane at depth 3,
+    #: past a 64x64 patch) at a learning rate of 2e-3 gave 0.3-0.5 dB more on FMD frames than
+    #: four 64x64 patches at 1e-3, at the same cost per step (docs/benchmarks.md).
+    defaults = {"batch_size": 1, "patch_size": 128, "learning_rate": 2e-3}
+    #: On a GPU: the paper's network (48 features, 5 levels) on four 256x256 patches.
+    gpu_defaults = {"hq_features": 48, "hq_depth": 5, "patch_size": 256, "batch_size": 4}
+    #: 3D on a CPU: one 16x64x64 patch (six half-space branches per step).
+    cpu_3d_defaults = {"patch_size": 64, "patch_size_z": 16, "batch_size": 1}
     network_size = ("hq_features", "hq_depth")
     settings = (
         Setting("noise_model", "Noise model", "the noise model: a curve of noise variance against "
@@ -133,8 +142,9 @@ class HQSSL(Method):
                 "or Gaussian for constant noise", kind="choice", flag="--noise-model",
                 labels=NOISE_MODEL_LABELS),
         Setting("noise_fit", "Noise in training", "how training treats the measured noise: kept "
-                "fixed (the likelihood cannot learn it), fine-tuned in the second half, or learned "
-                "with the network (the paper's way)", kind="choice", flag="--noise-fit",
+                "fixed (the likelihood cannot learn it), fine-tuned in the second half, learned "
+                "with the network (the paper's way), or refit after training with the trained "
+                "prior (curve model)", kind="choice", flag="--noise-fit",
                 labels=NOISE_FIT_LABELS),
         Setting("noise_calibration", "Measure noise on", "what the noise is measured on: the image "
                 "itself, repeated acquisitions of a still scene along the sample axis, or a second "
@@ -144,6 +154,8 @@ class HQSSL(Method):
                 "image's intensity units", kind="optional-float", flag="--noise-sigma",
                 only_if=("noise_model", "gaussian-known"), placeholder="sigma, in image units"),
     )
+    citations = (("Laine, S., Karras, T., Lehtinen, J., Aila, T. High-Quality Self-Supervised Deep "
+                  "Image Denoising. NeurIPS 2019.", "https://arxiv.org/abs/1901.10277"),)
     gives_uncertainty = True
     #: Reflect padding would show a pixel near the bottom/right border its own value
     #: through its mirror image and break the blind spot; zeros keep it (as the network does).
@@ -154,9 +166,28 @@ class HQSSL(Method):
         known = ("noise_sigma",) if config.noise_model == "gaussian-known" else ()
         return super().network_fields(config) + ("noise_model",) + known
 
+    @classmethod
+    def check_noise_reference(cls, config: TrainConfig, data: Any, reference: Any) -> None:
+        if config.noise_calibration != "pair":
+            super().check_noise_reference(config, data, reference)
+            return
+        if reference is None:
+            raise DataError("noise_calibration='pair' measures the noise against a second acquisition of "
+                            "the same scene: give one (noise_reference), or calibrate from the image.")
+        if tuple(reference.shape) != tuple(data.shape):
+            raise DataError(f"The second acquisition for the noise calibration has shape "
+                            f"{tuple(reference.shape)}, the image {tuple(data.shape)}: they must match.")
+
     @property
     def has_uncertainty(self) -> bool:
         return self.config.noise_model != "mean-only"
+
+    def network_summary(self) -> str:
+        if self.config.noise_model == "mean-only":
+            return "outputs the blind-spot network's prior mean (mean-only ablation, no noise model)"
+        return ("outputs the Bayesian posterior mean of the clean image given a blind-spot prior "
+                "network and the noise model of the training data, and the posterior standard "
+                "deviation as a second output ('uncertainty')")
 
     @property
     def parameters_heading(self) -> str:
@@ -200,6 +231,9 @@ class HQSSL(Method):
         is a second acquisition of the same scene).  Returns the calibrations (intensity units)."""
         if net.noise is None or isinstance(net.noise, KnownGaussian):
             return []
+        if self.config.noise_fit == "refit" and net.channels > 1:
+            raise DataError("noise_fit='refit' re-splits the variance of one channel at a time: train "
+                            "with independent channels, or keep the noise fixed.")
         how = self.config.noise_calibration
         views = [view] if isinstance(view, CanonicalView) else list(view)
         if len(views) > 1 and how != "image":
@@ -231,6 +265,17 @@ class HQSSL(Method):
         for cal in cals:
             for warning in cal.warnings:
                 log.warning("noise calibration: %s", warning)
+        return cals
+
+    def finish(self, net: nn.Module, view: CanonicalView, normalization: Normalization,
+               independent_channels: bool) -> list[NoiseCalibration]:
+        """``noise_fit="refit"``: measure the noise again with the trained prior
+        (:mod:`..noise_refit`) and let the posterior use it."""
+        if self.config.noise_fit != "refit" or net.noise is None:
+            return []
+        cals = [refit_channel(net, view, normalization, c, independent_channels)
+                for c in range(view.n_channels)]
+        net.noise.refit(cals)
         return cals
 
     def param_groups(self, net: nn.Module, lr: float) -> list[dict]:
@@ -277,6 +322,10 @@ class HQSSL(Method):
         with float32_maths(y):
             var_n = net.noise.variance(mu, channels)
             if net.channels == 1:
+                if getattr(net.noise, "refitted", False):  # keep the total variance, re-split it
+                    post_n = net.noise.posterior_variance(mu, channels)
+                    prior = torch.clamp(prior + var_n - post_n, min=MIN_VARIANCE)
+                    var_n = post_n
                 return {"denoised": posterior_mean_diagonal(y, mu, prior, var_n),
                         "std": posterior_std_diagonal(prior, var_n)}
             mean, std = posterior_full(y, mu, prior, var_n)

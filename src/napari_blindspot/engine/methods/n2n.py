@@ -24,8 +24,15 @@ class Noise2Noise(Method):
     display_name = "Noise2Noise"
     help = ("Noise2Noise (Lehtinen et al. 2018): needs two independent noisy acquisitions of "
             "the same scene; learns to map one to the other.")
+    citations = (("Lehtinen, J., Munkberg, J., Hasselgren, J., Laine, S., Karras, T., Aittala, M., "
+                  "Aila, T. Noise2Noise: Learning Image Restoration without Clean Data. ICML 2018.",
+                  "https://arxiv.org/abs/1803.04189"),)
     defaults = {"batch_size": 8}
+    cpu_3d_defaults = {"batch_size": 2}
     n_views = 2
+
+    def network_summary(self) -> str:
+        return "maps one noisy acquisition to a second independent one"
 
     @classmethod
     def check_inputs(cls, data: Any, target: Any) -> None:

@@ -28,7 +28,13 @@ class Noise2Void(Method):
     display_name = "N2V"
     help = ("Noise2Void (Krull et al. 2019): the original masked blind-spot training. "
             "Assumes pixel-wise independent noise; may show checkerboard artefacts.")
+    full_name = "Noise2Void"
+    citations = (("Krull, A., Buchholz, T.-O., Jug, F. Noise2Void - Learning Denoising from Single "
+                  "Noisy Images. CVPR 2019.", "https://arxiv.org/abs/1811.10980"),)
     settings = (MASK_SETTING,)
+    #: 3D on a CPU: four 16x64x64 patches per step instead of sixteen (a 3D step of the
+    #: general defaults took about 5.8 s on two cores: 1,500 steps would take 2.4 hours).
+    cpu_3d_defaults = {"batch_size": 4}
     replacement = "random"
     blurpool, top_skip, residual = False, True, True
 
@@ -55,6 +61,9 @@ class Noise2Void(Method):
                     ndim=ndim, batch_norm=True, blurpool=self.blurpool, top_skip=self.top_skip,
                     residual=self.residual)
 
+    def network_summary(self) -> str:
+        return "is a blind-spot U-Net trained with masked pixels"
+
     def loss(self, net: nn.Module, batch: torch.Tensor, generator: torch.Generator,
              channels: torch.Tensor | None = None) -> torch.Tensor:
         x = batch[0]
@@ -69,5 +78,13 @@ class N2V2(Noise2Void):
     display_name = "N2V2"
     help = ("Noise2Void 2 (Hoeck et al. 2022): blind-spot masking with median replacement and "
             "BlurPool; no checkerboard artefacts. Assumes pixel-wise independent noise.")
+    citations = (("Hoeck, E., Buchholz, T.-O., Brachmann, A., Jug, F., Freytag, A. N2V2 - Fixing "
+                  "Noise2Void Checkerboard Artifacts with Modified Sampling Strategies and a Tweaked "
+                  "Network Architecture. ECCV 2022 Workshops.", "https://arxiv.org/abs/2211.08512"),
+                 ("Krull, A., Buchholz, T.-O., Jug, F. Noise2Void - Learning Denoising from Single "
+                  "Noisy Images. CVPR 2019.", "https://arxiv.org/abs/1811.10980"))
     replacement = "median"
     blurpool, top_skip, residual = True, False, False
+
+    def network_summary(self) -> str:
+        return "is a blind-spot U-Net (BlurPool, no top skip) trained with masked pixels"

@@ -1,0 +1,113 @@
+"""The widget's state without Qt: the job state machine, the evented state the view shows,
+the loss curves, and what the view asks the controller to do (requests)."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any
+
+from psygnal import Signal, evented
+
+
+class JobState(Enum):
+    """What the widget is doing.
+
+    ``IDLE`` -> ``TRAINING`` (-> ``STOPPING``) -> ``DENOISING`` (-> ``CANCELLING``) -> ``IDLE``;
+    ``CLOSING`` while the job of a closed widget ends (its results are dropped), then ``CLOSED``.
+    """
+
+    IDLE = "idle"
+    TRAINING = "training"
+    STOPPING = "stopping"
+    DENOISING = "denoising"
+    CANCELLING = "cancelling"
+    CLOSING = "closing"
+    CLOSED = "closed"
+
+    @property
+    def job(self) -> str | None:
+        """The running job: ``"training"``, ``"denoising"``, ``"closing"`` or None."""
+        return _JOBS.get(self)
+
+    @property
+    def can_start(self) -> bool:
+        """Whether a new job may start."""
+        return self in (JobState.IDLE, JobState.CLOSED)
+
+
+_JOBS = {JobState.TRAINING: "training", JobState.STOPPING: "training", JobState.DENOISING: "denoising",
+         JobState.CANCELLING: "denoising", JobState.CLOSING: "closing"}
+
+NO_MODEL = "No model yet: train one, or load a model file."
+
+
+@evented
+@dataclass
+class ControllerState:
+    """What the view shows; every field has its own event (``state.events.<field>``)."""
+
+    job: JobState = JobState.IDLE
+    #: Training progress in [0, 1] and its text.
+    progress: float = 0.0
+    progress_text: str = "ready"
+    noise_text: str = ""
+    device_text: str = ""
+    #: Denoising progress in [0, 1] and its text.
+    denoise_progress: float = 0.0
+    denoise_text: str = ""
+    model_text: str = NO_MODEL
+    has_model: bool = False
+
+
+class LossHistory:
+    """Training and validation loss against the step (the model's, across Continue)."""
+
+    changed = Signal()
+
+    def __init__(self) -> None:
+        self.train: list[tuple[float, float]] = []
+        self.validation: list[tuple[float, float]] = []
+
+    def clear(self) -> None:
+        self.train.clear()
+        self.validation.clear()
+        self.changed.emit()
+
+    def add(self, step: float, train: float, validation: float | None = None) -> None:
+        """Add the losses at ``step`` (non-finite values are left out)."""
+        if math.isfinite(train):
+            self.train.append((float(step), float(train)))
+        if validation is not None and math.isfinite(validation):
+            self.validation.append((float(step), float(validation)))
+        self.changed.emit()
+
+
+@dataclass
+class TrainRequest:
+    """What to train on and how: the view's inputs when Train (or Continue) is pressed.
+
+    ``settings``: :class:`TrainConfig` fields (training length included); ``target``: the
+    second acquisition's layer for methods that take one; ``tta``: for the denoising that
+    follows training.
+    """
+
+    layer: Any
+    axes: str
+    method: str
+    settings: dict[str, Any] = field(default_factory=dict)
+    train_3d: bool = False
+    target: Any = None
+    live_preview: bool = True
+    tta: bool = False
+
+
+@dataclass
+class DenoiseRequest:
+    """What to denoise and how."""
+
+    layer: Any
+    axes: str
+    tile_size: int | None = None
+    tta: bool = False
