@@ -190,8 +190,8 @@ def _report(records: list[dict], dist: dict | None, command: str) -> str:
                      f"{r['working_mb'] / r['stack_mb']:.3f} | {r['vmhwm_mb']:.0f} | {r['load_before']} |")
     frames = sorted({r["frames"] for r in records})
     lines += ["", "## Targets", "", "| Target | Measured | Status |", "|---|---|---|"]
-    big = frames[-1]
-    for case in ("zarr", "tiff"):
+    big = frames[-1] if frames else 0
+    for case in ("zarr", "tiff") if frames else ():
         r = by.get((big, case))
         if r:
             lines.append(f"| {case}: working memory < 1/4 of the stack ({r['stack_mb']:.0f} MB) | "
@@ -252,7 +252,7 @@ def main(argv: list[str] | None = None) -> int:
     model_path = os.path.join(work, "n2v2.safetensors")
     DenoisingModel(config, get_method(config).build(config, 1, 2, norm), norm, 1).save(model_path)
     records = []
-    for frames in [int(f) for f in args.frames.split(",")]:
+    for frames in [int(f) for f in args.frames.split(",") if f]:  # --frames "": the cluster only
         stack = os.path.join(work, f"stack{frames}.tif")
         _make_stack(stack, frames)
         for case in args.cases.split(","):

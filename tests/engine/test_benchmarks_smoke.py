@@ -76,3 +76,34 @@ def test_hqssl_posterior_check_reports_posterior_and_prior(monkeypatch, capsys):
     assert {"noisy", "prior mean", "posterior, measured curve (default)",
             "posterior, refit after training"} <= set(values)
     assert all(math.isfinite(v) for v in values.values())
+
+
+def test_streaming_benchmark_cases_and_report(tmp_path, monkeypatch):
+    """benchmarks/streaming.py's measuring and reporting, in-process on a tiny stack (the
+    real run starts a process per case and a LocalCluster)."""
+    monkeypatch.syspath_prepend(str(REPO))
+    from benchmarks import streaming
+
+    from napari_blindspot.engine import TrainConfig
+    from napari_blindspot.engine.methods import get_method
+    from napari_blindspot.engine.model import DenoisingModel
+    from napari_blindspot.engine.normalization import Normalization
+
+    monkeypatch.setattr(streaming, "SIZE", 64)
+    config = TrainConfig.for_method("n2v2", axes="TYX", device="cpu", unet_features=8)
+    norm = Normalization((50.0,), (12.0,))
+    model = tmp_path / "m.safetensors"
+    DenoisingModel(config, get_method(config).build(config, 1, 2, norm), norm, 1).save(str(model))
+    stack = tmp_path / "s.tif"
+    streaming._make_stack(str(stack), 3)
+    records = []
+    for case in ("memory", "zarr", "tiff"):
+        out = tmp_path / case
+        out.mkdir()
+        rec = streaming.run_case(case, str(model), str(stack), str(out))
+        rec["load_before"] = "0"
+        records.append(rec)
+        assert rec["frames"] == 3 and rec["mp_per_s"] > 0 and rec["working_mb"] >= 0
+    assert (tmp_path / "zarr" / "out.ome.zarr").is_dir() and (tmp_path / "tiff" / "out.tif").is_file()
+    text = streaming._report(records, None, "python -m benchmarks.streaming --frames 3")
+    assert "| 3 | 0 | zarr |" in text and "## Targets" in text and "working memory < 1/4" in text
