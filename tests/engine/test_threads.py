@@ -91,3 +91,32 @@ def test_training_on_cpu_tunes_unless_a_count_is_given(restore_threads):
     fixed.prepare()
     assert fixed.threads is None and torch.get_num_threads() == 1
     assert th.usable_cores() >= 1
+
+
+def test_prediction_tunes_between_one_thread_and_the_callers_count(restore_threads, monkeypatch):
+    import numpy as np
+
+    from helpers_engine import untrained_model
+    from napari_blindspot.engine import threads as threads_module
+
+    made = []
+    real = threads_module.ThreadTuner
+
+    class Spy(real):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            made.append(self)
+
+        def step_done(self, seconds):
+            self.steps = getattr(self, "steps", 0) + 1
+            super().step_done(seconds)
+
+    import napari_blindspot.engine.model as model_module
+
+    monkeypatch.setattr(model_module, "ThreadTuner", Spy)
+    torch.set_num_threads(2)
+    model = untrained_model("n2v2")
+    model.denoise(np.random.default_rng(0).normal(100, 20, (200, 200)).astype(np.float32), tile_size=64)
+    (tuner,) = made
+    assert tuner.max_threads == 2 and tuner.steps > 1  # one step per batch of tiles
+    assert torch.get_num_threads() == 2  # given back afterwards

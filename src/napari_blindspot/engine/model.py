@@ -21,6 +21,7 @@ from .methods.registry import get_method
 from .model_file import load_network, save_model
 from .normalization import Normalization, check_finite
 from .memory import PredictionPlan, bytes_per_pixel, plan_prediction
+from .threads import ThreadTuner
 from .tiling import Slab, minimal_tile, predict_slabs, predict_whole
 
 PredictionResult = dict[str, np.ndarray]
@@ -217,6 +218,17 @@ class DenoisingModel:
                           tile_batch or cfg.tile_batch or default_tile_batch(self.device),
                           len(want), multiple, margin, tta, result_in_memory)
         start = time.perf_counter()
+        # on a CPU, the thread count follows the load, up to the count the caller set
+        tuner = ThreadTuner(torch.get_num_threads()) if self.device.type == "cpu" else None
+        try:
+            yield from self._stream_units(view, units, plan, want, multiple, margin, tta, start, tuner)
+        finally:
+            if tuner is not None:
+                tuner.restore()
+
+    def _stream_units(self, view: CanonicalView, units: list, plan: Any, want: tuple[str, ...],
+                      multiple: int, margin: int, tta: bool, start: float,
+                      tuner: ThreadTuner | None) -> Generator[PredictionProgress | PredictedBlock, None, None]:
         for i, unit in enumerate(units):
             s, c = unit.sample, unit.channel
 
@@ -228,7 +240,8 @@ class DenoisingModel:
                     block = block[c:c + 1]  # a contiguous view: the channel axis comes first
                 return self.normalization.normalize(block, c, inplace=True)
 
-            gen = predict_slabs(self._infer_fn(c), read_rows, view.spatial_shape,
+            infer = self._infer_fn(c) if tuner is None else tuner.timed(self._infer_fn(c))
+            gen = predict_slabs(infer, read_rows, view.spatial_shape,
                                 tile_shape=plan.tile_shape, multiple=multiple, margin=margin,
                                 batch_size=plan.tile_batch,
                                 device=self.device, tta=tta, keys=want,

@@ -9,7 +9,8 @@ both on an idle and on a busy machine, and the load changes while a job runs.
 :class:`ThreadTuner` therefore measures: it times the steps of a job at its current thread count,
 now and then tries another count for a few steps, and keeps whichever was faster.  Jobs call
 :meth:`ThreadTuner.step_done` after every step (training steps, prediction tiles) with the step's
-duration; the tuner changes ``torch.set_num_threads`` itself.
+duration; the tuner changes ``torch.set_num_threads`` itself.  Prediction tunes between one
+thread and the count its caller set (all cores unless told otherwise), per batch of tiles.
 """
 
 from __future__ import annotations
@@ -63,6 +64,21 @@ class ThreadTuner:
     def active(self) -> bool:
         """Whether there is anything to choose (more than one core)."""
         return self.max_threads > 1
+
+    def restore(self) -> None:
+        """Give torch its most threads back (when the job is over: the next one tunes anew)."""
+        torch.set_num_threads(self.max_threads)
+
+    def timed(self, fn):
+        """``fn`` wrapped so that every call counts as one step of this tuner."""
+        def run(*args, **kwargs):
+            t0 = time.perf_counter()
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                self.step_done(time.perf_counter() - t0)
+
+        return run
 
     def _other(self) -> int:
         """The count to try next: one fewer, or one more when already at one thread."""

@@ -426,6 +426,9 @@ class TrainingRun:
             reason = "stopped"
             self._model = self._snapshot(final=True)
             raise
+        finally:
+            if self.threads is not None:
+                self.threads.restore()  # prediction tunes anew, from all the threads allowed
         self.dist.broadcast_buffers(self.net)  # every rank ends with the same model
         self._model = self._snapshot(final=True)
         log.info("training %s after %d steps (%.1f s)", reason, self.step, time.perf_counter() - start)
