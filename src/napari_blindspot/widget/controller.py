@@ -26,7 +26,7 @@ from ..text import (denoising_progress, finished_progress, model_summary, noise_
 from .gc_pause import CollectorPause
 from .jobs import Failed, Job, Reporter, Runner, guarded
 from .layers import (LayerError, Source, export_results, export_source, layer_data,
-                     put_denoised_layers, selected_sources)
+                     put_denoised_layers, selected_sources, show_result)
 from .preview import LivePreview
 from .state import NO_MODEL, ControllerState, DenoiseRequest, JobState, LossHistory, TrainRequest
 from .streamed import StreamedResult, should_stream
@@ -319,6 +319,7 @@ class DenoiseController(Reporter):
                 self.say("Denoising was cancelled; no layer was changed.", "warning")
             return
         layers = put_denoised_layers(self.viewer, source, result, reuse=self.preview.take())
+        show_result(self.viewer, layers["denoised"])
         self.state.denoise_progress, self.state.denoise_text = 1.0, "done"
         names = " and ".join(repr(layer.name) for layer in reversed(list(layers.values())))
         self.say(f"Done: {names} in the layer list. Export them with 'Export TIFF…'.")

@@ -19,6 +19,7 @@ from qtpy.QtWidgets import QFileDialog, QFrame, QLabel, QScrollArea, QVBoxLayout
 
 from ..engine import BlindspotError, DenoisingModel, TrainingRun
 from .controller import DenoiseController
+from .fold import Fold
 from .inputs_view import InputsView
 from .layers import Source
 from .preview import camera
@@ -33,6 +34,8 @@ log = logging.getLogger(__name__)
 #: The preview follows the viewer this long after its slider or camera last moved.
 PREVIEW_DEBOUNCE_MS = 150
 MODEL_FILES = "napari-blindspot model (*.safetensors)"
+#: The dock's narrowest width (pixels): every row fits in it (long texts wrap).
+MIN_WIDTH = 320
 
 
 def _header(text: str) -> QLabel:
@@ -123,10 +126,13 @@ class BlindspotWidget(QWidget):
         layout.addWidget(self.inputs)
         layout.addWidget(_header("Training"))
         layout.addWidget(self.training)
-        layout.addWidget(_header("Denoising"))
-        layout.addWidget(self.results)
+        # below the loss plot, and folds away: in a short window Train, its progress and the
+        # loss plot stay in view (docs/widget.md)
+        self.results_fold = Fold("Denoising, model and export", self.results)
+        layout.addWidget(self.results_fold)
+        layout.addWidget(self.results.message)
         layout.addStretch(1)
-        self.setMinimumWidth(340)
+        self.setMinimumWidth(MIN_WIDTH)
 
     # ================================================================== state
     @property
@@ -171,6 +177,8 @@ class BlindspotWidget(QWidget):
         self.inputs.set_idle(job.can_start)
         self.training.show_job(job)
         self.results.show_job(job)
+        if job is JobState.DENOISING:
+            self.results_fold.set_open(True)  # its progress bar and Cancel button
         if job.can_start:
             self._preview_timer.stop()
         else:

@@ -1,5 +1,5 @@
 """The widget's results section: Denoise/Cancel with its progress, the model (save, load),
-export as TIFF, and the message line."""
+export as TIFF, and the message line (which the dock places below the section)."""
 
 from __future__ import annotations
 
@@ -54,7 +54,8 @@ class ResultsView(QWidget):
         export_row.addWidget(self.export_button)
         export_row.addWidget(self.export_dtype)
         layout.addLayout(export_row)
-        layout.addWidget(self.message)
+        # the message line is not part of the section's layout: the dock shows it below the
+        # section, also when the section is folded away
 
         state.events.denoise_progress.connect(self._show_progress)
         state.events.denoise_text.connect(self._show_progress)

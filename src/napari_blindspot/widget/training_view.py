@@ -51,15 +51,15 @@ class TrainingView(QWidget):
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(4)
         layout.addWidget(self.settings)
-        layout.addWidget(self.device_label)
         buttons = QHBoxLayout()
         buttons.addWidget(self.train_button, 2)
         buttons.addWidget(self.continue_button, 1)
         buttons.addWidget(self.reset_button, 1)
         layout.addLayout(buttons)
         layout.addWidget(self.progress)
-        layout.addWidget(self.loss_plot)
+        layout.addWidget(self.loss_plot)  # right under Train and its progress: in view in a short window
         layout.addWidget(self.noise_label)
+        layout.addWidget(self.device_label)
 
         # progress is repainted at most every PROGRESS_REPAINT_MS: in a window holding napari's
         # OpenGL canvas every repaint of a widget recomposes the window, which costs tens of
