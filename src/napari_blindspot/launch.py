@@ -48,4 +48,7 @@ def fit_view(viewer: Any, context: Any) -> None:
     if app is not None:
         app.processEvents()  # the dock and the window's layout take their sizes
     viewer.reset_view()
-    QTimer.singleShot(0, context, viewer.reset_view)
+    timer = QTimer(context)  # goes with ``context``: never fires on a closed viewer
+    timer.setSingleShot(True)
+    timer.timeout.connect(viewer.reset_view)
+    timer.start(0)

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from qtpy.QtWidgets import (QAbstractSpinBox, QComboBox, QDoubleSpinBox, QFormLayout, QHBoxLayout,
-                            QLabel, QLineEdit, QSizePolicy, QSpinBox, QWidget)
+from qtpy.QtWidgets import (QAbstractSpinBox, QComboBox, QDoubleSpinBox, QFormLayout, QLineEdit,
+                            QSizePolicy, QSpinBox, QWidget)
 
 from ..engine import ConfigError, Method, Setting, TrainConfig
 from ..engine.config import FIELD_CHOICES
@@ -29,6 +29,14 @@ def compact(box: QAbstractSpinBox, digits: int = 5) -> QAbstractSpinBox:
     box.setMinimumWidth(box.fontMetrics().horizontalAdvance("0" * digits) + SPIN_BUTTONS_PX)
     box.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
     return box
+
+
+def compact_combo(combo: QComboBox, chars: int = 12) -> QComboBox:
+    """Let ``combo`` shrink to ``chars`` characters (longer choices are elided; the list shows
+    them whole)."""
+    combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+    combo.setMinimumContentsLength(chars)
+    return combo
 
 
 def form_layout(parent: QWidget | None = None) -> QFormLayout:
@@ -67,6 +75,7 @@ def make_editor(setting: Setting, value: Any) -> QWidget:
         editor = QComboBox()
         for choice in FIELD_CHOICES[setting.field]:
             editor.addItem(setting.label_of(choice), choice)
+        compact_combo(editor)
     elif setting.kind == "optional-float":
         editor = QLineEdit()
         editor.setPlaceholderText(setting.placeholder)
@@ -136,11 +145,6 @@ class MethodPanel:
                                   "denoise better.")
         self.depth_box = spin_box(1, 6, getattr(base, depth_field), 1, "Levels of the network; more "
                                   "levels see more context.")
-        net_row = QHBoxLayout()
-        net_row.addWidget(QLabel("width"))
-        net_row.addWidget(self.width_box)
-        net_row.addWidget(QLabel("depth"))
-        net_row.addWidget(self.depth_box)
 
         self.advanced = QWidget()
         adv = form_layout(self.advanced)
@@ -148,7 +152,8 @@ class MethodPanel:
         adv.addRow("Learning rate", self.learning_rate)
         for setting in method.settings:
             adv.addRow(setting.label, self.editors[setting.field])
-        adv.addRow("Network size", net_row)
+        adv.addRow("Network width", self.width_box)  # two rows: one does not fit a narrow dock
+        adv.addRow("Network depth", self.depth_box)
         for editor in self.editors.values():
             for signal in ("currentIndexChanged", "valueChanged", "textChanged"):
                 if hasattr(editor, signal):

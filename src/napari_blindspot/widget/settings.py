@@ -17,7 +17,7 @@ from qtpy.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QHBoxLayout, Q
 
 from ..engine import TrainConfig, available_devices, method_classes
 from .lengths import LENGTH_EXAMPLES, format_length, parse_length
-from .method_panel import MethodPanel, compact, form_layout, spin_box
+from .method_panel import MethodPanel, compact, compact_combo, form_layout, spin_box
 
 __all__ = ["LENGTH_EXAMPLES", "SettingsPanel", "format_length", "parse_length"]
 
@@ -93,15 +93,17 @@ class SettingsPanel(QWidget):
         self.device.addItem("auto (best available)", "auto")
         for name in available_devices():
             self.device.addItem(name, name)
+        compact_combo(self.device)
         self.device.currentIndexChanged.connect(lambda *_: self.device_changed.emit(self.device_name))
         self.channels = QComboBox()
         self.channels.addItem("independent", "independent")
         self.channels.addItem("joint", "joint")
+        compact_combo(self.channels)
         self.channels.setToolTip("independent: one network denoises each channel on its own; "
                                  "joint: channels are denoised together (correlated channels).")
         self.tile = spin_box(32, 8192, base.tile_size, 64, "Denoising works on tiles of this size "
                              "(pixels); lower it if the GPU runs out of memory while denoising.")
-        self.tta = QCheckBox("test-time augmentation (8x slower)")
+        self.tta = QCheckBox("8 flips and rotations (8x slower)")
         self.tta.setToolTip("Average the prediction over the 8 flips and rotations.")
         self.live_preview = QCheckBox("live preview while training")
         self.live_preview.setChecked(True)
@@ -120,7 +122,7 @@ class SettingsPanel(QWidget):
         adv.addRow("Device", self.device)
         adv.addRow("Channels", self.channels)
         adv.addRow("Tile size", self.tile)
-        adv.addRow("", self.tta)
+        adv.addRow("Test-time aug.", self.tta)
         adv.addRow("Preview", self.live_preview)
         adv_layout.addLayout(adv)
         self.advanced.setVisible(False)
