@@ -109,7 +109,7 @@ class TrainingView(QWidget):
         self.train_button.setEnabled(idle or job is JobState.TRAINING)
         self.train_button.setText({JobState.TRAINING: "Stop", JobState.STOPPING: "Stopping…"}
                                   .get(job, "Train"))
-        self.continue_button.setEnabled(idle and has_model)
+        self.continue_button.setEnabled(idle and self.controller.state.own_model)
         self.reset_button.setEnabled(idle and (has_model or bool(self.controller.losses.train)))
         if idle:
             self._repaint_timer.stop()
