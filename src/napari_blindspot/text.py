@@ -89,18 +89,18 @@ def duration_warning(ev: DurationWarning, command_line: bool) -> str:
     step): train for --minutes 10 instead (about 103 steps at this speed), ...``."""
     patch = "x".join(str(n) for n in ev.patch_shape)
     if command_line:
-        budget = f"--minutes {ev.suggested_minutes}"
+        budget = f"train with --minutes {ev.suggested_minutes}"
         fewer = f"fewer steps (--steps {ev.steps_in_suggested:,})".replace(",", "")
         smaller = f"smaller patches or batches (--patch-size, --batch-size; now {patch}, batch {ev.batch_size})"
         flat = "2D (without --3d): 3D on a CPU is many times slower"
     else:
-        budget = f"the training length '{ev.suggested_minutes} minutes'"
+        budget = f"set the training length to '{ev.suggested_minutes} minutes'"
         fewer = f"fewer steps ('{ev.steps_in_suggested} steps')"
         smaller = f"a smaller patch or batch size (now {patch}, batch {ev.batch_size})"
         flat = "2D: 3D on a CPU is many times slower"
     options = [fewer, smaller] + ([flat] if ev.three_d_cpu else [])
     text = (f"Training {plural(ev.total_steps, 'step')} will take about {format_duration(ev.projected_s)} "
-            f"({ev.seconds_per_step:.2g} s a step): train for {budget} instead (about "
+            f"({ev.seconds_per_step:.2g} s a step): {budget} instead (about "
             f"{plural(ev.steps_in_suggested, 'step')} at this speed), or choose "
             + ", ".join(options[:-1]) + f" or {options[-1]}.")
     return text + ("" if command_line else " Stop, change the settings and Train again.")

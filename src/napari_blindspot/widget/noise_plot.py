@@ -158,7 +158,7 @@ class NoisePanel(QWidget):
     def __init__(self, curves: NoiseCurveSet, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.curves = curves
-        self.title = small(QLabel("Noise model: noise against brightness"))
+        self.title = small(QLabel("Noise model"))
         self.plot = NoisePlot(curves)
         self.warnings = small(QLabel())
         self.warnings.setWordWrap(True)
@@ -176,10 +176,10 @@ class NoisePanel(QWidget):
         """Show (or hide) the panel for the curves now, with their warnings."""
         curves = self.curves.curves
         self.setVisible(bool(curves))
-        source = {"image": "measured on the image", "repeats": "measured across repeats"}.get(
+        source = {"image": "measured on the image", "repeats": "measured on repeats"}.get(
             curves[0].source if curves else "", "")
         self.title.setText("Noise model: noise std against brightness"
-                           + (f" ({source})" if source else ""))
+                           + (f", {source}" if source else ""))
         warnings = self.curves.warnings
         self.warnings.setText("\n".join(f"⚠ {w}" for w in warnings))
         self.warnings.setVisible(bool(warnings))

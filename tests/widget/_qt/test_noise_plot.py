@@ -15,9 +15,17 @@ from napari_blindspot.engine.noise_curves import ChannelNoiseCurve  # noqa: E402
 from napari_blindspot.widget.noise_plot import CHANNEL_COLORS, NoisePanel  # noqa: E402
 from napari_blindspot.widget.state import NoiseCurveSet  # noqa: E402
 
-from test_dock import tiny, viewer_widget, wait_idle, stack  # noqa: E402, F401
+from test_dock import PLUGIN, WIDGET, stack, tiny, wait_idle  # noqa: E402
 
 pytestmark = pytest.mark.gui
+
+
+@pytest.fixture
+def docked(make_napari_viewer):
+    viewer = make_napari_viewer()
+    _, widget = viewer.window.add_plugin_dock_widget(PLUGIN, WIDGET)
+    yield viewer, widget
+    widget.shutdown()
 
 
 def poisson_curve(warnings: tuple[str, ...] = ()) -> ChannelNoiseCurve:
@@ -64,8 +72,8 @@ def test_the_plot_paints_a_rising_curve_and_the_warnings(qtbot):
     assert panel.isHidden()
 
 
-def test_shown_for_hqssl_training_and_loaded_model_not_for_n2v2(qtbot, viewer_widget, tmp_path):
-    viewer, widget = viewer_widget
+def test_shown_for_hqssl_training_and_loaded_model_not_for_n2v2(qtbot, docked, tmp_path):
+    viewer, widget = docked
     viewer.add_image(stack(), name="cells")
     panel = widget.training.noise_panel
     tiny(widget, "hqssl")
