@@ -141,7 +141,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"| {method} | {name} | {tr} | {r['predict_mpix_per_s']:.2f}{q} |", flush=True)
     if args.tiles:
         tiles = [tuple(int(v) for v in t.split("x")) for t in args.tiles.split(",")]
-        print(f"\n| method | " + " | ".join(f"tile {t}, batch {b}: MP/s" for t, b in tiles) + " |")
+        print("\n| method | " + " | ".join(f"tile {t}, batch {b}: MP/s" for t, b in tiles) + " |")
         print("|---|" + "---|" * len(tiles))
         for method in args.methods.split(","):
             speeds = tile_speed(method, tiles, args.image)

@@ -3,7 +3,9 @@
 Run under a display, e.g. ``xvfb-run -a python docs/screenshots.py``.  Writes
 ``docs/images/widget_training.png`` (loss plot and live preview mid-training),
 ``docs/images/widget_result.png`` (noisy and denoised sample side by side, widget docked)
-and ``docs/images/widget_panel.png`` (the widget alone).  Takes a few minutes on a CPU.
+``docs/images/widget_panel.png`` (the widget alone) and ``docs/images/widget_noise_curve.png``
+(HQ-SSL's noise curve, measured on the sample).  Takes a few minutes on a CPU;
+``--only noise-curve`` makes the last one alone (a short training).
 """
 
 from __future__ import annotations
@@ -59,7 +61,10 @@ def main() -> None:
     parser.add_argument("--window", default="1500x1000",
                         help="window size, WIDTHxHEIGHT (default 1500x1000; 1089x633 shows the "
                              "dock in a small window)")
+    parser.add_argument("--only", choices=("noise-curve",), help="make this screenshot alone")
     args = parser.parse_args()
+    if args.only:
+        args.steps = min(args.steps, 20)  # the measured curve does not change in training
     args.out.mkdir(parents=True, exist_ok=True)
 
     # napari's own deprecation notices would show up as toasts on the canvas
@@ -84,6 +89,10 @@ def main() -> None:
     widget.set_method("hqssl")
     widget.settings.length.setText(f"{args.steps} steps")
     widget.train()
+    if args.only == "noise-curve":
+        noise_curve(widget, args.out)
+        viewer.close()
+        return
     # mid-training: the loss curves and the live preview of the shown frame
     wait_until(lambda: widget.run is not None and widget.events_seen["preview"] >= 2
                and widget.run.step >= args.steps * 0.45)
@@ -106,7 +115,17 @@ def main() -> None:
     screenshot(viewer, args.out / "widget_result.png")
     widget.grab().save(str(args.out / "widget_panel.png"))
     print(f"wrote {args.out / 'widget_panel.png'}")
+    noise_curve(widget, args.out)
     viewer.close()
+
+
+def noise_curve(widget, out: Path) -> None:
+    """The noise plot of the trained HQ-SSL model (its measured points and curve)."""
+    wait_until(lambda: widget.busy is None)
+    settle(0.5)
+    panel = widget.training.noise_panel
+    panel.grab().save(str(out / "widget_noise_curve.png"))
+    print(f"wrote {out / 'widget_noise_curve.png'}")
 
 
 if __name__ == "__main__":

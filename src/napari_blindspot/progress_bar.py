@@ -32,8 +32,8 @@ class ProgressBar:
     """Training or prediction events as a tqdm progress bar on stderr: on a terminal one line
     redrawn five times a second, in a log file a line every five seconds."""
 
-    def __init__(self, stream: TextIO = sys.stderr) -> None:
-        self.stream = stream
+    def __init__(self, stream: TextIO | None = None) -> None:
+        self.stream = stream if stream is not None else sys.stderr  # the one at the time (tests swap it)
         self.bar: tqdm | None = None  # made at the first event
 
     def _draw(self, fraction: float, text: str) -> None:
@@ -53,6 +53,17 @@ class ProgressBar:
 
     def prediction(self, ev: PredictionProgress) -> None:
         self._draw(ev.done / max(ev.total, 1), denoising_progress(ev.done, ev.total, ev.elapsed_s))
+
+    def note(self, text: str) -> None:
+        """A line of its own above the bar (or before it, when it is not drawn yet)."""
+        if self.bar is None:
+            self.stream.write(text + "\n")
+            self.stream.flush()
+        else:
+            self.bar.clear()
+            self.stream.write(text + "\n")
+            self.stream.flush()
+            self.bar.refresh()
 
     def end(self) -> None:
         if self.bar is not None:

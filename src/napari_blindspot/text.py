@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import math
 
-from .engine import (BlindspotError, ConfigError, DenoisingModel, Method, TrainingFinished,
+from .engine import (BlindspotError, ConfigError, DenoisingModel, DurationWarning, Method,
+                     TrainingFinished,
                      TrainingProgress, TrainingStarted, describe_device, method_class, select_device)
 from .engine.device import interactive_threads
 
@@ -80,6 +81,29 @@ def noise_text(method: Method, parameters: dict[str, float]) -> str:
     """E.g. ``Measured noise: a = 0.5, b = 3 (variance = a · signal + b)``; empty without
     parameters."""
     return f"{method.parameters_heading}: {method.describe_parameters(parameters)}" if parameters else ""
+
+
+def duration_warning(ev: DurationWarning, command_line: bool) -> str:
+    """A run that will take too long, and what to do, worded for the command line (options)
+    or the widget (its settings), e.g. ``Training 1,500 steps will take about 2:25:00 (5.8 s a
+    step): train for --minutes 10 instead (about 103 steps at this speed), ...``."""
+    patch = "x".join(str(n) for n in ev.patch_shape)
+    if command_line:
+        budget = f"train with --minutes {ev.suggested_minutes}"
+        fewer = f"fewer steps (--steps {ev.steps_in_suggested:,})".replace(",", "")
+        smaller = f"smaller patches or batches (--patch-size, --batch-size; now {patch}, batch {ev.batch_size})"
+        flat = "2D (without --3d): 3D on a CPU is many times slower"
+    else:
+        budget = f"set the training length to '{ev.suggested_minutes} minutes'"
+        fewer = f"fewer steps ('{ev.steps_in_suggested} steps')"
+        smaller = f"a smaller patch or batch size (now {patch}, batch {ev.batch_size})"
+        flat = "2D: 3D on a CPU is many times slower"
+    options = [fewer, smaller] + ([flat] if ev.three_d_cpu else [])
+    text = (f"Training {plural(ev.total_steps, 'step')} will take about {format_duration(ev.projected_s)} "
+            f"({ev.seconds_per_step:.2g} s a step): {budget} instead (about "
+            f"{plural(ev.steps_in_suggested, 'step')} at this speed), or choose "
+            + ", ".join(options[:-1]) + f" or {options[-1]}.")
+    return text + ("" if command_line else " Stop, change the settings and Train again.")
 
 
 def training_finished(ev: TrainingFinished) -> str:

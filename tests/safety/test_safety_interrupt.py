@@ -24,14 +24,14 @@ import safetensors.torch
 import tifffile
 
 from helpers_engine import untrained_model
-from helpers_safety import TINY, cli, fingerprint, noisy_stack, one_line_error
+from helpers_safety import TINY, cli, fingerprint, one_line_error
 
 from napari_blindspot import cli as cli_module
 from napari_blindspot.engine import BlindspotError
 from napari_blindspot.engine import model_file
 from napari_blindspot.engine.atomic import atomic_path, staged
 from napari_blindspot.engine.errors import OutputError
-from napari_blindspot.io.tiff import read_tiff, write_tiff
+from napari_blindspot.io.tiff import write_tiff
 
 REPO = Path(__file__).resolve().parents[2]
 

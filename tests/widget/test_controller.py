@@ -241,3 +241,11 @@ def test_collector_pause_freezes_once_and_releases():
     pause.release()
     assert gc.get_freeze_count() == 0 and not pause.active
     pause.release()  # idempotent
+
+
+def test_every_method_has_a_one_line_tagline_for_the_dock():
+    from napari_blindspot.engine import method_classes
+
+    for method in method_classes():
+        assert method.tagline and len(method.tagline) <= 72, method.name  # one line in the dock
+        assert method.help and method.tagline != method.help  # the paragraph is the tooltip

@@ -12,6 +12,7 @@ import numpy as np
 
 if TYPE_CHECKING:  # pragma: no cover
     from .model import DenoisingModel
+    from .noise_curves import ChannelNoiseCurve
 
 
 @dataclass(frozen=True)
@@ -49,6 +50,40 @@ class TrainingProgress:
     progress: float
     noise: dict[str, float] = field(default_factory=dict)
     validated: bool = False
+
+
+@dataclass(frozen=True)
+class DurationWarning:
+    """Sent once, after the first timed steps, when a run of a fixed step count is projected
+    to take longer than ``threshold_s`` (see :mod:`.duration`).
+
+    ``seconds_per_step`` measured after the warm-up; ``projected_s`` the whole run's time
+    (seconds); ``suggested_minutes`` a time budget to train for instead, of which
+    ``steps_in_suggested`` steps fit at this speed; ``three_d_cpu``: a 3D run on a CPU (2D is
+    many times faster); ``batch_size`` and ``patch_shape`` (``([Z,] Y, X)``) the run's.
+    """
+
+    step: int
+    total_steps: int
+    seconds_per_step: float
+    projected_s: float
+    threshold_s: float
+    suggested_minutes: int
+    steps_in_suggested: int
+    three_d_cpu: bool
+    batch_size: int
+    patch_shape: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class NoiseCurves:
+    """The noise model's curves of noise against brightness, one per data channel (intensity
+    units, :class:`~.noise_curves.ChannelNoiseCurve`): sent before the first step by methods
+    with a noise model (HQ-SSL, after its calibration), and again at validations when training
+    changed the noise (``noise_fit`` other than ``"fixed"``)."""
+
+    step: int
+    curves: tuple["ChannelNoiseCurve", ...]
 
 
 @dataclass(frozen=True)
@@ -112,4 +147,4 @@ class PredictedBlock:
         return out
 
 
-TrainingEvent = Any  # TrainingStarted | TrainingProgress | Preview | TrainingFinished
+TrainingEvent = Any  # TrainingStarted | TrainingProgress | DurationWarning | NoiseCurves | Preview | TrainingFinished

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable, Generator, Sequence
 from dataclasses import dataclass, field
@@ -19,10 +20,18 @@ from .events import PredictedBlock, PredictionProgress
 from .methods.base import Method
 from .methods.registry import get_method
 from .model_file import load_network, save_model
+from .noise_curves import ChannelNoiseCurve, channel_curves, noise_table
 from .normalization import Normalization, check_finite
 from .memory import PredictionPlan, bytes_per_pixel, plan_prediction
 from .threads import ThreadTuner
 from .tiling import Slab, minimal_tile, predict_slabs, predict_whole
+
+log = logging.getLogger(__name__)
+
+#: What a 2D model applied to data with a Z axis does, and what would do better.
+SLICE_BY_SLICE = ("The model is 2D: it denoises the Z stack (axes {axes}) slice by slice, every plane "
+                  "on its own; a 3D model (blindspot train --3d, or 3D in the widget) uses the context "
+                  "across Z.")
 
 PredictionResult = dict[str, np.ndarray]
 
@@ -93,6 +102,7 @@ class DenoisingModel:
     def __post_init__(self) -> None:
         self.method: Method = get_method(self.config)
         self._bytes_per_pixel: float | None = None  # measured once, by the memory guard
+        self._warned_axes: set[str] = set()  # the slice-by-slice warning is logged once per axes
         place_network(self.net, self.device, self.ndim_spatial)
         self.net.eval()
 
@@ -128,22 +138,14 @@ class DenoisingModel:
         ``signal``, the model's ``variance`` there and, when the model was calibrated,
         ``measured`` (the calibration's own points) and, after a refit, ``refit`` (the curve the
         posterior uses).  None for models without a noise model."""
-        noise = getattr(self.net, "noise", None)
-        if noise is None:
-            return None
-        cals = self.info.get("noise_calibration") or []
-        if channel < len(cals):
-            signal = np.asarray(cals[channel]["signal"], np.float64)
-            measured = np.asarray(cals[channel]["variance"], np.float64)
-        else:
-            m, s = self.normalization.mean[channel], self.normalization.std[channel]
-            signal, measured = np.linspace(m - 2 * s, m + 3 * s, points), None
-        out = {"signal": signal, "variance": noise.curve(self.normalization, signal, channel)}
-        if measured is not None:
-            out["measured"] = measured
-        if getattr(noise, "refitted", False):
-            out["refit"] = noise.curve(self.normalization, signal, channel, posterior=True)
-        return out
+        return noise_table(getattr(self.net, "noise", None), self.normalization,
+                           self.info.get("noise_calibration") or [], channel, points)
+
+    def noise_curves(self) -> list[ChannelNoiseCurve]:
+        """Every data channel's noise curve to plot (HQ-SSL), [] for models without a noise
+        model; see :mod:`.noise_curves`."""
+        return channel_curves(getattr(self.net, "noise", None), self.normalization,
+                              self.info.get("noise_calibration") or [], self.channels)
 
     def _infer_fn(self, channel: int | None = None) -> Callable[[torch.Tensor], dict[str, torch.Tensor]]:
         """The network's inference on batches of data channel ``channel`` (independent-channel
@@ -166,6 +168,10 @@ class DenoisingModel:
                                 f"on axes {self.config.axes!r}: give the image's axes explicitly.")
             axes = self.config.axes
         axes = check_axes(axes, tuple(data.shape))
+        if self.config.train_3d and "Z" not in axes:
+            raise AxesError(f"The model is 3D (trained on Z, Y, X volumes, axes {self.config.axes!r}) "
+                            f"but the image has no Z axis (axes {axes!r}): denoise it with a 2D model, "
+                            "or give its axes with Z if it has one.")
         view = CanonicalView(data, axes, self.config.train_3d)
         if view.n_channels != self.channels:
             raise DataError(f"The model was trained on {self.channels} channel(s) but the image has "
@@ -173,6 +179,15 @@ class DenoisingModel:
         return view
 
     # ------------------------------------------------------------ prediction
+    def slice_warning(self, axes: str | None = None) -> str | None:
+        """What to tell the user before denoising data of ``axes`` (default the training axes):
+        a 2D model on data with a Z axis denoises it slice by slice; None otherwise (3D models,
+        data without Z such as TYX)."""
+        axes = (axes or self.config.axes).upper()
+        if self.config.train_3d or "Z" not in axes:
+            return None
+        return SLICE_BY_SLICE.format(axes=axes)
+
     def view(self, data: Any, axes: str | None = None) -> CanonicalView:
         """The canonical view prediction works on (axes default: the training axes); checks
         the image and its channel count against the model."""
@@ -209,6 +224,10 @@ class DenoisingModel:
         """
         check_prediction_options(tile_size=tile_size, tile_size_z=tile_size_z, tile_batch=tile_batch)
         view = self._view(data, axes)
+        warning = self.slice_warning(view.axes)
+        if warning is not None and view.axes not in self._warned_axes:
+            self._warned_axes.add(view.axes)
+            log.warning(warning)
         cfg = self.config
         want = ("denoised", "std") if (uncertainty and self.has_uncertainty) else ("denoised",)
         units = self.prediction_units(view) if units is None else list(units)

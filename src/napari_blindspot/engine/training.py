@@ -30,13 +30,15 @@ from .distributed import SingleProcess
 from .device import (autocast, autocast_dtype, configure_threads, describe_device, place_network,
                      select_device)
 from .divergence import GradientGuard
+from .duration import DurationWatch
 from .errors import ConfigError, DataError
-from .events import Preview, TrainingFinished, TrainingProgress, TrainingStarted
+from .events import NoiseCurves, Preview, TrainingFinished, TrainingProgress, TrainingStarted
 from .memory import check_training_memory, training_estimate
 from .methods.registry import get_method
 from .native_libs import guard_compiler_imports
 from .threads import ThreadTuner
 from .model import DenoisingModel, check_image
+from .noise_curves import ChannelNoiseCurve, channel_curves
 from .normalization import Normalization, compute_normalization
 from .patches import count_patches, patch_shape_for, shrink_default_patch
 from .schedule import learning_rate
@@ -260,6 +262,14 @@ class TrainingRun:
         """Send a preview after the current step instead of waiting for the interval."""
         self._preview_now = True
 
+    def noise_curves(self) -> list[ChannelNoiseCurve]:
+        """The noise model's curves now, one per data channel, with the calibration's points
+        (after :meth:`prepare`; [] for methods without a noise model)."""
+        if not self.prepared:
+            raise RuntimeError("The run has not started: prepare() it first.")
+        return channel_curves(getattr(self.net, "noise", None), self.normalization,
+                              self.calibrations, self.view.n_channels)
+
     @property
     def skipped_steps(self) -> int:
         """Steps skipped because their gradients were not finite (see :mod:`.divergence`)."""
@@ -347,6 +357,13 @@ class TrainingRun:
         yield TrainingStarted(c.method, describe_device(self.device), self.total_steps, c.time_budget_s,
                               self.epoch_patches, 0 if self.val_batch is None else self.val_batch.shape[1],
                               n_params)
+        curves = self.noise_curves()
+        if curves:
+            yield NoiseCurves(0, tuple(curves))
+        sent_noise = self.method.noise_parameters(self.net, self.normalization)
+        watch = DurationWatch(self.total_steps, c.time_budget_s, batch_size=c.batch_size,
+                              three_d_cpu=self.device.type == "cpu" and c.train_3d,
+                              patch_shape=self.patch_shape)
         start = time.perf_counter()
         last_progress = last_preview = -math.inf
         val_loss: float | None = None
@@ -392,6 +409,11 @@ class TrainingRun:
                 running_n += 1
 
                 now = time.perf_counter()
+                slow = watch.step_done(self.step, now, now - start)
+                if slow is not None:
+                    log.info("%d steps projected to take %.0f s (%.2f s a step)", slow.total_steps,
+                             slow.projected_s, slow.seconds_per_step)
+                    yield slow
                 validated = False
                 done = self.total_steps is not None and self.step >= self.total_steps
                 if self.val_batch is not None and (self.step % c.validation_interval == 0 or done):
@@ -401,6 +423,7 @@ class TrainingRun:
                         self.best_val = val_loss
                         self.best_state = {k: v.detach().clone() for k, v in self.net.state_dict().items()}
                 if validated or done or now - last_progress >= PROGRESS_INTERVAL_S:
+                    noise = self.method.noise_parameters(self.net, self.normalization)
                     elapsed = now - start
                     progress = self._progress(elapsed)
                     eta = elapsed * (1 - progress) / progress if progress > 0 else None
@@ -411,10 +434,12 @@ class TrainingRun:
                         epoch=self.step / self.steps_per_epoch, train_loss=running / running_n,
                         val_loss=val_loss, best_val_loss=self.best_val, learning_rate=lr,
                         elapsed_s=elapsed, eta_s=eta, progress=progress,
-                        noise=self.method.noise_parameters(self.net, self.normalization),
-                        validated=validated)
+                        noise=noise, validated=validated)
                     running, running_n = 0.0, 0
                     last_progress = now
+                    if curves and (validated or done) and noise != sent_noise:  # fine-tuned noise
+                        sent_noise = noise
+                        yield NoiseCurves(self.step, tuple(self.noise_curves()))
                 if self._preview_request[0] is not None and (self._preview_now
                                                   or now - last_preview >= self.preview_interval_s):
                     self._preview_now = False

@@ -18,18 +18,20 @@ from typing import Any
 
 from psygnal import Signal
 
-from ..engine import (DenoisingModel, Preview, TrainConfig, TrainingFinished,
-                      TrainingProgress, TrainingRun, TrainingStarted, method_class, method_classes)
+from ..engine import (DenoisingModel, DurationWarning, NoiseCurves, Preview, TrainConfig,
+                      TrainingFinished, TrainingProgress, TrainingRun, TrainingStarted, method_class,
+                      method_classes)
 from ..engine.device import configure_threads, interactive_threads
-from ..text import (denoising_progress, finished_progress, noise_text, progress_line,
-                    training_finished, training_started)
+from ..text import (denoising_progress, duration_warning, finished_progress, noise_text,
+                    progress_line, training_finished, training_started)
 from .gc_pause import CollectorPause
 from .jobs import Failed, Job, Reporter, Runner, guarded
 from .layers import (LayerError, Source, export_results, export_source, layer_data,
                      put_denoised_layers, selected_sources, show_result)
 from .model_files import ModelFiles, describe_model, is_own_model
 from .preview import LivePreview
-from .state import NO_MODEL, ControllerState, DenoiseRequest, JobState, LossHistory, TrainRequest
+from .state import (NO_MODEL, ControllerState, DenoiseRequest, JobState, LossHistory, NoiseCurveSet,
+                    TrainRequest)
 from .streamed import StreamedResult, should_stream
 
 log = logging.getLogger(__name__)
@@ -59,6 +61,8 @@ class DenoiseController(ModelFiles, Reporter):
         self.runner = runner
         self.state = ControllerState()
         self.losses = LossHistory()
+        #: The noise model's curves (HQ-SSL): the run's, then the model's.
+        self.noise_curves = NoiseCurveSet()
         self.preview = LivePreview(viewer)
         self.model: DenoisingModel | None = None
         self.model_origin = ""
@@ -179,6 +183,7 @@ class DenoiseController(ModelFiles, Reporter):
         if not continuing:
             self.losses.clear()
             self.state.noise_text = ""
+            self.noise_curves.clear()
         self._run, self._source, self._tta, self._finished = run, source, request.tta, None
         self.preview.stop()
         if request.live_preview:
@@ -215,6 +220,10 @@ class DenoiseController(ModelFiles, Reporter):
         elif isinstance(ev, Preview):
             self.events_seen["preview"] += 1
             self.preview.show(ev)
+        elif isinstance(ev, NoiseCurves) and run is not None:
+            self.noise_curves.set(ev.curves, run.steps_done_before + ev.step)
+        elif isinstance(ev, DurationWarning):
+            self.say(duration_warning(ev, command_line=False), "warning")
         elif isinstance(ev, TrainingStarted):
             self.state.device_text = f"Device: {ev.device}"
             self.say(training_started(ev))
@@ -249,6 +258,7 @@ class DenoiseController(ModelFiles, Reporter):
         noise = result.noise_parameters()
         if noise:
             self.state.noise_text = noise_text(result.method, noise)
+        self._show_noise_curves(result)
         self.training_finished.emit(result)
         if fin.step == 0:
             self.preview.drop()
@@ -259,6 +269,11 @@ class DenoiseController(ModelFiles, Reporter):
         self.say(f"{training_finished(fin)}; denoising {', '.join(repr(s.name) for s in sources)}…")
         self._queue = [s for s in sources if s.layer is not source.layer]
         self._start_denoising(source, result.config.tile_size, self._tta)
+
+    def _show_noise_curves(self, model: Any) -> None:
+        """The model's noise curves (the refit included), if it has a noise model."""
+        curves = model.noise_curves() if hasattr(model, "noise_curves") else []  # None: no model
+        self.noise_curves.set(curves, int(getattr(model, "info", {}).get("steps", 0) or 0))
 
     # ================================================================== denoising
     def denoise(self, request: DenoiseRequest) -> None:
@@ -292,6 +307,9 @@ class DenoiseController(ModelFiles, Reporter):
             events = model.predict_iter(source.data, source.axes, tile_size=tile_size, tta=tta,
                                         uncertainty=model.has_uncertainty)
         self.state.denoise_progress, self.state.denoise_text = 0.0, "denoising…"
+        slices = model.slice_warning(source.axes) if hasattr(model, "slice_warning") else None
+        if slices:
+            self.say(f"{source.name!r}: {slices}", "warning")
         self._start(JobState.DENOISING, guarded(events, "denoising"), self._on_prediction_progress,
                     lambda result: self._finish_denoising(source, result, tile_size, tta)).start()
 
@@ -341,6 +359,7 @@ class DenoiseController(ModelFiles, Reporter):
             return
         self._set_model(None)
         self.losses.clear()
+        self.noise_curves.clear()
         self.state.noise_text = ""
         self.state.progress, self.state.progress_text = 0.0, "ready"
         self.state.denoise_progress, self.state.denoise_text = 0.0, ""
@@ -386,6 +405,7 @@ class DenoiseController(ModelFiles, Reporter):
         if self._job is None:
             self._collector.release()
         for signal in (self.message, self.training_finished, self.denoising_finished,
-                       self.model_loaded, self.job_done, self.losses.changed):
+                       self.model_loaded, self.job_done, self.losses.changed,
+                       self.noise_curves.changed):
             signal.disconnect()
         self.state.events.disconnect()

@@ -159,7 +159,9 @@ class InputsView(QWidget):
 
     def _on_method_changed(self) -> None:
         method = method_class(self.method)
-        self.method_help.setText(method.help)
+        self.method_help.setText(method.tagline or method.help)  # the paragraph: its tooltip
+        self.method_help.setToolTip(method.help)
+        self.method_combo.setToolTip(method.help)
         paired = method.takes_target()
         self.target_label.setVisible(paired)
         self.target_picker.native.setVisible(paired)

@@ -160,6 +160,7 @@ class ModelFiles:
             self.losses.clear()
             own = is_own_model(model)
             self.state.noise_text = noise_text(model.method, model.noise_parameters()) if own else ""
+            self._show_noise_curves(model if own else None)
             self.model_loaded.emit(model)
             if own:
                 self.say(f"Loaded {name}. Pick a layer with axes like {model.config.axes!r} and press "

@@ -89,6 +89,35 @@ class LossHistory:
         self.changed.emit()
 
 
+class NoiseCurveSet:
+    """The noise curves the view plots: the training run's (HQ-SSL, after its calibration,
+    updated when training fine-tunes the noise) or the current model's; one
+    :class:`~napari_blindspot.engine.noise_curves.ChannelNoiseCurve` per data channel, none
+    for methods without a noise model."""
+
+    changed = Signal()
+
+    def __init__(self) -> None:
+        self.curves: list[Any] = []
+        #: The training step the curves are of (0: before training, or a loaded model's).
+        self.step = 0
+
+    def set(self, curves: Any, step: int = 0) -> None:
+        self.curves, self.step = list(curves), int(step)
+        self.changed.emit()
+
+    def clear(self) -> None:
+        self.set([])
+
+    @property
+    def warnings(self) -> list[str]:
+        """The calibration's warnings about the data, of every channel (repeats once)."""
+        out: list[str] = []
+        for curve in self.curves:
+            out += [w for w in curve.warnings if w not in out]
+        return out
+
+
 @dataclass
 class TrainRequest:
     """What to train on and how: the view's inputs when Train (or Continue) is pressed.

@@ -12,6 +12,7 @@ from ..text import device_line
 from .controller import DenoiseController
 from .inputs_view import ERROR_STYLE, small
 from .loss_plot import LossPlot
+from .noise_plot import NoisePanel
 from .settings import SettingsPanel
 from .state import JobState
 
@@ -46,6 +47,7 @@ class TrainingView(QWidget):
         self.progress = progress_bar()
         self.loss_plot = LossPlot(controller.losses)
         self.noise_label = small(QLabel())
+        self.noise_panel = NoisePanel(controller.noise_curves)
 
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
@@ -59,6 +61,7 @@ class TrainingView(QWidget):
         layout.addWidget(self.progress)
         layout.addWidget(self.loss_plot)  # right under Train and its progress: in view in a short window
         layout.addWidget(self.noise_label)
+        layout.addWidget(self.noise_panel)
         layout.addWidget(self.device_label)
 
         # progress is repainted at most every PROGRESS_REPAINT_MS: in a window holding napari's

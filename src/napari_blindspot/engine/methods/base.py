@@ -68,6 +68,8 @@ class Method:
     display_name: ClassVar[str] = ""
     #: One paragraph for the command line's help and the widget: what it does, when to use it.
     help: ClassVar[str] = ""
+    #: One short line for the widget, under the method's name (the paragraph is its tooltip).
+    tagline: ClassVar[str] = ""
     #: The name in titles of exported packages (default :attr:`display_name`).
     full_name: ClassVar[str] = ""
     #: The papers to cite, as ``(reference, url)``.

@@ -123,6 +123,7 @@ class HQSSL(Method):
 
     name = "hqssl"
     display_name = "HQ-SSL"
+    tagline = "Best for camera noise; every pixel trains; gives an uncertainty map."
     help = ("HQ-SSL (Laine et al. 2019): blind-spot network with a noise model measured from the "
             "data and a Bayesian posterior mean; every pixel trains the network. Best quality for "
             "camera noise that is independent from pixel to pixel; also gives an uncertainty map.")

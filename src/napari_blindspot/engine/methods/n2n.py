@@ -22,6 +22,7 @@ class Noise2Noise(Method):
 
     name = "n2n"
     display_name = "Noise2Noise"
+    tagline = "Needs a second, independent acquisition of the same scene."
     help = ("Noise2Noise (Lehtinen et al. 2018): needs two independent noisy acquisitions of "
             "the same scene; learns to map one to the other.")
     citations = (("Lehtinen, J., Munkberg, J., Hasselgren, J., Laine, S., Karras, T., Aittala, M., "

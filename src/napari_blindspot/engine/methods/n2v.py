@@ -26,6 +26,7 @@ class Noise2Void(Method):
 
     name = "n2v"
     display_name = "N2V"
+    tagline = "The original Noise2Void; may show checkerboard artefacts."
     help = ("Noise2Void (Krull et al. 2019): the original masked blind-spot training. "
             "Assumes pixel-wise independent noise; may show checkerboard artefacts.")
     full_name = "Noise2Void"
@@ -76,6 +77,7 @@ class N2V2(Noise2Void):
 
     name = "n2v2"
     display_name = "N2V2"
+    tagline = "A robust default for noise that is independent between pixels."
     help = ("Noise2Void 2 (Hoeck et al. 2022): blind-spot masking with median replacement and "
             "BlurPool; no checkerboard artefacts. Assumes pixel-wise independent noise.")
     citations = (("Hoeck, E., Buchholz, T.-O., Brachmann, A., Jug, F., Freytag, A. N2V2 - Fixing "
