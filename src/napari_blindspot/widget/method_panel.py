@@ -50,8 +50,8 @@ def make_editor(setting: Setting, value: Any) -> QWidget:
         editor = QComboBox()
         editor.setEditable(True)
         editor.setInsertPolicy(QComboBox.InsertPolicy.NoInsert)
-        for value, label in setting.labels:
-            editor.addItem(label, value)
+        for suggestion, label in setting.labels:
+            editor.addItem(label, suggestion)
     elif setting.kind == "int":
         editor = QSpinBox()
         editor.setRange(int(setting.minimum or 0), int(setting.maximum or 2**31 - 1))
@@ -75,7 +75,8 @@ def set_editor_value(setting: Setting, editor: Any, value: Any) -> None:
     elif setting.kind == "optional-float":
         editor.setText("" if value is None else f"{value:g}")
     elif setting.kind == "text":
-        editor.setCurrentText(setting.label_of(str(value)))
+        editor.setCurrentIndex(editor.findData(value))  # -1 (no item) for a typed value
+        editor.setEditText(setting.label_of(str(value)))
     elif setting.kind == "percent":
         editor.setValue(float(value) * 100)
     else:
