@@ -9,6 +9,7 @@ import shutil
 import subprocess
 import sys
 from typing import Any
+from pathlib import Path
 
 DATASET_TITLES = {
     "set12": "Set12, Gaussian noise σ = 25 (0..255 scale, not clipped, fixed seed)",
@@ -604,3 +605,18 @@ def render(res: dict, sections: list[str]) -> str:
         *GPU_SECTION,
     ]
     return "\n".join(parts)
+
+
+#: Everything from this line on in an existing report is kept when the report is written again
+#: (sections written by other benchmarks, e.g. ``benchmarks.yardstick``).
+KEEP_MARKER = "<!-- Sections below are written by other benchmarks and kept when benchmarks.run rewrites this file. -->"
+
+
+def kept_part(path: Path) -> str:
+    """The part of an existing report at ``path`` from :data:`KEEP_MARKER` on ('' if none)."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError:
+        return ""
+    at = text.find(KEEP_MARKER)
+    return "" if at < 0 else "\n" + text[at:]

@@ -710,7 +710,7 @@ def main(argv: list[str] | None = None) -> int:
     else:
         out = REPO / "docs" / "benchmarks.md"
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(report.render(ctx.results, sections))
+    out.write_text(report.render(ctx.results, sections) + report.kept_part(out))
     ctx.log(f"wrote {out} and {ctx.results_dir / 'results.json'} "
             f"({ctx.results['total_s'] / 60:.1f} min)")
     return 0

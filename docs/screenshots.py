@@ -56,6 +56,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--steps", type=int, default=600, help="training steps (default 600)")
     parser.add_argument("--out", type=Path, default=HERE / "images")
+    parser.add_argument("--window", default="1500x1000",
+                        help="window size, WIDTHxHEIGHT (default 1500x1000; 1089x633 shows the "
+                             "dock in a small window)")
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
 
@@ -64,13 +67,16 @@ def main() -> None:
     warnings.filterwarnings("ignore", message=".*System theme detection.*")
     viewer, widget = launch(sample=True, run=False)
     window = viewer.window._qt_window
-    window.resize(1500, 1000)
+    width, height = (int(v) for v in args.window.lower().split("x"))
+    window.resize(width, height)
     window.showNormal()
     dock = widget.parent()
     while dock is not None and not isinstance(dock, QDockWidget):
         dock = dock.parent()
-    if dock is not None:
+    if dock is not None and width >= 1400:  # a small window keeps the dock's default width
         window.resizeDocks([dock], [390], Qt.Orientation.Horizontal)
+    settle(0.5)
+    viewer.reset_view()
     noisy = viewer.layers["fluorescence (noisy)"]
     viewer.dims.set_current_step(0, 3)
     settle(1.0)

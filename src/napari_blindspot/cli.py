@@ -226,10 +226,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
     checks.check_demo_folder(args.out, DEMO_FILES)
     sample = fluorescence_timelapse(frames=args.frames, size=args.size, seed=0)
     noisy_path = os.path.join(args.out, "sample_noisy.tif")
-    write_tiff(noisy_path, sample.noisy, sample.axes,
-               pixel_size={"X": sample.pixel_size_um, "Y": sample.pixel_size_um}, dtype=np.uint16)
-    write_tiff(os.path.join(args.out, "sample_clean.tif"), sample.clean, sample.axes,
-               pixel_size={"X": sample.pixel_size_um, "Y": sample.pixel_size_um})
+    write_tiff(noisy_path, sample.noisy, sample.axes, dtype=np.uint16)  # synthetic: uncalibrated
+    write_tiff(os.path.join(args.out, "sample_clean.tif"), sample.clean, sample.axes)
     info(f"Bundled sample: {sample.noisy.shape} {sample.axes} uint16 with Poisson-Gaussian noise; "
          f"written to {noisy_path}.")
     image = read_tiff(noisy_path, lazy=False)

@@ -27,6 +27,28 @@ def launch(sample: bool = True, *, run: bool = True) -> tuple[Any, Any]:
     if sample:
         viewer.open_sample(PLUGIN, SAMPLE)
     _, widget = viewer.window.add_plugin_dock_widget(PLUGIN, WIDGET)
+    fit_view(viewer, widget)
     if run:
         napari.run()
     return viewer, widget
+
+
+def fit_view(viewer: Any, context: Any) -> None:
+    """Fit the layers to the canvas as it is once the window is laid out.
+
+    napari fits the first layer to the canvas when it is added, but the dock docked after
+    it narrows the canvas (and the window may still be resized by the window manager), so the
+    sample would be zoomed wider than the canvas: fit now, and again once the event loop runs
+    (unless ``context``, a Qt object of the window, is gone by then).
+    """
+    from qtpy.QtCore import QTimer
+    from qtpy.QtWidgets import QApplication
+
+    app = QApplication.instance()
+    if app is not None:
+        app.processEvents()  # the dock and the window's layout take their sizes
+    viewer.reset_view()
+    timer = QTimer(context)  # goes with ``context``: never fires on a closed viewer
+    timer.setSingleShot(True)
+    timer.timeout.connect(viewer.reset_view)
+    timer.start(0)

@@ -22,13 +22,13 @@ def _sample() -> Sample:
 
 
 def _layer_kwargs(sample: Sample, name: str, **extra: Any) -> dict[str, Any]:
-    px = sample.pixel_size_um
+    # no scale and no units: synthetic pixels have no physical size, and a layer with units
+    # makes napari warn ("Inconsistent units across layers") and draw the user's own images,
+    # which have none, at another size next to it
     kwargs: dict[str, Any] = {
         "name": name,
-        "scale": (1.0, px, px),
-        "units": ("pixel", "micrometer", "micrometer"),
         "axis_labels": tuple(sample.axes.lower()),
-        "metadata": {"axes": sample.axes, "pixel_size_um": px, "noise": dict(sample.noise)},
+        "metadata": {"axes": sample.axes, "noise": dict(sample.noise)},
         "colormap": "gray",
     }
     kwargs.update(extra)
@@ -36,7 +36,7 @@ def _layer_kwargs(sample: Sample, name: str, **extra: Any) -> dict[str, Any]:
 
 
 def fluorescence_sample() -> list[tuple]:
-    """The noisy time-lapse (uint16, axes TYX, 0.1 µm pixels), one image layer."""
+    """The noisy time-lapse (uint16, axes TYX, uncalibrated pixels), one image layer."""
     s = _sample()
     return [(s.noisy, _layer_kwargs(s, "fluorescence (noisy)"), "image")]
 

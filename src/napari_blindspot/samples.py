@@ -15,12 +15,15 @@ import numpy as np
 
 @dataclass(frozen=True)
 class Sample:
-    """A noisy image, its clean version (same shape, float32 photon-scaled units) and axes."""
+    """A noisy image, its clean version (same shape, float32 photon-scaled units) and axes.
+
+    Synthetic images have no physical pixel size: they are shown and written uncalibrated
+    (scale 1, no unit), so that other images open next to them at the same size.
+    """
 
     noisy: np.ndarray
     clean: np.ndarray
     axes: str
-    pixel_size_um: float
     noise: dict
 
 
@@ -86,5 +89,5 @@ def fluorescence_timelapse(frames: int = 8, size: int = 256, *, peak_photons: fl
     photons = rng.poisson(clean / gain)
     noisy = gain * photons + rng.normal(0, read_noise, size=clean.shape)
     noisy = np.clip(np.round(noisy), 0, 65535).astype(np.uint16)
-    return Sample(noisy=noisy, clean=clean, axes="TYX", pixel_size_um=0.1,
+    return Sample(noisy=noisy, clean=clean, axes="TYX",
                   noise={"a": gain, "b": read_noise ** 2})

@@ -94,7 +94,7 @@ def predict_to_file_iter(model: Any, image: ImageFile | Any, output: str | os.Pa
     data = image.data if opened else image
     axes = axes or (image.axes if opened else None)
     pixel_size = (image.pixel_size if opened else None) if pixel_size is None else pixel_size
-    unit = unit or (image.unit if opened else "micron")
+    unit = unit or (image.unit if opened else "")
     outputs = _as_outputs(output)
     if "uncertainty" in outputs and not getattr(model, "has_uncertainty", False):
         outputs.pop("uncertainty")

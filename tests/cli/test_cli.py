@@ -105,3 +105,18 @@ def test_info_and_demo(tmp_path, capsys):
     assert "noise model: curve (measured on the image, kept fixed during training)" in out
     table = out.split("intensity units):\n")[1].splitlines()[1:]
     assert len(table) >= 2 and all(len(row.split()) == 3 for row in table[:2])  # signal, model, measured
+
+
+def test_denoising_a_plain_tiff_invents_no_unit(tmp_path):
+    """A TIFF without a pixel size used to come back labelled micron (1 µm pixels)."""
+    plain = tmp_path / "plain.tif"
+    tifffile.imwrite(plain, fluorescence_timelapse(frames=2, size=64, seed=3).noisy)
+    out = tmp_path / "den.tif"
+    assert main(["denoise", str(plain), "--method", "n2v2", "--axes", "TYX", "-o", str(out), *TINY]) == 0
+    with tifffile.TiffFile(out) as tif:
+        assert "unit" not in (tif.imagej_metadata or {})
+        tags = tif.pages[0].tags
+        if "XResolution" in tags:  # tifffile writes 1 pixel per pixel, without a unit
+            assert tags["XResolution"].value == (1, 1) and int(tags["ResolutionUnit"].value) == 1
+    back = read_tiff(out)
+    assert back.pixel_size == {} and back.unit == ""

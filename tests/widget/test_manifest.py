@@ -41,7 +41,8 @@ def test_sample_data_noisy_and_clean():
     assert noisy.shape == clean.shape == (8, 256, 256)
     assert noisy.dtype == np.uint16 and clean.dtype == np.float32
     assert kwargs["metadata"]["axes"] == "TYX"
-    assert kwargs["scale"] == (1.0, 0.1, 0.1)
+    # synthetic pixels have no physical size: no scale, no units (napari's defaults)
+    assert "scale" not in kwargs and "units" not in kwargs
     # noise is there, and it is Poisson-Gaussian around the clean image
     residual = noisy.astype(np.float32) - clean
     assert abs(float(residual.mean())) < 1.0
@@ -71,6 +72,23 @@ def test_writer_guesses_axes_from_labels_and_converts_float64(tmp_path):
     assert back.axes == "TYX" and back.data.dtype == np.float32
     np.testing.assert_allclose(back.data, data.astype(np.float32))
     assert back.pixel_size["Y"] == pytest.approx(0.5, rel=1e-5)
+    assert back.unit == ""  # the layer has no unit: none is invented
+
+
+def test_writer_invents_no_unit_for_an_uncalibrated_layer(tmp_path):
+    """Save Layers of a plain layer (scale 1, no units) gives an uncalibrated TIFF."""
+    import tifffile
+
+    data = np.ones((2, 8, 8), np.float32)
+    meta = {"scale": (1.0, 1.0, 1.0), "units": ("pixel",) * 3, "metadata": {"axes": "TYX"}}
+    (written,) = write_image_tiff(str(tmp_path / "plain.tif"), data, meta)
+    with tifffile.TiffFile(written) as tif:
+        assert "unit" not in tif.imagej_metadata
+        tags = tif.pages[0].tags
+        assert "XResolution" not in tags or (tags["XResolution"].value == (1, 1)
+                                             and int(tags["ResolutionUnit"].value) == 1)
+    back = read_tiff(written)
+    assert back.pixel_size == {} and back.unit == ""
 
 
 def test_save_layers_through_napari_uses_the_writer(tmp_path):

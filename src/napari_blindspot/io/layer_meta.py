@@ -62,13 +62,13 @@ def pixel_size(scale: Sequence[float], units: Sequence[Any] | None,
                dims: str) -> tuple[dict[str, float], str]:
     """Pixel sizes ``{"X":…, "Y":…, ["Z":…]}`` and an ImageJ unit from a layer's scale.
 
-    ``dims`` names the layer dimensions (see :func:`layer_axes`).  Layers without a
-    physical unit but with a non-unit scale are assumed to be in microns (the usual
-    napari convention); a layer with scale 1 and no unit is written uncalibrated.
+    ``dims`` names the layer dimensions (see :func:`layer_axes`).  The unit is the layer's
+    own length unit, ``""`` when it has none (napari's default ``pixel``): no unit is
+    invented; a layer with scale 1 and no unit has no pixel size either (uncalibrated).
     """
     sizes = {a: float(s) for a, s in zip(dims, scale) if a in "XYZ"}
     unit_names = {a: str(u) for a, u in zip(dims, units or ()) if a in "XYZ" and u is not None}
-    unit = _IMAGEJ_UNITS.get(unit_names.get("X", "pixel"))
-    if unit is None:
-        unit = "pixel" if all(abs(v - 1.0) < 1e-12 for v in sizes.values()) else "micron"
+    unit = _IMAGEJ_UNITS.get(unit_names.get("X", "pixel"), "")
+    if not unit and all(abs(v - 1.0) < 1e-12 for v in sizes.values()):
+        sizes = {}
     return sizes, unit

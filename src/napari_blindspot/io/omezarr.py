@@ -63,7 +63,7 @@ class ZarrImage:
     axes: str
     axes_source: str
     pixel_size: dict[str, float] = field(default_factory=dict)
-    unit: str = "micron"
+    unit: str = ""  # none when the store names none
     metadata: dict[str, Any] = field(default_factory=dict)
 
 
@@ -129,7 +129,7 @@ def read_omezarr(path: str | os.PathLike) -> ZarrImage:
         except Exception:  # noqa: BLE001 - metadata that does not fit the array
             axes = None
     pixel: dict[str, float] = {}
-    unit = "micron"
+    unit = ""
     if axes is None:
         axes, source = guess_axes(data.shape), "guessed"
     else:

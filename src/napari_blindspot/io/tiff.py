@@ -32,15 +32,17 @@ _IMAGEJ_ORDER = "TZCYX"
 class TiffImage:
     """An image read from a TIFF file.
 
-    ``pixel_size`` maps spatial axis letters (``"X"``, ``"Y"``, ``"Z"``) to sizes in ``unit``.
-    ``axes_source`` says where the axes came from: ``"imagej"``, ``"ome"`` or ``"guessed"``.
+    ``pixel_size`` maps spatial axis letters (``"X"``, ``"Y"``, ``"Z"``) to sizes in ``unit``
+    (an ImageJ unit string such as ``"micron"``; ``""`` when the file names none: no unit is
+    invented).  ``axes_source`` says where the axes came from: ``"imagej"``, ``"ome"`` or
+    ``"guessed"``.
     """
 
     data: Any  # numpy array, numpy.memmap or zarr.Array: shape, dtype, numpy-style indexing
     axes: str
     axes_source: str
     pixel_size: dict[str, float] = field(default_factory=dict)
-    unit: str = "micron"
+    unit: str = ""
     metadata: dict[str, Any] = field(default_factory=dict)
 
 
@@ -52,6 +54,18 @@ def _normalize_axes(axes: str) -> str | None:
         # several unknown axes map to S: only one S allowed
         return None
     return out
+
+
+#: Unit names in files -> ImageJ unit strings ("" for none: ImageJ's "pixel" is no unit).
+_UNIT_NAMES = {"\\u00B5m": "micron", "µm": "micron", "μm": "micron", "um": "micron",
+               "micrometer": "micron", "micrometre": "micron", "pixel": "", "pixels": ""}
+
+
+def imagej_unit(name: Any) -> str:
+    """The ImageJ unit string (``"micron"``, ``"nm"``…) for a unit named in a file or given by
+    a caller; ``""`` for none, an empty name or ImageJ's ``"pixel"``."""
+    text = str(name or "").strip()
+    return _UNIT_NAMES.get(text, text)
 
 
 def _resolution_to_size(tag: Any) -> float | None:
@@ -127,12 +141,12 @@ def _image_from(tif: Any, series: Any, data: np.ndarray) -> TiffImage:
     axes_raw = series.axes
     source = "guessed"
     pixel: dict[str, float] = {}
-    unit = "micron"
+    unit = ""  # only the unit the file names
     meta: dict[str, Any] = {}
     if tif.is_imagej and tif.imagej_metadata is not None:
         meta = dict(tif.imagej_metadata)
         source = "imagej"
-        unit = str(meta.get("unit", "micron")).replace("\\u00B5m", "micron")
+        unit = imagej_unit(meta.get("unit"))
         if "spacing" in meta:
             pixel["Z"] = float(meta["spacing"])
     elif tif.is_ome:
@@ -143,6 +157,8 @@ def _image_from(tif: Any, series: Any, data: np.ndarray) -> TiffImage:
             for letter in "XYZ":
                 if f"PhysicalSize{letter}" in px:
                     pixel[letter] = float(px[f"PhysicalSize{letter}"])
+            if pixel:  # OME's default unit is the micrometre
+                unit = imagej_unit(px.get("PhysicalSizeXUnit", "micron"))
         except Exception:  # noqa: BLE001 - OME XML variants
             pass
     page = series.pages[0]
@@ -204,8 +220,9 @@ def write_tiff(path: str | os.PathLike, data: np.ndarray, axes: str, *,
     clipped to their range.  uint8, uint16, int16 and float32 are written as an
     ImageJ-compatible hyperstack; int8, int32, uint32 and float64, which ImageJ hyperstacks
     cannot hold, as OME-TIFF (both keep axes and pixel sizes); other types raise
-    :class:`DataError`.  ``pixel_size`` maps ``"X"``/``"Y"``/``"Z"`` to sizes in ``unit``.
-    The file is written atomically (:mod:`..engine.atomic`): a failed write leaves any previous file
+    :class:`DataError`.  ``pixel_size`` maps ``"X"``/``"Y"``/``"Z"`` to sizes in ``unit``; without X and
+    Y sizes (or with ``unit`` ``""``) no unit is written: the file is uncalibrated, as ImageJ
+    writes such images.  The file is written atomically (:mod:`..engine.atomic`): a failed write leaves any previous file
     whole; ``atomic=False`` writes ``path`` directly (it is already a temporary file).
     """
     axes = check_axes(axes, data.shape)
@@ -223,8 +240,12 @@ def write_tiff(path: str | os.PathLike, data: np.ndarray, axes: str, *,
     arr, ij_axes = _hyperstack(arr, axes)
     px = pixel_size or {}
     kwargs: dict[str, Any] = {}
+    # no unit without a pixel size: an uncalibrated image stays uncalibrated
+    unit = imagej_unit(unit) if "X" in px and "Y" in px else ""
     if kind == "imagej":
-        ij_meta: dict[str, Any] = {"axes": ij_axes, "unit": unit}
+        ij_meta: dict[str, Any] = {"axes": ij_axes}
+        if unit:
+            ij_meta["unit"] = unit
         if metadata:
             ij_meta.update({k: v for k, v in metadata.items() if k not in ("axes", "unit")})
         if "Z" in px and "Z" in axes:

@@ -24,7 +24,7 @@ import tifffile
 from ..engine.atomic import resolve_target, temporary_name, write_failed
 from .chunks import ChunkAssembler
 from .layout import IMAGEJ_ORDER, OutputLayout
-from .tiff import tiff_format
+from .tiff import imagej_unit, tiff_format
 
 #: ImageJ hyperstacks hold at most this many bytes of image data (a classic TIFF's offsets).
 IMAGEJ_LIMIT = 2 ** 32 - 2 ** 25
@@ -72,15 +72,20 @@ class TiffPageWriter:
 
     def _tiff_kwargs(self, px: dict[str, float], unit: str) -> dict[str, Any]:
         kwargs: dict[str, Any] = {"shape": self.file_shape, "dtype": self.dtype}
+        # no unit without a pixel size (see write_tiff)
+        unit = imagej_unit(unit) if "X" in px and "Y" in px else ""
         if self.ome:
             meta: dict[str, Any] = {"axes": self.file_axes}
             for a in "XYZ":
                 if a in px and a in self.file_axes:
                     meta[f"PhysicalSize{a}"] = float(px[a])
-                    meta[f"PhysicalSize{a}Unit"] = "µm" if unit == "micron" else unit
+                    if unit:
+                        meta[f"PhysicalSize{a}Unit"] = "µm" if unit == "micron" else unit
             kwargs.update(ome=True, bigtiff=self.bigtiff, metadata=meta)
         else:
-            meta = {"axes": self.file_axes, "unit": unit}
+            meta = {"axes": self.file_axes}
+            if unit:
+                meta["unit"] = unit
             if "Z" in px and "Z" in self.file_axes:
                 meta["spacing"] = float(px["Z"])
             kwargs.update(imagej=True, metadata=meta)

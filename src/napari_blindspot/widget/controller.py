@@ -1,4 +1,5 @@
-"""The widget's logic without Qt: train, continue, stop, denoise, cancel, load, save, export.
+"""The widget's logic without Qt: train, continue, stop, denoise, cancel, export; model files
+(load, save, bioimage.io export) in :mod:`.model_files`.
 
 :class:`DenoiseController` works on a napari viewer *model* (a ``ViewerModel`` is enough) and
 runs its jobs with the :data:`~.jobs.Runner` it is given (napari workers in the dock widget,
@@ -18,15 +19,15 @@ from typing import Any
 from psygnal import Signal
 
 from ..engine import (DenoisingModel, Preview, TrainConfig, TrainingFinished,
-                      TrainingProgress, TrainingRun, TrainingStarted, load_model, method_class,
-                      method_classes)
+                      TrainingProgress, TrainingRun, TrainingStarted, method_class, method_classes)
 from ..engine.device import configure_threads, interactive_threads
-from ..text import (denoising_progress, finished_progress, model_summary, noise_text, progress_line,
+from ..text import (denoising_progress, finished_progress, noise_text, progress_line,
                     training_finished, training_started)
 from .gc_pause import CollectorPause
 from .jobs import Failed, Job, Reporter, Runner, guarded
 from .layers import (LayerError, Source, export_results, export_source, layer_data,
-                     put_denoised_layers, selected_sources)
+                     put_denoised_layers, selected_sources, show_result)
+from .model_files import ModelFiles, describe_model, is_own_model
 from .preview import LivePreview
 from .state import NO_MODEL, ControllerState, DenoiseRequest, JobState, LossHistory, TrainRequest
 from .streamed import StreamedResult, should_stream
@@ -36,16 +37,12 @@ log = logging.getLogger(__name__)
 #: Seconds between preview refreshes while training (plus one right after the view moves).
 PREVIEW_INTERVAL_S = 3.0
 
-#: ``ask() -> path or None``: how the view asks the user for a file (None: cancelled).
-AskPath = Callable[[], "str | None"]
-
-
 def method_choices() -> list[tuple[str, str]]:
     """``(display name, name)`` of every registered method, in the order to offer them."""
     return [(cls.display_name, cls.name) for cls in method_classes()]
 
 
-class DenoiseController(Reporter):
+class DenoiseController(ModelFiles, Reporter):
     """Self-supervised denoising of the layers of ``viewer`` (see the module docstring)."""
 
     #: The model, when training ends (completed, stopped or time budget).
@@ -82,7 +79,7 @@ class DenoiseController(Reporter):
     # ================================================================== state
     @property
     def busy(self) -> str | None:
-        """The running job: ``"training"``, ``"denoising"`` (``"closing"``) or None."""
+        """The running job: ``"training"``, ``"denoising"``, ``"exporting"`` (``"closing"``) or None."""
         return self.state.job.job
 
     @property
@@ -102,8 +99,9 @@ class DenoiseController(Reporter):
 
     def _set_model(self, model: DenoisingModel | None, origin: str = "") -> None:
         self.model, self.model_origin = model, origin
+        self.state.own_model = is_own_model(model)
         self.state.has_model = model is not None
-        self.state.model_text = NO_MODEL if model is None else f"Model: {model_summary(model, origin)}."
+        self.state.model_text = NO_MODEL if model is None else describe_model(model, origin)
 
     def _start(self, state: JobState, events: Any, on_event: Callable[[Any], None],
                on_done: Callable[[Any], None]) -> Job:
@@ -141,6 +139,9 @@ class DenoiseController(Reporter):
         with self.reporting("continuing training"):
             if self.model is None:
                 raise LayerError("There is no model to continue: train one or load a model file.")
+            if not is_own_model(self.model):
+                raise LayerError("This bioimage.io model comes from another tool and cannot be trained "
+                                 "further here: press Train for a new napari-blindspot model.")
             self._start_training(request, continuing=True)
 
     def _config(self, request: TrainRequest, source: Source, continuing: bool) -> TrainConfig:
@@ -279,6 +280,9 @@ class DenoiseController(Reporter):
             configure_threads(interactive_threads())
         keys = ("denoised", "uncertainty") if model.has_uncertainty else ("denoised",)
         if should_stream(source.data, len(keys)):  # lazy layers that fill in as they are written
+            if not is_own_model(model):
+                raise LayerError(f"{source.name!r} is too big for memory, and a bioimage.io model from "
+                                 "another tool denoises in memory only: crop the layer.")
             self.preview.drop()
             self._streamed = StreamedResult(self.viewer, model, source, keys)
             self.say(f"The result of {source.name!r} is too big for memory: it is written to "
@@ -319,6 +323,7 @@ class DenoiseController(Reporter):
                 self.say("Denoising was cancelled; no layer was changed.", "warning")
             return
         layers = put_denoised_layers(self.viewer, source, result, reuse=self.preview.take())
+        show_result(self.viewer, layers["denoised"])
         self.state.denoise_progress, self.state.denoise_text = 1.0, "done"
         names = " and ".join(repr(layer.name) for layer in reversed(list(layers.values())))
         self.say(f"Done: {names} in the layer list. Export them with 'Export TIFF…'.")
@@ -340,41 +345,6 @@ class DenoiseController(Reporter):
         self.state.progress, self.state.progress_text = 0.0, "ready"
         self.state.denoise_progress, self.state.denoise_text = 0.0, ""
         self.say("Reset: the next Train starts a new model.")
-
-    def save_model(self, path: str | Path | None = None, ask: AskPath | None = None) -> Path | None:
-        """Write the current model to ``path`` (else to the file ``ask()`` gives)."""
-        with self.reporting("saving the model"):
-            if self.model is None:
-                raise LayerError("There is no model to save: train one first.")
-            chosen = path if path is not None else (ask() if ask is not None else None)
-            if not chosen:
-                return None
-            target = Path(chosen)
-            if target.suffix != ".safetensors":
-                target = target.with_name(target.name + ".safetensors")
-            self.model.save(str(target))
-            self.say(f"Model saved to {target}.")
-            return target
-        return None
-
-    def load_model(self, path: str | Path | None = None, device: str = "auto",
-                   ask: AskPath | None = None) -> DenoisingModel | None:
-        """Load a model file (``path``, else the file ``ask()`` gives); then Denoise applies it."""
-        with self.reporting("loading a model"):
-            if not self.state.job.can_start:
-                return None
-            chosen = path if path is not None else (ask() if ask is not None else None)
-            if not chosen:
-                return None
-            model = load_model(str(chosen), device=device)
-            self._set_model(model, f"loaded from {Path(chosen).name}")
-            self.losses.clear()
-            self.state.noise_text = noise_text(model.method, model.noise_parameters())
-            self.model_loaded.emit(model)
-            self.say(f"Loaded {Path(chosen).name}. Pick a layer with axes like {model.config.axes!r} "
-                     "and press Denoise, or Continue to train it further.")
-            return model
-        return None
 
     # ================================================================== export
     def export(self, layer: Any, path: str | Path | None = None, dtype: str = "float32",

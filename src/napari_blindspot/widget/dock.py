@@ -9,6 +9,7 @@ See ``docs/widget.md`` for the user guide.
 from __future__ import annotations
 
 import logging
+import re
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,7 @@ from qtpy.QtWidgets import QFileDialog, QFrame, QLabel, QScrollArea, QVBoxLayout
 
 from ..engine import BlindspotError, DenoisingModel, TrainingRun
 from .controller import DenoiseController
+from .fold import Fold
 from .inputs_view import InputsView
 from .layers import Source
 from .preview import camera
@@ -33,6 +35,11 @@ log = logging.getLogger(__name__)
 #: The preview follows the viewer this long after its slider or camera last moved.
 PREVIEW_DEBOUNCE_MS = 150
 MODEL_FILES = "napari-blindspot model (*.safetensors)"
+#: The dock's narrowest width (pixels): every row fits in it (long texts wrap).
+MIN_WIDTH = 320
+LOADABLE_FILES = ("Models (*.safetensors *.zip *.yaml);;napari-blindspot model (*.safetensors);;"
+                  "bioimage.io package (*.zip rdf.yaml *.bioimageio.yaml);;All files (*)")
+PACKAGE_FILES = "bioimage.io model package (*.zip)"
 
 
 def _header(text: str) -> QLabel:
@@ -45,7 +52,8 @@ class BlindspotWidget(QWidget):
     """Self-supervised denoising of an image layer, with any registered method.
 
     Public methods mirror the buttons (``train``, ``stop``, ``continue_training``, ``reset``,
-    ``denoise``, ``cancel_denoising``, ``save_model``, ``load_model``, ``export``) so the widget
+    ``denoise``, ``cancel_denoising``, ``save_model``, ``load_model``, ``export_bioimageio``,
+    ``export``) so the widget
     can also be driven from scripts and tests; ``controller`` holds the logic and state.
     """
 
@@ -69,6 +77,7 @@ class BlindspotWidget(QWidget):
         c.model_loaded.connect(self._show_loaded_model)
         c.state.events.job.connect(self._show_job)
         c.state.events.has_model.connect(self._show_model_change)
+        c.state.events.own_model.connect(self._show_model_change)
         self._preview_timer = QTimer(self)
         self._preview_timer.setSingleShot(True)
         self._preview_timer.setInterval(PREVIEW_DEBOUNCE_MS)
@@ -94,8 +103,8 @@ class BlindspotWidget(QWidget):
                 (self.training, ("settings", "device_label", "train_button", "continue_button",
                                  "reset_button", "progress", "loss_plot", "noise_label")),
                 (self.results, ("denoise_button", "cancel_button", "denoise_progress", "model_label",
-                                "save_button", "load_button", "export_button", "export_dtype",
-                                "message"))):
+                                "save_button", "load_button", "bioimageio_button", "export_button",
+                                "export_dtype", "message"))):
             for name in names:
                 setattr(self, name, getattr(section, name))
         self.train_button.clicked.connect(self._on_train_clicked)
@@ -105,6 +114,7 @@ class BlindspotWidget(QWidget):
         self.cancel_button.clicked.connect(lambda: self.cancel_denoising())
         self.save_button.clicked.connect(lambda: self.save_model())
         self.load_button.clicked.connect(lambda: self.load_model())
+        self.bioimageio_button.clicked.connect(lambda: self.export_bioimageio())
         self.export_button.clicked.connect(lambda: self.export())
 
         # the content scrolls when the window is too short, instead of being squeezed
@@ -123,10 +133,13 @@ class BlindspotWidget(QWidget):
         layout.addWidget(self.inputs)
         layout.addWidget(_header("Training"))
         layout.addWidget(self.training)
-        layout.addWidget(_header("Denoising"))
-        layout.addWidget(self.results)
+        # below the loss plot, and folds away: in a short window Train, its progress and the
+        # loss plot stay in view (docs/widget.md)
+        self.results_fold = Fold("Denoising, model and export", self.results)
+        layout.addWidget(self.results_fold)
+        layout.addWidget(self.results.message)
         layout.addStretch(1)
-        self.setMinimumWidth(340)
+        self.setMinimumWidth(MIN_WIDTH)
 
     # ================================================================== state
     @property
@@ -171,12 +184,16 @@ class BlindspotWidget(QWidget):
         self.inputs.set_idle(job.can_start)
         self.training.show_job(job)
         self.results.show_job(job)
+        if job is JobState.DENOISING:
+            self.results_fold.set_open(True)  # its progress bar and Cancel button
         if job.can_start:
             self._preview_timer.stop()
         else:
             self._window.watch()
 
-    def _show_loaded_model(self, model: DenoisingModel) -> None:
+    def _show_loaded_model(self, model: Any) -> None:
+        if not hasattr(model, "config"):  # a bioimage.io model from another tool: no settings
+            return
         self.set_method(model.config.method)
         self.settings.apply_config(model.config)
         self.dim_combo.setCurrentIndex(1 if model.config.train_3d else 0)
@@ -254,10 +271,20 @@ class BlindspotWidget(QWidget):
         return self.controller.save_model(path, ask=lambda: QFileDialog.getSaveFileName(
             self, "Save model", "model.safetensors", MODEL_FILES)[0])
 
-    def load_model(self, path: str | Path | None = None) -> DenoisingModel | None:
-        """Load a model file (asks for one when None); then Denoise applies it."""
+    def load_model(self, path: str | Path | None = None) -> Any:
+        """Load a model file or bioimage.io package (asks for one when None); then Denoise
+        applies it."""
         return self.controller.load_model(path, self.settings.device_name, ask=lambda: (
-            QFileDialog.getOpenFileName(self, "Load model", "", MODEL_FILES + ";;All files (*)")[0]))
+            QFileDialog.getOpenFileName(self, "Load model", "", LOADABLE_FILES)[0]))
+
+    def export_bioimageio(self, path: str | Path | None = None) -> Path | None:
+        """Export the model as a bioimage.io package (asks for a ``.zip`` when None; the dialog
+        asks before replacing a file, a given ``path`` must not exist), in the background; a
+        crop of the selected layer is its test image.  Returns the package path, or None."""
+        layer = self.layer_picker.current_layer()
+        name = re.sub(r"[^\w.-]+", "_", f"{layer.name}_model.zip" if layer is not None else "model.zip")
+        return self.controller.export_bioimageio(layer, self.inputs.axes, path, ask=lambda: (
+            QFileDialog.getSaveFileName(self, "Export to bioimage.io", name, PACKAGE_FILES)[0]))
 
     def export(self, path: str | Path | None = None, dtype: str | None = None) -> list[Path] | None:
         """Write the selected layer's denoised (and uncertainty) layers as ImageJ TIFF.

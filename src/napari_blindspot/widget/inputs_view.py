@@ -62,6 +62,7 @@ class InputsView(QWidget):
         self.target_picker = LayerPicker(viewer, tooltip="A second, independent noisy acquisition of "
                                          "the same scene, with the same shape.")
         self.target_label = QLabel("Second acquisition")
+        self.target_label.setWordWrap(True)  # two lines rather than a column too wide for the dock
 
         # a grid, not a form: word-wrapped labels get their full height in a grid
         grid = QGridLayout(self)

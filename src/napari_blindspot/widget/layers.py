@@ -225,6 +225,22 @@ def put_denoised_layers(viewer: Any, source: Source, result: dict[str, np.ndarra
     return layers
 
 
+def show_result(viewer: Any, layer: Image) -> None:
+    """Make ``layer`` (a new result) the selected layer, so napari's layer controls show it,
+    and refresh the viewer's status line, which still names the layer it was computed from
+    (e.g. the ``[preview]`` layer that became ``layer``) until the mouse moves."""
+    viewer.layers.selection.active = layer
+    update = getattr(viewer, "update_status_from_cursor", None)
+    if callable(update):
+        update()
+    status = viewer.status
+    preview = result_name(str((layer.metadata.get("blindspot") or {}).get("source", "")), "preview")
+    if isinstance(status, dict) and preview in str(status.get("layer_name", "")):
+        viewer.status = dict(status, layer_name=str(status["layer_name"]).replace(preview, layer.name))
+    elif isinstance(status, str) and preview in status:
+        viewer.status = status.replace(preview, layer.name)
+
+
 # --------------------------------------------------------------------------- export
 def export_source(viewer: Any, layer: Any) -> str:
     """The name of the source whose results export writes when ``layer`` (the source or one of

@@ -9,11 +9,42 @@ from __future__ import annotations
 
 from typing import Any
 
-from qtpy.QtWidgets import (QComboBox, QDoubleSpinBox, QFormLayout, QHBoxLayout, QLabel, QLineEdit,
-                            QSpinBox, QWidget)
+from qtpy.QtWidgets import (QAbstractSpinBox, QComboBox, QDoubleSpinBox, QFormLayout, QLabel, QLineEdit,
+                            QSizePolicy, QSpinBox, QWidget)
 
 from ..engine import ConfigError, Method, Setting, TrainConfig
 from ..engine.config import FIELD_CHOICES
+
+
+#: Width of a spin box's two step buttons and frame, in pixels (napari's style: 20 px buttons).
+SPIN_BUTTONS_PX = 46
+
+
+def compact(box: QAbstractSpinBox, digits: int = 5) -> QAbstractSpinBox:
+    """Let ``box`` shrink to ``digits`` characters plus its buttons.
+
+    Qt sizes a spin box for the text of its largest value (e.g. 2147483647), more than a
+    narrow dock has room for; a long value then scrolls inside the box.
+    """
+    box.setMinimumWidth(box.fontMetrics().horizontalAdvance("0" * digits) + SPIN_BUTTONS_PX)
+    box.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
+    return box
+
+
+def compact_combo(combo: QComboBox, chars: int = 12) -> QComboBox:
+    """Let ``combo`` shrink to ``chars`` characters (longer choices are elided; the list shows
+    them whole)."""
+    combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+    combo.setMinimumContentsLength(chars)
+    return combo
+
+
+def form_layout(parent: QWidget | None = None) -> QFormLayout:
+    """A form whose fields go under their labels when the dock is too narrow for both."""
+    form = QFormLayout(parent) if parent is not None else QFormLayout()
+    form.setRowWrapPolicy(QFormLayout.RowWrapPolicy.WrapLongRows)
+    form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
+    return form
 
 
 def spin_box(lo: int, hi: int, value: int, step: int = 1, tip: str = "") -> QSpinBox:
@@ -22,6 +53,7 @@ def spin_box(lo: int, hi: int, value: int, step: int = 1, tip: str = "") -> QSpi
     box.setSingleStep(step)
     box.setValue(value)
     box.setToolTip(tip)
+    compact(box, min(len(str(hi)), 5))
     return box
 
 
@@ -43,6 +75,7 @@ def make_editor(setting: Setting, value: Any) -> QWidget:
         editor = QComboBox()
         for choice in FIELD_CHOICES[setting.field]:
             editor.addItem(setting.label_of(choice), choice)
+        compact_combo(editor)
     elif setting.kind == "optional-float":
         editor = QLineEdit()
         editor.setPlaceholderText(setting.placeholder)
@@ -64,6 +97,8 @@ def make_editor(setting: Setting, value: Any) -> QWidget:
         editor.setSingleStep((setting.step or 0.1) * scale)
         if setting.kind == "percent":
             editor.setSuffix(" %")
+    if isinstance(editor, QAbstractSpinBox):
+        compact(editor, 6)
     editor.setToolTip(_sentence(setting.help))
     set_editor_value(setting, editor, value)
     return editor
@@ -109,7 +144,7 @@ class MethodPanel:
         self.batch = spin_box(1, 1024, base.batch_size, 1, "Patches per training step. Lower it if the "
                               "GPU runs out of memory.")
         self.basic = QWidget()
-        basic = QFormLayout(self.basic)
+        basic = form_layout(self.basic)
         basic.setContentsMargins(0, 0, 0, 0)
         basic.addRow("Batch size", self.batch)
 
@@ -123,14 +158,9 @@ class MethodPanel:
                                   "denoise better.")
         self.depth_box = spin_box(1, 6, getattr(base, depth_field), 1, "Levels of the network; more "
                                   "levels see more context.")
-        net_row = QHBoxLayout()
-        net_row.addWidget(QLabel("width"))
-        net_row.addWidget(self.width_box)
-        net_row.addWidget(QLabel("depth"))
-        net_row.addWidget(self.depth_box)
 
         self.advanced = QWidget()
-        adv = QFormLayout(self.advanced)
+        adv = form_layout(self.advanced)
         adv.setContentsMargins(0, 0, 0, 0)
         adv.addRow("Learning rate", self.learning_rate)
         for setting in method.settings:
@@ -140,7 +170,8 @@ class MethodPanel:
                 note.setWordWrap(True)
                 note.setStyleSheet("color: gray;")
                 adv.addRow("", note)
-        adv.addRow("Network size", net_row)
+        adv.addRow("Network width", self.width_box)  # two rows: one does not fit a narrow dock
+        adv.addRow("Network depth", self.depth_box)
         for editor in self.editors.values():
             for signal in ("currentTextChanged", "currentIndexChanged", "valueChanged", "textChanged"):
                 if hasattr(editor, signal):

@@ -116,6 +116,28 @@ def preview_layer_data(image: np.ndarray, spec: PreviewSpec, source: Source,
     return img.reshape(shape), translate
 
 
+#: The first preview shown comes from at least this training step (fewer for short runs).
+MIN_PREVIEW_STEPS = 50
+
+
+def first_preview_step(total_steps: int | None) -> int:
+    """The step from which previews are shown: :data:`MIN_PREVIEW_STEPS`, or half of a
+    shorter run (a time budget counts as long)."""
+    if total_steps is None:
+        return MIN_PREVIEW_STEPS
+    return max(1, min(MIN_PREVIEW_STEPS, total_steps // 2))
+
+
+def source_limits(source: Source) -> tuple[float, float] | None:
+    """The source layer's contrast limits now (napari keeps one pair for all the colours of an
+    RGB layer), or None when they cannot be read."""
+    try:
+        lo, hi = (float(v) for v in source.layer.contrast_limits)
+    except (AttributeError, TypeError, ValueError):
+        return None
+    return (lo, hi) if hi > lo else None
+
+
 class LivePreview:
     """The preview of one training run after another (see the module docstring)."""
 
@@ -173,12 +195,21 @@ class LivePreview:
         run.request_preview()
 
     def show(self, ev: Preview) -> None:
-        """Put a preview the run sent into the preview layer (unless the block changed since)."""
+        """Put a preview the run sent into the preview layer (unless the block changed since).
+
+        Until :func:`first_preview_step` the layer stays transparent (the noisy frame shows
+        through): an untrained network's output is a blocky grey.  The layer takes the source
+        layer's contrast limits (the preview is in the source's intensity units), so it looks
+        like the source and follows the user's contrast changes.
+        """
         run, source, spec = self._run, self._source, self._spec
         if run is None or source is None or spec is None or ev.step <= self._after:
             return
+        if not self._shown and ev.step < first_preview_step(run.total_steps):
+            return
         data, translate = preview_layer_data(ev.image, spec, source, run.view)
-        self.layer = put_result_layer(self.viewer, source, "preview", data, translate=translate, rgb=False)
+        self.layer = put_result_layer(self.viewer, source, "preview", data, translate=translate,
+                                      rgb=False, limits=source_limits(source))
         if not self._shown:
             self._shown = True
             self.layer.opacity = 1.0

@@ -1,5 +1,6 @@
-"""The widget's results section: Denoise/Cancel with its progress, the model (save, load),
-export as TIFF, and the message line."""
+"""The widget's results section: Denoise/Cancel with its progress, the model (save, load,
+export to bioimage.io), export as TIFF, and the message line (which the dock places below
+the section)."""
 
 from __future__ import annotations
 
@@ -26,6 +27,12 @@ class ResultsView(QWidget):
         self.model_label = small(QLabel(state.model_text))
         self.save_button = QPushButton("Save model…")
         self.load_button = QPushButton("Load model…")
+        self.load_button.setToolTip("Load a napari-blindspot model (.safetensors) or a bioimage.io model "
+                                    "package (.zip or rdf.yaml).")
+        self.bioimageio_button = QPushButton("Export to bioimage.io…")
+        self.bioimageio_button.setToolTip(
+            "Write the model as a bioimage.io model package (.zip) for Fiji (deepImageJ), QuPath, "
+            "ilastik and bioimageio.core; a crop of the selected layer becomes its test image.")
         self.export_button = QPushButton("Export TIFF…")
         self.export_button.setToolTip("Write the selected layer's denoised (and uncertainty) layer as "
                                       "ImageJ TIFF files, with the pixel size from the layer's scale.")
@@ -50,11 +57,13 @@ class ResultsView(QWidget):
         model_row.addWidget(self.save_button)
         model_row.addWidget(self.load_button)
         layout.addLayout(model_row)
+        layout.addWidget(self.bioimageio_button)
         export_row = QHBoxLayout()
         export_row.addWidget(self.export_button)
         export_row.addWidget(self.export_dtype)
         layout.addLayout(export_row)
-        layout.addWidget(self.message)
+        # the message line is not part of the section's layout: the dock shows it below the
+        # section, also when the section is folded away
 
         state.events.denoise_progress.connect(self._show_progress)
         state.events.denoise_text.connect(self._show_progress)
@@ -76,9 +85,10 @@ class ResultsView(QWidget):
     def show_job(self, job: JobState) -> None:
         """Enable what can be used during ``job``."""
         idle = job.can_start
-        has_model = self.controller.model is not None
+        state = self.controller.state
         for widget in (self.load_button, self.export_button, self.export_dtype):
             widget.setEnabled(idle)
-        self.denoise_button.setEnabled(idle and has_model)
-        self.save_button.setEnabled(idle and has_model)
+        self.denoise_button.setEnabled(idle and state.has_model)
+        self.save_button.setEnabled(idle and state.own_model)
+        self.bioimageio_button.setEnabled(idle and state.own_model)
         self.cancel_button.setEnabled(job is JobState.DENOISING)

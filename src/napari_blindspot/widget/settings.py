@@ -11,13 +11,13 @@ from __future__ import annotations
 from typing import Any
 
 from qtpy.QtCore import Qt, Signal
-from qtpy.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFormLayout, QHBoxLayout, QLabel,
+from qtpy.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QHBoxLayout, QLabel,
                             QLineEdit, QSizePolicy, QStackedWidget, QToolButton, QVBoxLayout,
                             QWidget)
 
 from ..engine import TrainConfig, available_devices, method_classes
 from .lengths import LENGTH_EXAMPLES, format_length, parse_length
-from .method_panel import MethodPanel, spin_box
+from .method_panel import MethodPanel, compact, compact_combo, form_layout, spin_box
 
 __all__ = ["LENGTH_EXAMPLES", "SettingsPanel", "format_length", "parse_length"]
 
@@ -60,7 +60,7 @@ class SettingsPanel(QWidget):
                                 "(3D only).")
         self.basic_stack = _stack([panel.basic for panel in self.panels.values()])
 
-        basic = QFormLayout()
+        basic = form_layout()
         basic.setContentsMargins(0, 0, 0, 0)
         basic.addRow("Training length", self.length)
         patch_row = QHBoxLayout()
@@ -84,6 +84,7 @@ class SettingsPanel(QWidget):
         self.validation.setRange(0.0, 0.45)
         self.validation.setSingleStep(0.05)
         self.validation.setValue(base.validation_fraction)
+        compact(self.validation, 4)
         self.validation.setToolTip("Share of the data held out to compute the validation loss; the "
                                    "model with the best validation loss is kept.")
         self.seed = spin_box(0, 2**31 - 1, base.seed, 1, "Random seed: the same seed and settings give "
@@ -92,15 +93,17 @@ class SettingsPanel(QWidget):
         self.device.addItem("auto (best available)", "auto")
         for name in available_devices():
             self.device.addItem(name, name)
+        compact_combo(self.device)
         self.device.currentIndexChanged.connect(lambda *_: self.device_changed.emit(self.device_name))
         self.channels = QComboBox()
         self.channels.addItem("independent", "independent")
         self.channels.addItem("joint", "joint")
+        compact_combo(self.channels)
         self.channels.setToolTip("independent: one network denoises each channel on its own; "
                                  "joint: channels are denoised together (correlated channels).")
         self.tile = spin_box(32, 8192, base.tile_size, 64, "Denoising works on tiles of this size "
                              "(pixels); lower it if the GPU runs out of memory while denoising.")
-        self.tta = QCheckBox("test-time augmentation (8x slower)")
+        self.tta = QCheckBox("8 flips and rotations (8x slower)")
         self.tta.setToolTip("Average the prediction over the 8 flips and rotations.")
         self.live_preview = QCheckBox("live preview while training")
         self.live_preview.setChecked(True)
@@ -113,13 +116,13 @@ class SettingsPanel(QWidget):
         adv_layout.setContentsMargins(12, 0, 0, 0)
         adv_layout.setSpacing(0)
         adv_layout.addWidget(self.advanced_stack)
-        adv = QFormLayout()
+        adv = form_layout()
         adv.addRow("Validation", self.validation)
         adv.addRow("Seed", self.seed)
         adv.addRow("Device", self.device)
         adv.addRow("Channels", self.channels)
         adv.addRow("Tile size", self.tile)
-        adv.addRow("", self.tta)
+        adv.addRow("Test-time aug.", self.tta)
         adv.addRow("Preview", self.live_preview)
         adv_layout.addLayout(adv)
         self.advanced.setVisible(False)

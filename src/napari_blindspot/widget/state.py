@@ -15,6 +15,7 @@ class JobState(Enum):
     """What the widget is doing.
 
     ``IDLE`` -> ``TRAINING`` (-> ``STOPPING``) -> ``DENOISING`` (-> ``CANCELLING``) -> ``IDLE``;
+    ``IDLE`` -> ``EXPORTING`` (a bioimage.io package being written) -> ``IDLE``;
     ``CLOSING`` while the job of a closed widget ends (its results are dropped), then ``CLOSED``.
     """
 
@@ -23,12 +24,13 @@ class JobState(Enum):
     STOPPING = "stopping"
     DENOISING = "denoising"
     CANCELLING = "cancelling"
+    EXPORTING = "exporting"
     CLOSING = "closing"
     CLOSED = "closed"
 
     @property
     def job(self) -> str | None:
-        """The running job: ``"training"``, ``"denoising"``, ``"closing"`` or None."""
+        """The running job: ``"training"``, ``"denoising"``, ``"exporting"``, ``"closing"`` or None."""
         return _JOBS.get(self)
 
     @property
@@ -38,7 +40,7 @@ class JobState(Enum):
 
 
 _JOBS = {JobState.TRAINING: "training", JobState.STOPPING: "training", JobState.DENOISING: "denoising",
-         JobState.CANCELLING: "denoising", JobState.CLOSING: "closing"}
+         JobState.CANCELLING: "denoising", JobState.EXPORTING: "exporting", JobState.CLOSING: "closing"}
 
 NO_MODEL = "No model yet: train one, or load a model file."
 
@@ -59,6 +61,9 @@ class ControllerState:
     denoise_text: str = ""
     model_text: str = NO_MODEL
     has_model: bool = False
+    #: The model is napari-blindspot's (it can be continued, saved, exported), not a
+    #: bioimage.io model from another tool.
+    own_model: bool = False
 
 
 class LossHistory:

@@ -51,15 +51,15 @@ class TrainingView(QWidget):
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(4)
         layout.addWidget(self.settings)
-        layout.addWidget(self.device_label)
         buttons = QHBoxLayout()
         buttons.addWidget(self.train_button, 2)
         buttons.addWidget(self.continue_button, 1)
         buttons.addWidget(self.reset_button, 1)
         layout.addLayout(buttons)
         layout.addWidget(self.progress)
-        layout.addWidget(self.loss_plot)
+        layout.addWidget(self.loss_plot)  # right under Train and its progress: in view in a short window
         layout.addWidget(self.noise_label)
+        layout.addWidget(self.device_label)
 
         # progress is repainted at most every PROGRESS_REPAINT_MS: in a window holding napari's
         # OpenGL canvas every repaint of a widget recomposes the window, which costs tens of
@@ -109,7 +109,7 @@ class TrainingView(QWidget):
         self.train_button.setEnabled(idle or job is JobState.TRAINING)
         self.train_button.setText({JobState.TRAINING: "Stop", JobState.STOPPING: "Stopping…"}
                                   .get(job, "Train"))
-        self.continue_button.setEnabled(idle and has_model)
+        self.continue_button.setEnabled(idle and self.controller.state.own_model)
         self.reset_button.setEnabled(idle and (has_model or bool(self.controller.losses.train)))
         if idle:
             self._repaint_timer.stop()

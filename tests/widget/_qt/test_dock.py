@@ -218,10 +218,14 @@ def test_stop_keeps_a_usable_model_preview_follows_slider_and_ui_stays_responsiv
         # the preview layer is there at once, transparent, shaped like the first preview
         placeholder = viewer.layers["cells [preview]"]
         assert placeholder.opacity == 0 and placeholder.data.shape == (1, 48, 48)
+        # an untrained network's output is not shown: the placeholder stays transparent until
+        # step 50, then the preview shows with the source layer's contrast limits
         qtbot.waitUntil(lambda: widget.events_seen["preview"] >= 1 and widget.events_seen["progress"] >= 3,
                         timeout=TIMEOUT_MS)
+        qtbot.waitUntil(lambda: placeholder.opacity == 1, timeout=TIMEOUT_MS)
         preview = viewer.layers["cells [preview]"]
-        assert preview is placeholder and preview.opacity == 1
+        assert preview is placeholder and widget.run.step >= 50
+        np.testing.assert_allclose(preview.contrast_limits, viewer.layers["cells"].contrast_limits)
         assert preview.data.shape == (1, 48, 48)
         assert preview.translate[0] == 0
 

@@ -6,9 +6,9 @@ import pytest
 
 pytest.importorskip("pytestqt")
 
-from napari_blindspot.engine import ConfigError, TrainConfig  # noqa: E402
-from napari_blindspot.engine.methods import HQSSL, N2V2, Noise2Noise, Noise2Void  # noqa: E402
-from napari_blindspot.widget.method_panel import MethodPanel  # noqa: E402
+from napari_blindspot.engine import ConfigError, TrainConfig
+from napari_blindspot.engine.methods import HQSSL, N2V2, Noise2Noise, Noise2Void
+from napari_blindspot.widget.method_panel import MethodPanel
 
 pytestmark = pytest.mark.gui
 
