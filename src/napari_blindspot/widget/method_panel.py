@@ -85,6 +85,7 @@ def make_editor(setting: Setting, value: Any) -> QWidget:
         editor.setInsertPolicy(QComboBox.InsertPolicy.NoInsert)
         for suggestion, label in setting.labels:
             editor.addItem(label, suggestion)
+        compact_combo(editor)
     elif setting.kind == "int":
         editor = QSpinBox()
         editor.setRange(int(setting.minimum or 0), int(setting.maximum or 2**31 - 1))
