@@ -39,6 +39,7 @@ from .engine import (BlindspotError, DenoisingModel, DurationWarning, Preview, T
                      method_classes)
 from .engine.atomic import staged
 from .engine.errors import ConfigError
+from .engine.struct_mask import STRUCT_MASK_NAMES, pattern_from_file
 from .io.tiff import TiffImage, read_tiff, tiff_format, write_tiff
 from .launch import launch
 from .progress_bar import ProgressBar
@@ -71,6 +72,9 @@ def _config_from_args(args: argparse.Namespace, axes: str) -> TrainConfig:
         value = getattr(args, arg, None)
         if value is not None and field is not None:
             overrides[field] = value
+    mask = getattr(args, "struct_mask", None)
+    if mask and mask not in STRUCT_MASK_NAMES and os.path.isfile(mask):
+        overrides["struct_mask"] = pattern_from_file(mask)  # a FILE of 0/1 rows
     method = args.method or overrides.pop("method", None) or DEFAULT_METHOD
     overrides.pop("method", None)
     width_field, depth_field = method_class(method).network_size

@@ -41,7 +41,8 @@ OPTION_OF = {"patch_size": "--patch-size", "patch_size_z": "--patch-size-z",
              "device": "--device", "unet_features": "--features", "hq_features": "--features",
              "unet_depth": "--depth", "hq_depth": "--depth", "validation_fraction": "--validation-fraction",
              "channels": "--channels", "num_threads": "--threads", "tile_size": "--tile-size",
-             "train_3d": "--3d", "axes": "--axes"}
+             "train_3d": "--3d", "axes": "--axes",
+             "struct_mask": "--struct-mask", "struct_span": "--struct-span"}
 
 #: (option attribute, flag, smallest value) for integer options.
 _INTEGERS = (("steps", "--steps", 1), ("epochs", "--epochs", 1), ("batch_size", "--batch-size", 1),

@@ -7,7 +7,7 @@ from typing import Any
 
 from . import cli_checks as checks
 from .engine import DenoisingModel, load_model
-from .text import model_summary
+from .text import model_summary, struct_mask_text
 
 
 def model_label(model: Any) -> str:
@@ -27,6 +27,8 @@ def cmd_info(args: argparse.Namespace) -> int:
     print(f"method: {c.method}\naxes: {c.axes} ({'3D' if c.train_3d else '2D'} training)")
     print(f"channels: {model.channels} ({c.channels})")
     print(f"steps trained: {model.info.get('steps')}  best validation loss: {model.info.get('best_val_loss')}")
+    if "struct_mask" in model.method.fields():
+        print(f"structN2V mask: {struct_mask_text(c.struct_mask, c.struct_span)}")
     if "noise_model" in model.method.fields():
         _print_noise(model)
     print(f"normalisation mean: {model.normalization.mean}  std: {model.normalization.std}")

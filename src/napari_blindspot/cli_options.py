@@ -41,6 +41,8 @@ def add_method_setting(g: Any, setting: Setting) -> None:
                               "help": f"{users}: {setting.help}{extra}".replace("%", "%%")}
     if setting.kind == "choice":
         kwargs["choices"] = FIELD_CHOICES[setting.field]
+    elif setting.kind == "text":
+        kwargs["metavar"] = setting.placeholder or None
     else:
         kwargs["type"] = int if setting.kind == "int" else float
     g.add_argument(setting.flag, **kwargs)

@@ -126,6 +126,15 @@ def model_summary(model: DenoisingModel, origin: str = "") -> str:
     return text + (f" ({origin})" if origin else "")
 
 
+def struct_mask_text(mask: str, span: int) -> str:
+    """E.g. ``horizontal line of 5 pixels (along X)``, ``pattern 010/111/010`` or ``none``."""
+    if mask == "none":
+        return "none (plain blind spot)"
+    if mask in ("horizontal", "vertical"):
+        return f"{mask} line of {span} pixels (along {'X' if mask == 'horizontal' else 'Y'})"
+    return f"pattern {mask} (rows along Y, the centre is the blind spot)"
+
+
 def denoising_progress(done: int, total: int, elapsed_s: float) -> str:
     """E.g. ``denoising 40% · 0:12 left``."""
     fraction = done / max(1, total)

@@ -10,7 +10,8 @@ from typing import Any
 
 from .axes import parse_axes
 from .errors import ConfigError
-from .methods.registry import method_class
+from .methods.registry import method_class, method_classes
+from .struct_mask import DEFAULT_STRUCT_SPAN, check_struct_mask
 
 NOISE_MODELS = ("curve", "affine", "gaussian", "gaussian-known", "poisson-gaussian", "mean-only")
 NOISE_FITS = ("fixed", "fine-tune", "joint", "refit")
@@ -57,6 +58,11 @@ class TrainConfig:
     # Noise2Void / N2V2
     mask_fraction: float = 0.002
     mask_radius: int = 2
+    #: structN2V (N2V/N2V2 only): "none", "horizontal" / "vertical" (a line of
+    #: ``struct_span`` pixels along X / Y) or a 0/1 pattern such as "010/111/010" (rows
+    #: separated by "/", the centre is the blind spot); see :mod:`.struct_mask`
+    struct_mask: str = "none"
+    struct_span: int = DEFAULT_STRUCT_SPAN
     unet_depth: int = 2
     unet_features: int = 32
 
@@ -172,6 +178,13 @@ class TrainConfig:
             raise bad("tile_batch", "must be an integer >= 1, or None for the device's default")
         if self.num_threads is not None and (not isinstance(self.num_threads, int) or self.num_threads < 1):
             raise bad("num_threads", "must be an integer >= 1 or None")
+        struct_problem = check_struct_mask(self.struct_mask, self.struct_span)
+        if struct_problem:
+            raise bad(*struct_problem)
+        if self.struct_mask != "none" and "struct_mask" not in method.fields():
+            users = " and ".join(c.display_name for c in method_classes() if "struct_mask" in c.fields())
+            raise bad("struct_mask", f"structN2V masks are for {users} only, not "
+                      f"{method.display_name}: {method.struct_mask_refusal or 'train with N2V2'}")
         method.validate(self)
         self.axes = self.axes.upper()
         return self

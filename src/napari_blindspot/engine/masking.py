@@ -7,6 +7,11 @@ masked pixels never cluster) and each is replaced by a value from its
 * ``"random"`` (Noise2Void): a uniformly random neighbour;
 * ``"median"`` (N2V2): the median of the neighbourhood without the centre.
 
+With a structN2V mask (:mod:`.struct_mask`) the pixels of that mask around each masked
+pixel are replaced too, by values drawn uniformly from the patch's (and channel's) intensity
+range, and the centre's replacement is taken from the window *outside* the mask (a neighbour
+on the same stripe would carry the stripe into the blind spot).
+
 The network is then trained to predict the *original* value at those pixels only.
 All functions work on torch tensors of shape ``(B, C, *spatial)`` on any device.
 """
@@ -47,10 +52,14 @@ def stratified_coords(batch: int, spatial: tuple[int, ...], fraction: float,
     return out.to(device)
 
 
-def _window_offsets(radius: int, ndim: int) -> torch.Tensor:
-    """All offsets of the ``(2r+1)^ndim`` window except the centre: ``(W-1, ndim)``."""
+def window_offsets(radius: int, ndim: int, exclude: torch.Tensor | None = None) -> torch.Tensor:
+    """All offsets of the ``(2r+1)^ndim`` window except the centre (and the offsets
+    ``exclude`` ``(K, ndim)``, a structN2V mask): ``(W', ndim)``."""
     rng = range(-radius, radius + 1)
-    offs = [o for o in itertools.product(rng, repeat=ndim) if any(o)]
+    hidden = set() if exclude is None else {tuple(int(v) for v in o) for o in exclude.tolist()}
+    offs = [o for o in itertools.product(rng, repeat=ndim) if any(o) and o not in hidden]
+    if not offs:
+        raise ValueError(f"the structN2V mask covers the whole replacement window of radius {radius}")
     return torch.tensor(offs, dtype=torch.long)
 
 
@@ -76,11 +85,12 @@ def _gather(x: torch.Tensor, b: torch.Tensor, pos: torch.Tensor) -> torch.Tensor
 
 
 def replacement_values(x: torch.Tensor, coords: torch.Tensor, radius: int, mode: str,
-                       generator: torch.Generator) -> torch.Tensor:
-    """Replacement values ``(N, C)`` for the masked pixels ``coords`` of ``x``."""
+                       generator: torch.Generator, exclude: torch.Tensor | None = None) -> torch.Tensor:
+    """Replacement values ``(N, C)`` for the masked pixels ``coords`` of ``x``, taken from
+    the window of ``radius`` without the offsets ``exclude`` ``(K, d)``."""
     ndim = x.ndim - 2
     spatial = tuple(x.shape[2:])
-    offsets = _window_offsets(radius, ndim).to(x.device)
+    offsets = window_offsets(radius, ndim, exclude).to(x.device)
     if mode == "random":
         pick = torch.randint(0, offsets.shape[0], (coords.shape[0],), generator=generator)
         chosen = offsets[pick.to(x.device)][:, None, :]
@@ -93,14 +103,46 @@ def replacement_values(x: torch.Tensor, coords: torch.Tensor, radius: int, mode:
     raise ValueError(f"unknown replacement mode {mode!r}")
 
 
+def struct_positions(coords: torch.Tensor, struct: torch.Tensor,
+                     spatial: tuple[int, ...]) -> torch.Tensor:
+    """Batch and spatial indices ``(N*K, 1+d)`` of the structN2V mask ``struct`` ``(K, d)``
+    around every masked pixel ``coords`` ``(N, 1+d)``; offsets leaving the patch are mirrored."""
+    offsets = struct.to(coords.device)[None].expand(coords.shape[0], -1, -1)
+    pos = _neighbour_coords(coords, offsets, spatial)
+    b = coords[:, 0, None, None].expand(pos.shape[0], pos.shape[1], 1)
+    return torch.cat([b, pos], dim=2).reshape(-1, coords.shape[1])
+
+
+def _random_field(x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+    """Values drawn uniformly from each patch's and channel's ``[min, max]``, shaped like ``x``
+    (one value per pixel, so a pixel hidden by two masks gets one value whatever the order)."""
+    flat = x.detach().flatten(2)
+    lo = flat.min(dim=2).values
+    hi = flat.max(dim=2).values
+    u = torch.rand(x.shape, generator=generator, dtype=torch.float32).to(x.device, x.dtype)
+    shape = x.shape[:2] + (1,) * (x.ndim - 2)
+    return lo.reshape(shape) + u * (hi - lo).reshape(shape)
+
+
 def apply_mask(x: torch.Tensor, fraction: float, radius: int, mode: str,
-               generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
-    """Mask a batch: returns ``(masked copy of x, coords (N, 1+d))``."""
+               generator: torch.Generator,
+               struct: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """Mask a batch: returns ``(masked copy of x, coords (N, 1+d))``.
+
+    ``struct`` ``(K, d)``: the offsets of a structN2V mask (:func:`.struct_mask.struct_offsets`),
+    hidden around every masked pixel; None or empty for plain N2V/N2V2.
+    """
     coords = stratified_coords(x.shape[0], tuple(x.shape[2:]), fraction, generator, x.device)
-    values = replacement_values(x, coords, radius, mode, generator)
+    use_struct = struct is not None and struct.shape[0] > 0
+    values = replacement_values(x, coords, radius, mode, generator, struct if use_struct else None)
     masked = x.clone()
     xm = masked.movedim(1, -1)
     xm[(coords[:, 0],) + tuple(coords[:, d] for d in range(1, coords.shape[1]))] = values
+    if use_struct:
+        # written after the centres: a centre on another pixel's mask is hidden as well
+        hide = struct_positions(coords, struct, tuple(x.shape[2:]))
+        idx = tuple(hide[:, d] for d in range(hide.shape[1]))
+        xm[idx] = _random_field(x, generator).movedim(1, -1)[idx]
     return masked, coords
 
 

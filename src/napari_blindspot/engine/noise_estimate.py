@@ -208,11 +208,12 @@ def _correlation_warning(residuals: list[np.ndarray]) -> list[str]:
     # the residual of a pixel and that of its neighbour two pixels away share no pixel
     cx = np.mean([corr(r[:, :-2], r[:, 2:]) for r in residuals])
     cy = np.mean([corr(r[:-2], r[2:]) for r in residuals])
-    worst, axis = max((cx, "along rows (X)"), (cy, "along columns (Y)"))
+    worst, axis, line = max((cx, "along rows (X)", "horizontal"), (cy, "along columns (Y)", "vertical"))
     if worst > CORRELATION_WARNING:
         return [f"The noise is correlated between pixels {axis} (correlation {worst:.2f}): stripes, "
                 "line noise or a blurred detector. Blind-spot methods keep such noise in part; try "
-                "structN2V, and treat the measured noise curve as approximate."]
+                f"structN2V (N2V2 with struct mask '{line}'), and treat the measured noise curve as "
+                "approximate."]
     return []
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from qtpy.QtWidgets import (QAbstractSpinBox, QComboBox, QDoubleSpinBox, QFormLayout, QLineEdit,
+from qtpy.QtWidgets import (QAbstractSpinBox, QComboBox, QDoubleSpinBox, QFormLayout, QLabel, QLineEdit,
                             QSizePolicy, QSpinBox, QWidget)
 
 from ..engine import ConfigError, Method, Setting, TrainConfig
@@ -79,6 +79,13 @@ def make_editor(setting: Setting, value: Any) -> QWidget:
     elif setting.kind == "optional-float":
         editor = QLineEdit()
         editor.setPlaceholderText(setting.placeholder)
+    elif setting.kind == "text":  # suggested values, or any text typed in
+        editor = QComboBox()
+        editor.setEditable(True)
+        editor.setInsertPolicy(QComboBox.InsertPolicy.NoInsert)
+        for suggestion, label in setting.labels:
+            editor.addItem(label, suggestion)
+        compact_combo(editor)
     elif setting.kind == "int":
         editor = QSpinBox()
         editor.setRange(int(setting.minimum or 0), int(setting.maximum or 2**31 - 1))
@@ -103,6 +110,9 @@ def set_editor_value(setting: Setting, editor: Any, value: Any) -> None:
         editor.setCurrentIndex(max(0, editor.findData(value)))
     elif setting.kind == "optional-float":
         editor.setText("" if value is None else f"{value:g}")
+    elif setting.kind == "text":
+        editor.setCurrentIndex(editor.findData(value))  # -1 (no item) for a typed value
+        editor.setEditText(setting.label_of(str(value)))
     elif setting.kind == "percent":
         editor.setValue(float(value) * 100)
     else:
@@ -116,6 +126,10 @@ def editor_value(setting: Setting, editor: Any) -> Any:
     if setting.kind == "optional-float":
         text = editor.text().strip()
         return None if not text else _float(text, setting.label)
+    if setting.kind == "text":
+        text = editor.currentText().strip()
+        by_label = {label: value for value, label in setting.labels}
+        return by_label.get(text, text)
     if setting.kind == "percent":
         return round(editor.value() / 100, 6)
     return editor.value()
@@ -152,10 +166,15 @@ class MethodPanel:
         adv.addRow("Learning rate", self.learning_rate)
         for setting in method.settings:
             adv.addRow(setting.label, self.editors[setting.field])
+            if setting.note:
+                note = QLabel(_sentence(setting.note))
+                note.setWordWrap(True)
+                note.setStyleSheet("color: gray;")
+                adv.addRow("", note)
         adv.addRow("Network width", self.width_box)  # two rows: one does not fit a narrow dock
         adv.addRow("Network depth", self.depth_box)
         for editor in self.editors.values():
-            for signal in ("currentIndexChanged", "valueChanged", "textChanged"):
+            for signal in ("currentTextChanged", "currentIndexChanged", "valueChanged", "textChanged"):
                 if hasattr(editor, signal):
                     getattr(editor, signal).connect(self._update_enabled)
                     break
@@ -165,11 +184,11 @@ class MethodPanel:
         """Whether ``setting`` matters with the values now shown (see ``Setting.only_if``)."""
         if setting.only_if is None:
             return True
-        field, wanted = setting.only_if
+        field = setting.only_if[0]
         other = next((s for s in self.method.settings if s.field == field), None)
         if other is None:
             return True
-        return editor_value(other, self.editors[field]) == wanted
+        return setting.applies(editor_value(other, self.editors[field]))
 
     def _update_enabled(self, *_: Any) -> None:
         for setting in self.method.settings:

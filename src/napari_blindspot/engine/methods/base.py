@@ -31,9 +31,11 @@ class Setting:
 
     ``kind`` says how to edit it: ``"int"``, ``"float"``, ``"percent"`` (a fraction the
     widget shows in percent), ``"choice"`` (the values come from
-    :data:`~..config.FIELD_CHOICES`, ``labels`` names them) or ``"optional-float"`` (empty
-    means None).  ``flag`` is its command-line option.  ``only_if`` ``(field, value)``: the
-    setting matters only while that other field has that value.
+    :data:`~..config.FIELD_CHOICES`, ``labels`` names them), ``"optional-float"`` (empty
+    means None) or ``"text"`` (free text; ``labels`` lists suggested values).  ``flag`` is its
+    command-line option.  ``only_if`` ``(field, value)``: the setting matters only while that
+    other field has that value (or one of the values, for a tuple).  ``note``: a sentence front
+    ends show next to the editor (the help is its tooltip).
     """
 
     field: str
@@ -48,6 +50,14 @@ class Setting:
     labels: tuple[tuple[str, str], ...] = ()
     only_if: tuple[str, Any] | None = None
     placeholder: str = ""
+    note: str = ""
+
+    def applies(self, value: Any) -> bool:
+        """Whether this setting matters while its ``only_if`` field holds ``value``."""
+        if self.only_if is None:
+            return True
+        wanted = self.only_if[1]
+        return value in wanted if isinstance(wanted, tuple) else value == wanted
 
     def label_of(self, value: str) -> str:
         """The label of choice ``value`` (the value itself when it has none)."""
@@ -90,6 +100,9 @@ class Method:
     gives_uncertainty: ClassVar[bool] = False
     #: How prediction pads images to the network's size multiple (``"reflect"`` or ``"zeros"``).
     pad_mode: ClassVar[str] = "reflect"
+    #: Why this method refuses a structN2V mask and what to use instead (methods without the
+    #: ``struct_mask`` setting); one sentence fragment for the configuration's error.
+    struct_mask_refusal: ClassVar[str] = "train with N2V2 (method n2v2) and the struct mask instead"
 
     def __init__(self, config: TrainConfig) -> None:
         self.config = config

@@ -158,6 +158,9 @@ class HQSSL(Method):
     citations = (("Laine, S., Karras, T., Lehtinen, J., Aila, T. High-Quality Self-Supervised Deep "
                   "Image Denoising. NeurIPS 2019.", "https://arxiv.org/abs/1901.10277"),)
     gives_uncertainty = True
+    struct_mask_refusal = ("its shifted-convolution network and per-pixel noise model are not "
+                           "built for structured noise (docs/struct_n2v.md); train with N2V2 "
+                           "(method n2v2) and the struct mask instead")
     #: Reflect padding would show a pixel near the bottom/right border its own value
     #: through its mirror image and break the blind spot; zeros keep it (as the network does).
     pad_mode = "zeros"

@@ -31,6 +31,8 @@ class Noise2Noise(Method):
     defaults = {"batch_size": 8}
     cpu_3d_defaults = {"batch_size": 2}
     n_views = 2
+    struct_mask_refusal = ("it trains against a second acquisition, whose stripes are independent "
+                           "of the input's, so it needs no mask")
 
     def network_summary(self) -> str:
         return "maps one noisy acquisition to a second independent one"
