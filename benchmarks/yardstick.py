@@ -220,7 +220,8 @@ def table(rows: list[dict], columns: list[str]) -> list[str]:
     if len(numeric) > 1:
         means = [np.mean([r[c] for r in numeric if isinstance(r.get(c), float)]) if any(
             isinstance(r.get(c), float) for r in numeric) else float("nan") for c in columns]
-        lines.append("| **mean** | " + " | ".join(f"**{m:.2f}**" for m in means) + " |")
+        lines.append("| **mean** | " + " | ".join("" if np.isnan(m) else f"**{m:.2f}**" for m in means)
+                     + " |")  # no mean of step counts (text)
     return lines
 
 
