@@ -24,32 +24,30 @@ import numpy as np
 import torch
 from torch import nn
 
-from .axes import CanonicalView
 from .config import TrainConfig
 from .distributed import SingleProcess
 from .device import (autocast, autocast_dtype, configure_threads, describe_device, place_network,
                      select_device)
 from .divergence import GradientGuard
 from .duration import DurationWatch
-from .errors import ConfigError, DataError
+from .errors import DataError
 from .events import NoiseCurves, Preview, TrainingFinished, TrainingProgress, TrainingStarted
-from .memory import check_training_memory, training_estimate
 from .methods.registry import get_method
 from .native_libs import guard_compiler_imports
 from .threads import ThreadTuner
-from .model import DenoisingModel, check_image
+from .model import DenoisingModel
 from .noise_curves import ChannelNoiseCurve, channel_curves
 from .normalization import Normalization, compute_normalization
-from .patches import count_patches, patch_shape_for, shrink_default_patch
+from .patches import count_patches, patch_shape_for
 from .schedule import learning_rate
 from .training_data import build_samplers, image_groups
+from .training_setup import (check_continuable, check_step_memory, fit_default_patch,
+                             noise_reference_view, validation_batch, validation_size)
 
 log = logging.getLogger(__name__)
 
 #: Progress events are sent at most this often (seconds), plus after each validation.
 PROGRESS_INTERVAL_S = 0.1
-MAX_VALIDATION_PATCHES = 128
-MIN_VALIDATION_PATCHES = 8
 
 
 class TrainingRun:
@@ -111,8 +109,8 @@ class TrainingRun:
         data = images[0]
         self.view = self.groups[0][0]
         self._views = self.groups[0]
-        self._reference = self._noise_reference(noise_reference, data)
-        self.config = config = self._fit_default_patch(config)
+        self._reference = noise_reference_view(self.method, config, data, noise_reference)
+        self.config = config = fit_default_patch(self.method, self.view, config)
         self.patch_shape = patch_shape_for(self.view, config.patch_size, config.patch_size_z)
         for group in self.groups[1:]:
             patch_shape_for(group[0], config.patch_size, config.patch_size_z)
@@ -122,16 +120,7 @@ class TrainingRun:
         self.max_threads = max_threads
         self.threads: ThreadTuner | None = None
         if initial is not None:
-            changed = [f for f in initial.method.network_fields(initial.config)
-                       if getattr(config, f) != getattr(initial.config, f)]
-            if changed:
-                raise ConfigError(
-                    "To continue training, the settings that define the network must stay as in the "
-                    "model: " + ", ".join(f"{f}={getattr(config, f)!r} (model: {getattr(initial.config, f)!r})"
-                                          for f in changed) + ".")
-            if initial.channels != self.view.n_channels:
-                raise DataError(f"The model to continue was trained on {initial.channels} channel(s), "
-                                f"the image has {self.view.n_channels}.")
+            check_continuable(initial, config, self.view.n_channels)
         self.initial = initial
         #: Steps the model had been trained for before this run (0 for a new model).
         self.steps_done_before = int(initial.info.get("steps", 0) or 0) if initial is not None else 0
@@ -161,26 +150,6 @@ class TrainingRun:
         self.step = 0
         self.history: list[dict[str, float]] = []
         self._model: DenoisingModel | None = None
-
-    def _fit_default_patch(self, c: TrainConfig) -> TrainConfig:
-        """A default patch larger than a small image shrinks to it (a chosen one is kept)."""
-        general = TrainConfig()  # the general defaults, then the method's for this device and 2D/3D
-        d = self.method.defaults_for(select_device(c.device).type, c.train_3d)
-        yx, z = shrink_default_patch(self.view, c.patch_size, c.patch_size_z,
-                                     (d.get("patch_size", general.patch_size),
-                                      d.get("patch_size_z", general.patch_size_z)))
-        if (yx, z) == (c.patch_size, c.patch_size_z):
-            return c
-        log.info("the image is smaller than the default patch: patches of %d (Z %d)", yx, z)
-        return c.replace(patch_size=yx, patch_size_z=z)
-
-    def _noise_reference(self, noise_reference: Any, data: Any) -> CanonicalView | None:
-        """The second acquisition the noise is measured against (the method checks it)."""
-        self.method.check_noise_reference(self.config, data, noise_reference)
-        if noise_reference is None:
-            return None
-        check_image(noise_reference)
-        return CanonicalView(noise_reference, self.config.axes, self.config.train_3d)
 
     def prepare(self) -> None:
         """Read what training needs from the data and build the network and optimizer.
@@ -219,16 +188,12 @@ class TrainingRun:
             self.calibrations = self.method.calibrate(net, views, normalization, independent,
                                                       self._reference)
         self.amp_dtype = autocast_dtype(self.device) if c.mixed_precision else None
-        n_val = int(np.clip(round(c.validation_fraction * self.epoch_patches),
-                            MIN_VALIDATION_PATCHES, MAX_VALIDATION_PATCHES))
-        self._check_memory(net, n_val if val_samplers else 0)
+        n_val = validation_size(c.validation_fraction, self.epoch_patches)
+        self.memory = check_step_memory(self.method, net, c, self.net_channels, len(self._views),
+                                        self.patch_shape, self.device, self._autocast,
+                                        n_val if val_samplers else 0)
         if val_samplers:
-            # every image holds out its share (at least one patch each)
-            shares = np.maximum(1, np.round(n_val * np.asarray(weights, float) / sum(weights))).astype(int)
-            sets = [vs.fixed_set(int(n)) for vs, n in zip(val_samplers, shares)]
-            self.val_batch = torch.from_numpy(np.concatenate([v for v, _ in sets], axis=1))
-            self.val_channels = (None if sets[0][1] is None
-                                 else torch.from_numpy(np.concatenate([ch for _, ch in sets])))
+            self.val_batch, self.val_channels = validation_batch(val_samplers, weights, n_val)
         guard_compiler_imports()  # building an optimizer imports torch._dynamo, and with it triton
         self.optimizer = torch.optim.Adam(self.method.param_groups(net, c.learning_rate),
                                           lr=c.learning_rate)
@@ -237,17 +202,6 @@ class TrainingRun:
         self._loss = self.dist.training_loss(self.method, net)  # after the optimizer froze what stays
         self.normalization, self.net = normalization, net
         self.prepared = True
-
-    def _check_memory(self, net: nn.Module, n_val: int) -> None:
-        """Refuse, before anything big is allocated, a step that cannot fit (:mod:`.memory`)."""
-        c = self.config
-        channels = torch.zeros(1, dtype=torch.long) if c.channels == "independent" else None
-        self.memory = training_estimate(
-            net, lambda probe, b: self.method.loss(probe, b, torch.Generator().manual_seed(0), channels),
-            self.net_channels, len(self._views), self.patch_shape, self.method.size_multiple(c),
-            self.device, lambda: autocast(self.device, self.amp_dtype))
-        val_bytes = n_val * len(self._views) * self.net_channels * 4 * float(np.prod(self.patch_shape))
-        check_training_memory(self.memory, c.batch_size, self.patch_shape, self.device, extra=val_bytes)
 
     # ----------------------------------------------------------- control
     def stop(self) -> None:
