@@ -24,7 +24,8 @@ import torch
 
 log = logging.getLogger(__name__)
 
-#: Steps timed per measurement (their median counts).
+#: Steps timed per measurement (their mean counts: throughput; under contention step times are
+#: heavy-tailed, a few steps many times slower, which a median would hide).
 WINDOW = 6
 #: Seconds between tries of another thread count; doubles (up to MAX_INTERVAL_S) while the
 #: current count keeps winning, and starts again from this after a change.
@@ -53,7 +54,7 @@ class ThreadTuner:
         self.threads = self.max_threads
         self._clock = clock
         self._times: list[float] = []
-        self._baseline: float | None = None  # median step time at self.threads
+        self._baseline: float | None = None  # mean step time at self.threads
         self._trying: int | None = None      # the count being tried, if any
         self._interval = FIRST_INTERVAL_S
         self._next_try = clock() + FIRST_INTERVAL_S
@@ -91,20 +92,20 @@ class ThreadTuner:
         self._times.append(seconds)
         if len(self._times) < WINDOW:
             return
-        median = statistics.median(self._times)
+        mean = statistics.fmean(self._times)
         self._times.clear()
         now = self._clock()
         if self._trying is None:
-            self._baseline = median
+            self._baseline = mean
             if now >= self._next_try:
                 self._trying = self._other()
                 torch.set_num_threads(self._trying)
             return
         tried, self._trying = self._trying, None
-        if self._baseline is not None and median < MARGIN * self._baseline:
+        if self._baseline is not None and mean < MARGIN * self._baseline:
             log.info("CPU threads %d -> %d (step %.3f s -> %.3f s)", self.threads, tried,
-                     self._baseline, median)
-            self.threads, self._baseline = tried, median
+                     self._baseline, mean)
+            self.threads, self._baseline = tried, mean
             self.changes += 1
             self._interval = FIRST_INTERVAL_S
         else:
