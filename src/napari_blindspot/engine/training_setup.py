@@ -24,10 +24,13 @@ log = logging.getLogger(__name__)
 
 MAX_VALIDATION_PATCHES = 128
 MIN_VALIDATION_PATCHES = 8
+#: The most patches a step gets when a default batch grows for a smaller patch.
+MAX_GROWN_BATCH = 16
 
 
 def fit_default_patch(method: Any, view: CanonicalView, c: TrainConfig) -> TrainConfig:
-    """A default patch larger than a small image shrinks to it (a chosen one is kept)."""
+    """A default patch larger than a quarter of a small image shrinks (a chosen one is kept);
+    a default batch grows by as much, so that a step sees as many pixels."""
     general = TrainConfig()  # the general defaults, then the method's for this device and 2D/3D
     d = method.defaults_for(select_device(c.device).type, c.train_3d)
     yx, z = shrink_default_patch(view, c.patch_size, c.patch_size_z,
@@ -35,8 +38,12 @@ def fit_default_patch(method: Any, view: CanonicalView, c: TrainConfig) -> Train
                                   d.get("patch_size_z", general.patch_size_z)))
     if (yx, z) == (c.patch_size, c.patch_size_z):
         return c
-    log.info("the image is smaller than the default patch: patches of %d (Z %d)", yx, z)
-    return c.replace(patch_size=yx, patch_size_z=z)
+    batch = c.batch_size
+    if batch == d.get("batch_size", general.batch_size) and yx < c.patch_size:
+        # a default batch grows with the shrink, so that a step sees as many pixels (at most 16)
+        batch = max(batch, min(MAX_GROWN_BATCH, round(batch * (c.patch_size / yx) ** 2)))
+    log.info("a small image: patches of %d (Z %d), %d a step", yx, z, batch)
+    return c.replace(patch_size=yx, patch_size_z=z, batch_size=batch)
 
 
 def noise_reference_view(method: Any, config: TrainConfig, data: Any,
