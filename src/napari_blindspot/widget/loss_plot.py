@@ -35,6 +35,32 @@ def nice_ticks(lo: float, hi: float, count: int = 4) -> tuple[list[float], int]:
     return ticks, decimals
 
 
+
+class PlotFrame:
+    """What a small QPainter plot starts with (shared by the loss and the noise plots): the
+    painter on ``widget`` with a smaller font, the text and grid colours, the font's height and
+    the plot area (room for ``widest_label`` on the left, ``bottom`` pixels below), framed on the
+    background."""
+
+    def __init__(self, widget: QWidget, widest_label: str, right: int, bottom_rows: float,
+                 bottom_extra: int) -> None:
+        self.painter = painter = QPainter(widget)
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        palette = widget.palette()
+        self.text = palette.color(palette.ColorRole.WindowText)
+        self.grid = QColor(self.text)
+        self.grid.setAlpha(50)
+        font = QFont(painter.font())
+        font.setPointSizeF(max(7.0, font.pointSizeF() * 0.85))
+        painter.setFont(font)
+        metrics = painter.fontMetrics()
+        self.height = h = metrics.height()
+        self.area = QRectF(widget.rect()).adjusted(metrics.horizontalAdvance(widest_label) + 6, h + 6,
+                                                   -right, -bottom_rows * h - bottom_extra)
+        painter.fillRect(widget.rect(), palette.color(palette.ColorRole.Base))
+        painter.setPen(QPen(self.grid, 1))
+        painter.drawRect(self.area)
+
 class LossPlot(QWidget):
     """Training loss (blue line) and validation loss (orange line with dots) against step.
 
@@ -91,22 +117,9 @@ class LossPlot(QWidget):
         return x0, max(x1, x0 + 1.0), lo - pad, hi + pad
 
     def paintEvent(self, event) -> None:  # noqa: N802 - Qt API
-        painter = QPainter(self)
-        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
-        palette = self.palette()
-        text = palette.color(palette.ColorRole.WindowText)
-        grid = QColor(text)
-        grid.setAlpha(50)
-        font = QFont(painter.font())
-        font.setPointSizeF(max(7.0, font.pointSizeF() * 0.85))
-        painter.setFont(font)
+        frame = PlotFrame(self, "-0.0000", right=8, bottom_rows=1, bottom_extra=4)
+        painter, text, grid, height, area = frame.painter, frame.text, frame.grid, frame.height, frame.area
         metrics = painter.fontMetrics()
-        height = metrics.height()
-        area = QRectF(self.rect()).adjusted(metrics.horizontalAdvance("-0.0000") + 6, height + 6,
-                                            -8, -height - 4)
-        painter.fillRect(self.rect(), palette.color(palette.ColorRole.Base))
-        painter.setPen(QPen(grid, 1))
-        painter.drawRect(area)
         if not self.train and not self.validation:
             painter.setPen(text)
             painter.drawText(area, Qt.AlignmentFlag.AlignCenter, "Loss curves appear here while training")

@@ -13,11 +13,11 @@ from typing import Any
 
 import numpy as np
 from qtpy.QtCore import QPointF, QRectF, Qt
-from qtpy.QtGui import QColor, QFont, QPainter, QPen, QPolygonF
+from qtpy.QtGui import QColor, QPen, QPolygonF
 from qtpy.QtWidgets import QLabel, QSizePolicy, QVBoxLayout, QWidget
 
 from .inputs_view import WARNING_STYLE, small
-from .loss_plot import nice_ticks
+from .loss_plot import PlotFrame, nice_ticks
 from .state import NoiseCurveSet
 
 #: Line colours of channels 0, 1, ... (the measured points in the same colour).
@@ -59,22 +59,9 @@ class NoisePlot(QWidget):
         return x0 - pad, x1 + pad, 0.0, y1
 
     def paintEvent(self, event: Any) -> None:  # noqa: N802 - Qt API
-        painter = QPainter(self)
-        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
-        palette = self.palette()
-        text = palette.color(palette.ColorRole.WindowText)
-        grid = QColor(text)
-        grid.setAlpha(50)
-        font = QFont(painter.font())
-        font.setPointSizeF(max(7.0, font.pointSizeF() * 0.85))
-        painter.setFont(font)
+        frame = PlotFrame(self, "00000.0", right=10, bottom_rows=2, bottom_extra=6)
+        painter, text, grid, h, area = frame.painter, frame.text, frame.grid, frame.height, frame.area
         metrics = painter.fontMetrics()
-        h = metrics.height()
-        area = QRectF(self.rect()).adjusted(metrics.horizontalAdvance("00000.0") + 6, h + 6,
-                                            -10, -2 * h - 6)
-        painter.fillRect(self.rect(), palette.color(palette.ColorRole.Base))
-        painter.setPen(QPen(grid, 1))
-        painter.drawRect(area)
         if not self.curves.curves:
             painter.setPen(text)
             painter.drawText(area, Qt.AlignmentFlag.AlignCenter, "HQ-SSL's noise curve appears here")
