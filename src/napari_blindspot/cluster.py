@@ -30,7 +30,7 @@ import numpy as np
 
 from .batch import BatchSummary, FileDone, FileFailed, FileJob, FileStarted
 from .engine import BlindspotError, DenoisingModel, PredictionProgress
-from .engine.events import PredictedBlock
+from .engine.events import PredictedBlock, run_to_end
 from .engine.model import PredictionUnit
 from .io.image import open_image
 from .streaming import ResultWriter
@@ -256,11 +256,7 @@ def denoise_distributed_iter(model: DenoisingModel, jobs: Sequence[FileJob], *, 
 def denoise_distributed(model: DenoisingModel, jobs: Sequence[FileJob], **kwargs: Any) -> BatchSummary:
     """:func:`denoise_distributed_iter` run to the end."""
     gen = denoise_distributed_iter(model, jobs, **kwargs)
-    while True:
-        try:
-            next(gen)
-        except StopIteration as stop:
-            return stop.value
+    return run_to_end(gen)
 
 
 __all__ = ["TASK_PIXELS", "denoise_distributed", "denoise_distributed_iter", "plan_units",

@@ -20,7 +20,7 @@ import numpy as np
 
 from .engine import DenoisingModel, PredictionProgress
 from .engine.axes import CanonicalView, check_axes
-from .engine.events import PredictedBlock
+from .engine.events import PredictedBlock, run_to_end
 from .io.image import ImageFile, Writer, open_writer
 from .io.omezarr import ZarrImage
 from .io.tiff import TiffImage
@@ -126,13 +126,7 @@ def predict_to_file(model: Any, image: ImageFile | Any, output: str | os.PathLik
                     **kwargs: Any) -> dict[str, str]:
     """:func:`predict_to_file_iter` run to the end; ``progress`` gets every event."""
     gen = predict_to_file_iter(model, image, output, **kwargs)
-    while True:
-        try:
-            ev = next(gen)
-        except StopIteration as stop:
-            return stop.value
-        if progress is not None:
-            progress(ev)
+    return run_to_end(gen, progress)
 
 
 __all__ = ["ResultWriter", "predict_to_file", "predict_to_file_iter"]

@@ -5,6 +5,7 @@ Front ends (CLI progress bar, napari widget) consume these; nothing in the engin
 
 from __future__ import annotations
 
+from collections.abc import Callable, Generator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -148,3 +149,15 @@ class PredictedBlock:
 
 
 TrainingEvent = Any  # TrainingStarted | TrainingProgress | DurationWarning | NoiseCurves | Preview | TrainingFinished
+
+
+def run_to_end(gen: Generator[Any, None, Any], on_event: Callable[[Any], None] | None = None) -> Any:
+    """Iterate an event generator (training, prediction, batch) to its end and return its value;
+    ``on_event`` gets every event it yields."""
+    while True:
+        try:
+            ev = next(gen)
+        except StopIteration as stop:
+            return stop.value
+        if on_event is not None:
+            on_event(ev)

@@ -16,7 +16,7 @@ from .axes import CanonicalView, check_axes
 from .config import TrainConfig
 from .device import autocast, autocast_dtype, default_tile_batch, place_network, select_device
 from .errors import AxesError, ConfigError, DataError
-from .events import PredictedBlock, PredictionProgress
+from .events import PredictedBlock, PredictionProgress, run_to_end
 from .methods.base import Method
 from .methods.registry import get_method
 from .model_file import load_network, save_model
@@ -331,13 +331,7 @@ class DenoisingModel:
                 **kwargs: Any) -> PredictionResult:
         """Like :meth:`predict_iter` but runs to the end; ``progress`` gets every event."""
         gen = self.predict_iter(data, axes, **kwargs)
-        while True:
-            try:
-                ev = next(gen)
-            except StopIteration as stop:
-                return stop.value
-            if progress is not None:
-                progress(ev)
+        return run_to_end(gen, progress)
 
     def denoise(self, data: Any, axes: str | None = None, **kwargs: Any) -> np.ndarray:
         """Denoised float32 image with the shape of ``data`` (see :meth:`predict_iter`)."""

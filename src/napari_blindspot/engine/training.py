@@ -31,7 +31,8 @@ from .device import (autocast, autocast_dtype, configure_threads, describe_devic
 from .divergence import GradientGuard
 from .duration import DurationWatch
 from .errors import DataError
-from .events import NoiseCurves, Preview, TrainingFinished, TrainingProgress, TrainingStarted
+from .events import (NoiseCurves, Preview, TrainingFinished, TrainingProgress, TrainingStarted,
+                     run_to_end)
 from .methods.registry import get_method
 from .native_libs import guard_compiler_imports
 from .threads import ThreadTuner
@@ -424,8 +425,4 @@ def train(data: Any, config: TrainConfig, **kwargs: Any) -> Generator[Any, None,
 def train_model(data: Any, config: TrainConfig, **kwargs: Any) -> DenoisingModel:
     """Train to the end without events (scripts, tests); returns the model."""
     gen = train(data, config, **kwargs)
-    while True:
-        try:
-            next(gen)
-        except StopIteration as stop:
-            return stop.value
+    return run_to_end(gen)

@@ -18,7 +18,7 @@ import numpy as np
 from ..axes import CanonicalView, check_axes
 from ..device import select_device
 from ..errors import AxesError, BlindspotError, DataError, ModelFileError
-from ..events import PredictionProgress
+from ..events import PredictionProgress, run_to_end
 from .requirements import require
 
 SPACE = ("z", "y", "x")
@@ -146,13 +146,7 @@ class BioimageioModel:
                 progress: Callable[[PredictionProgress], None] | None = None,
                 **kwargs: Any) -> dict[str, np.ndarray]:
         gen = self.predict_iter(data, axes, **kwargs)
-        while True:
-            try:
-                ev = next(gen)
-            except StopIteration as stop:
-                return stop.value
-            if progress is not None:
-                progress(ev)
+        return run_to_end(gen, progress)
 
     def denoise(self, data: Any, axes: str | None = None, **kwargs: Any) -> np.ndarray:
         return self.predict(data, axes, **kwargs)["denoised"]
