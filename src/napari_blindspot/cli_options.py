@@ -8,12 +8,13 @@ from typing import Any
 
 from .engine import Setting, TrainConfig, method_classes, method_names
 from .engine.config import FIELD_CHOICES
+from .engine.defaults import DEFAULT_METHOD, default_plan
 
-#: HQ-SSL: the best of our single-image methods at the same training time in docs/benchmarks.md
-DEFAULT_METHOD = "hqssl"
-#: One-shot `denoise` trains for this long unless told otherwise, so that training plus
-#: prediction of a 512x512 frame take about 3 minutes on two CPU cores.
-ONE_SHOT_MINUTES = 2.75
+#: One-shot `denoise` trains for this long unless told otherwise (the engine's default plan,
+#: the widget's too), so that training plus prediction of a 512x512 frame take about 3 minutes
+#: on two CPU cores.
+ONE_SHOT_MINUTES = float(default_plan("cpu").time_budget_s or 165.0) / 60.0
+
 
 
 def method_settings() -> list[Setting]:

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .axes import parse_axes
+from .defaults import DEFAULT_METHOD, LEGACY_METHOD
 from .errors import ConfigError
 from .methods.registry import method_class, method_classes
 from .struct_mask import DEFAULT_STRUCT_SPAN, check_struct_mask
@@ -35,9 +36,13 @@ class TrainConfig:
     ``steps`` (gradient steps), or ``epochs`` (passes over the data, one
     epoch being as many patches as fit into the training data once), or
     ``time_budget_s`` (wall-clock seconds; ``steps``/``epochs`` then cap it).
+
+    The field defaults are the general ones; :meth:`for_method` adds a method's own defaults
+    for the device, and :func:`.defaults.default_plan` gives the method and training length
+    every front end starts from (its :data:`~.defaults.DEFAULT_METHOD` is ``method``'s default).
     """
 
-    method: str = "n2v2"
+    method: str = DEFAULT_METHOD
     axes: str = "YX"
     train_3d: bool = False
     channels: str = "independent"
@@ -202,6 +207,8 @@ class TrainConfig:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "TrainConfig":
         known = {f.name for f in dataclasses.fields(cls)}
+        data = dict(data)
+        data.setdefault("method", LEGACY_METHOD)  # what a configuration without one meant
         unknown = sorted(set(data) - known)
         if unknown:
             raise ConfigError(f"Unknown configuration keys {unknown}; this model may come from a "

@@ -11,8 +11,14 @@ length "10 minutes" in the widget, see :func:`napari_blindspot.text.duration_war
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
+
+import numpy as np
 
 from .events import DurationWarning
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .config import TrainConfig
 
 #: A run projected to take longer than this (seconds) gets a warning.
 DURATION_WARNING_S = 20 * 60.0
@@ -63,3 +69,44 @@ class DurationWatch:
                                        three_d_cpu=self.three_d_cpu, batch_size=self.batch_size,
                                        patch_shape=self.patch_shape)
         return self.warning
+
+
+# ---------------------------------------------------------------- before a run: the expected time
+#: Training pixels per second of each method's CPU defaults, measured on two CPU cores (two
+#: torch threads, bfloat16; docs/performance.md: N2V2 145 and HQ-SSL 66.8 patches of 64x64 a
+#: second).  Noise2Noise's U-Net is N2V2's; Noise2Void's is about as fast.
+CPU_TRAIN_PX_PER_S = {"n2v2": 145.0 * 4096, "n2v": 145.0 * 4096, "n2n": 145.0 * 4096,
+                      "hqssl": 66.8 * 4096}
+#: Prediction pixels per second on two CPU cores, tiles of 384 (docs/performance.md).
+CPU_PREDICT_PX_PER_S = {"n2v2": 2.29e6, "n2v": 2.29e6, "n2n": 2.29e6, "hqssl": 0.18e6}
+#: The threads those rates were measured with.
+MEASURED_THREADS = 2
+
+
+def expected_duration(config: "TrainConfig", shape: tuple[int, ...], device_type: str,
+                      threads: int | None = None) -> tuple[float | None, float | None]:
+    """``(training, denoising)`` seconds expected for ``config`` on data of ``shape`` (None
+    where unknown): a time budget is its own training time; a step count on a CPU uses the
+    measured rates above, scaled by ``threads`` (default all cores); a GPU is not
+    estimated (no measurement yet), nor a length in epochs."""
+    from .device import available_cores
+
+    cpu = device_type.split(":")[0] == "cpu"
+    n_threads = threads or available_cores()
+    scale = min(n_threads, 64) / MEASURED_THREADS
+    train_rate = CPU_TRAIN_PX_PER_S.get(config.method) if cpu else None
+    predict_rate = CPU_PREDICT_PX_PER_S.get(config.method) if cpu else None
+    step_px = config.batch_size * config.patch_size ** 2 * (config.patch_size_z if config.train_3d else 1)
+    by_steps = (config.steps * step_px / (train_rate * scale)
+                if config.steps and train_rate else None)
+    if config.time_budget_s:
+        train_s: float | None = min(config.time_budget_s, by_steps or math.inf)
+    elif config.epochs:
+        train_s = None
+    else:
+        train_s = by_steps
+    pixels = float(np.prod([int(n) for n in shape], dtype=np.float64)) if len(shape) else 0.0
+    if "C" in config.axes and config.channels == "joint":
+        pixels /= max(1, int(shape[config.axes.index("C")]))
+    predict_s = pixels / (predict_rate * scale) if predict_rate else None
+    return train_s, predict_s

@@ -20,6 +20,7 @@ from qtpy.QtWidgets import QFileDialog, QFrame, QLabel, QScrollArea, QVBoxLayout
 
 from ..engine import BlindspotError, DenoisingModel, TrainingRun
 from .controller import DenoiseController
+from .expected import expected_text
 from .fold import Fold
 from .inputs_view import InputsView
 from .layers import Source
@@ -35,6 +36,8 @@ log = logging.getLogger(__name__)
 #: The preview follows the viewer this long after its slider or camera last moved.
 PREVIEW_DEBOUNCE_MS = 150
 MODEL_FILES = "napari-blindspot model (*.safetensors)"
+#: The expected duration is estimated again this long after the last change of a setting.
+EXPECTED_DEBOUNCE_MS = 200
 #: The dock's narrowest width (pixels): every row fits in it (long texts wrap).
 MIN_WIDTH = 320
 LOADABLE_FILES = ("Models (*.safetensors *.zip *.yaml);;napari-blindspot model (*.safetensors);;"
@@ -85,8 +88,44 @@ class BlindspotWidget(QWidget):
         for emitter in (self.viewer.dims.events.current_step, camera(self.viewer).events.center):
             c.follow(emitter, self._schedule_preview)
         self.destroyed.connect(c.shutdown)  # a plain-Python slot: runs after the Qt object is gone
+        self._expected_timer = QTimer(self)
+        self._expected_timer.setSingleShot(True)
+        self._expected_timer.setInterval(EXPECTED_DEBOUNCE_MS)
+        self._expected_timer.timeout.connect(self.update_expected)
+        self._follow_expected()
         self.inputs.start()
         self._show_job(c.state.job)
+        self.update_expected()
+
+    # ================================================================== expected duration
+    def _follow_expected(self) -> None:
+        """Estimate again (debounced) when the layer, axes, method or a setting changes."""
+        schedule = lambda *_: self._expected_timer.start()  # noqa: E731
+        self.inputs.context_changed.connect(schedule)
+        self.inputs.method_changed.connect(schedule)
+        self.layer_picker.layer_changed.connect(schedule)
+        s = self.settings
+        s.length.textChanged.connect(schedule)
+        s.patch.valueChanged.connect(schedule)
+        s.patch_z.valueChanged.connect(schedule)
+        s.device_changed.connect(schedule)
+        for panel in s.panels.values():
+            panel.batch.valueChanged.connect(schedule)
+
+    def update_expected(self) -> None:
+        """Show how long training and denoising the selected layer are expected to take."""
+        layer = self.layer_picker.current_layer()
+        shape = None
+        if layer is not None:
+            data = layer.data[0] if getattr(layer, "multiscale", False) else layer.data
+            shape = tuple(int(n) for n in getattr(data, "shape", ()))
+        try:
+            settings = self.settings.overrides()
+        except BlindspotError:
+            self.training.show_expected("", "")
+            return
+        self.training.show_expected(*expected_text(self.inputs.method, settings, shape,
+                                                   self.inputs.axes, self.inputs.three_d))
 
     def _build(self) -> None:
         c = self.controller
@@ -317,6 +356,7 @@ class BlindspotWidget(QWidget):
     def shutdown(self) -> None:
         """Stop any job and stop following the viewer (the widget or viewer is closing)."""
         self._preview_timer.stop()
+        self._expected_timer.stop()
         self.training.stop_repainting()
         self.controller.shutdown()
         self._window.unwatch()

@@ -10,6 +10,7 @@ from qtpy.QtCore import Signal
 from qtpy.QtWidgets import QComboBox, QGridLayout, QHBoxLayout, QLabel, QLineEdit, QWidget
 
 from ..engine import method_class, method_names
+from ..engine.defaults import DEFAULT_METHOD
 from .controller import method_choices
 from .layer_picker import LayerPicker
 from .layers import check_layer_axes, guess_layer_axes, suggest_target
@@ -57,6 +58,7 @@ class InputsView(QWidget):
         self.method_combo = QComboBox()
         for label, name in method_choices():
             self.method_combo.addItem(label, name)
+        self.method_combo.setCurrentIndex(max(0, self.method_combo.findData(DEFAULT_METHOD)))
         self.method_combo.currentIndexChanged.connect(lambda *_: self._on_method_changed())
         self.method_help = small(QLabel())
         self.target_picker = LayerPicker(viewer, tooltip="A second, independent noisy acquisition of "

@@ -41,6 +41,8 @@ def format_length(config: TrainConfig) -> str:
         seconds = config.time_budget_s
         if seconds >= 60 and seconds % 60 == 0:
             return f"{int(seconds // 60)} minutes"
+        if seconds > 60:
+            return f"{int(seconds // 60)} min {seconds % 60:g} s"
         return f"{seconds:g} s"
     if config.epochs:
         return f"{config.epochs} epochs"

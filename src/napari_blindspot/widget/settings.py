@@ -16,6 +16,7 @@ from qtpy.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QHBoxLayout, Q
                             QWidget)
 
 from ..engine import TrainConfig, available_devices, method_classes
+from .expected import widget_plan
 from .lengths import LENGTH_EXAMPLES, format_length, parse_length
 from .method_panel import MethodPanel, compact, compact_combo, form_layout, spin_box
 
@@ -47,12 +48,14 @@ class SettingsPanel(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         base = TrainConfig()
+        plan = widget_plan()  # the engine's defaults, the command line's too
         self.panels = {cls.name: MethodPanel(cls) for cls in method_classes()}
-        self._method = next(iter(self.panels))
+        self._method = plan.method if plan.method in self.panels else next(iter(self.panels))
 
-        self.length = QLineEdit(format_length(base))
+        self.length = QLineEdit(format_length(base.replace(**plan.length)))
         self.length.setToolTip(f"How long to train: {LENGTH_EXAMPLES}. With a time budget, training "
-                               "stops when the time is up.")
+                               "stops when the time is up. The default is the command line's "
+                               f"one-shot default: {plan.reason}.")
         self.patch = spin_box(8, 1024, base.patch_size, 16, "Side of the square training patches, in "
                               "pixels (a multiple of 4). Larger patches see more context but need more "
                               "memory.")

@@ -16,6 +16,8 @@ from .noise_plot import NoisePanel
 from .settings import SettingsPanel
 from .state import JobState
 
+TRAIN_TIP = ("Train a new model on the layer (then denoise it). While training this is Stop: it "
+             "keeps the model trained so far.")
 #: Training progress (bar, loss plot, noise) is repainted at most this often.
 PROGRESS_REPAINT_MS = 250
 
@@ -38,8 +40,7 @@ class TrainingView(QWidget):
         self.settings.device_changed.connect(self._on_device_changed)
         self.device_label = small(QLabel())
         self.train_button = QPushButton("Train")
-        self.train_button.setToolTip("Train a new model on the layer (then denoise it). While training "
-                                     "this is Stop: it keeps the model trained so far.")
+        self.train_button.setToolTip(TRAIN_TIP)
         self.continue_button = QPushButton("Continue")
         self.continue_button.setToolTip("Train the current model further (training length above).")
         self.reset_button = QPushButton("Reset")
@@ -75,7 +76,16 @@ class TrainingView(QWidget):
                       controller.losses.changed):
             event.connect(self._schedule_repaint)
         state.events.device_text.connect(self._show_device)
+        self._expected = ("", "")
         self._on_device_changed()
+        self.repaint_progress()
+
+    def show_expected(self, short: str, long: str) -> None:
+        """The expected duration before Train: in the idle progress bar (``short``) and the
+        tooltips of the bar and of Train (``long``)."""
+        self._expected = (short, long)
+        self.progress.setToolTip(long)
+        self.train_button.setToolTip(TRAIN_TIP + (f"\n{long}" if long else ""))
         self.repaint_progress()
 
     def _schedule_repaint(self, *_: Any) -> None:
@@ -88,7 +98,8 @@ class TrainingView(QWidget):
     def repaint_progress(self) -> None:
         state = self.controller.state
         self.progress.setValue(int(round(state.progress * 1000)))
-        self.progress.setFormat(state.progress_text)
+        idle = state.job.can_start and state.progress_text == "ready"
+        self.progress.setFormat(self._expected[0] if idle and self._expected[0] else state.progress_text)
         self.noise_label.setText(state.noise_text)
         self.loss_plot.update()
 

@@ -1,0 +1,64 @@
+"""What the widget says before Train: the expected duration of training plus denoising.
+
+No Qt here.  The settings shown start from the engine's one default plan
+(:func:`~napari_blindspot.engine.defaults.default_plan`); the estimate uses the engine's
+measured rates (:func:`~napari_blindspot.engine.duration.expected_duration`) with the threads
+the widget trains with (all cores but one: one stays for the interface).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from ..engine import BlindspotError, TrainConfig, select_device
+from ..engine.defaults import DefaultPlan, default_plan
+from ..engine.device import interactive_threads
+from ..engine.duration import DURATION_WARNING_S, expected_duration
+from ..text import format_duration
+
+log = logging.getLogger(__name__)
+
+
+def widget_plan(device_name: str = "auto") -> DefaultPlan:
+    """The default plan for the device the widget would train on."""
+    try:
+        kind = select_device(device_name).type
+    except BlindspotError:
+        kind = "cpu"
+    return default_plan(kind)
+
+
+def expected_text(method: str, settings: dict[str, Any], shape: tuple[int, ...] | None,
+                  axes: str, train_3d: bool = False) -> tuple[str, str]:
+    """``(short, long)``: e.g. ``ready · about 3:43 expected`` for the progress bar and
+    ``Expected: about 3:43 (training 2:45, denoising about 58 s on 1 CPU thread).`` for its
+    tooltip; empty texts when the layer or the settings do not allow an estimate."""
+    if shape is None or not axes:
+        return "", ""
+    try:
+        config = TrainConfig.for_method(method, axes=axes, train_3d=train_3d and "Z" in axes.upper(),
+                                        **settings)
+        kind = select_device(config.device).type
+    except (BlindspotError, TypeError, ValueError) as exc:
+        log.debug("no expected duration: %s", exc)
+        return "", ""
+    threads = interactive_threads()
+    train_s, predict_s = expected_duration(config, tuple(shape), kind, threads)
+    if train_s is None:
+        return "", ("Expected: a length in epochs is not estimated before training; the progress "
+                    "bar shows the time left once it runs.")
+    where = f"on {threads} CPU thread{'s' if threads > 1 else ''}" if kind == "cpu" else f"on {kind}"
+    if predict_s is None:
+        total = f"{'up to ' if config.time_budget_s else 'about '}{format_duration(train_s)} training"
+        long = f"Expected: training {total.split(' training')[0]}, then denoising ({where})."
+        short = f"ready · {total}"
+    else:
+        total = format_duration(train_s + predict_s)
+        long = (f"Expected: about {total} (training {format_duration(train_s)}, denoising about "
+                f"{format_duration(predict_s)} {where}).")
+        short = f"ready · about {total} expected"
+    if train_s + (predict_s or 0.0) > DURATION_WARNING_S:
+        long += " That is long: a time budget such as '5 minutes' ends in time."
+        short += " (long)"
+    return short, long

@@ -1,0 +1,71 @@
+"""The dock with every setting left alone (issue 20): the engine's default plan (HQ-SSL for a
+time budget, the command line's one-shot default), the expected duration before Train, and a
+run on a real multi-frame TIFF opened with napari's own ``viewer.open``."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+pytest.importorskip("napari")
+pytest.importorskip("pytestqt")
+
+import tifffile  # noqa: E402
+
+from napari_blindspot.cli_options import DEFAULT_METHOD, ONE_SHOT_MINUTES  # noqa: E402
+from napari_blindspot.engine.defaults import default_plan  # noqa: E402
+from napari_blindspot.samples import fluorescence_timelapse  # noqa: E402
+
+from test_dock import PLUGIN, WIDGET, wait_idle  # noqa: E402
+
+pytestmark = pytest.mark.gui
+
+
+@pytest.fixture
+def docked(make_napari_viewer):
+    viewer = make_napari_viewer()
+    _, widget = viewer.window.add_plugin_dock_widget(PLUGIN, WIDGET)
+    yield viewer, widget
+    widget.shutdown()
+
+
+def test_the_widget_starts_from_the_engines_defaults_and_says_how_long(docked, qtbot):
+    viewer, widget = docked
+    plan = default_plan("cpu")
+    assert widget.inputs.method == plan.method == DEFAULT_METHOD == "hqssl"
+    assert widget.settings.method == "hqssl"
+    assert widget.settings.overrides()["time_budget_s"] == plan.time_budget_s == ONE_SHOT_MINUTES * 60
+    assert widget.settings.length.text() == "2 min 45 s"
+    viewer.add_image(np.zeros((20, 512, 512), np.uint16), name="movie", metadata={"axes": "TYX"})
+    widget.update_expected()
+    short, tip = widget.progress.format(), widget.progress.toolTip()
+    assert short.startswith("ready · about ") and short.endswith("expected"), short
+    assert tip.startswith("Expected: about ") and "training 2:45" in tip and "denoising about" in tip
+    assert tip in widget.train_button.toolTip()
+    widget.settings.length.setText("1500 steps")  # a step count: the measured rate of the method
+    widget.set_method("n2v2")
+    qtbot.waitUntil(lambda: "training 2:45" not in widget.progress.toolTip(), timeout=5_000)
+    assert widget.progress.toolTip().startswith("Expected: about ")
+    widget.settings.length.setText("nonsense")
+    qtbot.waitUntil(lambda: widget.progress.toolTip() == "", timeout=5_000)
+    assert widget.progress.format() == "ready"
+
+
+def test_defaults_train_hqssl_on_a_tiff_opened_by_napari(docked, qtbot, tmp_path):
+    viewer, widget = docked
+    movie = fluorescence_timelapse(frames=5, size=128, seed=3).noisy.astype(np.uint16)
+    path = tmp_path / "movie.tif"
+    tifffile.imwrite(path, movie, imagej=True, metadata={"axes": "TYX"})
+    layers = viewer.open(str(path))
+    assert widget.layer_picker.current_layer() is layers[0]
+    assert widget.inputs.method == "hqssl"
+    # every setting left alone but the length: a test hook keeps the run to a few steps
+    widget.settings.length.setText("6 steps")
+    widget.train()
+    wait_idle(qtbot, widget)
+    model = widget.model
+    assert model is not None and model.config.method == "hqssl"
+    assert model.info["steps"] == 6
+    assert model.config.noise_model == "curve" and model.config.patch_size <= 128
+    result = viewer.layers[f"{layers[0].name} [denoised]"]
+    assert result.data.shape == movie.shape and np.isfinite(np.asarray(result.data)).all()
