@@ -78,21 +78,34 @@ def test_the_preview_waits_for_a_trained_network_and_takes_the_sources_contrast(
     shown: list[tuple[int, float, tuple[float, float]]] = []
     show = controller.preview.show
 
+    estimates: list[np.ndarray] = []
+    texts: list[str] = []
+    controller.state.events.preview_text.connect(texts.append)
+
     def record(ev) -> None:
-        show(ev)
         preview = controller.preview.layer
-        shown.append((ev.step, preview.opacity, tuple(preview.contrast_limits)))
+        if not estimates:
+            estimates.append(np.array(preview.data))
+        show(ev)
+        same = np.array_equal(np.asarray(preview.data), estimates[0])
+        shown.append((ev.step, same, tuple(preview.contrast_limits)))
 
     controller.preview.show = record
     controller.train(request(layer, settings={"steps": 12}))
     assert [step for step, _, _ in shown] == list(range(1, 13))
     first = first_preview_step(12)
     assert first == 6 and first_preview_step(None) == MIN_PREVIEW_STEPS == first_preview_step(10_000)
-    # before that step the placeholder stays transparent: the noisy frame shows through
-    assert all(opacity == 0.0 for step, opacity, _ in shown if step < first)
-    visible = [(step, limits) for step, opacity, limits in shown if opacity == 1.0]
-    assert visible and all(step >= first for step, _ in visible)
-    for _, limits in visible:  # the source's limits, not [0, 1] nor the network output's range
+    # from the click on, the layer shows a first estimate (a smoothing of the frame in view)
+    frame = data[0].astype(np.float32)
+    estimate = estimates[0].reshape(frame.shape)
+    assert np.abs(estimate - frame).mean() > 0 and estimate.std() < frame.std()
+    assert next(t for t in texts if t).startswith("Preview of the whole image (T 0): a first estimate")
+    # until that step the first estimate stays: an untrained network's output is not shown
+    assert all(same for step, same, _ in shown if step < first)
+    network = [(step, limits) for step, same, limits in shown if not same]
+    assert network and all(step >= first for step, _ in network)
+    assert any("the network's output at step 6" in t for t in texts) and texts[-1] == ""
+    for _, _, limits in shown:  # the source's limits, not [0, 1] nor the network output's range
         assert limits == pytest.approx((150.0, 900.0))
 
 

@@ -63,7 +63,7 @@ class DenoiseController(ModelFiles, Reporter):
         self.losses = LossHistory()
         #: The noise model's curves (HQ-SSL): the run's, then the model's.
         self.noise_curves = NoiseCurveSet()
-        self.preview = LivePreview(viewer)
+        self.preview = LivePreview(viewer, self._show_preview_text)
         self.model: DenoisingModel | None = None
         self.model_origin = ""
         #: How many progress / preview events arrived (diagnostics and tests).
@@ -81,6 +81,9 @@ class DenoiseController(ModelFiles, Reporter):
         self._connections: list[tuple[Any, Callable]] = []
 
     # ================================================================== state
+    def _show_preview_text(self, text: str) -> None:
+        self.state.preview_text = text
+
     @property
     def busy(self) -> str | None:
         """The running job: ``"training"``, ``"denoising"``, ``"exporting"`` (``"closing"``) or None."""

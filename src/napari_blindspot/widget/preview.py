@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from ..engine import CanonicalView, Preview, TrainConfig, TrainingRun
+from .first_estimate import FIRST_ESTIMATE_SIGMA, smooth
 from .layers import Source, placeholder_result_layer, put_result_layer, remove_layer
 
 log = logging.getLogger(__name__)
@@ -138,12 +140,29 @@ def source_limits(source: Source) -> tuple[float, float] | None:
     return (lo, hi) if hi > lo else None
 
 
-class LivePreview:
-    """The preview of one training run after another (see the module docstring)."""
+def describe_region(spec: PreviewSpec, source: Source, view: CanonicalView) -> str:
+    """E.g. ``256x256 pixels around the view's centre, T 3``: what the preview covers."""
+    shape = tuple(int(source.data.shape[source.axes.index(a)]) for a in view.spatial_axes)
+    sizes = tuple(b - a for a, b in spec.region)
+    extent = "x".join(str(n) for n in sizes)
+    where = "the whole image" if sizes == shape else f"{extent} pixels around the view's centre"
+    index = dict(spec.index)
+    others = ", ".join(f"{a} {index[a]}" for a in source.dims if a not in view.spatial_axes
+                       and a in index and source.data.shape[source.axes.index(a)] > 1)
+    return where + (f" ({others})" if others else "")
 
-    def __init__(self, viewer: Any) -> None:
+
+class LivePreview:
+    """The preview of one training run after another (see the module docstring).
+
+    ``report(text)`` is told what the preview shows (its region; a first estimate or the
+    network's output), for the view to show under the loss plot.
+    """
+
+    def __init__(self, viewer: Any, report: Callable[[str], None] | None = None) -> None:
         self.viewer = viewer
-        #: The ``"<layer> [preview]"`` layer (a transparent placeholder until the first preview).
+        self.report = report or (lambda text: None)
+        #: The ``"<layer> [preview]"`` layer (the first estimate until the network's preview).
         self.layer: Any = None
         self._run: TrainingRun | None = None
         self._source: Source | None = None
@@ -152,24 +171,40 @@ class LivePreview:
         self._shown = False
 
     def start(self, source: Source, run: TrainingRun) -> None:
-        """Preview ``run``: add the preview layer now, transparent, with the shape and place of the
-        first preview: adding a layer stalls napari's main thread ~100 ms, acceptable in answer
-        to a click, not while training runs (the previews then only replace its data)."""
+        """Preview ``run``: add the preview layer now with a first estimate (a Gaussian
+        smoothing of the block in view, :mod:`.first_estimate`), in the shape and place of the
+        network's previews: adding a layer stalls napari's main thread ~100 ms, acceptable in
+        answer to a click, not while training runs (the previews then only replace its data)."""
         self._run, self._source, self._spec, self._after, self._shown = run, source, None, -1, False
         try:
             spec = self._spec_for(source, run.view, run.config, run.device.type)
             shape = tuple(b - a for a, b in spec.region)
-            block = np.zeros((1,) + shape, np.float32)
-            data, translate = preview_layer_data(block, dataclasses.replace(spec, channel=None, show=0),
+            blank = np.zeros((1,) + shape, np.float32)
+            data, translate = preview_layer_data(blank, dataclasses.replace(spec, channel=None, show=0),
                                                  source, run.view)
         except Exception as exc:  # noqa: BLE001 - the preview is a nicety: added on first use
             log.debug("napari-blindspot: no preview placeholder: %s", exc)
             return
         self.layer = placeholder_result_layer(self.viewer, source, "preview", data.shape, translate)
+        region = describe_region(spec, source, run.view)
+        try:
+            block = smooth(preview_block(run.view, spec), len(run.view.spatial_axes))
+            first, translate = preview_layer_data(block, spec, source, run.view)
+        except Exception as exc:  # noqa: BLE001 - a nicety: the network's preview follows
+            log.debug("napari-blindspot: no first estimate: %s", exc)
+            self.report(f"Preview of {region}: from step {first_preview_step(run.total_steps)}.")
+            return
+        self.layer = put_result_layer(self.viewer, source, "preview", first, translate=translate,
+                                      rgb=False, limits=source_limits(source))
+        self.layer.opacity = 1.0
+        self.report(f"Preview of {region}: a first estimate (Gaussian smoothing, sigma "
+                    f"{FIRST_ESTIMATE_SIGMA:g} px) until the network's preview from step "
+                    f"{first_preview_step(run.total_steps)}.")
 
     def stop(self) -> None:
         """The run is over: no more previews (the layer stays until :meth:`drop` or :meth:`take`)."""
         self._run = None
+        self.report("")
 
     def _spec_for(self, source: Source, view: CanonicalView, config: TrainConfig,
                   device_type: str) -> PreviewSpec:
@@ -197,8 +232,8 @@ class LivePreview:
     def show(self, ev: Preview) -> None:
         """Put a preview the run sent into the preview layer (unless the block changed since).
 
-        Until :func:`first_preview_step` the layer stays transparent (the noisy frame shows
-        through): an untrained network's output is a blocky grey.  The layer takes the source
+        Until :func:`first_preview_step` the layer keeps the first estimate: an untrained
+        network's output is a blocky grey.  The layer takes the source
         layer's contrast limits (the preview is in the source's intensity units), so it looks
         like the source and follows the user's contrast changes.
         """
@@ -213,6 +248,9 @@ class LivePreview:
         if not self._shown:
             self._shown = True
             self.layer.opacity = 1.0
+            self.report(f"Preview of {describe_region(spec, source, run.view)}: the network's "
+                        f"output at step {ev.step:,} (updated every few seconds; the whole layer is "
+                        "denoised when training ends).")
 
     def take(self) -> Any:
         """The preview layer, to become the result; the preview forgets it."""

@@ -55,6 +55,8 @@ class ControllerState:
     progress: float = 0.0
     progress_text: str = "ready"
     noise_text: str = ""
+    #: What the live preview shows now: its region, and a first estimate or the network's output.
+    preview_text: str = ""
     device_text: str = ""
     #: Denoising progress in [0, 1] and its text.
     denoise_progress: float = 0.0

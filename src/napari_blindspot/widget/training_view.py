@@ -47,6 +47,11 @@ class TrainingView(QWidget):
         self.reset_button.setToolTip("Forget the current model and the loss curves.")
         self.progress = progress_bar()
         self.loss_plot = LossPlot(controller.losses)
+        self.preview_label = small(QLabel())
+        self.preview_label.setVisible(False)
+        self.preview_label.setToolTip("The '[preview]' layer: the part of the layer in view that is "
+                                      "previewed while training (move the view to preview another "
+                                      "part).")
         self.noise_label = small(QLabel())
         self.noise_panel = NoisePanel(controller.noise_curves)
 
@@ -61,6 +66,7 @@ class TrainingView(QWidget):
         layout.addLayout(buttons)
         layout.addWidget(self.progress)
         layout.addWidget(self.loss_plot)  # right under Train and its progress: in view in a short window
+        layout.addWidget(self.preview_label)
         layout.addWidget(self.noise_label)
         layout.addWidget(self.noise_panel)
         layout.addWidget(self.device_label)
@@ -76,6 +82,7 @@ class TrainingView(QWidget):
                       controller.losses.changed):
             event.connect(self._schedule_repaint)
         state.events.device_text.connect(self._show_device)
+        state.events.preview_text.connect(self._show_preview_text)
         self._expected = ("", "")
         self._on_device_changed()
         self.repaint_progress()
@@ -110,6 +117,10 @@ class TrainingView(QWidget):
         text, ok = device_line(self.settings.device_name)
         self.device_label.setStyleSheet("" if ok else ERROR_STYLE)
         self.device_label.setText(text)
+
+    def _show_preview_text(self, text: str) -> None:
+        self.preview_label.setText(text)
+        self.preview_label.setVisible(bool(text))
 
     def _show_device(self, text: str) -> None:
         self.device_label.setStyleSheet("")

@@ -215,15 +215,20 @@ def test_stop_keeps_a_usable_model_preview_follows_slider_and_ui_stays_responsiv
     timer.start()
     try:
         widget.train()
-        # the preview layer is there at once, transparent, shaped like the first preview
+        # the preview layer is there at once, with a first estimate, shaped like the first preview
         placeholder = viewer.layers["cells [preview]"]
-        assert placeholder.opacity == 0 and placeholder.data.shape == (1, 48, 48)
-        # an untrained network's output is not shown: the placeholder stays transparent until
-        # step 50, then the preview shows with the source layer's contrast limits
+        assert placeholder.opacity == 1 and placeholder.data.shape == (1, 48, 48)
+        first_estimate = np.array(placeholder.data)
+        assert "first estimate" in widget.training.preview_label.text()
+        assert widget.training.preview_label.isVisibleTo(widget)
+        # an untrained network's output is not shown: the first estimate stays until step 50,
+        # then the network's preview shows with the source layer's contrast limits
         qtbot.waitUntil(lambda: widget.events_seen["preview"] >= 1 and widget.events_seen["progress"] >= 3,
                         timeout=TIMEOUT_MS)
-        qtbot.waitUntil(lambda: placeholder.opacity == 1, timeout=TIMEOUT_MS)
+        qtbot.waitUntil(lambda: "network's output" in widget.training.preview_label.text(),
+                        timeout=TIMEOUT_MS)
         preview = viewer.layers["cells [preview]"]
+        assert not np.array_equal(np.asarray(preview.data), first_estimate)
         assert preview is placeholder and widget.run.step >= 50
         np.testing.assert_allclose(preview.contrast_limits, viewer.layers["cells"].contrast_limits)
         assert preview.data.shape == (1, 48, 48)
