@@ -59,9 +59,10 @@ def training_started(ev: TrainingStarted) -> str:
 
 
 def progress_line(ev: TrainingProgress) -> str:
-    """The progress bar's text, e.g. ``step 120 / 1,500 · epoch 3.2 · 0:42 left``."""
+    """The progress bar's text, e.g. ``step 120 / 1,500 · 10 s · 42 s left``: steps and time
+    (an "epoch" of a single image means little)."""
     parts = [f"step {ev.step:,}" + (f" / {ev.total_steps:,}" if ev.total_steps else "")]
-    parts.append(f"epoch {ev.epoch:.1f}")
+    parts.append(format_duration(ev.elapsed_s))
     if ev.eta_s is not None:
         parts.append(f"{format_duration(ev.eta_s)} left")
     return " · ".join(parts)
@@ -152,3 +153,44 @@ def device_line(name: str) -> tuple[str, bool]:
     if device.type == "cpu":
         return f"Device: CPU, {plural(interactive_threads(), 'thread')} for training", True
     return f"Device: {describe_device(device)}", True
+
+
+def _loss_kind(method: str) -> str:
+    """``"likelihood"`` (a noise model: HQ-SSL), ``"pair"`` (Noise2Noise) or ``"masked"``."""
+    try:
+        cls = method_class(method)
+    except ConfigError:
+        return "masked"
+    if "noise_model" in cls.fields():
+        return "likelihood"
+    return "pair" if cls.takes_target() else "masked"
+
+
+def loss_legend(method: str) -> tuple[str, str]:
+    """The loss plot's two legend labels for ``method``: training, validation."""
+    return {"likelihood": ("train NLL", "held-out NLL"), "pair": ("train", "held-out"),
+            "masked": ("train, masked px", "held-out")}[_loss_kind(method)]
+
+
+def loss_help(method: str) -> str:
+    """What the loss plot's two curves are for ``method``, and why they differ (its tooltip)."""
+    kind = _loss_kind(method)
+    what = {
+        "masked": ("the mean squared error at the masked (blind-spot) pixels, against their own "
+                   "noisy values. It includes the noise itself, so it levels off well above zero"),
+        "pair": ("the mean squared error against the second noisy acquisition, at every pixel. It "
+                 "includes that acquisition's noise, so it levels off well above zero"),
+        "likelihood": ("the negative log-likelihood of the noisy pixels under the network's "
+                       "prediction and the noise model, per pixel of the normalised image (in "
+                       "nats). It is a density, not a distance: values below zero are normal"),
+    }[kind]
+    return (f"Loss against training step, lower is better: {what}.\n"
+            "Blue: the training loss on random (flipped, rotated) patches of the training part, "
+            "averaged over the last steps (faint: each report).\n"
+            "Orange: the same loss on a fixed set of held-out patches (the last frames, or a band "
+            "at the bottom of the image), with the network in evaluation mode; the model with the "
+            "best one is kept.\n"
+            "The two sit at different levels because they see different pixels: the held-out part "
+            "may hold more dark background (weaker noise) or less structure, and training patches "
+            "are augmented while the network changes. Compare each curve with itself: both should "
+            "fall, then level off.")

@@ -26,8 +26,8 @@ def test_durations():
 
 
 def test_progress_lines():
-    assert progress_line(_progress()) == "step 120 / 1,500 · epoch 3.2 · 42 s left"
-    assert progress_line(_progress(total_steps=None, eta_s=None)) == "step 120 · epoch 3.2"
+    assert progress_line(_progress()) == "step 120 / 1,500 · 10 s · 42 s left"
+    assert progress_line(_progress(total_steps=None, eta_s=None, elapsed_s=75.0)) == "step 120 · 1:15"
     assert loss_line(_progress(val_loss=0.1, noise={"a": 0.5, "b": 3.0})) == \
         "loss 0.1235 · val 0.1000 · a=0.5 b=3"
     assert denoising_progress(400, 1000, 8.0) == "denoising 40% · 12 s left"
@@ -55,3 +55,13 @@ def test_noise_text_asks_the_method():
     gaussian = get_method(TrainConfig(method="hqssl", noise_model="gaussian", noise_fit="joint"))
     assert noise_text(gaussian, {"sigma": 2.0}) == "Learned noise: sigma = 2"
     assert noise_text(hq, {}) == ""
+
+
+def test_the_loss_plot_says_what_its_curves_are():
+    from napari_blindspot.text import loss_help, loss_legend
+
+    assert loss_legend("n2v2") == ("train, masked px", "held-out")
+    assert loss_legend("hqssl") == ("train NLL", "held-out NLL")
+    assert "masked (blind-spot) pixels" in loss_help("n2v2")
+    assert "below zero are normal" in loss_help("hqssl") and "held-out patches" in loss_help("hqssl")
+    assert "second noisy acquisition" in loss_help("n2n")

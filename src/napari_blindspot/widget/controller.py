@@ -184,7 +184,7 @@ class DenoiseController(ModelFiles, Reporter):
                               preview_interval_s=PREVIEW_INTERVAL_S)
         self._sources = sources
         if not continuing:
-            self.losses.clear()
+            self.losses.clear(config.method)
             self.state.noise_text = ""
             self.noise_curves.clear()
         self._run, self._source, self._tta, self._finished = run, source, request.tta, None
@@ -216,7 +216,7 @@ class DenoiseController(ModelFiles, Reporter):
         if isinstance(ev, TrainingProgress) and run is not None:
             self.events_seen["progress"] += 1
             self.losses.add(run.steps_done_before + ev.step, ev.train_loss,
-                            ev.val_loss if ev.validated else None)
+                            ev.val_loss if ev.validated else None, ev.elapsed_s)
             self.state.progress, self.state.progress_text = ev.progress, progress_line(ev)
             if ev.noise:
                 self.state.noise_text = noise_text(run.method, ev.noise)

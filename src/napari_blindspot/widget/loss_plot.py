@@ -10,6 +10,7 @@ from qtpy.QtCore import QPointF, QRectF, Qt
 from qtpy.QtGui import QColor, QFont, QPainter, QPen, QPolygonF
 from qtpy.QtWidgets import QSizePolicy, QWidget
 
+from ..text import format_duration, loss_help, loss_legend
 from .state import LossHistory
 
 TRAIN_COLOR = QColor(80, 160, 255)
@@ -65,7 +66,9 @@ class LossPlot(QWidget):
     """Training loss (blue line) and validation loss (orange line with dots) against step.
 
     The y range ignores the first tenth of the training curve once there are enough
-    points, so the large initial losses do not flatten the interesting part.
+    points, so the large initial losses do not flatten the interesting part.  The legend
+    names the loss of the history's method and the tooltip explains both curves
+    (:func:`~napari_blindspot.text.loss_help`); the step axis ends with the run's time.
     """
 
     def __init__(self, history: LossHistory, parent: QWidget | None = None) -> None:
@@ -73,8 +76,19 @@ class LossPlot(QWidget):
         self.history = history
         self.setMinimumHeight(130)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
-        self.setToolTip("Loss in normalised units (lower is better). A negative log-likelihood loss "
-                        "(a method with a noise model) may be negative.")
+        self._explained: str | None = None
+        self._explain()
+
+    def _explain(self) -> None:
+        """The tooltip for the history's method (set again when the method changes)."""
+        method = self.history.method or "hqssl"
+        if method != self._explained:
+            self._explained = method
+            self.setToolTip(loss_help(method))
+
+    def legend(self) -> tuple[str, str]:
+        """The labels of the training and validation curves."""
+        return loss_legend(self.history.method or "hqssl")
 
     def sizeHint(self):  # noqa: D102 - Qt API
         hint = super().sizeHint()
@@ -117,12 +131,13 @@ class LossPlot(QWidget):
         return x0, max(x1, x0 + 1.0), lo - pad, hi + pad
 
     def paintEvent(self, event) -> None:  # noqa: N802 - Qt API
+        self._explain()
         frame = PlotFrame(self, "-0.0000", right=8, bottom_rows=1, bottom_extra=4)
         painter, text, grid, height, area = frame.painter, frame.text, frame.grid, frame.height, frame.area
         metrics = painter.fontMetrics()
         if not self.train and not self.validation:
             painter.setPen(text)
-            painter.drawText(area, Qt.AlignmentFlag.AlignCenter, "Loss curves appear here while training")
+            painter.drawText(area, Qt.AlignmentFlag.AlignCenter, "Loss curves appear here (hover: what they are)")
             painter.end()
             return
         x0, x1, y0, y1 = self._ranges()
@@ -145,7 +160,8 @@ class LossPlot(QWidget):
         painter.drawText(QRectF(area.left(), area.bottom() + 2, area.width(), height),
                          Qt.AlignmentFlag.AlignLeft, "0")
         painter.drawText(QRectF(area.left(), area.bottom() + 2, area.width(), height),
-                         Qt.AlignmentFlag.AlignRight, f"step {int(x1):,}")
+                         Qt.AlignmentFlag.AlignRight, f"step {int(x1):,}" + (
+                             f" · {format_duration(self.history.elapsed_s)}" if self.history.elapsed_s else ""))
 
         # curves: raw training loss faint, its running average and the validation loss bold
         painter.setClipRect(area.adjusted(-3, -3, 3, 3))
@@ -171,8 +187,9 @@ class LossPlot(QWidget):
 
         # legend with the latest values
         x = area.left()
-        for label, points, color in (("train", self.smoothed_train() or self.train, TRAIN_COLOR),
-                                     ("validation", self.validation, VAL_COLOR)):
+        train_label, val_label = self.legend()
+        for label, points, color in ((train_label, self.smoothed_train() or self.train, TRAIN_COLOR),
+                                     (val_label, self.validation, VAL_COLOR)):
             if not points:
                 continue
             painter.setPen(QPen(color, 2.5))

@@ -76,14 +76,25 @@ class LossHistory:
     def __init__(self) -> None:
         self.train: list[tuple[float, float]] = []
         self.validation: list[tuple[float, float]] = []
+        #: The method whose losses these are (the plot's legend and tooltip name its loss).
+        self.method = ""
+        #: Seconds the run had trained at the last point.
+        self.elapsed_s = 0.0
 
-    def clear(self) -> None:
+    def clear(self, method: str | None = None) -> None:
+        """Forget the curves (a new run of ``method``, when given)."""
         self.train.clear()
         self.validation.clear()
+        self.elapsed_s = 0.0
+        if method is not None:
+            self.method = method
         self.changed.emit()
 
-    def add(self, step: float, train: float, validation: float | None = None) -> None:
-        """Add the losses at ``step`` (non-finite values are left out)."""
+    def add(self, step: float, train: float, validation: float | None = None,
+            elapsed_s: float | None = None) -> None:
+        """Add the losses at ``step`` (non-finite values are left out), ``elapsed_s`` into the run."""
+        if elapsed_s is not None:
+            self.elapsed_s = float(elapsed_s)
         if math.isfinite(train):
             self.train.append((float(step), float(train)))
         if validation is not None and math.isfinite(validation):

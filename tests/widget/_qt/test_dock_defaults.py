@@ -67,5 +67,9 @@ def test_defaults_train_hqssl_on_a_tiff_opened_by_napari(docked, qtbot, tmp_path
     assert model is not None and model.config.method == "hqssl"
     assert model.info["steps"] == 6
     assert model.config.noise_model == "curve" and model.config.patch_size <= 128
+    # the plot says what its curves are (HQ-SSL: a likelihood, below zero is normal)
+    assert widget.loss_plot.legend() == ("train NLL", "held-out NLL")
+    assert "below zero are normal" in widget.loss_plot.toolTip()
+    assert widget.loss_plot.history.elapsed_s > 0 and "epoch" not in widget.progress.format()
     result = viewer.layers[f"{layers[0].name} [denoised]"]
     assert result.data.shape == movie.shape and np.isfinite(np.asarray(result.data)).all()
