@@ -177,6 +177,15 @@ class BlindspotWidget(QWidget):
         self.results_fold = Fold("Denoising, model and export", self.results)
         layout.addWidget(self.results_fold)
         layout.addWidget(self.results.message)
+        # the noise model (HQ-SSL) last: after a run Train, the loss plot, Export TIFF and the
+        # message stay in view above it (issue 20); shown only while there is a noise model
+        holder = QWidget()
+        QVBoxLayout(holder).setContentsMargins(0, 0, 0, 0)
+        holder.layout().addWidget(self.training.noise_panel)
+        self.noise_fold = Fold("Noise model", holder)
+        layout.addWidget(self.noise_fold)
+        c.noise_curves.changed.connect(self._show_noise_fold)
+        self._show_noise_fold()
         layout.addStretch(1)
         self.setMinimumWidth(MIN_WIDTH)
 
@@ -199,6 +208,11 @@ class BlindspotWidget(QWidget):
     def events_seen(self) -> Any:
         """How many progress / preview events arrived (diagnostics and tests)."""
         return self.controller.events_seen
+
+    def _show_noise_fold(self) -> None:
+        curves = self.controller.noise_curves
+        self.noise_fold.setVisible(bool(curves.curves))
+        self.noise_fold.header.setText("Noise model" + (" ⚠" if curves.warnings else ""))
 
     def _relay_training_finished(self, model: Any) -> None:
         self.training_finished.emit(model)

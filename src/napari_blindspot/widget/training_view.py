@@ -68,8 +68,9 @@ class TrainingView(QWidget):
         layout.addWidget(self.loss_plot)  # right under Train and its progress: in view in a short window
         layout.addWidget(self.preview_label)
         layout.addWidget(self.noise_label)
-        layout.addWidget(self.noise_panel)
         layout.addWidget(self.device_label)
+        # the noise panel is not part of this section: the dock shows it in a section of its own
+        # below the results, so that it never pushes Export TIFF and the message below the fold
 
         # progress is repainted at most every PROGRESS_REPAINT_MS: in a window holding napari's
         # OpenGL canvas every repaint of a widget recomposes the window, which costs tens of

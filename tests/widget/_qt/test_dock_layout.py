@@ -183,3 +183,48 @@ def test_the_sample_opens_next_to_plain_images_without_unit_warnings(make_napari
     sample = viewer.layers["fluorescence (noisy)"]
     np.testing.assert_allclose(sample.scale[-2:], mine.scale)  # drawn at the same size
     assert {str(u) for u in sample.units} == {str(u) for u in mine.units} == {"pixel"}
+
+
+BIG_WINDOW = (1400, 900)
+
+
+@pytest.mark.parametrize("method", ("hqssl", "n2v2"))
+@pytest.mark.parametrize("narrow", [False, True])
+def test_train_the_plot_and_the_result_actions_stay_in_view_after_a_run(make_napari_viewer, qtbot,
+                                                                        method, narrow):
+    """Issue 20: after an HQ-SSL run its noise plot pushed Export TIFF and the result message
+    below the fold of a 1400 x 900 window."""
+    from qtpy.QtCore import Qt
+    from qtpy.QtWidgets import QDockWidget
+
+    from test_dock import stack, tiny, wait_idle
+
+    viewer = make_napari_viewer(show=True)
+    window = viewer.window._qt_window
+    window.resize(*BIG_WINDOW)
+    _, widget = viewer.window.add_plugin_dock_widget(PLUGIN, WIDGET)
+    try:
+        qtbot.waitUntil(lambda: widget.isVisible() and widget.width() > 0, timeout=10_000)
+        if narrow:
+            dock = widget.parent()
+            while not isinstance(dock, QDockWidget):
+                dock = dock.parent()
+            window.resizeDocks([dock], [10], Qt.Orientation.Horizontal)
+        viewer.add_image(stack(frames=2, size=64), name="cells", metadata={"axes": "TYX"})
+        tiny(widget, method, "6 steps")
+        widget.train()
+        wait_idle(qtbot, widget)
+        settle(qtbot)
+        assert widget.message.text().startswith("Done:")
+        if method == "hqssl":
+            assert widget.controller.noise_curves.curves  # the noise plot has something to show
+            assert widget.noise_fold.isVisible() and widget.training.noise_panel.isVisible()
+        else:
+            assert not widget.noise_fold.isVisible()
+        assert scroll_area(widget).verticalScrollBar().value() == 0
+        for part in (widget.train_button, widget.progress, widget.loss_plot, widget.export_button,
+                     widget.export_dtype, widget.message):
+            assert part.isVisible() and in_view(widget, part), (type(part).__name__, part.geometry())
+        assert clipped(widget) == []
+    finally:
+        widget.shutdown()
