@@ -38,13 +38,14 @@ from .engine import (BlindspotError, DenoisingModel, DurationWarning, Preview, T
                      TrainingProgress, TrainingRun, TrainingStarted, method_class,
                      method_classes)
 from .engine.atomic import staged
+from .engine.stillness import stillness
 from .engine.errors import ConfigError
 from .engine.struct_mask import STRUCT_MASK_NAMES, pattern_from_file
 from .io.tiff import TiffImage, read_tiff, tiff_format, write_tiff
 from .launch import launch
 from .progress_bar import ProgressBar
 from .samples import fluorescence_timelapse
-from .text import duration_warning, noise_text, training_finished, training_started
+from .text import duration_warning, noise_text, still_scene_hint, training_finished, training_started
 
 log = logging.getLogger("napari_blindspot.cli")
 
@@ -128,6 +129,11 @@ def train_on(args: argparse.Namespace, images: list[Any], distributed: Any = Non
         reference = _read(args.noise_from, image.axes).data
         if config.noise_calibration != "pair":
             config = config.replace(noise_calibration="pair")
+    elif len(images) == 1 and config.noise_calibration == "image" and \
+            "noise_calibration" in method_class(config.method).fields():
+        still = stillness(image.data, image.axes)
+        if still is not None and still.still and not (distributed is not None and not distributed.is_main):
+            info(still_scene_hint(still.frames, command_line=True))
     try:
         if len(images) > 1:
             info(f"Training one model on {len(images)} images (normalisation and noise measured on "

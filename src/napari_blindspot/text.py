@@ -194,3 +194,13 @@ def loss_help(method: str) -> str:
             "may hold more dark background (weaker noise) or less structure, and training patches "
             "are augmented while the network changes. Compare each curve with itself: both should "
             "fall, then level off.")
+
+
+def still_scene_hint(frames: int, command_line: bool) -> str:
+    """The suggestion for a time-lapse of a still scene (:mod:`.engine.stillness`): measure the
+    noise across its frames."""
+    how = ("--noise-calibration repeats measures the noise across them" if command_line else
+           "for HQ-SSL set 'Measure noise on' to 'repeats of a still scene (T)' (Advanced "
+           "settings) to measure the noise across them")
+    return (f"The {frames} frames along T look like repeats of a still scene: {how}, which "
+            "separates noise from structure better than one image.")

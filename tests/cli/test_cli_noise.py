@@ -108,3 +108,22 @@ def test_refit_after_training_is_stored_and_used(pair, tmp_path, capsys):
     assert main(["train", str(a), "--method", "hqssl", "--noise-fit", "refit", "--noise-model",
                  "affine", "-o", str(tmp_path / "x.safetensors"), *TINY]) == 2
     assert "needs the 'curve' noise model" in capsys.readouterr().err
+
+
+def test_a_still_time_lapse_suggests_repeats_calibration(tmp_path, capsys):
+    from napari_blindspot.samples import fluorescence_timelapse
+
+    still = tmp_path / "still.tif"
+    write_tiff(still, _camera(2, frames=6), "TYX", dtype=np.uint16)
+    assert main(["train", str(still), "--method", "hqssl", "-o", str(tmp_path / "m.safetensors"),
+                 *TINY]) == 0
+    assert "--noise-calibration repeats measures the noise across them" in capsys.readouterr().err
+    moving = tmp_path / "moving.tif"
+    write_tiff(moving, fluorescence_timelapse(frames=6, size=64, seed=0).noisy, "TYX", dtype=np.uint16)
+    assert main(["train", str(moving), "--method", "hqssl", "-o", str(tmp_path / "n.safetensors"),
+                 *TINY]) == 0
+    assert "repeats" not in capsys.readouterr().err
+    # asked for already: no suggestion
+    assert main(["train", str(still), "--method", "hqssl", "--noise-calibration", "repeats", "-o",
+                 str(tmp_path / "r.safetensors"), "--overwrite", *TINY]) == 0
+    assert "look like repeats" not in capsys.readouterr().err

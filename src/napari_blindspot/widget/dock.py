@@ -20,7 +20,7 @@ from qtpy.QtWidgets import QFileDialog, QFrame, QLabel, QScrollArea, QVBoxLayout
 
 from ..engine import BlindspotError, DenoisingModel, TrainingRun
 from .controller import DenoiseController
-from .expected import expected_text
+from .expected import StillHint, expected_text
 from .fold import Fold
 from .inputs_view import InputsView
 from .layers import Source
@@ -88,6 +88,7 @@ class BlindspotWidget(QWidget):
         for emitter in (self.viewer.dims.events.current_step, camera(self.viewer).events.center):
             c.follow(emitter, self._schedule_preview)
         self.destroyed.connect(c.shutdown)  # a plain-Python slot: runs after the Qt object is gone
+        self._still = StillHint()
         self._expected_timer = QTimer(self)
         self._expected_timer.setSingleShot(True)
         self._expected_timer.setInterval(EXPECTED_DEBOUNCE_MS)
@@ -111,9 +112,13 @@ class BlindspotWidget(QWidget):
         s.device_changed.connect(schedule)
         for panel in s.panels.values():
             panel.batch.valueChanged.connect(schedule)
+            for editor in panel.editors.values():
+                if hasattr(editor, "currentIndexChanged"):  # e.g. where the noise is measured
+                    editor.currentIndexChanged.connect(schedule)
 
     def update_expected(self) -> None:
-        """Show how long training and denoising the selected layer are expected to take."""
+        """Show how long training and denoising the selected layer are expected to take, and
+        whether its frames are repeats of a still scene."""
         layer = self.layer_picker.current_layer()
         shape = None
         if layer is not None:
@@ -124,6 +129,7 @@ class BlindspotWidget(QWidget):
         except BlindspotError:
             self.training.show_expected("", "")
             return
+        self.inputs.show_still_hint(self._still.text(layer, self.inputs.axes, self.inputs.method, settings))
         self.training.show_expected(*expected_text(self.inputs.method, settings, shape,
                                                    self.inputs.axes, self.inputs.three_d))
 

@@ -1,4 +1,5 @@
-"""What the widget says before Train: the expected duration of training plus denoising.
+"""What the widget says before Train: the expected duration of training plus denoising, and
+the suggestion to measure the noise across the frames of a still time-lapse.
 
 No Qt here.  The settings shown start from the engine's one default plan
 (:func:`~napari_blindspot.engine.defaults.default_plan`); the estimate uses the engine's
@@ -9,13 +10,15 @@ the widget trains with (all cores but one: one stays for the interface).
 from __future__ import annotations
 
 import logging
+import weakref
 from typing import Any
 
-from ..engine import BlindspotError, TrainConfig, select_device
+from ..engine import BlindspotError, TrainConfig, method_class, select_device
 from ..engine.defaults import DefaultPlan, default_plan
 from ..engine.device import interactive_threads
 from ..engine.duration import DURATION_WARNING_S, expected_duration
-from ..text import format_duration
+from ..engine.stillness import Stillness, stillness
+from ..text import format_duration, still_scene_hint
 
 log = logging.getLogger(__name__)
 
@@ -62,3 +65,39 @@ def expected_text(method: str, settings: dict[str, Any], shape: tuple[int, ...] 
         long += " That is long: a time budget such as '5 minutes' ends in time."
         short += " (long)"
     return short, long
+
+
+class StillHint:
+    """The suggestion to measure the noise across the frames of a still time-lapse (HQ-SSL,
+    ``noise_calibration="repeats"``), remembered per layer and axes (the check reads a few
+    frames: tens of milliseconds)."""
+
+    def __init__(self) -> None:
+        self._seen: dict[tuple[int, str], tuple[weakref.ref, Stillness | None]] = {}
+
+    def check(self, layer: Any, axes: str) -> Stillness | None:
+        """The stillness of ``layer`` read with ``axes`` (None: no verdict)."""
+        key = (id(layer), axes.upper())
+        ref, result = self._seen.get(key, (None, None))
+        if ref is not None and ref() is layer:
+            return result
+        try:
+            data = layer.data[0] if getattr(layer, "multiscale", False) else layer.data
+            result = stillness(data, axes) if not getattr(layer, "rgb", False) else None
+        except Exception as exc:  # noqa: BLE001 - a hint: no verdict
+            log.debug("no stillness check: %s", exc)
+            result = None
+        self._seen = {k: v for k, v in self._seen.items() if v[0]() is not None}
+        self._seen[key] = (weakref.ref(layer), result)
+        return result
+
+    def text(self, layer: Any, axes: str, method: str, settings: dict[str, Any]) -> str:
+        """The hint for ``layer`` with ``method``'s ``settings``, or empty."""
+        if layer is None or not axes or "T" not in axes.upper():
+            return ""
+        if "noise_calibration" not in method_class(method).fields():
+            return ""
+        if settings.get("noise_calibration", "image") != "image":
+            return ""
+        result = self.check(layer, axes)
+        return still_scene_hint(result.frames, command_line=False) if result and result.still else ""

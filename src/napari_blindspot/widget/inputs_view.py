@@ -55,6 +55,9 @@ class InputsView(QWidget):
                                   "3D: train on volumes (needs a Z axis; slower, uses Z context).")
         self.dim_combo.currentIndexChanged.connect(lambda *_: self.update_context())
         self.axes_hint = small(QLabel())
+        self.still_hint = small(QLabel())  # a still time-lapse: measure the noise on its repeats
+        self.still_hint.setStyleSheet(WARNING_STYLE)
+        self.still_hint.setVisible(False)
         self.method_combo = QComboBox()
         for label, name in method_choices():
             self.method_combo.addItem(label, name)
@@ -79,6 +82,7 @@ class InputsView(QWidget):
         grid.addWidget(QLabel("Axes"), 1, 0)
         grid.addLayout(axes_row, 1, 1)
         grid.addWidget(self.axes_hint, 2, 1)
+        grid.addWidget(self.still_hint, 6, 0, 1, 2)
         grid.addWidget(QLabel("Method"), 3, 0)
         grid.addWidget(self.method_combo, 3, 1)
         grid.addWidget(self.method_help, 4, 0, 1, 2)
@@ -117,6 +121,11 @@ class InputsView(QWidget):
         self.axes_edit.setText(axes)
         self._on_axes_edited(axes)
         return self.checked_axes() is not None
+
+    def show_still_hint(self, text: str) -> None:
+        """The suggestion for a still time-lapse (empty: none)."""
+        self.still_hint.setText(text)
+        self.still_hint.setVisible(bool(text))
 
     def set_idle(self, idle: bool) -> None:
         """Enable the inputs only while no job runs."""

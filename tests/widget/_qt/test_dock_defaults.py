@@ -73,3 +73,27 @@ def test_defaults_train_hqssl_on_a_tiff_opened_by_napari(docked, qtbot, tmp_path
     assert widget.loss_plot.history.elapsed_s > 0 and "epoch" not in widget.progress.format()
     result = viewer.layers[f"{layers[0].name} [denoised]"]
     assert result.data.shape == movie.shape and np.isfinite(np.asarray(result.data)).all()
+
+
+def test_a_still_time_lapse_suggests_measuring_the_noise_on_its_repeats(docked, qtbot):
+    viewer, widget = docked
+    clean = fluorescence_timelapse(frames=1, size=96, seed=1).clean[0]
+    rng = np.random.default_rng(0)
+    still = np.stack([4 * rng.poisson(clean / 4) for _ in range(5)]).astype(np.uint16)
+    viewer.add_image(still, name="still", metadata={"axes": "TYX"})
+    widget.update_expected()
+    hint = widget.inputs.still_hint
+    assert hint.isVisibleTo(widget) and "'repeats of a still scene (T)'" in hint.text()
+    editor = widget.settings.panels["hqssl"].editors["noise_calibration"]
+    editor.setCurrentIndex(editor.findData("repeats"))  # taken: the hint goes
+    qtbot.waitUntil(lambda: not hint.isVisibleTo(widget), timeout=5_000)
+    editor.setCurrentIndex(editor.findData("image"))
+    qtbot.waitUntil(lambda: hint.isVisibleTo(widget), timeout=5_000)
+    widget.set_method("n2v2")  # no noise model to calibrate
+    qtbot.waitUntil(lambda: not hint.isVisibleTo(widget), timeout=5_000)
+    viewer.add_image(fluorescence_timelapse(frames=5, size=96, seed=0).noisy, name="moving",
+                     metadata={"axes": "TYX"})
+    assert widget.select_layer(viewer.layers["moving"])  # the sample drifts: not still
+    widget.set_method("hqssl")
+    widget.update_expected()
+    assert not hint.isVisibleTo(widget)
