@@ -1,5 +1,5 @@
-"""The widget's logic without Qt: train, continue, stop, denoise, cancel, export; model files
-(load, save, bioimage.io export) in :mod:`.model_files`.
+"""The widget's logic without Qt: train, continue, stop, denoise, cancel; model files (load,
+save, bioimage.io export) in :mod:`.model_files`, TIFF export in :mod:`.exporting`.
 
 :class:`DenoiseController` works on a napari viewer *model* (a ``ViewerModel`` is enough) and
 runs its jobs with the :data:`~.jobs.Runner` it is given (napari workers in the dock widget,
@@ -24,10 +24,11 @@ from ..engine import (DenoisingModel, DurationWarning, NoiseCurves, Preview, Tra
 from ..engine.device import configure_threads, interactive_threads
 from ..text import (denoising_progress, duration_warning, finished_progress, noise_text,
                     progress_line, training_finished, training_started)
+from .exporting import ResultExport
 from .gc_pause import CollectorPause
 from .jobs import Failed, Job, Reporter, Runner, guarded
-from .layers import (LayerError, Source, export_results, export_source, layer_data,
-                     put_denoised_layers, selected_sources, show_result)
+from .layers import (LayerError, Source, layer_data, put_denoised_layers, selected_sources,
+                     show_result)
 from .model_files import ModelFiles, describe_model, is_own_model
 from .preview import LivePreview
 from .state import (NO_MODEL, ControllerState, DenoiseRequest, JobState, LossHistory, NoiseCurveSet,
@@ -44,7 +45,7 @@ def method_choices() -> list[tuple[str, str]]:
     return [(cls.display_name, cls.name) for cls in method_classes()]
 
 
-class DenoiseController(ModelFiles, Reporter):
+class DenoiseController(ModelFiles, ResultExport, Reporter):
     """Self-supervised denoising of the layers of ``viewer`` (see the module docstring)."""
 
     #: The model, when training ends (completed, stopped or time budget).
@@ -367,24 +368,6 @@ class DenoiseController(ModelFiles, Reporter):
         self.state.progress, self.state.progress_text = 0.0, "ready"
         self.state.denoise_progress, self.state.denoise_text = 0.0, ""
         self.say("Reset: the next Train starts a new model.")
-
-    # ================================================================== export
-    def export(self, layer: Any, path: str | Path | None = None, dtype: str = "float32",
-               ask: Callable[[str], str | None] | None = None) -> list[Path] | None:
-        """Write ``layer``'s denoised (and uncertainty) layers as ImageJ TIFF.
-
-        ``layer``: the source layer or one of its results; ``dtype``: ``"float32"`` or
-        ``"source"``; without ``path``, ``ask(suggested_name)`` gives the file.
-        """
-        with self.reporting("exporting"):
-            source_name = export_source(self.viewer, layer)
-            chosen = path if path is not None else (ask(f"{source_name}_denoised.tif") if ask else None)
-            if not chosen:
-                return None
-            written = export_results(self.viewer, source_name, chosen, dtype)
-            self.say("Wrote " + " and ".join(str(p) for p in written) + ".")
-            return written
-        return None
 
     # ================================================================== closing
     def close_jobs(self) -> None:

@@ -39,8 +39,10 @@ class ResultsView(QWidget):
         self.export_dtype = QComboBox()
         self.export_dtype.addItem("float32", "float32")
         self.export_dtype.addItem("source pixel type", "source")
-        self.export_dtype.setToolTip("float32 keeps every value; the source type (e.g. uint16) rounds "
-                                     "and clips the denoised values.")
+        self.export_dtype.setToolTip("float32 keeps every value; the source type (e.g. uint8) rounds "
+                                     "the denoised values and clips them to its range (a denoised "
+                                     "uint8 image may pass 255): the message says how many were "
+                                     "clipped.")
         self.message = small(QLabel())
         self.message.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
 
