@@ -50,7 +50,8 @@ from .text import duration_warning, noise_text, still_scene_hint, training_finis
 log = logging.getLogger("napari_blindspot.cli")
 
 #: The demo trains a fixed number of steps, so that a busy machine gives the same result, later:
-#: about 30 s on two idle cores (HQ-SSL, 8x256x256 sample; 33 dB against the clean sample).
+#: about 1.5 minutes on two idle cores (HQ-SSL, 8x256x256 sample: 1:31 of training measured in
+#: issue 20; 2:26 of CPU time beside three other jobs, 2026-12-04; 33 dB against the clean sample).
 DEMO_STEPS = 500
 #: What the demo writes into its folder (it replaces these from an earlier run, nothing else).
 DEMO_FILES = ("sample_noisy.tif", "sample_clean.tif", "sample_denoised.tif", "sample_uncertainty.tif",

@@ -70,12 +70,15 @@ def _scene(rng: np.random.Generator, shape: tuple[int, int], n_nuclei: int, n_fi
 
 def fluorescence_timelapse(frames: int = 8, size: int = 256, *, peak_photons: float = 30.0,
                            background_photons: float = 2.0, gain: float = 4.0,
-                           read_noise: float = 3.0, seed: int = 0) -> Sample:
+                           read_noise: float = 3.0, offset: float = 100.0, seed: int = 0) -> Sample:
     """A noisy ``TYX`` uint16 time-lapse of nuclei and filaments with its clean version.
 
-    Noise: ``noisy = gain * Poisson(photons) + N(0, read_noise^2)``, rounded and clipped to
-    uint16, so the variance is ``gain * clean + read_noise^2`` with ``clean = gain * photons``
-    (a Poisson-Gaussian model with ``a = gain``, ``b = read_noise^2``).
+    Noise: ``noisy = offset + gain * Poisson(photons) + N(0, read_noise^2)``, rounded to
+    uint16, so the variance is ``gain * (clean - offset) + read_noise^2`` with ``clean =
+    offset + gain * photons`` (a Poisson-Gaussian model with ``a = gain``, ``b =
+    read_noise^2``, above the camera's ``offset``).  The offset (a camera's baseline) keeps the
+    dark background's noise whole: without it a tenth of the background would be clipped at 0,
+    and the noise calibration would rightly warn that the data look clipped.
     """
     rng = np.random.default_rng(seed)
     drift = rng.normal(0, 0.6, size=(frames, 2)).cumsum(axis=0)
@@ -87,7 +90,8 @@ def fluorescence_timelapse(frames: int = 8, size: int = 256, *, peak_photons: fl
         frame = _scene(np.random.default_rng(scene_seed), (size, size), n_nuclei, n_fil, drift[t])
         clean[t] = gain * (background_photons + peak_photons * frame)
     photons = rng.poisson(clean / gain)
-    noisy = gain * photons + rng.normal(0, read_noise, size=clean.shape)
+    noisy = offset + gain * photons + rng.normal(0, read_noise, size=clean.shape)
     noisy = np.clip(np.round(noisy), 0, 65535).astype(np.uint16)
+    clean += offset
     return Sample(noisy=noisy, clean=clean, axes="TYX",
-                  noise={"a": gain, "b": read_noise ** 2})
+                  noise={"a": gain, "b": read_noise ** 2, "offset": offset})

@@ -204,3 +204,18 @@ def still_scene_hint(frames: int, command_line: bool) -> str:
            "settings) to measure the noise across them")
     return (f"The {frames} frames along T look like repeats of a still scene: {how}, which "
             "separates noise from structure better than one image.")
+
+
+#: A notification (toast) shows about this many characters before it cuts the text.
+NOTICE_CHARS = 90
+
+
+def short_notice(text: str, limit: int = NOTICE_CHARS) -> str:
+    """``text`` for a notification that shows only its start: whole when it fits, else its first
+    sentence (cut at a word) and a pointer to the whole text in the dock."""
+    if len(text) <= limit:
+        return text
+    tail = " (details in the dock)"
+    end = text.find(". ")
+    first = text[:end + 1] if 0 < end < limit - len(tail) else text[:limit - len(tail) - 1].rsplit(" ", 1)[0] + "…"
+    return first + tail

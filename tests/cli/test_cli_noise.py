@@ -119,7 +119,7 @@ def test_a_still_time_lapse_suggests_repeats_calibration(tmp_path, capsys):
                  *TINY]) == 0
     assert "--noise-calibration repeats measures the noise across them" in capsys.readouterr().err
     moving = tmp_path / "moving.tif"
-    write_tiff(moving, fluorescence_timelapse(frames=6, size=64, seed=0).noisy, "TYX", dtype=np.uint16)
+    write_tiff(moving, fluorescence_timelapse(frames=6, size=128, seed=0).noisy, "TYX", dtype=np.uint16)
     assert main(["train", str(moving), "--method", "hqssl", "-o", str(tmp_path / "n.safetensors"),
                  *TINY]) == 0
     assert "repeats" not in capsys.readouterr().err

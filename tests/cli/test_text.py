@@ -65,3 +65,16 @@ def test_the_loss_plot_says_what_its_curves_are():
     assert "masked (blind-spot) pixels" in loss_help("n2v2")
     assert "below zero are normal" in loss_help("hqssl") and "held-out patches" in loss_help("hqssl")
     assert "second noisy acquisition" in loss_help("n2n")
+
+
+def test_notifications_show_a_short_text():
+    from napari_blindspot.engine.model import SLICE_BY_SLICE
+    from napari_blindspot.text import NOTICE_CHARS, short_notice
+
+    assert short_notice("Short enough.") == "Short enough."
+    warning = "'stack': " + SLICE_BY_SLICE.format(axes="ZYX")
+    shown = short_notice(warning)
+    assert shown == "'stack': Denoised slice by slice (a 2D model on axes ZYX). (details in the dock)"
+    assert len(shown) <= NOTICE_CHARS
+    long = "word " * 40
+    assert len(short_notice(long)) <= NOTICE_CHARS and short_notice(long).endswith("… (details in the dock)")

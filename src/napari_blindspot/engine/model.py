@@ -29,9 +29,8 @@ from .tiling import Slab, minimal_tile, predict_slabs, predict_whole
 log = logging.getLogger(__name__)
 
 #: What a 2D model applied to data with a Z axis does, and what would do better.
-SLICE_BY_SLICE = ("The model is 2D: it denoises the Z stack (axes {axes}) slice by slice, every plane "
-                  "on its own; a 3D model (blindspot train --3d, or 3D in the widget) uses the context "
-                  "across Z.")
+SLICE_BY_SLICE = ("Denoised slice by slice (a 2D model on axes {axes}). A 3D model (blindspot train "
+                  "--3d, or 3D in the widget) would use the context across Z.")
 
 PredictionResult = dict[str, np.ndarray]
 

@@ -19,6 +19,7 @@ from qtpy.QtCore import QEvent, Qt, QTimer, Signal
 from qtpy.QtWidgets import QFileDialog, QFrame, QLabel, QScrollArea, QVBoxLayout, QWidget
 
 from ..engine import BlindspotError, DenoisingModel, TrainingRun
+from ..text import short_notice
 from .controller import DenoiseController
 from .expected import StillHint, expected_text
 from .fold import Fold
@@ -236,8 +237,8 @@ class BlindspotWidget(QWidget):
         self.results.show_message(text, level)
         if level == "error":
             show_error(text)
-        elif level == "warning":
-            show_warning(text)
+        elif level == "warning":  # a toast shows only its start: the whole text is in the dock
+            show_warning(short_notice(text))
 
     def _show_job(self, job: JobState) -> None:
         self.inputs.set_idle(job.can_start)

@@ -52,14 +52,19 @@ class SettingsPanel(QWidget):
         self.panels = {cls.name: MethodPanel(cls) for cls in method_classes()}
         self._method = plan.method if plan.method in self.panels else next(iter(self.panels))
 
+        # each method's default patch on this device (HQ-SSL's is larger than N2V2's): the patch
+        # box follows the method until the user types another size
+        self._patch_defaults = {name: (c.patch_size, c.patch_size_z) for name, c in
+                                ((n, TrainConfig.for_method(n)) for n in self.panels)}
+        patch, patch_z = self._patch_defaults[self._method]
         self.length = QLineEdit(format_length(base.replace(**plan.length)))
         self.length.setToolTip(f"How long to train: {LENGTH_EXAMPLES}. With a time budget, training "
                                "stops when the time is up. The default is the command line's "
                                f"one-shot default: {plan.reason}.")
-        self.patch = spin_box(8, 1024, base.patch_size, 16, "Side of the square training patches, in "
+        self.patch = spin_box(8, 1024, patch, 16, "Side of the square training patches, in "
                               "pixels (a multiple of 4). Larger patches see more context but need more "
                               "memory.")
-        self.patch_z = spin_box(4, 256, base.patch_size_z, 4, "Depth of the training patches in Z "
+        self.patch_z = spin_box(4, 256, patch_z, 4, "Depth of the training patches in Z "
                                 "(3D only).")
         self.basic_stack = _stack([panel.basic for panel in self.panels.values()])
 
@@ -202,6 +207,11 @@ class SettingsPanel(QWidget):
         """Show ``method``'s settings; each method keeps the values the user gave it."""
         if method not in self.panels:
             raise KeyError(method)
+        old, new = self._patch_defaults[self._method], self._patch_defaults[method]
+        if self.patch.value() == old[0]:  # untouched: the new method's default
+            self.patch.setValue(new[0])
+        if self.patch_z.value() == old[1]:
+            self.patch_z.setValue(new[1])
         self._method = method
         self._show_method()
 

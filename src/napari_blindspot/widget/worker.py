@@ -2,18 +2,40 @@
 
 Every event a job yields reaches the controller on the main thread through the worker's
 ``yielded`` signal; its return value through ``returned``, then ``finished``.
+
+napari's workers run in Qt's thread pool, threads Python did not start.  The first time code
+there asks for its thread (a log record does, for its ``threadName``), Python registers a
+``Dummy-N`` thread object, and before Python 3.12 never forgets it: ``threading.enumerate()``
+then lists a thread that outlived the finished run (issue 20).  The job forgets it when it ends.
 """
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Generator
 from typing import Any
 
 from napari.qt.threading import create_worker
 
 
+def forget_dummy_thread(ident: int) -> None:
+    """Drop Python's ``Dummy-N`` record of the foreign thread ``ident`` (its job is over)."""
+    active = getattr(threading, "_active", None)
+    dummy = getattr(threading, "_DummyThread", None)
+    lock = getattr(threading, "_active_limbo_lock", None)
+    if active is None or dummy is None or lock is None:  # pragma: no cover - another Python
+        return
+    with lock:
+        if isinstance(active.get(ident), dummy):
+            del active[ident]
+
+
 def _relay(events: Generator[Any, None, Any]) -> Generator[Any, None, Any]:
-    return (yield from events)
+    ident = threading.get_ident()  # the generator starts in the worker's thread
+    try:
+        return (yield from events)
+    finally:
+        forget_dummy_thread(ident)
 
 
 class WorkerJob:

@@ -13,6 +13,7 @@ pytest.importorskip("pytestqt")
 import tifffile  # noqa: E402
 
 from napari_blindspot.cli_options import DEFAULT_METHOD, ONE_SHOT_MINUTES  # noqa: E402
+from napari_blindspot.engine import TrainConfig  # noqa: E402
 from napari_blindspot.engine.defaults import default_plan  # noqa: E402
 from napari_blindspot.samples import fluorescence_timelapse  # noqa: E402
 
@@ -36,6 +37,16 @@ def test_the_widget_starts_from_the_engines_defaults_and_says_how_long(docked, q
     assert widget.settings.method == "hqssl"
     assert widget.settings.overrides()["time_budget_s"] == plan.time_budget_s == ONE_SHOT_MINUTES * 60
     assert widget.settings.length.text() == "2 min 45 s"
+    # the method's own defaults for the device, as on the command line (HQ-SSL: patches of 128)
+    cli_like = TrainConfig.for_method("hqssl", **plan.length)
+    assert widget.settings.patch.value() == cli_like.patch_size == 128
+    assert widget.settings.batch.value() == cli_like.batch_size
+    widget.set_method("n2v2")  # an untouched patch follows the method
+    assert widget.settings.patch.value() == TrainConfig.for_method("n2v2").patch_size == 64
+    widget.settings.patch.setValue(96)  # a typed one stays
+    widget.set_method("hqssl")
+    assert widget.settings.patch.value() == 96
+    widget.settings.patch.setValue(128)
     viewer.add_image(np.zeros((20, 512, 512), np.uint16), name="movie", metadata={"axes": "TYX"})
     widget.update_expected()
     short, tip = widget.progress.format(), widget.progress.toolTip()
@@ -66,7 +77,8 @@ def test_defaults_train_hqssl_on_a_tiff_opened_by_napari(docked, qtbot, tmp_path
     model = widget.model
     assert model is not None and model.config.method == "hqssl"
     assert model.info["steps"] == 6
-    assert model.config.noise_model == "curve" and model.config.patch_size <= 128
+    # the command line's settings (a 128-pixel patch shrinks to 64 on a 128x128 image, as there)
+    assert model.config.noise_model == "curve" and model.config.patch_size == 64
     # the plot says what its curves are (HQ-SSL: a likelihood, below zero is normal)
     assert widget.loss_plot.legend() == ("train NLL", "held-out NLL")
     assert "below zero are normal" in widget.loss_plot.toolTip()
@@ -97,3 +109,25 @@ def test_a_still_time_lapse_suggests_measuring_the_noise_on_its_repeats(docked, 
     widget.set_method("hqssl")
     widget.update_expected()
     assert not hint.isVisibleTo(widget)
+
+
+def test_no_thread_outlives_a_run_that_logged_from_its_worker(docked, qtbot, caplog):
+    """A log record in the worker makes Python register a ``Dummy-N`` thread for Qt's pool
+    thread; it must not outlive the run (issue 20)."""
+    import logging
+    import threading
+
+    viewer, widget = docked
+    rng = np.random.default_rng(0)
+    clipped = np.clip(rng.normal(0, 20, (2, 64, 64)), 0, None).astype(np.uint16)  # half at 0
+    viewer.add_image(clipped, name="clipped", metadata={"axes": "TYX"})
+    widget.set_method("hqssl")
+    widget.settings.length.setText("3 steps")
+    widget.settings.patch.setValue(32)
+    with caplog.at_level(logging.WARNING, logger="napari_blindspot"):
+        widget.train()
+        wait_idle(qtbot, widget)
+    assert any("look clipped" in r.getMessage() and r.threadName.startswith("Dummy")
+               for r in caplog.records)  # logged from the worker's thread
+    qtbot.wait(100)
+    assert [t.name for t in threading.enumerate() if isinstance(t, threading._DummyThread)] == []
