@@ -30,7 +30,7 @@ def test_a_2d_model_on_a_z_stack_says_slice_by_slice(controller, viewer_model):
     seen = record(controller)
     controller.train(request(layer, axes="ZYX", live_preview=False))
     (text,) = [t for t in warnings(seen) if "slice by slice" in t]
-    assert text.startswith("'volume': The model is 2D") and "3D" in text
+    assert text.startswith("'volume': Denoised slice by slice (a 2D model") and "3D" in text
     seen["messages"].clear()
     controller.train(request(layer, axes="TYX", live_preview=False))
     assert not [t for t in warnings(seen) if "slice by slice" in t]
