@@ -104,7 +104,7 @@ def test_the_preview_waits_for_a_trained_network_and_takes_the_sources_contrast(
     assert all(same for step, same, _ in shown if step < first)
     network = [(step, limits) for step, same, limits in shown if not same]
     assert network and all(step >= first for step, _ in network)
-    assert any("the network's output at step 6" in t for t in texts) and texts[-1] == ""
+    assert any("the network's output, from step 6 on" in t for t in texts) and texts[-1] == ""
     for _, _, limits in shown:  # the source's limits, not [0, 1] nor the network output's range
         assert limits == pytest.approx((150.0, 900.0))
 

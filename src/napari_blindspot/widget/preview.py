@@ -249,8 +249,8 @@ class LivePreview:
             self._shown = True
             self.layer.opacity = 1.0
             self.report(f"Preview of {describe_region(spec, source, run.view)}: the network's "
-                        f"output at step {ev.step:,} (updated every few seconds; the whole layer is "
-                        "denoised when training ends).")
+                        f"output, from step {ev.step:,} on, updated every few seconds (the whole "
+                        "layer is denoised when training ends).")
 
     def take(self) -> Any:
         """The preview layer, to become the result; the preview forgets it."""
