@@ -34,7 +34,7 @@ from .cli_info import cmd_info
 from .cli_options import (DEFAULT_METHOD, ONE_SHOT_MINUTES, add_common, add_training_options, dest,
                           method_settings)
 from .comparison import psnr, side_by_side, write_png
-from .engine import (BlindspotError, DenoisingModel, DurationWarning, Preview, TrainConfig, TrainingFinished,
+from .engine import (BlindspotError, DenoisingModel, DivergenceRecovered, DurationWarning, Preview, TrainConfig, TrainingFinished,
                      TrainingProgress, TrainingRun, TrainingStarted, method_class,
                      method_classes)
 from .engine.atomic import staged
@@ -44,7 +44,7 @@ from .io.tiff import TiffImage, read_tiff, tiff_format, write_tiff
 from .launch import launch
 from .progress_bar import ProgressBar
 from .samples import fluorescence_timelapse
-from .text import duration_warning, noise_text, training_finished, training_started
+from .text import divergence_warning, duration_warning, noise_text, training_finished, training_started
 
 log = logging.getLogger("napari_blindspot.cli")
 
@@ -152,6 +152,8 @@ def train_on(args: argparse.Namespace, images: list[Any], distributed: Any = Non
             bar.training(ev)
         elif isinstance(ev, DurationWarning):
             bar.note(f"Warning: {duration_warning(ev, command_line=True)}")
+        elif isinstance(ev, DivergenceRecovered):
+            bar.note(f"Warning: {divergence_warning(ev)}")
         elif isinstance(ev, TrainingFinished):
             bar.end()
             model = ev.model
