@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 import tifffile
 
+from napari_blindspot.io.layer_meta import calibration_text
 from napari_blindspot.io.omezarr import OmeZarrWriter
 from napari_blindspot.io.reader import file_layer_meta, get_reader, layer_name, read_layers
 from napari_blindspot.io.tiff import read_tiff, write_tiff
@@ -204,3 +205,13 @@ def test_read_then_save_layers_round_trips(tmp_path, axes, shape):
         assert tif.series[0].axes == axes
         num, den = tif.pages[0].tags["XResolution"].value
     assert num / den == pytest.approx(10.0)  # pixels per micron
+
+
+def test_calibration_in_a_few_words(tmp_path):
+    write(tmp_path / "in.tif", "TZCYX", (2, 3, 2, 8, 8), finterval=2.0)
+    _, kwargs = one_layer(tmp_path / "in.tif")
+    dims = kwargs["metadata"]["axes"]
+    assert calibration_text(kwargs["scale"], kwargs["units"], dims) == \
+        "pixel 0.1 µm, Z step 0.5 µm, 2 s per frame"
+    assert calibration_text([1.0, 1.0, 1.0], ["pixel"] * 3, "TYX") == ""
+    assert calibration_text([1.0, 0.5, 0.5], None, "TYX") == "pixel 0.5"  # no unit invented

@@ -112,3 +112,23 @@ def imagej_time(interval: tuple[float, str] | None) -> dict[str, Any]:
     value, unit = interval
     tunit = _IMAGEJ_TIME_UNITS.get(unit, unit)
     return {"finterval": float(value)} | ({} if tunit == "sec" else {"tunit": tunit})
+
+
+_SHORT_UNITS = {"micron": "µm", "nm": "nm", "mm": "mm", "cm": "cm", "m": "m", "angstrom": "Å"}
+_SHORT_TIME = {"second": "s", "millisecond": "ms", "microsecond": "µs", "minute": "min", "hour": "h"}
+
+
+def calibration_text(scale: Sequence[float], units: Sequence[Any] | None, dims: str) -> str:
+    """The calibration of a layer in a few words, e.g. ``"pixel 0.1 µm, Z step 0.5 µm, 2 s per
+    frame"``; ``""`` for an uncalibrated layer (scale 1, no units)."""
+    sizes, unit = pixel_size(scale, units, dims)
+    short = f" {_SHORT_UNITS.get(unit, unit)}" if unit else ""
+    parts = []
+    if "X" in sizes:
+        parts.append(f"pixel {sizes['X']:g}{short}")
+    if "Z" in sizes:
+        parts.append(f"Z step {sizes['Z']:g}{short}")
+    interval = time_interval(scale, units, dims)
+    if interval is not None:
+        parts.append(f"{interval[0]:g} {_SHORT_TIME.get(interval[1], interval[1])} per frame")
+    return ", ".join(parts)

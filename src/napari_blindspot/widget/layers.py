@@ -15,7 +15,8 @@ from napari.layers import Image
 from ..engine import BlindspotError, check_axes
 from ..engine.errors import AxesError
 from ..engine.atomic import same_file, staged
-from ..io.layer_meta import axes_for, imagej_time, layer_axes, pixel_size, time_interval
+from ..io.layer_meta import (axes_for, calibration_text, imagej_time, layer_axes, pixel_size,
+                              time_interval)
 from ..io.tiff import write_tiff
 from .file_meta import adopt_file_metadata
 
@@ -313,7 +314,7 @@ AXIS_NAMES = {"S": "sample", "T": "time", "Z": "depth", "C": "channel", "Y": "Y"
 
 def check_layer_axes(layer: Any, text: str) -> tuple[str | None, str]:
     """``(axes, hint)``: the axes ``text`` gives ``layer`` (None if they do not fit) and a line
-    for the user (the size of every axis, or what is wrong)."""
+    for the user (the size of every axis, the pixel type and calibration, or what is wrong)."""
     if layer is None:
         return None, "No image layer: open an image or File > Open Sample."
     shape = tuple(layer_data(layer).shape)
@@ -323,7 +324,10 @@ def check_layer_axes(layer: Any, text: str) -> tuple[str | None, str]:
             raise AxesError("This is an RGB layer: the axes must end with C.")
     except BlindspotError as exc:
         return None, str(exc)
-    return axes, " · ".join(f"{AXIS_NAMES[a]} {n}" for a, n in zip(axes, shape)) + f"  ({layer.dtype})"
+    calibration = calibration_text(layer.scale, getattr(layer, "units", None),
+                                   layer_axes(axes, bool(layer.rgb)))
+    return axes, (" · ".join(f"{AXIS_NAMES[a]} {n}" for a, n in zip(axes, shape))
+                  + f"  ({layer.dtype}{'; ' + calibration if calibration else ''})")
 
 
 def suggest_target(source: Any, candidates: list[Any]) -> Any:

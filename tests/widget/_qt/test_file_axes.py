@@ -105,6 +105,9 @@ def test_opened_files_keep_their_axes_and_pixel_size(viewer_widget, tmp_path, mo
     assert ("depth" in hint) == ("Z" in axes)
     assert ("time" in hint) == ("T" in axes)
     assert widget.dim_combo.isEnabled() == ("Z" in axes)  # no 3D choice for a time-lapse
+    assert "pixel 0.1 µm" in hint
+    assert ("Z step 0.5 µm" in hint) == ("Z" in axes)
+    assert ("2 s per frame" in hint) == (kind in ("TYX", "TZCYX"))
 
 
 @pytest.mark.parametrize("opener", ["napari", f"prefer:{PLUGIN}", "prefer:napari"])
