@@ -45,6 +45,9 @@ def adopt_file_metadata(layer: Any) -> bool:
     found = file_layer_meta(str(path), tuple(int(n) for n in data.shape))
     if found is None or bool(found["rgb"]) != bool(layer.rgb):
         return False
+    meta = found["metadata"]
+    if meta["axes_source"] == "guessed" and not meta["pixel_size"] and "time_interval" not in meta:
+        return False  # the file knows no more than the widget's own guess
     axes = found["metadata"]["axes"]
     labels = getattr(layer, "axis_labels", None)
     if not _default_labels(labels, layer.ndim):
