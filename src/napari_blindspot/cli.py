@@ -114,7 +114,7 @@ def train_on(args: argparse.Namespace, images: list[Any], distributed: Any = Non
     if len(images) > 1 and (getattr(args, "target", None) or getattr(args, "noise_from", None)):
         raise BlindspotError("--target and --noise-from pair with one image: give one image.")
     if getattr(args, "target", None):
-        target = _read(args.target, image.axes).data
+        target = _read(args.target, image.axes, allow_missing_chunks=args.allow_missing_chunks).data
         if target.shape != image.data.shape:
             raise BlindspotError(f"--target {args.target!r} has shape {target.shape} but the image "
                                  f"has {image.data.shape}: a second acquisition of the same scene "
@@ -125,7 +125,8 @@ def train_on(args: argparse.Namespace, images: list[Any], distributed: Any = Non
             info(f"A --target was given: training {paired.display_name}.")
     reference = None
     if getattr(args, "noise_from", None):
-        reference = _read(args.noise_from, image.axes).data
+        reference = _read(args.noise_from, image.axes,
+                          allow_missing_chunks=args.allow_missing_chunks).data
         if config.noise_calibration != "pair":
             config = config.replace(noise_calibration="pair")
     try:

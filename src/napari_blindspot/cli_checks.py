@@ -4,9 +4,10 @@ an hour of training, and nothing the user has is ever replaced by mistake.
 * option values that no setting can use (``--minutes inf``, ``--tile-size 0``, ``--seed -1``);
 * input files: they exist, are files, can be read; the ``--config`` file is JSON with known
   settings;
-* output files: none is one of the inputs (also through a symbolic or hard link), no two
-  are the same file, their folders exist and can be written to, and an existing file is
-  replaced only with ``--overwrite``;
+* output files: none is, is inside or contains one of the inputs (also through a symbolic or
+  hard link), no two are the same file or nested, their folders exist and can be written
+  to, an existing file is replaced only with ``--overwrite``, and an existing folder only
+  when it is an earlier result of ours (:mod:`.io.ownership`);
 * once the image is read: the output pixel type can be written, the outputs fit on the disk.
 
 Every check raises :class:`~.engine.errors.BlindspotError` with one line that names the
@@ -31,6 +32,7 @@ from .engine import BlindspotError, ConfigError, DataError, TrainConfig
 from .engine.atomic import resolve_target, same_file, temporary_name
 from .engine.errors import OutputError
 from .engine.memory import format_bytes
+from .engine.path_rules import check_apart
 from .io.tiff import IMAGEJ_DTYPES, OME_DTYPES, check_readable, tiff_format
 
 #: The command-line option of each TrainConfig setting, for messages.
@@ -190,16 +192,8 @@ def check_paths(inputs: list[tuple[str, str]], outputs: list[tuple[str, str]],
     outputs = [(f, p) for f, p in outputs if p]
     for flag, path in inputs:
         check_input(flag, path)
-    for i, (flag, path) in enumerate(outputs):
-        for in_flag, in_path in inputs:
-            if same_file(path, in_path):
-                what = "the input image" if in_flag == "IMAGE" else f"the {in_flag} file"
-                raise ConfigError(f"{flag} {path!r} is {what} ({in_path!r}): writing it would "
-                                  "destroy it; choose another output name.")
-        for other_flag, other in outputs[:i]:
-            if same_file(path, other):
-                raise ConfigError(f"{flag} and {other_flag} are the same file ({path!r}): one would "
-                                  "overwrite the other; give them different names.")
+    check_apart(outputs, inputs)
+    for flag, path in outputs:
         check_output(flag, path, overwrite)
 
 

@@ -105,7 +105,8 @@ def predict_task(key: str, payload: bytes, source: Any, axes: str | None,
     if isinstance(source, str):
         cached = _IMAGES.get((source, axes))
         if cached is None:
-            image = open_image(source, axes)
+            image = open_image(source, axes,
+                               allow_missing_chunks=options.get("allow_missing_chunks", False))
             cached = _IMAGES[(source, axes)] = (image.data, image.axes)
             if len(_IMAGES) > 16:
                 _IMAGES.pop(next(iter(_IMAGES)))
@@ -152,6 +153,7 @@ def denoise_distributed_iter(model: DenoisingModel, jobs: Sequence[FileJob], *, 
                              tile_size: int | None = None, tta: bool = False,
                              threads_per_worker: int | None = None, device: str = "auto",
                              task_pixels: int = TASK_PIXELS, keep_going: bool = True,
+                             allow_missing_chunks: bool = False,
                              ) -> Generator[Any, None, BatchSummary]:
     """Denoise ``jobs`` on a dask cluster (see the module docstring); yields the events of
     :func:`~napari_blindspot.batch.denoise_files` and returns its summary.  ``workers``: the
@@ -171,12 +173,13 @@ def denoise_distributed_iter(model: DenoisingModel, jobs: Sequence[FileJob], *, 
         key = f"model-{time.time_ns()}"
         [payload_future] = client.scatter([payload], broadcast=True)
         options = {"tile_size": tile_size, "tta": tta, "device": device, "threads": threads,
+                   "allow_missing_chunks": allow_missing_chunks,
                    "uncertainty": any("uncertainty" in j.outputs for j in jobs) and model.has_uncertainty}
         states: list[_FileState] = []
         tasks: list[tuple[int, list[PredictionUnit]]] = []
         for i, job in enumerate(jobs):
             try:
-                image = open_image(job.input, axes)
+                image = open_image(job.input, axes, allow_missing_chunks=allow_missing_chunks)
                 view = model.view(image.data, image.axes)
                 outputs = dict(job.outputs) if model.has_uncertainty else \
                     {"denoised": job.outputs["denoised"]}
