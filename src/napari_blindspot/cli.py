@@ -290,6 +290,10 @@ def build_parser() -> argparse.ArgumentParser:
                    "(several inputs, or a name ending in /): <name>_denoised.tif/.ome.zarr there")
     p.add_argument("--model", help="a model saved by `blindspot train`, or a bioimage.io package "
                    "(.zip or folder) (else train on IMAGE first)")
+    p.add_argument("--trust-code", action="store_true",
+                   help="let a --model bioimage.io package from another tool run its own Python "
+                   "code (its architecture), which it needs unless it has TorchScript or ONNX "
+                   "weights; only for packages whose source you trust (default: refuse)")
     p.add_argument("--save-model", help="also save the model trained on IMAGE")
     able = "/".join(cls.display_name for cls in method_classes() if cls.gives_uncertainty)
     p.add_argument("--uncertainty", help=f"write the posterior standard deviation here ({able}); "

@@ -171,7 +171,7 @@ def cmd_denoise(args: argparse.Namespace, hooks: Hooks) -> int:
     prepare_folders(jobs)
     check_jobs(jobs, args)
     if args.model:
-        model = load_model(args.model, device=args.device or "auto")
+        model = load_model(args.model, device=args.device or "auto", trust_code=args.trust_code)
         info(f"Loaded {args.model}: {label(model)}.")
     else:
         images, problems = _open_all(paths, args.axes, args.allow_missing_chunks)
