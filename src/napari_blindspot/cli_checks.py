@@ -32,7 +32,10 @@ from .engine import BlindspotError, ConfigError, DataError, TrainConfig
 from .engine.atomic import resolve_target, same_file, temporary_name
 from .engine.errors import OutputError
 from .engine.memory import format_bytes
+from .engine.config import MAXIMA, MAXIMA_WHY
 from .engine.path_rules import check_apart
+from .engine.device import available_cores
+from .cli_common import info
 from .io.tiff import IMAGEJ_DTYPES, OME_DTYPES, check_readable, tiff_format
 
 #: The command-line option of each TrainConfig setting, for messages.
@@ -46,11 +49,19 @@ OPTION_OF = {"patch_size": "--patch-size", "patch_size_z": "--patch-size-z",
              "train_3d": "--3d", "axes": "--axes",
              "struct_mask": "--struct-mask", "struct_span": "--struct-span"}
 
-#: (option attribute, flag, smallest value) for integer options.
-_INTEGERS = (("steps", "--steps", 1), ("epochs", "--epochs", 1), ("batch_size", "--batch-size", 1),
-             ("patch_size", "--patch-size", 8), ("patch_size_z", "--patch-size-z", 4),
-             ("features", "--features", 4), ("depth", "--depth", 1), ("threads", "--threads", 1),
-             ("tile_size", "--tile-size", 16), ("frames", "--frames", 1), ("size", "--size", 32))
+#: (option attribute, flag, smallest value, largest value, why) for integer options: each
+#: sizes a resource (time, memory, threads, processes), so each has bounds.
+_INTEGERS = (("steps", "--steps", 1, MAXIMA["steps"], MAXIMA_WHY["steps"]),
+             ("epochs", "--epochs", 1, MAXIMA["epochs"], MAXIMA_WHY["epochs"]),
+             ("batch_size", "--batch-size", 1, 1 << 16, "far beyond any memory"),
+             ("patch_size", "--patch-size", 8, 8192, "far beyond any memory"),
+             ("patch_size_z", "--patch-size-z", 4, 2048, "far beyond any memory"),
+             ("features", "--features", 4, MAXIMA["unet_features"], MAXIMA_WHY["unet_features"]),
+             ("depth", "--depth", 1, MAXIMA["unet_depth"], MAXIMA_WHY["unet_depth"]),
+             ("threads", "--threads", 1, None, ""), ("workers", "--workers", 1, None, ""),
+             ("tile_size", "--tile-size", 16, 1 << 16, "larger tiles than any image"),
+             ("frames", "--frames", 1, 1000, "the sample would not fit in memory"),
+             ("size", "--size", 32, 4096, "the sample would not fit in memory"))
 
 
 def with_option(exc: ConfigError) -> ConfigError:
@@ -66,10 +77,21 @@ def with_option(exc: ConfigError) -> ConfigError:
 # ------------------------------------------------------------------ options
 def check_options(args: argparse.Namespace) -> None:
     """Refuse option values no setting can use, naming the option."""
-    for attr, flag, lo in _INTEGERS:
+    for attr, flag, lo, hi, why in _INTEGERS:
         value = getattr(args, attr, None)
         if value is not None and value < lo:
-            raise ConfigError(f"{flag} {value} is too small: give an integer of at least {lo}.")
+            raise ConfigError(f"{flag} {value} is too small: give an integer of at least {lo}"
+                              + (" (or leave it out)." if attr in ("threads", "workers") else "."))
+        if value is not None and hi is not None and value > hi:
+            raise ConfigError(f"{flag} {value} is too large ({why}): give at most {hi:,}.")
+    cores = available_cores()
+    for attr, flag, what in (("threads", "--threads", "threads"), ("workers", "--workers",
+                                                                       "worker processes")):
+        value = getattr(args, attr, None)
+        if value is not None and value > cores:
+            info(f"{flag} {value}: this machine lets the run use {cores} core"
+                 f"{'s' if cores != 1 else ''}; using {cores} {what}.")
+            setattr(args, attr, cores)
     patch = getattr(args, "patch_size", None)
     if patch is not None and patch % 4:
         raise ConfigError(f"--patch-size {patch} is not a multiple of 4: try {patch // 4 * 4 or 8} "

@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 
 from .batch import BatchSummary, FileDone, FileFailed, FileJob, FileStarted
-from .engine import BlindspotError, DenoisingModel, PredictionProgress
+from .engine import BlindspotError, ConfigError, DenoisingModel, PredictionProgress
 from .engine.events import PredictedBlock, run_to_end
 from .engine.model import PredictionUnit
 from .io.image import open_image
@@ -130,6 +130,9 @@ def _client(workers: int | None, scheduler: str | None) -> tuple[Any, Any, int]:
         client = distributed.Client(scheduler)
         n = max(1, len(client.scheduler_info().get("workers", {})))
         return client, None, n
+    if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int) or workers < 1):
+        raise ConfigError(f"workers={workers!r} is not a number of worker processes: give an integer "
+                          "of at least 1, or None for half the cores.")
     n = workers or max(1, (os.cpu_count() or 2) // 2)
     cluster = distributed.LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
                                        dashboard_address=":0", memory_limit=0,
