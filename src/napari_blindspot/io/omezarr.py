@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from ..engine.atomic import resolve_target, temporary_name, write_failed
+from ..engine.atomic import clean_debris, resolve_target, temporary_name, write_failed
 from ..engine.axes import check_axes, guess_axes
 from ..engine.errors import BlindspotError, ConfigError, DataError
 from .chunks import ChunkAssembler
@@ -232,6 +232,8 @@ class OmeZarrWriter:
                  name: str = "denoised", temporary: bool = True) -> None:
         zarr = _zarr()
         self.target = resolve_target(os.fspath(path).rstrip("/\\"))
+        if temporary:
+            clean_debris(self.target)
         self.path = temporary_name(self.target) if temporary else self.target
         self.layout = OutputLayout(axes, tuple(shape), NGFF_ORDER)
         self.file_axes, self.file_shape = self.layout.file_axes, self.layout.file_shape
