@@ -49,6 +49,8 @@ OPTION_OF = {"patch_size": "--patch-size", "patch_size_z": "--patch-size-z",
              "train_3d": "--3d", "axes": "--axes",
              "struct_mask": "--struct-mask", "struct_span": "--struct-span"}
 
+#: The longest training ``--minutes`` asks for: a month.
+MAX_MINUTES = 31 * 24 * 60
 #: (option attribute, flag, smallest value, largest value, why) for integer options: each
 #: sizes a resource (time, memory, threads, processes), so each has bounds.
 _INTEGERS = (("steps", "--steps", 1, MAXIMA["steps"], MAXIMA_WHY["steps"]),
@@ -100,6 +102,9 @@ def check_options(args: argparse.Namespace) -> None:
     if minutes is not None and not (math.isfinite(minutes) and minutes > 0):
         raise ConfigError(f"--minutes {minutes} is not a training time: give a positive, finite "
                           "number of minutes (e.g. --minutes 10).")
+    if minutes is not None and minutes > MAX_MINUTES:
+        raise ConfigError(f"--minutes {minutes:g} is too large (years of training): give at most "
+                          f"{MAX_MINUTES:,} (a month).")
     for attr, flag, lo, hi, closed in (("lr", "--lr", 0.0, 1.0, False),
                                        ("mask_fraction", "--mask-fraction", 0.0, 0.25, True),
                                        ("validation_fraction", "--validation-fraction", 0.0, 0.5, False)):

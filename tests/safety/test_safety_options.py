@@ -175,6 +175,7 @@ RESOURCES: list[tuple[str, Callable[[Workspace], list[str]], tuple[str, ...]]] =
     ("threads-negative", denoise("--threads", "-4"), ("--threads -4",)),
     ("steps-beyond-any-run", denoise("--steps", str(10 ** 15)), ("--steps", "too large", "100,000,000")),
     ("epochs-beyond-any-run", denoise("--epochs", str(10 ** 9)), ("--epochs", "too large")),
+    ("minutes-beyond-any-run", denoise("--minutes", "1e300"), ("--minutes 1e+300", "too large")),
     ("depth-too-deep", denoise("--depth", "20"), ("--depth 20", "at most 8")),
     ("features-too-wide", denoise("--features", "100000"), ("--features 100000", "at most 512")),
     ("batch-size-absurd", denoise("--batch-size", str(10 ** 9)), ("--batch-size", "too large")),

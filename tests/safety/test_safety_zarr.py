@@ -87,6 +87,7 @@ CASES: list[tuple[str, Callable[[Workspace], str], tuple[str, ...]]] = [
     ("zarray-empty-object", damaged(2, "0/.zarray", "{}"), ("is not a", "zarr array")),
     ("corrupt-zattrs", damaged(2, ".zattrs"), (".zattrs", "damaged")),
     ("corrupt-zgroup", damaged(2, ".zgroup"), (".zgroup", "damaged")),
+    ("corrupt-consolidated-zmetadata", damaged(2, ".zmetadata"), (".zmetadata", "damaged")),
     ("corrupt-zarr-json-v3", damaged(3, "0/zarr.json"), ("zarr.json", "damaged")),
     ("corrupt-root-zarr-json-v3", damaged(3, "zarr.json"), ("zarr.json", "damaged")),
     ("axes-fewer-than-dimensions", with_axes(_drop_axis), ("names 2 axes", "3 dimensions", "--axes")),

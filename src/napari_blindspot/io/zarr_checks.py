@@ -1,7 +1,7 @@
 """A zarr store is read only when it is whole and consistent, as a TIFF is.
 
 * :func:`check_metadata_files`: every zarr metadata file (``.zgroup``, ``.zattrs``,
-  ``.zarray``, ``zarr.json``) of a folder is a JSON object;
+  ``.zarray``, ``zarr.json``, consolidated ``.zmetadata``) of a folder is a JSON object;
 * :func:`check_chunks`: every chunk (or shard) of an array is in the store (zarr would
   read a missing one as the fill value, a flat region in the result), unless the caller
   allows missing chunks (writers that leave out chunks holding only the fill value);
@@ -26,7 +26,7 @@ from ..engine.errors import BlindspotError, DataError
 
 log = logging.getLogger(__name__)
 
-METADATA_FILES = (".zgroup", ".zattrs", ".zarray", "zarr.json")
+METADATA_FILES = (".zgroup", ".zattrs", ".zarray", "zarr.json", ".zmetadata")
 #: The fix for a store that is damaged.
 REPAIR = "copy the store again from its source, or write it again"
 
