@@ -7,8 +7,10 @@ The temporary file is ``.<name>.<host>-<pid>-<random>.partial`` in the target's 
 same file system, so the rename is atomic); ``<host>`` (a short hash of the machine's name)
 and ``<pid>`` name the process writing it.  A run killed outright (SIGKILL, a power cut)
 cannot remove it: the next write of the same target does (:func:`clean_debris`), when the
-writer was on this machine and is gone; any other leftover is only reported.  Only when the writer returns is it flushed to disk and
-renamed over the target: a write that fails, runs out of disk space or is interrupted
+writer was on this machine and is gone; any other leftover is only reported.
+
+Only when the writer returns is the temporary file flushed to disk and renamed over the
+target: a write that fails, runs out of disk space or is interrupted
 (Ctrl-C, SIGTERM turned into an exception) leaves the previous file untouched and removes
 the temporary one.  New files get the usual permissions (``0o666`` less the umask), as
 ``open()`` would give them.

@@ -133,5 +133,5 @@ def check_ngff_axes(where: str, names: list[str], letters: str | None, shape: tu
                             f"{REPAIR}.")
 
 
-__all__ = ["CheckedArray", "checked_array", "METADATA_FILES", "array_folder", "check_chunks", "check_metadata_files",
-           "check_ngff_axes"]
+__all__ = ["CheckedArray", "METADATA_FILES", "array_folder", "check_chunks", "check_metadata_files",
+           "check_ngff_axes", "checked_array"]

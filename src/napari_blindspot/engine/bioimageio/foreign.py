@@ -4,8 +4,9 @@ Such a package (a CAREamics Noise2Void export, say) is run by ``bioimageio.core`
 weights, architecture and pre-/postprocessing, one whole frame or volume at a time.  Its
 architecture's code must be importable (a CAREamics package needs ``careamics``), unless
 it has TorchScript weights.  It runs that code only when the user trusts the package
-(:mod:`.trust`): otherwise its TorchScript or ONNX weights are used, or it is refused.  It must have one image input with space axes ``y, x`` (and
-``z``), optional batch and channel axes, and an output with the same axes.
+(:mod:`.trust`): otherwise its TorchScript or ONNX weights are used, or it is refused.
+It must have one image input with space axes ``y, x`` (and ``z``), optional batch and
+channel axes, and an output with the same axes.
 """
 
 from __future__ import annotations
