@@ -49,6 +49,8 @@ OPTION_OF = {"patch_size": "--patch-size", "patch_size_z": "--patch-size-z",
              "train_3d": "--3d", "axes": "--axes",
              "struct_mask": "--struct-mask", "struct_span": "--struct-span"}
 
+#: The most pixels the demo's sample may have (``--frames`` x ``--size``^2): about 256 MiB a copy.
+DEMO_PIXELS = 64 * 1024 * 1024
 #: The longest training ``--minutes`` asks for: a month.
 MAX_MINUTES = 31 * 24 * 60
 #: (option attribute, flag, smallest value, largest value, why) for integer options: each
@@ -86,6 +88,11 @@ def check_options(args: argparse.Namespace) -> None:
                               + (" (or leave it out)." if attr in ("threads", "workers") else "."))
         if value is not None and hi is not None and value > hi:
             raise ConfigError(f"{flag} {value} is too large ({why}): give at most {hi:,}.")
+    frames, size = getattr(args, "frames", None), getattr(args, "size", None)
+    if frames is not None and size is not None and frames * size * size > DEMO_PIXELS:
+        raise ConfigError(f"--frames {frames} --size {size} is a sample of {frames * size * size:,} "
+                          f"pixels, more than the demo's {DEMO_PIXELS:,} (it holds several float "
+                          "copies in memory): lower --frames or --size.")
     cores = available_cores()
     for attr, flag, what in (("threads", "--threads", "threads"), ("workers", "--workers",
                                                                        "worker processes")):

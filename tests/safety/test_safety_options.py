@@ -183,6 +183,8 @@ RESOURCES: list[tuple[str, Callable[[Workspace], list[str]], tuple[str, ...]]] =
     ("tile-size-absurd", denoise("--tile-size", str(10 ** 8)), ("--tile-size", "too large")),
     ("demo-size-absurd", lambda w: ["demo", "--out", w.path("demo"), "--size", "100000", *TINY],
      ("--size 100000", "too large")),
+    ("demo-sample-too-many-pixels", lambda w: ["demo", "--out", w.path("demo"), "--frames", "1000", "--size",
+                                               "4096", *TINY], ("--frames 1000 --size 4096", "lower")),
     ("demo-frames-absurd", lambda w: ["demo", "--out", w.path("demo"), "--frames", "10000000", *TINY],
      ("--frames", "too large")),
     ("config-depth-too-deep", with_config(json.dumps({"unet_depth": 30})), ("unet_depth", "at most 8")),
