@@ -169,3 +169,10 @@ def test_folder_package_with_a_link_leading_out_is_refused(ws, capsys, package_d
     rc, err = cli(capsys, *_denoise(ws, folder, "--trust-code"))
     line = one_line_error(err)
     assert rc == 2 and "outside the package" in line and "w.pt" in line
+
+
+def test_package_whose_description_is_not_yaml_is_one_clear_line(ws, capsys, package_dir, tmp_path):
+    pkg = rewrite(package_dir, tmp_path / "bad.zip", files={"rdf.yaml": b"weights: [unclosed\n"})
+    rc, err = cli(capsys, *_denoise(ws, pkg))
+    line = one_line_error(err)
+    assert rc == 2 and "not valid YAML" in line and "rdf.yaml" in line

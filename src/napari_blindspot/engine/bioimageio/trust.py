@@ -73,14 +73,17 @@ class PackageReport:
 
 
 def _load_yaml(text: str, where: str) -> Any:
+    """``text`` parsed by a safe YAML loader (PyYAML, else the ruyaml bioimageio.spec brings)."""
     try:
         import yaml
 
-        return yaml.safe_load(text)
-    except ImportError:  # bioimageio.spec brings ruyaml
+        load = yaml.safe_load
+    except ImportError:
         import ruyaml
 
-        return ruyaml.YAML(typ="safe").load(text)
+        load = ruyaml.YAML(typ="safe").load
+    try:
+        return load(text)
     except Exception as exc:  # noqa: BLE001 - YAML errors
         raise ModelFileError(f"{where!r} is not a readable bioimage.io package: its description "
                              f"is not valid YAML ({exc}).") from None
