@@ -75,3 +75,42 @@ def test_hub_config():
     assert 20 < len(config["summary"]) <= 256
     assert config["authors"] and all(u.startswith(PROJECT_URL) for u in config["project_urls"].values())
     assert (ROOT / ".napari-hub" / "DESCRIPTION.md").stat().st_size > 500
+
+
+def _requirements() -> list[str]:
+    reqs = list(PYPROJECT["dependencies"])
+    for extra in PYPROJECT["optional-dependencies"].values():
+        reqs += [r for r in extra if not r.startswith("napari-blindspot")]
+    return reqs
+
+
+def test_the_constraints_are_within_our_ranges_and_the_suite_uses_them():
+    from packaging.requirements import Requirement
+
+    pins = {}
+    for line in (ROOT / ".ci" / "constraints.txt").read_text(encoding="utf-8").splitlines():
+        m = re.match(r"^([A-Za-z0-9_.\-]+)==(\S+)$", line.strip())
+        if m:
+            pins[re.sub(r"[-_.]+", "-", m.group(1)).lower()] = m.group(2)
+    assert "torch" not in pins and "napari-blindspot" not in pins  # the command pins torch
+    checked = 0
+    for text in _requirements():
+        req = Requirement(text)
+        name = re.sub(r"[-_.]+", "-", req.name).lower()
+        if name in pins:
+            assert req.specifier.contains(pins[name], prereleases=True), (text, pins[name])
+            checked += 1
+    assert checked >= 15 and {"pydantic", "bioimageio-core", "napari", "zarr"} <= set(pins)
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    second = re.findall(r"^```bash\n(.*?)\n```", readme, re.M | re.S)[1]
+    assert "-c .ci/constraints.txt" in second and "python -m pytest" in second
+    first = re.findall(r"^```bash\n(.*?)\n```", readme, re.M | re.S)[0]
+    assert "constraints" not in first  # users get today's releases
+
+
+def test_every_upper_bound_says_why():
+    lines = (ROOT / "pyproject.toml").read_text(encoding="utf-8").splitlines()
+    bounded = [i for i, line in enumerate(lines) if re.match(r'\s*"[^"]*(<|==|~=)[^"]*",', line)]
+    assert bounded, "the pydantic bound of the bioimageio extra is expected"
+    for i in bounded:
+        assert lines[i - 1].strip().startswith("#") or "#" in lines[i], lines[i]

@@ -34,7 +34,7 @@ from .cli_info import cmd_info
 from .cli_options import (DEFAULT_METHOD, ONE_SHOT_MINUTES, add_common, add_training_options, dest,
                           method_settings)
 from .comparison import psnr, side_by_side, write_png
-from .engine import (BlindspotError, DenoisingModel, DurationWarning, Preview, TrainConfig, TrainingFinished,
+from .engine import (BlindspotError, DenoisingModel, DivergenceRecovered, DurationWarning, Preview, TrainConfig, TrainingFinished,
                      TrainingProgress, TrainingRun, TrainingStarted, method_class,
                      method_classes)
 from .engine.atomic import staged
@@ -45,7 +45,8 @@ from .io.tiff import TiffImage, read_tiff, tiff_format, write_tiff
 from .launch import launch
 from .progress_bar import ProgressBar
 from .samples import fluorescence_timelapse
-from .text import duration_warning, noise_text, still_scene_hint, training_finished, training_started
+from .text import (divergence_warning, duration_warning, noise_text, still_scene_hint,
+                   training_finished, training_started)
 
 log = logging.getLogger("napari_blindspot.cli")
 
@@ -116,7 +117,7 @@ def train_on(args: argparse.Namespace, images: list[Any], distributed: Any = Non
     if len(images) > 1 and (getattr(args, "target", None) or getattr(args, "noise_from", None)):
         raise BlindspotError("--target and --noise-from pair with one image: give one image.")
     if getattr(args, "target", None):
-        target = _read(args.target, image.axes).data
+        target = _read(args.target, image.axes, allow_missing_chunks=args.allow_missing_chunks).data
         if target.shape != image.data.shape:
             raise BlindspotError(f"--target {args.target!r} has shape {target.shape} but the image "
                                  f"has {image.data.shape}: a second acquisition of the same scene "
@@ -127,7 +128,8 @@ def train_on(args: argparse.Namespace, images: list[Any], distributed: Any = Non
             info(f"A --target was given: training {paired.display_name}.")
     reference = None
     if getattr(args, "noise_from", None):
-        reference = _read(args.noise_from, image.axes).data
+        reference = _read(args.noise_from, image.axes,
+                          allow_missing_chunks=args.allow_missing_chunks).data
         if config.noise_calibration != "pair":
             config = config.replace(noise_calibration="pair")
     elif len(images) == 1 and config.noise_calibration == "image" and \
@@ -159,6 +161,8 @@ def train_on(args: argparse.Namespace, images: list[Any], distributed: Any = Non
             bar.training(ev)
         elif isinstance(ev, DurationWarning):
             bar.note(f"Warning: {duration_warning(ev, command_line=True)}")
+        elif isinstance(ev, DivergenceRecovered):
+            bar.note(f"Warning: {divergence_warning(ev)}")
         elif isinstance(ev, TrainingFinished):
             bar.end()
             model = ev.model
@@ -296,6 +300,10 @@ def build_parser() -> argparse.ArgumentParser:
                    "(several inputs, or a name ending in /): <name>_denoised.tif/.ome.zarr there")
     p.add_argument("--model", help="a model saved by `blindspot train`, or a bioimage.io package "
                    "(.zip or folder) (else train on IMAGE first)")
+    p.add_argument("--trust-code", action="store_true",
+                   help="let a --model bioimage.io package from another tool run its own Python "
+                   "code (its architecture), which it needs unless it has TorchScript or ONNX "
+                   "weights; only for packages whose source you trust (default: refuse)")
     p.add_argument("--save-model", help="also save the model trained on IMAGE")
     able = "/".join(cls.display_name for cls in method_classes() if cls.gives_uncertainty)
     p.add_argument("--uncertainty", help=f"write the posterior standard deviation here ({able}); "

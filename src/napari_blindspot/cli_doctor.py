@@ -1,7 +1,10 @@
-"""``blindspot doctor``: what torch sees here, and whether every method trains and predicts on
-each accelerator as on the CPU (:mod:`.engine.gpu_check`).
+"""``blindspot doctor``: the software installed here (versions against napari-blindspot's
+bounds, an OME-Zarr and a bioimage.io round trip: :mod:`.engine.software_check`), what torch
+sees, and whether every method trains and predicts on each accelerator as on the CPU
+(:mod:`.engine.gpu_check`).
 
     blindspot doctor                      # every method, every device: a minute or two
+    blindspot doctor --software-only      # versions and round trips: seconds
     blindspot doctor --methods n2v2 --json doctor.json
 """
 
@@ -20,15 +23,20 @@ MARKS = {True: "PASS", False: "FAIL", None: "    "}
 
 
 def add_doctor_parser(sub: Any) -> None:
-    p = sub.add_parser("doctor", help="report torch's build and devices, and check that training "
-                       "and prediction on each GPU agree with the CPU",
-                       description="Report the torch build (CPU, CUDA, ROCm or MPS), the devices, "
-                       "bfloat16 support and triton; then train and predict every method briefly "
-                       "on the CPU and on each accelerator (same seed and data) and compare. "
-                       "Exit status 1 when a check fails.")
+    p = sub.add_parser("doctor", help="report the installed software and torch's devices, and "
+                       "check that export, OME-Zarr and training on each GPU work",
+                       description="Report the versions of the libraries napari-blindspot uses "
+                       "(napari, the Qt binding, pydantic, bioimageio.spec/core, zarr, dask, ...) "
+                       "against the versions it needs, each with the fix, and run an OME-Zarr and "
+                       "a bioimage.io export round trip; then report the torch build (CPU, CUDA, "
+                       "ROCm or MPS), the devices, bfloat16 support and triton, and train and "
+                       "predict every method briefly on the CPU and on each accelerator (same "
+                       "seed and data) and compare. Exit status 1 when a check fails.")
     p.add_argument("--methods", help=f"comma-separated, out of {','.join(method_names())} "
                    "(default all)")
     p.add_argument("--steps", type=int, default=30, help="training steps per run (default 30)")
+    p.add_argument("--software-only", action="store_true",
+                   help="only the software report and round trips (seconds), no training")
     p.add_argument("--json", help="also write the checks to this JSON file")
     p.add_argument("-v", "--verbose", action="store_true", help="log details")
     p.set_defaults(func=cmd_doctor)
@@ -40,6 +48,7 @@ def _line(check: Any) -> None:
 
 def cmd_doctor(args: argparse.Namespace) -> int:
     from .engine import gpu_check
+    from .engine.software_check import software_checks
 
     methods = [m.strip() for m in args.methods.split(",")] if args.methods else None
     unknown = sorted(set(methods or ()) - set(method_names()))
@@ -52,16 +61,23 @@ def cmd_doctor(args: argparse.Namespace) -> int:
         from .cli_checks import check_output
 
         check_output("--json", args.json, overwrite=True)  # a report: replaced without asking
-    targets = gpu_check.default_targets()
-    info("Checking: " + ", ".join(["cpu (float32, the reference)"] + [t.label for t in targets])
-         + f"; {args.steps} training steps per method and device.")
+    info("Software:")
     with contextlib.ExitStack() as stack:
-        if not args.verbose:  # the methods' warnings about the synthetic check data
+        if not args.verbose:  # bioimageio's and the methods' logs about the check data
             stack.enter_context(_quiet_logs())
-        checks = gpu_check.run_checks(methods, targets, steps=args.steps, progress=_line)
+        checks = software_checks()
+        for check in checks:
+            _line(check)
+        if args.software_only:
+            gpus = "devices not checked (--software-only)"
+        else:
+            targets = gpu_check.default_targets()
+            info("Devices: " + ", ".join(["cpu (float32, the reference)"] + [t.label for t in targets])
+                 + f"; {args.steps} training steps per method and device.")
+            checks += gpu_check.run_checks(methods, targets, steps=args.steps, progress=_line)
+            gpus = "no accelerator here: only the CPU was checked" if not targets else \
+                f"compared with the CPU: {', '.join(t.label for t in targets)}"
     passed, failed = gpu_check.summary(checks)
-    gpus = "no accelerator here: only the CPU was checked" if not targets else \
-        f"compared with the CPU: {', '.join(t.label for t in targets)}"
     if failed:
         names = "; ".join(c.name for c in checks if c.passed is False)
         print(f"{failed} of {passed + failed} checks FAILED ({names}); {gpus}.")
@@ -75,13 +91,15 @@ def cmd_doctor(args: argparse.Namespace) -> int:
 
 @contextlib.contextmanager
 def _quiet_logs():
-    logger = logging.getLogger("napari_blindspot")
-    level = logger.level
-    logger.setLevel(logging.ERROR)
+    loggers = [logging.getLogger(name) for name in ("napari_blindspot", "bioimageio")]
+    levels = [logger.level for logger in loggers]
+    for logger in loggers:
+        logger.setLevel(logging.ERROR)
     try:
         yield
     finally:
-        logger.setLevel(level)
+        for logger, level in zip(loggers, levels):
+            logger.setLevel(level)
 
 
 def _write_json(path: str, data: dict) -> None:

@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import math
 
-from .engine import (BlindspotError, ConfigError, DenoisingModel, DurationWarning, Method,
+from .engine import (BlindspotError, ConfigError, DenoisingModel, DivergenceRecovered, DurationWarning, Method,
                      TrainingFinished,
                      TrainingProgress, TrainingStarted, describe_device, method_class, select_device)
 from .engine.device import interactive_threads
 
 #: How a finished run's ``reason`` reads after "Training ...".
-REASON_WORDS = {"completed": "finished", "stopped": "stopped", "time budget": "used its time budget"}
+REASON_WORDS = {"completed": "finished", "stopped": "stopped", "time budget": "used its time budget",
+                "diverged": "kept diverging; it ended with its best weights"}
 
 
 def format_duration(seconds: float | None) -> str:
@@ -82,6 +83,15 @@ def noise_text(method: Method, parameters: dict[str, float]) -> str:
     """E.g. ``Measured noise: a = 0.5, b = 3 (variance = a · signal + b)``; empty without
     parameters."""
     return f"{method.parameters_heading}: {method.describe_parameters(parameters)}" if parameters else ""
+
+
+def divergence_warning(ev: DivergenceRecovered) -> str:
+    """A run that diverged and went back, e.g. ``Training diverged at step 374 (non-finite
+    gradients ...): it went back to the weights of step 300 and goes on at 0.5x the learning
+    rate.``"""
+    back = f"the weights of step {ev.restored_step}" if ev.restored_step else "its initial weights"
+    return (f"Training diverged at step {ev.step} ({ev.reason}): it went back to {back} and goes "
+            f"on at {ev.learning_rate_factor:g}x the learning rate (recovery {ev.recoveries}).")
 
 
 def duration_warning(ev: DurationWarning, command_line: bool) -> str:

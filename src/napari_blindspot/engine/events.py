@@ -77,6 +77,23 @@ class DurationWarning:
 
 
 @dataclass(frozen=True)
+class DivergenceRecovered:
+    """Sent when training diverged and went back to earlier weights (see :mod:`.divergence`).
+
+    ``step`` where it was noticed; ``reason`` in words (e.g. "5 steps in a row with non-finite
+    gradients"); ``restored_step`` the step whose weights it went back to (0: the initial
+    ones); ``learning_rate_factor`` the factor on the learning rate from now on (0.5, 0.25,
+    ...); ``recoveries`` how many times this run recovered.
+    """
+
+    step: int
+    reason: str
+    restored_step: int
+    learning_rate_factor: float
+    recoveries: int
+
+
+@dataclass(frozen=True)
 class NoiseCurves:
     """The noise model's curves of noise against brightness, one per data channel (intensity
     units, :class:`~.noise_curves.ChannelNoiseCurve`): sent before the first step by methods
@@ -102,7 +119,9 @@ class Preview:
 
 @dataclass(frozen=True)
 class TrainingFinished:
-    """Sent last; ``reason`` is ``"completed"``, ``"stopped"`` or ``"time budget"``."""
+    """Sent last; ``reason`` is ``"completed"``, ``"stopped"``, ``"time budget"`` or
+    ``"diverged"`` (it kept diverging after :data:`~.divergence.MAX_RECOVERIES` recoveries:
+    ``model`` holds its best validated weights)."""
 
     model: "DenoisingModel"
     step: int
@@ -148,7 +167,7 @@ class PredictedBlock:
         return out
 
 
-TrainingEvent = Any  # TrainingStarted | TrainingProgress | DurationWarning | NoiseCurves | Preview | TrainingFinished
+TrainingEvent = Any  # TrainingStarted | TrainingProgress | DurationWarning | DivergenceRecovered | NoiseCurves | Preview | TrainingFinished
 
 
 def run_to_end(gen: Generator[Any, None, Any], on_event: Callable[[Any], None] | None = None) -> Any:

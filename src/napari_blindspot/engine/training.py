@@ -28,7 +28,7 @@ from .config import TrainConfig
 from .distributed import SingleProcess
 from .device import (autocast, autocast_dtype, configure_threads, describe_device, place_network,
                      select_device)
-from .divergence import GradientGuard
+from .divergence import DivergenceGuard, gave_up_message
 from .duration import DurationWatch
 from .errors import DataError
 from .events import (NoiseCurves, Preview, TrainingFinished, TrainingProgress, TrainingStarted,
@@ -141,13 +141,14 @@ class TrainingRun:
         self.calibrations: list = list(initial.info.get("noise_calibration", [])) if initial else []
         self.prepared = False
 
-        self._guard = GradientGuard()
+        self._guard = DivergenceGuard()
         self._stop = False
         self._preview_now = False
         self._preview_request = (preview, preview_channel)
         self.preview_interval_s = preview_interval_s
         self.best_val: float | None = None
         self.best_state: dict[str, torch.Tensor] | None = None
+        self.best_step = 0
         self.step = 0
         self.history: list[dict[str, float]] = []
         self._model: DenoisingModel | None = None
@@ -202,6 +203,7 @@ class TrainingRun:
                                                             and self.amp_dtype == torch.float16))
         self._loss = self.dist.training_loss(self.method, net)  # after the optimizer froze what stays
         self.normalization, self.net = normalization, net
+        self._guard.start(net)
         self.prepared = True
 
     # ----------------------------------------------------------- control
@@ -229,6 +231,11 @@ class TrainingRun:
     def skipped_steps(self) -> int:
         """Steps skipped because their gradients were not finite (see :mod:`.divergence`)."""
         return self._guard.skipped
+
+    @property
+    def recoveries(self) -> int:
+        """How often the run diverged and went back to earlier weights (:mod:`.divergence`)."""
+        return self._guard.recoveries
 
     @property
     def model(self) -> DenoisingModel:
@@ -272,6 +279,11 @@ class TrainingRun:
                 losses.append(float(self.method.loss(self.net, chunk, gen, channels)) * chunk.shape[1])
         self.net.train()
         return self.dist.mean(sum(losses) / self.val_batch.shape[1])
+
+    def _recover(self, reason: str) -> Any:
+        """:meth:`.divergence.DivergenceGuard.recover` on this run (None: give up)."""
+        return self._guard.recover(self.net, self.optimizer, self.step, self.best_state,
+                                   self.best_step, reason)
 
     def _snapshot(self, final: bool) -> DenoisingModel:
         net = copy.deepcopy(self.net)
@@ -347,21 +359,24 @@ class TrainingRun:
                 with self._autocast():
                     loss = self._loss(batch, self.generator,
                                       None if channels is None else torch.from_numpy(channels))
-                if not torch.isfinite(loss):
-                    raise FloatingPointError(
-                        f"Training diverged at step {self.step} (loss {loss.item()}); lower the learning "
-                        "rate or check the image for extreme values.")
                 self.optimizer.zero_grad(set_to_none=True)
-                self.scaler.scale(loss).backward()
+                self.scaler.scale(loss).backward()  # a non-finite loss: non-finite gradients
                 self.dist.after_backward()
-                if self.scaler.is_enabled() or self._guard.finite(self.net, self.step):
+                stepped = self.scaler.is_enabled() or self._guard.finite(self.net, self.step)
+                if stepped:
                     self.scaler.step(self.optimizer)  # the float16 scaler skips such steps itself
                     self.scaler.update()
+                    running += float(loss.detach())
+                    running_n += 1
                 self.step += 1
-                running += float(loss.detach())
                 if self.threads is not None:
                     self.threads.step_done(time.perf_counter() - step_start)
-                running_n += 1
+                if self._guard.gradients_diverged():
+                    recovered = self._recover("non-finite gradients for several steps in a row")
+                    if recovered is None:
+                        reason = "diverged"
+                        break
+                    yield recovered
 
                 now = time.perf_counter()
                 slow = watch.step_done(self.step, now, now - start)
@@ -374,19 +389,28 @@ class TrainingRun:
                 if self.val_batch is not None and (self.step % c.validation_interval == 0 or done):
                     val_loss = self._validate()
                     validated = True
-                    if self.best_val is None or val_loss < self.best_val:
-                        self.best_val = val_loss
+                    if self._guard.validation_diverged(val_loss, self.best_val):
+                        recovered = self._recover(f"validation loss {val_loss:.3g}, best {self.best_val}")
+                        if recovered is None:
+                            reason = "diverged"
+                            break
+                        yield recovered
+                        val_loss = None
+                        validated = False
+                    elif self.best_val is None or val_loss < self.best_val:
+                        self.best_val, self.best_step = val_loss, self.step
                         self.best_state = {k: v.detach().clone() for k, v in self.net.state_dict().items()}
                 if validated or done or now - last_progress >= PROGRESS_INTERVAL_S:
                     noise = self.method.noise_parameters(self.net, self.normalization)
                     elapsed = now - start
                     progress = self._progress(elapsed)
                     eta = elapsed * (1 - progress) / progress if progress > 0 else None
-                    self.history.append({"step": self.step, "train_loss": running / running_n,
+                    train_loss = running / running_n if running_n else float("nan")
+                    self.history.append({"step": self.step, "train_loss": train_loss,
                                          "val_loss": val_loss if validated else float("nan")})
                     yield TrainingProgress(
                         step=self.step, total_steps=self.total_steps,
-                        epoch=self.step / self.steps_per_epoch, train_loss=running / running_n,
+                        epoch=self.step / self.steps_per_epoch, train_loss=train_loss,
                         val_loss=val_loss, best_val_loss=self.best_val, learning_rate=lr,
                         elapsed_s=elapsed, eta_s=eta, progress=progress,
                         noise=noise, validated=validated)
@@ -409,6 +433,8 @@ class TrainingRun:
         finally:
             if self.threads is not None:
                 self.threads.restore()  # prediction tunes anew, from all the threads allowed
+        if reason == "diverged" and self.best_state is None:
+            raise FloatingPointError(gave_up_message(self.step, self._guard.recoveries))
         self.dist.broadcast_buffers(self.net)  # every rank ends with the same model
         self._model = self._snapshot(final=True)
         log.info("training %s after %d steps (%.1f s)", reason, self.step, time.perf_counter() - start)

@@ -38,12 +38,15 @@ def image_format(path: str | os.PathLike) -> str | None:
     return None
 
 
-def open_image(path: str | os.PathLike, axes: str | None = None) -> ImageFile:
-    """Open a TIFF file or a zarr store lazily; ``axes`` overrides the file's own."""
+def open_image(path: str | os.PathLike, axes: str | None = None, *,
+               allow_missing_chunks: bool = False) -> ImageFile:
+    """Open a TIFF file or a zarr store lazily; ``axes`` overrides the file's own.
+    ``allow_missing_chunks``: read a zarr store's missing chunks as its fill value (else
+    refused, see :mod:`.zarr_checks`)."""
     path = os.fspath(path)
     fmt = image_format(path)
     if fmt == "zarr":
-        image: ImageFile = read_omezarr(path)
+        image: ImageFile = read_omezarr(path, axes, allow_missing_chunks=allow_missing_chunks)
     elif fmt == "tiff" or os.path.isfile(path):
         image = read_tiff(path)
     else:

@@ -18,11 +18,11 @@ from typing import Any
 
 from psygnal import Signal
 
-from ..engine import (DenoisingModel, DurationWarning, NoiseCurves, Preview, TrainConfig,
+from ..engine import (DenoisingModel, DivergenceRecovered, DurationWarning, NoiseCurves, Preview, TrainConfig,
                       TrainingFinished, TrainingProgress, TrainingRun, TrainingStarted, method_class,
                       method_classes)
 from ..engine.device import configure_threads, interactive_threads
-from ..text import (denoising_progress, duration_warning, finished_progress, noise_text,
+from ..text import (denoising_progress, divergence_warning, duration_warning, finished_progress, noise_text,
                     progress_line, training_finished, training_started)
 from .exporting import ResultExport
 from .gc_pause import CollectorPause
@@ -228,6 +228,8 @@ class DenoiseController(ModelFiles, ResultExport, Reporter):
             self.noise_curves.set(ev.curves, run.steps_done_before + ev.step)
         elif isinstance(ev, DurationWarning):
             self.say(duration_warning(ev, command_line=False), "warning")
+        elif isinstance(ev, DivergenceRecovered):
+            self.say(divergence_warning(ev), "warning")
         elif isinstance(ev, TrainingStarted):
             self.state.device_text = f"Device: {ev.device}"
             self.say(training_started(ev))

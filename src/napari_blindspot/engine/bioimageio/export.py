@@ -16,7 +16,7 @@ import torch
 
 from ..atomic import atomic_path
 from ..errors import BlindspotError
-from .requirements import require
+from .requirements import library_failure, require
 from .documentation import citations, describe, method_title, readme, tags, write_cover
 from .example_input import ExampleInput, crop_sample, size_rules, synthetic_sample
 from .network import BlindspotNetwork
@@ -268,14 +268,22 @@ def export_package(model: Any, output: str | Path, *, sample: Any = None,
         files["readme"].write_text(readme(cfg, model.channels, version, example.origin,
                                           model.noise_parameters(), model.info, ts_note), "utf-8")
         files["environment"].write_text(_environment(version), "utf-8")
-        descr = _description(v0_5, model, files, rules, tensors, traced is not None,
-                             _clean_name(name or f"napari-blindspot {method_title(cfg)}"),
-                             describe(cfg, model.channels, version),
-                             authors or ["napari-blindspot user"], license, git_repo)
+        try:  # our arguments are checked: what fails in here is the library's
+            descr = _description(v0_5, model, files, rules, tensors, traced is not None,
+                                 _clean_name(name or f"napari-blindspot {method_title(cfg)}"),
+                                 describe(cfg, model.channels, version),
+                                 authors or ["napari-blindspot user"], license, git_repo)
+        except Exception as exc:  # noqa: BLE001 - named as the library's failure
+            raise library_failure(exc, "describing the package") from exc
         result = ExportResult(output, ["pytorch_state_dict"] + (["torchscript"] if traced else []),
                               example.origin, ts_note)
         with atomic_path(output, suffix=".zip") as partial:  # a failed test leaves no file
-            save_bioimageio_package(descr, output_path=Path(partial))
+            try:
+                save_bioimageio_package(descr, output_path=Path(partial))
+            except OSError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - named as the library's failure
+                raise library_failure(exc, "writing the package") from exc
             if test:
                 result.test_status = _test(Path(partial))
     return result
@@ -297,7 +305,11 @@ def _check_network(model: Any, net: BlindspotNetwork, example: ExampleInput,
 def _test(package: Path) -> str:
     from bioimageio.core import test_model
 
-    summary = test_model(package)
+    try:
+        summary = test_model(package)
+    except Exception as exc:  # noqa: BLE001 - named as the library's failure
+        package.unlink(missing_ok=True)
+        raise library_failure(exc, "testing the package") from exc
     if summary.status != "passed":
         failed = [f"{d.name}: {'; '.join(e.msg for e in d.errors)}" for d in summary.details
                   if d.status == "failed"]

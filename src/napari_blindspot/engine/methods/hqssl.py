@@ -132,8 +132,12 @@ class HQSSL(Method):
     #: past a 64x64 patch) at a learning rate of 2e-3 gave 0.3-0.5 dB more on FMD frames than
     #: four 64x64 patches at 1e-3, at the same cost per step (docs/benchmarks.md).
     defaults = {"batch_size": 1, "patch_size": 128, "learning_rate": 2e-3}
-    #: On a GPU: the paper's network (48 features, 5 levels) on four 256x256 patches.
-    gpu_defaults = {"hq_features": 48, "hq_depth": 5, "patch_size": 256, "batch_size": 4}
+    #: On a GPU: the paper's network (48 features, 5 levels) on four 256x256 patches at the
+    #: paper's learning rate, 3e-4: the CPU's 2e-3 made that network diverge on a real
+    #: 512x512 confocal image at step 374 (loss ~1e21); a run that still diverges goes back
+    #: to its best weights at half the rate (:mod:`..divergence`).
+    gpu_defaults = {"hq_features": 48, "hq_depth": 5, "patch_size": 256, "batch_size": 4,
+                    "learning_rate": 3e-4}
     #: 3D on a CPU: one 16x64x64 patch (six half-space branches per step).
     cpu_3d_defaults = {"patch_size": 64, "patch_size_z": 16, "batch_size": 1}
     network_size = ("hq_features", "hq_depth")
