@@ -12,6 +12,7 @@ names and moved into place when complete; an error or a cancel removes them.
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Callable, Generator
 from typing import Any
@@ -24,6 +25,8 @@ from .engine.events import PredictedBlock, run_to_end
 from .io.image import ImageFile, Writer, open_writer
 from .io.omezarr import ZarrImage
 from .io.tiff import TiffImage
+
+log = logging.getLogger(__name__)
 
 
 class ResultWriter:
@@ -59,12 +62,19 @@ class ResultWriter:
             self.writers[key].write(tuple(slice(None) for _ in data.shape), np.asarray(data))
 
     def finish(self) -> dict[str, str]:
-        """Complete every output; returns ``{key: path}``."""
+        """Complete every output; returns ``{key: path}``.  What an integer pixel type
+        clipped is logged as a warning (the float32 output keeps those values)."""
         try:
-            return {key: w.finish() for key, w in self.writers.items()}
+            paths = {key: w.finish() for key, w in self.writers.items()}
         except BaseException:
             self.abort()
             raise
+        for key, w in self.writers.items():
+            note = w.assembler.clipped.note()
+            if note:
+                log.warning("%s: %s in the %s file; --dtype float32 keeps them.", paths[key], note,
+                            w.assembler.dtype.name)
+        return paths
 
     def abort(self) -> None:
         for w in self.writers.values():

@@ -19,11 +19,48 @@ import numpy as np
 Emit = Callable[[tuple[int, ...], tuple[slice, ...], np.ndarray], None]
 
 
-def cast_to(data: np.ndarray, dtype: Any) -> np.ndarray:
-    """``data`` as ``dtype``: integer types are rounded and clipped to their range."""
+class Clipped:
+    """What casting to an integer ``dtype`` clipped, added up over the pieces of a file."""
+
+    def __init__(self, dtype: Any) -> None:
+        self.dtype = np.dtype(dtype)
+        self.total = self.above = self.below = 0
+        self.high, self.low = -np.inf, np.inf
+
+    def add(self, data: np.ndarray) -> None:
+        """Count the values of ``data`` (before casting) outside the integer type's range."""
+        info = np.iinfo(self.dtype)
+        self.total += data.size
+        above, below = data > info.max + 0.5, data < info.min - 0.5
+        if above.any():
+            self.above += int(above.sum())
+            self.high = max(self.high, float(data.max()))
+        if below.any():
+            self.below += int(below.sum())
+            self.low = min(self.low, float(data.min()))
+
+    def note(self) -> str:
+        """E.g. ``312 pixels (0.1%) above 255 (up to 279.4) were clipped to 255``; empty when
+        nothing was clipped."""
+        info = np.iinfo(self.dtype) if self.dtype.kind in "ui" else None
+        parts = []
+        if info is not None and self.above:
+            parts.append(f"{self.above:,} pixels ({100 * self.above / self.total:.2g}%) above "
+                         f"{info.max} (up to {self.high:.5g}) were clipped to {info.max}")
+        if info is not None and self.below:
+            parts.append(f"{self.below:,} pixels ({100 * self.below / self.total:.2g}%) below "
+                         f"{info.min} (down to {self.low:.5g}) were clipped to {info.min}")
+        return " and ".join(parts)
+
+
+def cast_to(data: np.ndarray, dtype: Any, clipped: Clipped | None = None) -> np.ndarray:
+    """``data`` as ``dtype``: integer types are rounded and clipped to their range (counted
+    in ``clipped`` when given)."""
     dtype = np.dtype(dtype)
     if dtype.kind in "ui":
         info = np.iinfo(dtype)
+        if clipped is not None:
+            clipped.add(data)
         return np.clip(np.round(data), info.min, info.max).astype(dtype)
     return np.asarray(data, dtype=dtype)
 
@@ -56,6 +93,8 @@ class ChunkAssembler:
         self.chunks = tuple(int(c) for c in chunks)
         self.dtype = np.dtype(dtype)
         self.emit = emit
+        #: What casting to ``dtype`` clipped so far.
+        self.clipped = Clipped(self.dtype)
         self._open: dict[tuple[int, ...], list[Any]] = {}  # position -> [buffer, filled]
         self.emitted = 0
 
@@ -87,7 +126,7 @@ class ChunkAssembler:
             if entry[1] >= entry[0].size:
                 del self._open[pos]
                 self.emitted += 1
-                self.emit(pos, region, cast_to(entry[0], self.dtype))
+                self.emit(pos, region, cast_to(entry[0], self.dtype, self.clipped))
 
     def open_chunks(self) -> int:
         return len(self._open)
@@ -98,4 +137,4 @@ class ChunkAssembler:
             raise RuntimeError(f"{len(self._open)} chunk(s) of the output were not completely written")
 
 
-__all__ = ["ChunkAssembler", "cast_to"]
+__all__ = ["ChunkAssembler", "Clipped", "cast_to"]
