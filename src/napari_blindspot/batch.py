@@ -74,7 +74,8 @@ def stem(path: str) -> str:
 
 def output_format(path: str, fmt: str | None) -> str:
     """``fmt``, else the format of ``path`` (an input), TIFF for anything else."""
-    return fmt or image_format(path) or "tiff"
+    own = image_format(path)
+    return fmt or (own if own in FORMATS else "tiff")  # vendor files are read, not written
 
 
 @dataclass

@@ -1,5 +1,5 @@
-"""One entry point for image files, lazy, whatever the format: TIFF or OME-Zarr in, and a
-streaming writer for either out.
+"""One entry point for image files, lazy, whatever the format: TIFF, OME-Zarr or a vendor file
+(CZI, ND2, LIF through bioio, :mod:`.vendor`) in, and a streaming writer for TIFF or OME-Zarr out.
 
 ``open_image(path)`` returns the image (never loaded whole: a memmap or a zarr array) with
 its axes, where they came from, and its pixel sizes.  ``open_writer(path, ...)`` returns a
@@ -19,36 +19,41 @@ from ..engine.errors import DataError
 from .omezarr import OmeZarrWriter, ZarrImage, is_zarr_path, read_omezarr
 from .tiff import TiffImage, read_tiff
 from .tiff_stream import TiffPageWriter
+from .vendor import VENDOR_SUFFIXES, VendorImage, read_vendor
 
-ImageFile = Union[TiffImage, ZarrImage]
+ImageFile = Union[TiffImage, ZarrImage, VendorImage]
 Writer = Union[OmeZarrWriter, TiffPageWriter]
 
 TIFF_SUFFIXES = (".tif", ".tiff")
-#: What `blindspot denoise` reads: TIFF files and zarr stores.
-IMAGE_SUFFIXES = TIFF_SUFFIXES + (".zarr",)
+#: What `blindspot denoise` reads: TIFF files, zarr stores and vendor files (with bioio).
+IMAGE_SUFFIXES = TIFF_SUFFIXES + (".zarr",) + VENDOR_SUFFIXES
 
 
 def image_format(path: str | os.PathLike) -> str | None:
-    """``"zarr"``, ``"tiff"`` or None (not an image path we read or write)."""
+    """``"zarr"``, ``"tiff"``, ``"vendor"`` (read only) or None (not an image path we read)."""
     path = os.fspath(path).rstrip("/\\")
     if is_zarr_path(path):
         return "zarr"
     if path.lower().endswith(TIFF_SUFFIXES):
         return "tiff"
+    if path.lower().endswith(VENDOR_SUFFIXES):
+        return "vendor"
     return None
 
 
 def open_image(path: str | os.PathLike, axes: str | None = None) -> ImageFile:
-    """Open a TIFF file or a zarr store lazily; ``axes`` overrides the file's own."""
+    """Open a TIFF file, a zarr store or a vendor file lazily; ``axes`` overrides the file's own."""
     path = os.fspath(path)
     fmt = image_format(path)
     if fmt == "zarr":
         image: ImageFile = read_omezarr(path)
+    elif fmt == "vendor":
+        image = read_vendor(path)
     elif fmt == "tiff" or os.path.isfile(path):
         image = read_tiff(path)
     else:
-        raise DataError(f"{path!r} is neither a TIFF file nor a zarr store: give a .tif/.tiff file "
-                        "or an OME-Zarr (.zarr) image.")
+        raise DataError(f"{path!r} is neither a TIFF file nor a zarr store: give a .tif/.tiff file, "
+                        "an OME-Zarr (.zarr) image or a .czi/.nd2/.lif file.")
     if axes:
         image.axes = axes.upper()
         image.axes_source = "given"
@@ -66,5 +71,5 @@ def open_writer(path: str | os.PathLike, axes: str, shape: tuple[int, ...], *,
     return TiffPageWriter(path, axes, shape, dtype=dtype, pixel_size=pixel_size, unit=unit)
 
 
-__all__ = ["IMAGE_SUFFIXES", "ImageFile", "TIFF_SUFFIXES", "Writer", "image_format", "open_image",
+__all__ = ["IMAGE_SUFFIXES", "ImageFile", "TIFF_SUFFIXES", "VENDOR_SUFFIXES", "Writer", "image_format", "open_image",
            "open_writer"]
