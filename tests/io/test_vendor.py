@@ -99,4 +99,5 @@ def test_unreadable_vendor_file_is_one_clear_error(tmp_path):
     bad.write_bytes(b"not a czi file at all")
     with pytest.raises(Exception) as info:
         open_image(bad)
-    assert "broken.czi" in str(info.value) and "\n" not in str(info.value)
+    assert str(info.value).startswith("Cannot read 'broken.czi' as a .czi file (")
+    assert "re-export" in str(info.value) and "\n" not in str(info.value)

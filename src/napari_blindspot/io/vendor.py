@@ -15,6 +15,7 @@ naming the install command.
 
 from __future__ import annotations
 
+import importlib.util
 import logging
 import math
 import os
@@ -70,13 +71,15 @@ def _bioimage(path: str) -> Any:
     try:
         return BioImage(path)
     except Exception as exc:  # noqa: BLE001 - bioio raises many types
-        text = f"{type(exc).__name__}: {exc}".splitlines()[0]
-        if "Unsupported" in type(exc).__name__ or "not supported" in text.lower() \
-                or "no reader" in text.lower():
+        text = f"{type(exc).__name__}: {exc}".splitlines()[0][:200]
+        if "Unsupported" in type(exc).__name__:  # no installed reader took it
+            text = f"{package} does not recognise it"
+        if package in VENDOR_READERS.values() and importlib.util.find_spec(package.replace("-", "_")) is None:
             raise DataError(f"Reading {os.path.basename(path)!r} needs the bioio reader {package}: "
                             f"{INSTALL}") from exc
-        raise DataError(f"Cannot read {path!r} with bioio ({text}): is it a complete "
-                        f"{os.path.splitext(path)[1]} file?") from exc
+        raise DataError(f"Cannot read {os.path.basename(path)!r} as a {os.path.splitext(path)[1]} "
+                        f"file ({text}): copy it again from the original, or re-export it "
+                        "from the acquisition software.") from exc
 
 
 def _size(value: Any) -> float | None:
