@@ -42,6 +42,7 @@ class TrainConfig:
     train_3d: bool = False
     #: "independent", "joint", or "auto": chosen from the data when training starts
     #: (:mod:`.channel_choice`); a trained model's configuration holds the mode it trained with
+    #: (a model built by hand from an "auto" configuration counts as independent)
     channels: str = "auto"
 
     patch_size: int = 64
