@@ -74,9 +74,10 @@ def add_training_options(p: argparse.ArgumentParser) -> None:
     for setting in method_settings():
         add_method_setting(g, setting)
     g.add_argument("--channels", choices=("auto", "independent", "joint"),
-                   help="auto (default): chosen from the data (joint where every pair of channels "
-                   "shows the same structure, measured as signal correlation; said when training "
-                   "starts); independent: one network for every channel, each channel a sample; "
+                   help="auto (default): measured from the data (each channel's noise, the signal "
+                   "correlation between channels; said when training starts), then independent, "
+                   "which measured better than joint for different and for same structures; "
+                   "independent: one network for every channel, each channel a sample; "
                    "joint: channels are denoised together and may inform each other")
     g.add_argument("--validation-fraction", type=float,
                    help="share of the data held out to pick the best model (default 0.1)")

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from napari_blindspot.engine import CanonicalView, TrainConfig, TrainingRun
-from napari_blindspot.engine.channel_choice import JOINT_CORRELATION, choose_channels
+from napari_blindspot.engine.channel_choice import SAME_STRUCTURE, choose_channels
 from napari_blindspot.engine.events import TrainingStarted, run_to_end
 from napari_blindspot.engine.patches import PatchSampler, Region
 from napari_blindspot.engine.normalization import compute_normalization
@@ -25,17 +25,20 @@ def test_different_structures_train_independent_with_per_channel_noise():
     sample = three_channel_cell(96, seed=2)
     choice = choose_channels(CanonicalView(sample.noisy, "CYX"))
     assert choice.mode == "independent"
-    assert choice.least_correlation < JOINT_CORRELATION
+    assert choice.least_correlation < SAME_STRUCTURE
     for c in range(3):  # the noise of every channel, measured on its own (within 15 %)
         assert choice.noise_sigma[c] == pytest.approx(_true_sigma(sample, c), rel=0.15)
     assert choice.noise_sigma[0] < choice.noise_sigma[1] < choice.noise_sigma[2]
     assert "different structures" in choice.message() and "independent" in choice.message()
 
 
-def test_same_structure_in_every_channel_trains_joint():
+def test_same_structure_in_every_channel_is_recognised_and_still_trains_independent():
+    # measured (docs/channels.md): joint channels lost 3-5 dB here too; the blind spot hides
+    # the pixel in every channel, so a joint network cannot use the other channels' value there
     sample = three_channel_cell(96, seed=2, correlated=True)
     choice = choose_channels(CanonicalView(sample.noisy, "CYX"))
-    assert choice.mode == "joint" and choice.least_correlation > 0.9
+    assert choice.least_correlation > 0.9 and choice.mode == "independent"
+    assert "same structure" in choice.message()
     # the noise differs per channel, and the signal correlation is measured through it
     assert choice.noise_sigma[2] > 2 * choice.noise_sigma[0]
 
