@@ -3,13 +3,15 @@
 ``expand_inputs`` turns what the user typed (files, folders, glob patterns) into image
 paths, and says which entries matched nothing.  ``plan_outputs`` names every output before
 any work: one input may write to a file; several write ``<name>_denoised.<ext>`` (and
-``<name>_uncertainty.<ext>``) into a folder; no output may be an input or be written twice.
+``<name>_uncertainty.<ext>``) into a folder; no output may be, be inside or contain an input,
+or be written twice.
 ``denoise_files`` streams every file into its outputs (:mod:`.streaming`) and goes on past a
 file that fails, reporting it in the :class:`BatchSummary`.
 """
 
 from __future__ import annotations
 
+import functools
 import glob
 import os
 import time
@@ -20,7 +22,8 @@ from typing import Any
 import numpy as np
 
 from .engine import BlindspotError, DataError
-from .io.image import IMAGE_SUFFIXES, image_format, open_image
+from .engine.path_rules import check_apart
+from .io.image import IMAGE_SUFFIXES, image_format, input_format, open_image
 from .io.omezarr import is_zarr_path
 from .io.tiff import tiff_format
 from .streaming import predict_to_file_iter
@@ -30,7 +33,7 @@ FORMATS = {"tiff": ".tif", "zarr": ".ome.zarr"}
 
 
 def _is_image(path: str) -> bool:
-    return image_format(path) is not None and (os.path.isfile(path) or is_zarr_path(path))
+    return input_format(path) is not None and (os.path.isfile(path) or is_zarr_path(path))
 
 
 def expand_inputs(entries: Sequence[str]) -> tuple[list[str], list[str]]:
@@ -74,8 +77,7 @@ def stem(path: str) -> str:
 
 def output_format(path: str, fmt: str | None) -> str:
     """``fmt``, else the format of ``path`` (an input), TIFF for anything else."""
-    own = image_format(path)
-    return fmt or (own if own in FORMATS else "tiff")  # vendor files are read, not written
+    return fmt or image_format(path) or "tiff"
 
 
 @dataclass
@@ -105,18 +107,16 @@ def plan_outputs(inputs: Sequence[str], output: str, *, uncertainty: str | None 
             if uncertainty:
                 outs["uncertainty"] = os.path.join(uncertainty, f"{stem(path)}_uncertainty{ext}")
         jobs.append(FileJob(path, outs))
-    inputs_abs = {os.path.realpath(p) for p in inputs}
     seen: dict[str, str] = {}
     for job in jobs:
         for out in job.outputs.values():
             real = os.path.realpath(out)
-            if real in inputs_abs:
-                raise BlindspotError(f"The output {out!r} is an input: choose another output path "
-                                     "(inputs are never overwritten).")
             if real in seen:
                 raise BlindspotError(f"{seen[real]!r} and {job.input!r} would both write {out!r}: "
                                      "rename one of them, or denoise them into different folders.")
             seen[real] = job.input
+    check_apart([("-o" if key == "denoised" else "--uncertainty", out)
+                 for job in jobs for key, out in job.outputs.items()], [("IMAGE", p) for p in inputs])
     return jobs
 
 
@@ -189,13 +189,18 @@ BatchEvent = Any  # FileStarted | PredictionProgress | FileDone | FileFailed
 
 def denoise_files(model: Any, jobs: Sequence[FileJob], *, axes: str | None = None,
                   dtype: str = "float32", zarr_format: int = 2, tile_size: int | None = None,
-                  tta: bool = False, open_fn: Callable[[str, str | None], Any] = open_image,
-                  keep_going: bool = True) -> Generator[BatchEvent, None, BatchSummary]:
+                  tta: bool = False, open_fn: Callable[[str, str | None], Any] | None = None,
+                  keep_going: bool = True, allow_missing_chunks: bool = False,
+                  ) -> Generator[BatchEvent, None, BatchSummary]:
     """Denoise every job's input into its outputs, one file after another; yields
     :class:`FileStarted`, :class:`~.engine.PredictionProgress`, :class:`FileDone` or
     :class:`FileFailed` (a file that fails is reported and skipped; with ``keep_going=False``
     its error is raised instead); returns the summary.  ``dtype``: ``"float32"`` or ``"input"``
-    (the input's pixel type; TIFF outputs refuse the types TIFF cannot hold)."""
+    (the input's pixel type; TIFF outputs refuse the types TIFF cannot hold).
+    ``allow_missing_chunks``: read a zarr input's missing chunks as its fill value (else the
+    file is refused)."""
+    if open_fn is None:
+        open_fn = functools.partial(open_image, allow_missing_chunks=allow_missing_chunks)
     summary = BatchSummary()
     start = time.perf_counter()
     for i, job in enumerate(jobs):

@@ -114,7 +114,7 @@ def train_on(args: argparse.Namespace, images: list[Any], distributed: Any = Non
     if len(images) > 1 and (getattr(args, "target", None) or getattr(args, "noise_from", None)):
         raise BlindspotError("--target and --noise-from pair with one image: give one image.")
     if getattr(args, "target", None):
-        target = _read(args.target, image.axes).data
+        target = _read(args.target, image.axes, allow_missing_chunks=args.allow_missing_chunks).data
         if target.shape != image.data.shape:
             raise BlindspotError(f"--target {args.target!r} has shape {target.shape} but the image "
                                  f"has {image.data.shape}: a second acquisition of the same scene "
@@ -125,7 +125,8 @@ def train_on(args: argparse.Namespace, images: list[Any], distributed: Any = Non
             info(f"A --target was given: training {paired.display_name}.")
     reference = None
     if getattr(args, "noise_from", None):
-        reference = _read(args.noise_from, image.axes).data
+        reference = _read(args.noise_from, image.axes,
+                          allow_missing_chunks=args.allow_missing_chunks).data
         if config.noise_calibration != "pair":
             config = config.replace(noise_calibration="pair")
     try:
@@ -291,6 +292,10 @@ def build_parser() -> argparse.ArgumentParser:
                    "(several inputs, or a name ending in /): <name>_denoised.tif/.ome.zarr there")
     p.add_argument("--model", help="a model saved by `blindspot train`, or a bioimage.io package "
                    "(.zip or folder) (else train on IMAGE first)")
+    p.add_argument("--trust-code", action="store_true",
+                   help="let a --model bioimage.io package from another tool run its own Python "
+                   "code (its architecture), which it needs unless it has TorchScript or ONNX "
+                   "weights; only for packages whose source you trust (default: refuse)")
     p.add_argument("--save-model", help="also save the model trained on IMAGE")
     able = "/".join(cls.display_name for cls in method_classes() if cls.gives_uncertainty)
     p.add_argument("--uncertainty", help=f"write the posterior standard deviation here ({able}); "

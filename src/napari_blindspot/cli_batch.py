@@ -29,19 +29,21 @@ from .batch import (BatchSummary, FileDone, FileFailed, FileJob, FileStarted, de
 from .cli_common import info, read_input
 from .cli_info import model_label as label
 from .engine import BlindspotError, ConfigError, PredictionProgress, load_model, method_classes
-from .engine.atomic import same_file
+from .engine.path_rules import check_apart
+from .io.ownership import check_replaceable
 from .io.image import image_format
 from .io.omezarr import is_zarr_path
 from .text import format_duration
 
 
-def _open_all(entries: list[str], axes: str | None) -> tuple[list[Any], list[str]]:
+def _open_all(entries: list[str], axes: str | None, allow_missing_chunks: bool = False
+              ) -> tuple[list[Any], list[str]]:
     """The readable images among ``entries`` and what was wrong with the others."""
     paths, problems = expand_inputs(entries)
     images = []
     for path in paths:
         try:
-            images.append(read_input(path, axes))
+            images.append(read_input(path, axes, allow_missing_chunks=allow_missing_chunks))
         except (BlindspotError, OSError, ValueError) as exc:
             problems.append(f"{path}: {exc}")
     return images, problems
@@ -71,14 +73,11 @@ def cmd_train(args: argparse.Namespace, hooks: Hooks) -> int:
     if len(args.images) == 1:
         checks.check_target(args.images[0], args.target)
         checks.check_target(args.images[0], args.noise_from, "--noise-from")
-    images, problems = _open_all(args.images, args.axes)
+    images, problems = _open_all(args.images, args.axes, args.allow_missing_chunks)
     if not images:
         raise BlindspotError("No image to train on: " + "; ".join(problems))
     _report_problems(problems, f"training on the other {len(images)}")
-    for image_path in expand_inputs(args.images)[0]:
-        if same_file(image_path, args.output):
-            raise ConfigError(f"-o {args.output!r} is the input image ({image_path!r}): writing it "
-                              "would destroy it; choose another output name.")
+    check_apart([("-o", args.output)], [("IMAGE", p) for p in expand_inputs(args.images)[0]])
     model = hooks.train(args, images)
     model.save(args.output)
     info(f"Saved model to {args.output}.")
@@ -88,26 +87,27 @@ def cmd_train(args: argparse.Namespace, hooks: Hooks) -> int:
 def check_jobs(jobs: list[FileJob], args: argparse.Namespace) -> None:
     """Before any work: no output is an input or another option's file, each can be written
     (folder exists or will be made, exists only with --overwrite), the disk has room."""
-    others = [p for p in (args.model, args.config, args.target, args.noise_from, args.save_model) if p]
-    for job in jobs:
-        for key, out in job.outputs.items():
-            flag = "-o" if key == "denoised" else "--uncertainty"
-            for other in others + [j.input for j in jobs]:
-                if same_file(out, other):
-                    raise ConfigError(f"{flag} {out!r} is {other!r}, an input: writing it would destroy "
-                                      "it; choose another output name.")
-            if image_format(out) == "zarr" or len(jobs) > 1:
-                if os.path.lexists(out) and not args.overwrite:
-                    raise ConfigError(f"{flag} {out!r} already exists: choose another name, or add "
-                                      "--overwrite to replace it.")
-            else:
-                checks.check_output(flag, out, args.overwrite)
+    inputs = [("--model", args.model), ("--config", args.config), ("--target", args.target),
+              ("--noise-from", args.noise_from)] + [("IMAGE", j.input) for j in jobs]
+    outputs = [("-o" if key == "denoised" else "--uncertainty", out)
+               for job in jobs for key, out in job.outputs.items()]
+    check_apart(outputs + [("--save-model", args.save_model)], inputs)
+    for flag, out in outputs:
+        if image_format(out) == "zarr" or len(jobs) > 1:
+            if os.path.lexists(out) and not args.overwrite:
+                raise ConfigError(f"{flag} {out!r} already exists: choose another name, or add "
+                                  "--overwrite to replace it.")
+            if os.path.lexists(out) and (image_format(out) == "zarr" or os.path.isdir(out)):
+                check_replaceable(flag, out)
+        else:
+            checks.check_output(flag, out, args.overwrite)
     if args.save_model:
         checks.check_output("--save-model", args.save_model, args.overwrite)
     sizes = []
     for job in jobs:
         try:
-            shape = read_input(job.input, args.axes, quiet=True).data.shape
+            shape = read_input(job.input, args.axes, quiet=True,
+                               allow_missing_chunks=args.allow_missing_chunks).data.shape
         except (BlindspotError, OSError, ValueError):
             continue  # reported when its turn comes
         sizes += [(out, 4.0 * float(np.prod(shape))) for out in job.outputs.values()]
@@ -142,10 +142,12 @@ def _check_single(args: argparse.Namespace) -> None:
     tiff_outputs = [(f, p) for f, p in outputs if p and image_format(p) != "zarr"]
     inputs = image_input + [("--target", args.target), ("--model", args.model),
                             ("--config", args.config), ("--noise-from", args.noise_from)]
+    check_apart(outputs, inputs + [("IMAGE", entry)])  # zarr outputs and inputs too
     checks.check_paths(inputs, tiff_outputs, args.overwrite)
     checks.check_target(entry, args.target)
     checks.check_target(entry, args.noise_from, "--noise-from")
-    image = read_input(entry, args.axes, quiet=True)
+    image = read_input(entry, args.axes, quiet=True,
+                       allow_missing_chunks=args.allow_missing_chunks)
     if image_format(args.output) != "zarr":
         checks.output_dtype(args.dtype, image.data.dtype)
 
@@ -169,10 +171,10 @@ def cmd_denoise(args: argparse.Namespace, hooks: Hooks) -> int:
     prepare_folders(jobs)
     check_jobs(jobs, args)
     if args.model:
-        model = load_model(args.model, device=args.device or "auto")
+        model = load_model(args.model, device=args.device or "auto", trust_code=args.trust_code)
         info(f"Loaded {args.model}: {label(model)}.")
     else:
-        images, problems = _open_all(paths, args.axes)
+        images, problems = _open_all(paths, args.axes, args.allow_missing_chunks)
         if not images:
             raise BlindspotError("No image to train on: " + "; ".join(problems))
         if args.minutes is None and args.steps is None and args.epochs is None and not args.config:
@@ -193,7 +195,8 @@ def cmd_denoise(args: argparse.Namespace, hooks: Hooks) -> int:
             job.outputs.pop("uncertainty", None)
     args.doing = "denoising"
     options = dict(axes=args.axes, dtype=args.dtype, zarr_format=args.zarr_format,
-                   tile_size=args.tile_size, tta=args.tta, keep_going=not single)
+                   tile_size=args.tile_size, tta=args.tta, keep_going=not single,
+                   allow_missing_chunks=args.allow_missing_chunks)
     if args.workers or args.scheduler:
         from .cluster import denoise_distributed_iter
 

@@ -4,9 +4,10 @@ an hour of training, and nothing the user has is ever replaced by mistake.
 * option values that no setting can use (``--minutes inf``, ``--tile-size 0``, ``--seed -1``);
 * input files: they exist, are files, can be read; the ``--config`` file is JSON with known
   settings;
-* output files: none is one of the inputs (also through a symbolic or hard link), no two
-  are the same file, their folders exist and can be written to, and an existing file is
-  replaced only with ``--overwrite``;
+* output files: none is, is inside or contains one of the inputs (also through a symbolic or
+  hard link), no two are the same file or nested, their folders exist and can be written
+  to, an existing file is replaced only with ``--overwrite``, and an existing folder only
+  when it is an earlier result of ours (:mod:`.io.ownership`);
 * once the image is read: the output pixel type can be written, the outputs fit on the disk.
 
 Every check raises :class:`~.engine.errors.BlindspotError` with one line that names the
@@ -31,6 +32,10 @@ from .engine import BlindspotError, ConfigError, DataError, TrainConfig
 from .engine.atomic import resolve_target, same_file, temporary_name
 from .engine.errors import OutputError
 from .engine.memory import format_bytes
+from .engine.config import MAXIMA, MAXIMA_WHY
+from .engine.path_rules import check_apart
+from .engine.device import available_cores
+from .cli_common import info
 from .io.tiff import IMAGEJ_DTYPES, OME_DTYPES, check_readable, tiff_format
 
 #: The command-line option of each TrainConfig setting, for messages.
@@ -44,11 +49,23 @@ OPTION_OF = {"patch_size": "--patch-size", "patch_size_z": "--patch-size-z",
              "train_3d": "--3d", "axes": "--axes",
              "struct_mask": "--struct-mask", "struct_span": "--struct-span"}
 
-#: (option attribute, flag, smallest value) for integer options.
-_INTEGERS = (("steps", "--steps", 1), ("epochs", "--epochs", 1), ("batch_size", "--batch-size", 1),
-             ("patch_size", "--patch-size", 8), ("patch_size_z", "--patch-size-z", 4),
-             ("features", "--features", 4), ("depth", "--depth", 1), ("threads", "--threads", 1),
-             ("tile_size", "--tile-size", 16), ("frames", "--frames", 1), ("size", "--size", 32))
+#: The most pixels the demo's sample may have (``--frames`` x ``--size``^2): about 256 MiB a copy.
+DEMO_PIXELS = 64 * 1024 * 1024
+#: The longest training ``--minutes`` asks for: a month.
+MAX_MINUTES = 31 * 24 * 60
+#: (option attribute, flag, smallest value, largest value, why) for integer options: each
+#: sizes a resource (time, memory, threads, processes), so each has bounds.
+_INTEGERS = (("steps", "--steps", 1, MAXIMA["steps"], MAXIMA_WHY["steps"]),
+             ("epochs", "--epochs", 1, MAXIMA["epochs"], MAXIMA_WHY["epochs"]),
+             ("batch_size", "--batch-size", 1, 1 << 16, "far beyond any memory"),
+             ("patch_size", "--patch-size", 8, 8192, "far beyond any memory"),
+             ("patch_size_z", "--patch-size-z", 4, 2048, "far beyond any memory"),
+             ("features", "--features", 4, MAXIMA["unet_features"], MAXIMA_WHY["unet_features"]),
+             ("depth", "--depth", 1, MAXIMA["unet_depth"], MAXIMA_WHY["unet_depth"]),
+             ("threads", "--threads", 1, None, ""), ("workers", "--workers", 1, None, ""),
+             ("tile_size", "--tile-size", 16, 1 << 16, "larger tiles than any image"),
+             ("frames", "--frames", 1, 1000, "the sample would not fit in memory"),
+             ("size", "--size", 32, 4096, "the sample would not fit in memory"))
 
 
 def with_option(exc: ConfigError) -> ConfigError:
@@ -64,10 +81,26 @@ def with_option(exc: ConfigError) -> ConfigError:
 # ------------------------------------------------------------------ options
 def check_options(args: argparse.Namespace) -> None:
     """Refuse option values no setting can use, naming the option."""
-    for attr, flag, lo in _INTEGERS:
+    for attr, flag, lo, hi, why in _INTEGERS:
         value = getattr(args, attr, None)
         if value is not None and value < lo:
-            raise ConfigError(f"{flag} {value} is too small: give an integer of at least {lo}.")
+            raise ConfigError(f"{flag} {value} is too small: give an integer of at least {lo}"
+                              + (" (or leave it out)." if attr in ("threads", "workers") else "."))
+        if value is not None and hi is not None and value > hi:
+            raise ConfigError(f"{flag} {value} is too large ({why}): give at most {hi:,}.")
+    frames, size = getattr(args, "frames", None), getattr(args, "size", None)
+    if frames is not None and size is not None and frames * size * size > DEMO_PIXELS:
+        raise ConfigError(f"--frames {frames} --size {size} is a sample of {frames * size * size:,} "
+                          f"pixels, more than the demo's {DEMO_PIXELS:,} (it holds several float "
+                          "copies in memory): lower --frames or --size.")
+    cores = available_cores()
+    for attr, flag, what in (("threads", "--threads", "threads"), ("workers", "--workers",
+                                                                       "worker processes")):
+        value = getattr(args, attr, None)
+        if value is not None and value > cores:
+            info(f"{flag} {value}: this machine lets the run use {cores} core"
+                 f"{'s' if cores != 1 else ''}; using {cores} {what}.")
+            setattr(args, attr, cores)
     patch = getattr(args, "patch_size", None)
     if patch is not None and patch % 4:
         raise ConfigError(f"--patch-size {patch} is not a multiple of 4: try {patch // 4 * 4 or 8} "
@@ -76,6 +109,9 @@ def check_options(args: argparse.Namespace) -> None:
     if minutes is not None and not (math.isfinite(minutes) and minutes > 0):
         raise ConfigError(f"--minutes {minutes} is not a training time: give a positive, finite "
                           "number of minutes (e.g. --minutes 10).")
+    if minutes is not None and minutes > MAX_MINUTES:
+        raise ConfigError(f"--minutes {minutes:g} is too large (years of training): give at most "
+                          f"{MAX_MINUTES:,} (a month).")
     for attr, flag, lo, hi, closed in (("lr", "--lr", 0.0, 1.0, False),
                                        ("mask_fraction", "--mask-fraction", 0.0, 0.25, True),
                                        ("validation_fraction", "--validation-fraction", 0.0, 0.5, False)):
@@ -190,16 +226,8 @@ def check_paths(inputs: list[tuple[str, str]], outputs: list[tuple[str, str]],
     outputs = [(f, p) for f, p in outputs if p]
     for flag, path in inputs:
         check_input(flag, path)
-    for i, (flag, path) in enumerate(outputs):
-        for in_flag, in_path in inputs:
-            if same_file(path, in_path):
-                what = "the input image" if in_flag == "IMAGE" else f"the {in_flag} file"
-                raise ConfigError(f"{flag} {path!r} is {what} ({in_path!r}): writing it would "
-                                  "destroy it; choose another output name.")
-        for other_flag, other in outputs[:i]:
-            if same_file(path, other):
-                raise ConfigError(f"{flag} and {other_flag} are the same file ({path!r}): one would "
-                                  "overwrite the other; give them different names.")
+    check_apart(outputs, inputs)
+    for flag, path in outputs:
         check_output(flag, path, overwrite)
 
 

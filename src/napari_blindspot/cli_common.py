@@ -14,11 +14,12 @@ def info(message: str) -> None:
     sys.stderr.flush()
 
 
-def read_input(path: str, axes: str | None, quiet: bool = False) -> ImageFile:
+def read_input(path: str, axes: str | None, quiet: bool = False, *,
+               allow_missing_chunks: bool = False) -> ImageFile:
     """Open an input image lazily (a TIFF file or a zarr store), saying which axes it has and
     where they came from (``axes`` overrides).  Missing, unreadable, empty and damaged files
     are refused (:func:`~.io.tiff.read_tiff`, :func:`~.io.omezarr.read_omezarr`)."""
-    image = open_image(path)
+    image = open_image(path, axes, allow_missing_chunks=allow_missing_chunks)
     if quiet:
         if axes:
             image.axes, image.axes_source = axes.upper(), "given"

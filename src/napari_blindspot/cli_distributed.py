@@ -46,7 +46,8 @@ def train_distributed(args: argparse.Namespace, check: Callable[[argparse.Namesp
             quiet = (contextlib.nullcontext() if group.is_main
                      else contextlib.redirect_stderr(io.StringIO()))
             with quiet:
-                image = read_input(args.image, args.axes)
+                image = read_input(args.image, args.axes,
+                                   allow_missing_chunks=args.allow_missing_chunks)
                 info(f"Distributed training: {group.describe()}; each step trains on "
                      f"{group.world_size} batches, one per process.")
                 model = train(args, image, distributed=group)

@@ -23,10 +23,11 @@ def cmd_export(args: argparse.Namespace) -> int:
     require("bioimageio.spec", *(() if args.no_test else ("bioimageio.core",)))
     checks.check_paths([("MODEL", args.model), ("--sample", args.sample)], [("-o", args.output)],
                        args.overwrite)
-    model = load_model(args.model, device="cpu")
+    model = load_model(args.model, device="cpu", describe_only=True)  # only ours are exported
     if not hasattr(model, "config"):
         raise BlindspotError(f"{args.model!r} is not a napari-blindspot model; only those can be exported.")
-    sample = _read(args.sample, args.axes) if args.sample else None
+    sample = _read(args.sample, args.axes, allow_missing_chunks=getattr(
+        args, "allow_missing_chunks", False)) if args.sample else None
     if sample is None:
         info("No --sample image given: the package's test input is a synthetic noisy fluorescence "
              "image scaled to the training data's statistics (give --sample image.tif to use yours).")

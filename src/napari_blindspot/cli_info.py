@@ -17,7 +17,7 @@ def model_label(model: Any) -> str:
 
 def cmd_info(args: argparse.Namespace) -> int:
     checks.check_input("MODEL", args.model)
-    model = load_model(args.model, device="cpu")
+    model = load_model(args.model, device="cpu", describe_only=True)  # described, never run
     if not hasattr(model, "config"):
         print(f"{model_label(model)} from {args.model}\naxes: {' '.join(model.input_axes)}"
               f"\nchannels: {model.channels}")

@@ -97,5 +97,8 @@ def add_common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--axes", help="axes of the input, e.g. YX, TYX, ZYX, CZYX (default: from TIFF metadata)")
     p.add_argument("--device", help="auto (default), cpu, cuda, cuda:N or mps")
     p.add_argument("--tile-size", type=int, help="prediction tile size in pixels (default 384; smaller uses less memory)")
+    p.add_argument("--allow-missing-chunks", action="store_true",
+                   help="read the chunks a zarr input lacks as its fill value (for writers that leave "
+                   "out empty chunks; default: refuse an incomplete store)")
     p.add_argument("--tta", action="store_true", help="8-fold test-time augmentation (slower, slightly better)")
     p.add_argument("-v", "--verbose", action="store_true", help="log details")

@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 
 from .batch import BatchSummary, FileDone, FileFailed, FileJob, FileStarted
-from .engine import BlindspotError, DenoisingModel, PredictionProgress
+from .engine import BlindspotError, ConfigError, DenoisingModel, PredictionProgress
 from .engine.events import PredictedBlock, run_to_end
 from .engine.model import PredictionUnit
 from .io.image import open_image
@@ -105,7 +105,8 @@ def predict_task(key: str, payload: bytes, source: Any, axes: str | None,
     if isinstance(source, str):
         cached = _IMAGES.get((source, axes))
         if cached is None:
-            image = open_image(source, axes)
+            image = open_image(source, axes,
+                               allow_missing_chunks=options.get("allow_missing_chunks", False))
             cached = _IMAGES[(source, axes)] = (image.data, image.axes)
             if len(_IMAGES) > 16:
                 _IMAGES.pop(next(iter(_IMAGES)))
@@ -129,6 +130,9 @@ def _client(workers: int | None, scheduler: str | None) -> tuple[Any, Any, int]:
         client = distributed.Client(scheduler)
         n = max(1, len(client.scheduler_info().get("workers", {})))
         return client, None, n
+    if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int) or workers < 1):
+        raise ConfigError(f"workers={workers!r} is not a number of worker processes: give an integer "
+                          "of at least 1, or None for half the cores.")
     n = workers or max(1, (os.cpu_count() or 2) // 2)
     cluster = distributed.LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
                                        dashboard_address=":0", memory_limit=0,
@@ -152,6 +156,7 @@ def denoise_distributed_iter(model: DenoisingModel, jobs: Sequence[FileJob], *, 
                              tile_size: int | None = None, tta: bool = False,
                              threads_per_worker: int | None = None, device: str = "auto",
                              task_pixels: int = TASK_PIXELS, keep_going: bool = True,
+                             allow_missing_chunks: bool = False,
                              ) -> Generator[Any, None, BatchSummary]:
     """Denoise ``jobs`` on a dask cluster (see the module docstring); yields the events of
     :func:`~napari_blindspot.batch.denoise_files` and returns its summary.  ``workers``: the
@@ -171,12 +176,13 @@ def denoise_distributed_iter(model: DenoisingModel, jobs: Sequence[FileJob], *, 
         key = f"model-{time.time_ns()}"
         [payload_future] = client.scatter([payload], broadcast=True)
         options = {"tile_size": tile_size, "tta": tta, "device": device, "threads": threads,
+                   "allow_missing_chunks": allow_missing_chunks,
                    "uncertainty": any("uncertainty" in j.outputs for j in jobs) and model.has_uncertainty}
         states: list[_FileState] = []
         tasks: list[tuple[int, list[PredictionUnit]]] = []
         for i, job in enumerate(jobs):
             try:
-                image = open_image(job.input, axes)
+                image = open_image(job.input, axes, allow_missing_chunks=allow_missing_chunks)
                 view = model.view(image.data, image.axes)
                 outputs = dict(job.outputs) if model.has_uncertainty else \
                     {"denoised": job.outputs["denoised"]}

@@ -48,7 +48,7 @@ def test_outputs_are_planned_before_work(folder, tmp_path):
     assert jobs[0].outputs == {"denoised": str(tmp_path / "out" / "a_denoised.ome.zarr"),
                                "uncertainty": str(tmp_path / "unc" / "a_uncertainty.ome.zarr")}
     assert plan_outputs([a], str(tmp_path / "x.tif"))[0].outputs == {"denoised": str(tmp_path / "x.tif")}
-    with pytest.raises(BlindspotError, match="is an input"):
+    with pytest.raises(BlindspotError, match="is the input image"):
         plan_outputs([a], a)
     (tmp_path / "other").mkdir()
     write_tiff(tmp_path / "other" / "a.tif", np.zeros((8, 8), np.uint16), "YX")

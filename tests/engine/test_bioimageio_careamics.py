@@ -43,7 +43,7 @@ def test_careamics_n2v_package_predicts_like_careamics(tmp_path):
         want = module.model.eval()(torch.from_numpy(((x - mean) / std)[None, None]))[0, 0].numpy()
     want = want * std + mean
 
-    model = load_model(package, device="cpu")
+    model = load_model(package, device="cpu", trust_code=True)  # it imports careamics' UNet
     assert isinstance(model, BioimageioModel)
     got = model.predict(np.stack([x, x]), "TYX")["denoised"]
     np.testing.assert_allclose(got[1], want, rtol=1e-4, atol=1e-3)

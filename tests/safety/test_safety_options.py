@@ -149,7 +149,12 @@ def test_engine_refuses_bad_prediction_options(kwargs, words):
     ("seed", -1, "from 0 to"),
     ("seed", True, "seed"),
     ("num_threads", 1.5, "num_threads"),
-], ids=["budget-inf", "lr-nan", "seed-negative", "seed-bool", "threads-float"])
+    ("steps", 10 ** 12, "at most 100,000,000"),
+    ("epochs", 10 ** 9, "at most 1,000,000"),
+    ("unet_depth", 12, "at most 8"),
+    ("hq_features", 4096, "at most 512"),
+], ids=["budget-inf", "lr-nan", "seed-negative", "seed-bool", "threads-float", "steps-absurd",
+        "epochs-absurd", "depth-absurd", "features-absurd"])
 def test_config_refuses_values_no_run_can_use(field, value, words):
     with pytest.raises(ConfigError, match=words) as info:
         TrainConfig(axes="YX", **{field: value}).validate()
@@ -159,3 +164,94 @@ def test_config_refuses_values_no_run_can_use(field, value, words):
 def test_known_sigma_must_be_finite():
     with pytest.raises(ConfigError, match="finite"):
         TrainConfig.for_method("hqssl", axes="YX", noise_model="gaussian-known", noise_sigma=float("inf"))
+
+
+# ---------------------------------------------------------------- options that size a resource
+RESOURCES: list[tuple[str, Callable[[Workspace], list[str]], tuple[str, ...]]] = [
+    ("workers-negative", lambda w: ["denoise", str(w.raw), "--model", str(w.model), "-o", w.path("o.tif"),
+                                    "--workers", "-2"], ("--workers -2", "at least 1")),
+    ("workers-zero", lambda w: ["denoise", str(w.raw), "--model", str(w.model), "-o", w.path("o.tif"),
+                                "--workers", "0"], ("--workers 0", "at least 1")),
+    ("threads-negative", denoise("--threads", "-4"), ("--threads -4",)),
+    ("steps-beyond-any-run", denoise("--steps", str(10 ** 15)), ("--steps", "too large", "100,000,000")),
+    ("epochs-beyond-any-run", denoise("--epochs", str(10 ** 9)), ("--epochs", "too large")),
+    ("minutes-beyond-any-run", denoise("--minutes", "1e300"), ("--minutes 1e+300", "too large")),
+    ("depth-too-deep", denoise("--depth", "20"), ("--depth 20", "at most 8")),
+    ("features-too-wide", denoise("--features", "100000"), ("--features 100000", "at most 512")),
+    ("batch-size-absurd", denoise("--batch-size", str(10 ** 9)), ("--batch-size", "too large")),
+    ("patch-size-absurd", denoise("--patch-size", str(10 ** 6)), ("--patch-size", "too large")),
+    ("tile-size-absurd", denoise("--tile-size", str(10 ** 8)), ("--tile-size", "too large")),
+    ("demo-size-absurd", lambda w: ["demo", "--out", w.path("demo"), "--size", "100000", *TINY],
+     ("--size 100000", "too large")),
+    ("demo-sample-too-many-pixels", lambda w: ["demo", "--out", w.path("demo"), "--frames", "1000", "--size",
+                                               "4096", *TINY], ("--frames 1000 --size 4096", "lower")),
+    ("demo-frames-absurd", lambda w: ["demo", "--out", w.path("demo"), "--frames", "10000000", *TINY],
+     ("--frames", "too large")),
+    ("config-depth-too-deep", with_config(json.dumps({"unet_depth": 30})), ("unet_depth", "at most 8")),
+]
+
+
+@pytest.mark.parametrize("case, argv, words", RESOURCES, ids=[c[0] for c in RESOURCES])
+def test_resource_options_are_bounded_up_front(ws, capsys, monkeypatch, case, argv, words):
+    import napari_blindspot.cli_batch as cli_batch
+
+    def no_work(*args, **kwargs):
+        raise AssertionError("work started before the options were checked")
+    monkeypatch.setattr(cli_batch, "load_model", no_work)
+    monkeypatch.setattr(cli_batch, "expand_inputs", no_work) if case.startswith("workers") else None
+    args = argv(ws)
+    before = ws.snapshot()
+    rc, err = cli(capsys, *args)
+    line = one_line_error(err)
+    assert rc == 2, err
+    for word in words:
+        assert word in line, line
+    ws.assert_unchanged(before)
+
+
+def test_threads_beyond_the_cores_are_capped_with_a_note(ws, capsys, monkeypatch):
+    import napari_blindspot.cli_checks as checks
+    from napari_blindspot.engine.device import configure_threads
+
+    monkeypatch.setattr(checks, "available_cores", lambda: 2)
+    seen = {}
+    import napari_blindspot.cli as cli_module
+
+    real = cli_module.train_on
+
+    def spy(args, images, distributed=None):
+        seen["threads"] = args.threads
+        return real(args, images, distributed)
+    monkeypatch.setattr(cli_module, "train_on", spy)
+    argv = denoise()(ws)
+    argv[argv.index("--threads") + 1] = "1000"
+    rc, err = cli(capsys, *argv)
+    assert rc == 0, err
+    assert "--threads 1000: this machine lets the run use 2 cores; using 2 threads." in err
+    assert seen["threads"] == 2
+    # the engine caps too (a --config file, a script)
+    before = torch.get_num_threads()
+    try:
+        assert configure_threads(10_000) <= len(__import__("os").sched_getaffinity(0))
+    finally:
+        torch.set_num_threads(before)
+
+
+def test_workers_beyond_the_cores_are_capped_with_a_note(ws, capsys, monkeypatch):
+    import napari_blindspot.cli_checks as checks
+
+    monkeypatch.setattr(checks, "available_cores", lambda: 2)
+    args = __import__("argparse").Namespace(workers=64)
+    checks.check_options(args)
+    assert args.workers == 2
+    assert "--workers 64: this machine lets the run use 2 cores; using 2 worker processes." in \
+        capsys.readouterr().err
+
+
+def test_cluster_refuses_a_worker_count_below_one():
+    pytest.importorskip("distributed")
+    from napari_blindspot.cluster import _client
+
+    for bad in (0, -2):
+        with pytest.raises(ConfigError, match="at least 1"):
+            _client(bad, None)

@@ -170,3 +170,27 @@ def test_loading_a_damaged_model_keeps_the_current_one(qtbot, vw, tmp_path):
     assert widget.load_model(bad) is None
     assert "damaged" in widget.message.text() and "not positive" in widget.message.text()
     assert widget.model is current and layers_of(viewer) == layers
+
+
+def test_a_package_that_runs_code_asks_first_and_no_keeps_everything(qtbot, vw, tmp_path, monkeypatch):
+    """The dock asks (a warning dialog, default No) before a package may run its own code."""
+    pytest.importorskip("bioimageio.core")
+    from helpers_bioimageio import foreign_package
+    from qtpy.QtWidgets import QMessageBox
+
+    viewer, widget = vw
+    package, _ = foreign_package(tmp_path)
+    asked: list[str] = []
+
+    def answer(parent, title, text, buttons, default):
+        asked.append(text)
+        assert default == QMessageBox.StandardButton.No
+        return QMessageBox.StandardButton.No
+    monkeypatch.setattr(QMessageBox, "warning", answer)
+    current, layers = widget.model, layers_of(viewer)
+    assert widget.load_model(package) is None
+    assert len(asked) == 1 and "smooth.py" in asked[0] and "--trust-code" in asked[0]
+    assert "did not allow" in widget.message.text()
+    assert widget.model is current and layers_of(viewer) == layers
+    monkeypatch.setattr(QMessageBox, "warning", lambda *a: QMessageBox.StandardButton.Yes)
+    assert widget.load_model(package) is not None

@@ -120,7 +120,10 @@ def test_a_package_from_another_tool_denoises_but_is_not_trained_saved_or_export
     seen = record(controller)
     data = np.random.default_rng(1).normal(size=(2, 48, 32)).astype(np.float32)
     layer = viewer_model.add_image(data, name="stack")
-    assert controller.load_model(package, device="cpu") is not None
+    questions: list[str] = []
+    assert controller.load_model(package, device="cpu", confirm=lambda q: questions.append(q) or True) \
+        is not None
+    assert "smooth.py" in questions[0] and "run" in questions[0]
     assert controller.state.has_model and not controller.state.own_model
     assert "bioimage.io model 'smooth'" in controller.state.model_text
     assert controller.state.noise_text == ""
@@ -136,3 +139,14 @@ def test_a_package_from_another_tool_denoises_but_is_not_trained_saved_or_export
     assert controller.export_bioimageio(layer, "TYX", tmp_path / "m.zip") is None
     assert "Only napari-blindspot models" in errors(seen)[-1]
     assert not list(tmp_path.glob("m.*")) and controller.state.job is JobState.IDLE
+
+
+def test_a_package_that_runs_code_loads_only_when_the_user_confirms(controller, tmp_path):
+    """Not loaded when the user says no, nor when nobody can be asked (tests/safety checks
+    that its code does not run)."""
+    package, _ = foreign_package(tmp_path)
+    seen = record(controller)
+    assert controller.load_model(package, device="cpu", confirm=lambda q: False) is None
+    assert not controller.state.has_model and "did not allow" in seen[-1][1]
+    assert controller.load_model(package, device="cpu") is None
+    assert "--trust-code" in errors(seen)[-1] and not controller.state.has_model

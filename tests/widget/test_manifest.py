@@ -27,6 +27,17 @@ def test_manifest_is_valid_and_importable():
     assert ".tif" in writer.filename_extensions and writer.layer_types == ["image"]
 
 
+def test_manifest_reads_tiff_and_zarr():
+    manifest = npe2.PluginManifest.from_file(MANIFEST)
+    (reader,) = manifest.contributions.readers
+    assert set(reader.filename_patterns) == {"*.tif", "*.tiff", "*.zarr"}
+    assert reader.accepts_directories  # an OME-Zarr is a folder
+    pm = npe2.PluginManager()
+    pm.register(manifest)
+    for path in ("cells.tif", "cells.ome.tiff", "cells.ome.zarr"):
+        assert "napari-blindspot" in {r.plugin_name for r in pm.iter_compatible_readers([path])}
+
+
 def test_manifest_is_found_in_the_package():
     packaged = ROOT / "src" / "napari_blindspot" / "napari.yaml"
     assert packaged.resolve() == MANIFEST.resolve()

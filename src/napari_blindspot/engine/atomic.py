@@ -3,9 +3,14 @@
     with atomic_path("out.tif") as tmp:
         tifffile.imwrite(tmp, data)          # any writer that takes a path
 
-The temporary file is ``.<name>.<random>.partial`` in the target's folder (the same file
-system, so the rename is atomic).  Only when the writer returns is it flushed to disk and
-renamed over the target: a write that fails, runs out of disk space or is interrupted
+The temporary file is ``.<name>.<host>-<pid>-<random>.partial`` in the target's folder (the
+same file system, so the rename is atomic); ``<host>`` (a short hash of the machine's name)
+and ``<pid>`` name the process writing it.  A run killed outright (SIGKILL, a power cut)
+cannot remove it: the next write of the same target does (:func:`clean_debris`), when the
+writer was on this machine and is gone; any other leftover is only reported.
+
+Only when the writer returns is the temporary file flushed to disk and renamed over the
+target: a write that fails, runs out of disk space or is interrupted
 (Ctrl-C, SIGTERM turned into an exception) leaves the previous file untouched and removes
 the temporary one.  New files get the usual permissions (``0o666`` less the umask), as
 ``open()`` would give them.
@@ -18,14 +23,26 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import hashlib
+import logging
 import os
+import re
 import secrets
+import shutil
+import socket
 import stat
 from collections.abc import Iterator
 
 from .errors import OutputError
 
 PARTIAL_SUFFIX = ".partial"
+#: This machine, in temporary names (a run on another machine sharing the folder is not ours).
+HOST = hashlib.sha1(socket.gethostname().encode()).hexdigest()[:6]
+_OURS = re.compile(r"^(?P<host>[0-9a-f]{6})-(?P<pid>\d+)-[0-9a-f]{8}\.partial(?P<suffix>\.[A-Za-z0-9]+)?$")
+#: The temporary names of earlier versions (no writer recorded: reported, never removed).
+_EARLIER = re.compile(r"^[0-9a-f]{8}\.(partial(\.[A-Za-z0-9]+)?|old)$")
+
+log = logging.getLogger(__name__)
 #: A write that fails with less free space than this on its disk failed for want of space.
 FULL_DISK_BYTES = 1 << 20
 
@@ -61,7 +78,61 @@ def temporary_name(target: str, suffix: str = "") -> str:
     """A fresh temporary file name beside ``target`` (see the module docstring), ending in
     ``suffix`` for writers that insist on an extension (e.g. ``".zip"``)."""
     folder, name = os.path.split(target)
-    return os.path.join(folder, f".{name}.{secrets.token_hex(4)}{PARTIAL_SUFFIX}{suffix}")
+    return os.path.join(folder, f".{name}.{HOST}-{os.getpid()}-{secrets.token_hex(4)}"
+                                f"{PARTIAL_SUFFIX}{suffix}")
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # EPERM: alive, someone else's
+        return True
+    return True
+
+
+def clean_debris(target: str | os.PathLike) -> list[str]:
+    """Remove the temporary files that killed runs left beside ``target`` (ours only: named
+    for ``target``, written on this machine by a process that is gone); returns the names of
+    the leftovers it kept (a live writer's, another machine's, an earlier version's), which
+    it reports with a warning.  An aside copy of a replaced folder (``.partial.old``) is
+    removed only when the target is in place."""
+    resolved = resolve_target(target)
+    folder, name = os.path.split(resolved)
+    try:
+        entries = os.listdir(folder)
+    except OSError:
+        return []
+    prefix = f".{name}."
+    kept = []
+    for entry in entries:
+        if not entry.startswith(prefix):
+            continue
+        rest = entry[len(prefix):]
+        ours = _OURS.match(rest)
+        if ours is None:
+            if _EARLIER.match(rest):
+                kept.append(entry)
+            continue
+        gone = ours["host"] == HOST and not _alive(int(ours["pid"]))
+        if gone and ours["suffix"] == ".old" and not os.path.exists(resolved):
+            gone = False  # the previous result, moved aside when the run was killed: keep it
+        if not gone:
+            kept.append(entry)
+            continue
+        path = os.path.join(folder, entry)
+        with contextlib.suppress(OSError):
+            if os.path.isdir(path) and not os.path.islink(path):
+                shutil.rmtree(path)
+            else:
+                os.unlink(path)
+            log.info("Removed %s, left by a run that was killed.", path)
+    if kept:
+        log.warning("%s: %d temporary file(s) of another or an earlier run lie beside it (%s); "
+                    "delete them once no run is writing %s.", resolved, len(kept),
+                    ", ".join(sorted(kept)[:3]), name)
+    return kept
 
 
 def _create(tmp: str) -> int:
@@ -132,6 +203,7 @@ class Staging:
         resolved = resolve_target(target)
         if resolved in self.targets:
             raise ValueError(f"{resolved} is staged twice")
+        clean_debris(resolved)
         self.current = resolved
         self.existed.append(os.path.exists(resolved))
         self.targets.append(resolved)
@@ -187,4 +259,5 @@ def atomic_path(target: str | os.PathLike, suffix: str = "") -> Iterator[str]:
         yield stage.path(target, suffix)
 
 
-__all__ = ["Staging", "atomic_path", "staged", "resolve_target", "same_file", "temporary_name", "PARTIAL_SUFFIX"]
+__all__ = ["Staging", "atomic_path", "clean_debris", "staged", "resolve_target", "same_file",
+           "temporary_name", "PARTIAL_SUFFIX"]

@@ -27,6 +27,16 @@ FIELD_CHOICES = {"noise_model": NOISE_MODELS, "noise_fit": NOISE_FITS,
                  "channels": CHANNEL_MODES}
 
 
+#: The largest value of settings that size a resource (network, memory, run time), and why.
+MAXIMA = {"unet_depth": 8, "hq_depth": 8, "unet_features": 512, "hq_features": 512,
+          "steps": 100_000_000, "epochs": 1_000_000}
+MAXIMA_WHY = {"unet_depth": "2^8 = 256-pixel poolings; deeper networks see nothing more",
+              "hq_depth": "2^8 = 256-pixel poolings; deeper networks see nothing more",
+              "unet_features": "wider networks do not fit in memory",
+              "hq_features": "wider networks do not fit in memory",
+              "steps": "years of training", "epochs": "years of training"}
+
+
 @dataclass
 class TrainConfig:
     """Everything that defines a training run; stored with the model.
@@ -131,6 +141,8 @@ class TrainConfig:
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < lo:
                 raise bad(name, f"must be an integer >= {lo}")
+            if name in MAXIMA and value > MAXIMA[name]:
+                raise bad(name, f"must be at most {MAXIMA[name]} ({MAXIMA_WHY[name]})")
         for name in ("patch_size", "patch_size_z"):
             if getattr(self, name) % 4:
                 raise bad(name, "must be a multiple of 4")
@@ -150,6 +162,9 @@ class TrainConfig:
             value = getattr(self, name)
             if value is not None and (not isinstance(value, int) or value < 1):
                 raise bad(name, "must be a positive integer or None")
+            if value is not None and value > MAXIMA[name]:
+                raise bad(name, f"must be at most {MAXIMA[name]:,} ({MAXIMA_WHY[name]}); for a run "
+                          "that stops on time, set time_budget_s")
         if self.time_budget_s is not None and not self.time_budget_s > 0:
             raise bad("time_budget_s", "must be a positive number of seconds or None")
         if not 0.0 <= self.validation_fraction < 0.5:

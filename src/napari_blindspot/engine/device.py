@@ -14,10 +14,13 @@ Two settings decide most of the speed of a convolutional network on a device:
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 from typing import Any
 
 import torch
+
+log = logging.getLogger(__name__)
 from torch import nn
 
 from .errors import ConfigError
@@ -70,9 +73,15 @@ def interactive_threads() -> int:
 
 
 def configure_threads(num_threads: int | None = None) -> int:
-    """Set torch's intra-op CPU threads (default: all cores this process may use)."""
+    """Set torch's intra-op CPU threads (default, and at most: all cores this process may use;
+    more threads than cores only make each step slower)."""
+    cores = available_cores()
     if num_threads is None:
-        num_threads = available_cores()
+        num_threads = cores
+    elif num_threads > cores:
+        log.info("%d CPU threads asked for; this process may use %d cores: using %d.",
+                 num_threads, cores, cores)
+        num_threads = cores
     if torch.get_num_threads() != num_threads:
         torch.set_num_threads(max(1, int(num_threads)))
     return torch.get_num_threads()

@@ -30,23 +30,33 @@ IMAGE_SUFFIXES = TIFF_SUFFIXES + (".zarr",) + VENDOR_SUFFIXES
 
 
 def image_format(path: str | os.PathLike) -> str | None:
-    """``"zarr"``, ``"tiff"``, ``"vendor"`` (read only) or None (not an image path we read)."""
+    """``"zarr"``, ``"tiff"`` or None (not an image path we read or write)."""
     path = os.fspath(path).rstrip("/\\")
     if is_zarr_path(path):
         return "zarr"
     if path.lower().endswith(TIFF_SUFFIXES):
         return "tiff"
-    if path.lower().endswith(VENDOR_SUFFIXES):
-        return "vendor"
     return None
 
 
-def open_image(path: str | os.PathLike, axes: str | None = None) -> ImageFile:
-    """Open a TIFF file, a zarr store or a vendor file lazily; ``axes`` overrides the file's own."""
-    path = os.fspath(path)
+def input_format(path: str | os.PathLike) -> str | None:
+    """What `blindspot train|denoise` read: :func:`image_format`, or ``"vendor"`` for a CZI,
+    ND2 or LIF name (read through bioio, never written)."""
     fmt = image_format(path)
+    if fmt is None and os.fspath(path).rstrip("/\\").lower().endswith(VENDOR_SUFFIXES):
+        return "vendor"
+    return fmt
+
+
+def open_image(path: str | os.PathLike, axes: str | None = None, *,
+               allow_missing_chunks: bool = False) -> ImageFile:
+    """Open a TIFF file, a zarr store or a vendor file lazily; ``axes`` overrides the file's own.
+    ``allow_missing_chunks``: read a zarr store's missing chunks as its fill value (else
+    refused, see :mod:`.zarr_checks`)."""
+    path = os.fspath(path)
+    fmt = input_format(path)
     if fmt == "zarr":
-        image: ImageFile = read_omezarr(path)
+        image: ImageFile = read_omezarr(path, axes, allow_missing_chunks=allow_missing_chunks)
     elif fmt == "vendor":
         image = read_vendor(path)
     elif fmt == "tiff" or os.path.isfile(path):
@@ -71,5 +81,6 @@ def open_writer(path: str | os.PathLike, axes: str, shape: tuple[int, ...], *,
     return TiffPageWriter(path, axes, shape, dtype=dtype, pixel_size=pixel_size, unit=unit)
 
 
-__all__ = ["IMAGE_SUFFIXES", "ImageFile", "TIFF_SUFFIXES", "VENDOR_SUFFIXES", "Writer", "image_format", "open_image",
+__all__ = ["IMAGE_SUFFIXES", "ImageFile", "TIFF_SUFFIXES", "VENDOR_SUFFIXES", "Writer", "image_format", "input_format",
+           "open_image",
            "open_writer"]

@@ -72,3 +72,63 @@ def pixel_size(scale: Sequence[float], units: Sequence[Any] | None,
     if not unit and all(abs(v - 1.0) < 1e-12 for v in sizes.values()):
         sizes = {}
     return sizes, unit
+
+
+#: ImageJ length unit strings -> napari (pint) unit names.
+NAPARI_LENGTH_UNITS = {"micron": "micrometer", "nm": "nanometer", "mm": "millimeter",
+                       "cm": "centimeter", "m": "meter", "angstrom": "angstrom"}
+#: Time unit names in files (ImageJ ``tunit``, OME ``TimeIncrementUnit``, NGFF) and napari's
+#: -> napari (pint) unit names.
+_TIME_UNITS = {"s": "second", "sec": "second", "second": "second", "seconds": "second",
+               "ms": "millisecond", "msec": "millisecond", "millisecond": "millisecond",
+               "us": "microsecond", "µs": "microsecond", "\u03bcs": "microsecond",
+               "microsecond": "microsecond", "min": "minute", "minute": "minute",
+               "minutes": "minute", "h": "hour", "hr": "hour", "hour": "hour", "hours": "hour"}
+#: napari time units -> ImageJ ``tunit`` strings (seconds, ImageJ's default, are not written).
+_IMAGEJ_TIME_UNITS = {"second": "sec", "millisecond": "ms", "microsecond": "us", "minute": "min",
+                      "hour": "hour"}
+
+
+def time_unit(name: Any) -> str | None:
+    """The napari (pint) name of a time unit (``"second"``, ``"minute"``…), or None."""
+    return _TIME_UNITS.get(str(name or "").strip().lower()) if name is not None else None
+
+
+def time_interval(scale: Sequence[float], units: Sequence[Any] | None,
+                  dims: str) -> tuple[float, str] | None:
+    """``(interval, unit)`` between time points of a layer: the scale of its ``T`` dimension
+    when that has a time unit (napari's default ``pixel`` is none); None otherwise."""
+    if "T" not in dims or not units:
+        return None
+    i = dims.index("T")
+    unit = time_unit(units[i]) if i < len(units) else None
+    return (float(scale[i]), unit) if unit else None
+
+
+def imagej_time(interval: tuple[float, str] | None) -> dict[str, Any]:
+    """ImageJ metadata for a time interval: ``{"finterval": …[, "tunit": …]}`` (or ``{}``)."""
+    if interval is None:
+        return {}
+    value, unit = interval
+    tunit = _IMAGEJ_TIME_UNITS.get(unit, unit)
+    return {"finterval": float(value)} | ({} if tunit == "sec" else {"tunit": tunit})
+
+
+_SHORT_UNITS = {"micron": "µm", "nm": "nm", "mm": "mm", "cm": "cm", "m": "m", "angstrom": "Å"}
+_SHORT_TIME = {"second": "s", "millisecond": "ms", "microsecond": "µs", "minute": "min", "hour": "h"}
+
+
+def calibration_text(scale: Sequence[float], units: Sequence[Any] | None, dims: str) -> str:
+    """The calibration of a layer in a few words, e.g. ``"pixel 0.1 µm, Z step 0.5 µm, 2 s per
+    frame"``; ``""`` for an uncalibrated layer (scale 1, no units)."""
+    sizes, unit = pixel_size(scale, units, dims)
+    short = f" {_SHORT_UNITS.get(unit, unit)}" if unit else ""
+    parts = []
+    if "X" in sizes:
+        parts.append(f"pixel {sizes['X']:g}{short}")
+    if "Z" in sizes:
+        parts.append(f"Z step {sizes['Z']:g}{short}")
+    interval = time_interval(scale, units, dims)
+    if interval is not None:
+        parts.append(f"{interval[0]:g} {_SHORT_TIME.get(interval[1], interval[1])} per frame")
+    return ", ".join(parts)

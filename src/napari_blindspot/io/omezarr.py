@@ -18,18 +18,19 @@ untouched).
 from __future__ import annotations
 
 import os
-import secrets
 import shutil
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
-from ..engine.atomic import resolve_target, temporary_name, write_failed
+from ..engine.atomic import clean_debris, resolve_target, temporary_name, write_failed
 from ..engine.axes import check_axes, guess_axes
-from ..engine.errors import DataError
+from ..engine.errors import BlindspotError, ConfigError, DataError
 from .chunks import ChunkAssembler
 from .layout import NGFF_ORDER, OutputLayout
+from .ownership import MARKER, check_replaceable, marker_attributes
+from .zarr_checks import checked_array, check_chunks, check_metadata_files, check_ngff_axes
 
 #: NGFF axis names -> ours.
 _NAMES = {"t": "T", "time": "T", "c": "C", "channel": "C", "z": "Z", "y": "Y", "x": "X"}
@@ -39,6 +40,9 @@ _UNITS = {"micrometer": "micron", "nanometer": "nm", "millimeter": "mm", "centim
 _NGFF_UNITS = {v: k for k, v in _UNITS.items()} | {"um": "micrometer", "µm": "micrometer"}
 #: Lower pyramid levels are added until the largest of Y and X is at most this.
 PYRAMID_MIN = 256
+#: Every chunk is stored, even one that holds only zeros: a reader can tell a missing chunk
+#: (an incomplete copy) from a dark region.
+_EVERY_CHUNK = {"write_empty_chunks": True}
 
 
 def is_zarr_path(path: str | os.PathLike) -> bool:
@@ -79,8 +83,8 @@ def _multiscales(attrs: dict[str, Any]) -> list[dict[str, Any]] | None:
 def _axes_from_ngff(axes: list[Any]) -> str | None:
     letters = []
     for ax in axes:
-        name = ax if isinstance(ax, str) else ax.get("name", "")
-        kind = "" if isinstance(ax, str) else str(ax.get("type", ""))
+        name = ax.get("name", "") if isinstance(ax, dict) else ax
+        kind = str(ax.get("type", "")) if isinstance(ax, dict) else ""
         letter = _NAMES.get(str(name).lower()) or {"time": "T", "channel": "C"}.get(kind, "S")
         letters.append(letter)
     out = "".join(letters)
@@ -94,57 +98,99 @@ def _scale(transforms: list[dict[str, Any]] | None) -> list[float] | None:
     return None
 
 
-def read_omezarr(path: str | os.PathLike) -> ZarrImage:
-    """Open an OME-Zarr image (or a plain zarr array) lazily; see the module docstring."""
+def _array(node: Any, key: str, path: str) -> Any:
+    """``node[key]``, a zarr array whose metadata was checked (:mod:`.zarr_checks`)."""
+    zarr = _zarr()
+    folder = os.path.join(path, *str(key).split("/"))
+    check_metadata_files(folder)
+    try:
+        data = node[key]
+    except KeyError:
+        raise DataError(f"{path!r}: the OME-NGFF metadata names the array {key!r}, which the store "
+                        "does not hold: the copy is incomplete; copy it again.") from None
+    except Exception as exc:  # noqa: BLE001 - zarr raises many types for bad metadata
+        raise DataError(f"{folder!r} is not a readable zarr array ({exc}); copy the store again "
+                        "from its source, or write it again.") from exc
+    if not isinstance(data, zarr.Array):
+        raise DataError(f"{folder!r} is not a zarr array (its .zarray / zarr.json is missing or "
+                        "damaged); copy the store again from its source, or write it again.")
+    return data
+
+
+def _checked(data: Any, allow_missing_chunks: bool) -> Any:
+    check_chunks(data, allow_missing_chunks)
+    return checked_array(data)
+
+
+def read_omezarr(path: str | os.PathLike, axes: str | None = None, *,
+                 allow_missing_chunks: bool = False) -> ZarrImage:
+    """Open an OME-Zarr image (or a plain zarr array) lazily; see the module docstring.
+
+    A damaged metadata file, a missing chunk (unless ``allow_missing_chunks``) or NGFF axes
+    that do not fit the array (unless ``axes`` is given, which replaces them) raise
+    :class:`~..engine.errors.DataError` naming the file and the fix.
+    """
     zarr = _zarr()
     path = os.fspath(path)
+    check_metadata_files(path)
     try:
         node = zarr.open(path, mode="r")
+        attrs = dict(node.attrs)
     except Exception as exc:  # noqa: BLE001 - zarr raises many types for bad stores
         raise DataError(f"Cannot read {path!r} as a zarr store: {exc}") from exc
-    attrs = dict(node.attrs)
     if "bioformats2raw.layout" in attrs and hasattr(node, "keys") and "0" in node:
-        node, attrs = node["0"], dict(node["0"].attrs)
+        check_metadata_files(os.path.join(path, "0"))
+        node, attrs, path = node["0"], dict(node["0"].attrs), os.path.join(path, "0")
     if isinstance(node, zarr.Array):
-        data = node
-        return ZarrImage(data, guess_axes(data.shape), "guessed")
+        return ZarrImage(_checked(node, allow_missing_chunks), guess_axes(node.shape), "guessed")
     multiscales = _multiscales(attrs)
     if not multiscales:
         arrays = sorted(k for k, _ in node.arrays())
         if len(arrays) == 1:
-            data = node[arrays[0]]
-            return ZarrImage(data, guess_axes(data.shape), "guessed")
+            data = _array(node, arrays[0], path)
+            return ZarrImage(_checked(data, allow_missing_chunks), guess_axes(data.shape), "guessed")
         raise DataError(f"{path!r} is a zarr group without OME-NGFF multiscales metadata; give the "
                         "path of an image (an OME-Zarr image or a zarr array) inside it.")
-    ms = multiscales[0]
-    datasets = ms.get("datasets") or []
-    if not datasets:
-        raise DataError(f"{path!r}: the OME-NGFF multiscales metadata lists no datasets.")
-    data = node[datasets[0]["path"]]
-    axes = _axes_from_ngff(ms.get("axes") or [])
-    source = "ome-ngff"
-    if axes is not None:
+    ms = multiscales[0] if isinstance(multiscales, list) and multiscales else None
+    datasets = ms.get("datasets") if isinstance(ms, dict) else None
+    if not datasets or not isinstance(datasets, list) or not isinstance(datasets[0], dict) \
+            or "path" not in datasets[0]:
+        raise DataError(f"{path!r}: the OME-NGFF multiscales metadata lists no datasets; correct "
+                        "it, or copy the store again.")
+    data = _array(node, str(datasets[0]["path"]), path)
+    shape = tuple(data.shape)
+    ngff_axes = ms.get("axes") or []
+    scale = _scale(datasets[0].get("coordinateTransformations"))
+    outer = _scale(ms.get("coordinateTransformations"))
+    if axes is None and ngff_axes:
+        names = [str(ax.get("name", "")) if isinstance(ax, dict) else str(ax) for ax in ngff_axes]
+        letters = _axes_from_ngff(ngff_axes)
+        where = os.path.join(path, "zarr.json" if "ome" in attrs else ".zattrs")
+        check_ngff_axes(where, names, letters, shape, [scale, outer])
         try:
-            axes = check_axes(axes, tuple(data.shape))
-        except Exception:  # noqa: BLE001 - metadata that does not fit the array
-            axes = None
+            letters = check_axes(str(letters), shape)
+        except BlindspotError as exc:
+            raise DataError(f"{where!r}: the OME-NGFF axes do not fit the array: {exc}") from None
+    else:
+        letters = None
+    image = _checked(data, allow_missing_chunks)
     pixel: dict[str, float] = {}
     unit = ""
-    if axes is None:
-        axes, source = guess_axes(data.shape), "guessed"
-    else:
-        scale = _scale(datasets[0].get("coordinateTransformations")) or [1.0] * len(axes)
-        outer = _scale(ms.get("coordinateTransformations")) or [1.0] * len(axes)
-        for a, s, o in zip(axes, scale, outer):
-            if a in "XYZ":
-                pixel[a] = s * o
-        units = [None if isinstance(ax, str) else ax.get("unit") for ax in ms.get("axes")]
-        named = [u for a, u in zip(axes, units) if a == "X" and u]
-        if named:
-            unit = _UNITS.get(str(named[0]), str(named[0]))
-        if all(abs(v - 1.0) < 1e-12 for v in pixel.values()) and not named:
-            pixel = {}
-    return ZarrImage(data, axes, source, pixel, unit, {"multiscales": ms})
+    if letters is None:
+        found = axes.upper() if axes else guess_axes(shape)
+        return ZarrImage(image, found, "given" if axes else "guessed", {}, "", {"multiscales": ms})
+    scale = scale or [1.0] * len(letters)
+    outer = outer or [1.0] * len(letters)
+    for a, s, o in zip(letters, scale, outer):
+        if a in "XYZ":
+            pixel[a] = s * o
+    units = [ax.get("unit") if isinstance(ax, dict) else None for ax in ngff_axes]
+    named = [u for a, u in zip(letters, units) if a == "X" and u]
+    if named:
+        unit = _UNITS.get(str(named[0]), str(named[0]))
+    if all(abs(v - 1.0) < 1e-12 for v in pixel.values()) and not named:
+        pixel = {}
+    return ZarrImage(image, letters, "ome-ngff", pixel, unit, {"multiscales": ms})
 
 
 def default_chunks(file_axes: str, file_shape: tuple[int, ...], z_spatial: bool) -> tuple[int, ...]:
@@ -186,6 +232,8 @@ class OmeZarrWriter:
                  name: str = "denoised", temporary: bool = True) -> None:
         zarr = _zarr()
         self.target = resolve_target(os.fspath(path).rstrip("/\\"))
+        if temporary:
+            clean_debris(self.target)
         self.path = temporary_name(self.target) if temporary else self.target
         self.layout = OutputLayout(axes, tuple(shape), NGFF_ORDER)
         self.file_axes, self.file_shape = self.layout.file_axes, self.layout.file_shape
@@ -202,7 +250,8 @@ class OmeZarrWriter:
         if self.zarr_format == 3:
             kwargs["dimension_names"] = [a.lower() for a in self.file_axes]
         self.array = self.group.create_array("0", shape=self.file_shape, chunks=self.chunks,
-                                             dtype=self.dtype, fill_value=0, **kwargs)
+                                             dtype=self.dtype, fill_value=0, config=_EVERY_CHUNK,
+                                             **kwargs)
         self.levels = [self.array]
         self._write_metadata()
         self.assembler = ChunkAssembler(self.file_shape, self.chunks, self.dtype, self._emit)
@@ -240,10 +289,11 @@ class OmeZarrWriter:
                          for k, s in enumerate(self._level_scales())],
             "type": "mean",
         }
+        own = {MARKER: marker_attributes()}
         if self.zarr_format == 2:
-            self.group.attrs.update({"multiscales": [multiscale | {"version": "0.4"}]})
+            self.group.attrs.update({"multiscales": [multiscale | {"version": "0.4"}]} | own)
         else:
-            self.group.attrs.update({"ome": {"version": "0.5", "multiscales": [multiscale]}})
+            self.group.attrs.update({"ome": {"version": "0.5", "multiscales": [multiscale]}} | own)
 
     def _add_levels(self) -> None:
         y, x = self.file_axes.index("Y"), self.file_axes.index("X")
@@ -256,7 +306,8 @@ class OmeZarrWriter:
             if self.zarr_format == 3:
                 kwargs["dimension_names"] = [a.lower() for a in self.file_axes]
             dst = self.group.create_array(str(len(self.levels)), shape=tuple(shape), chunks=chunks,
-                                          dtype=self.dtype, fill_value=0, **kwargs)
+                                          dtype=self.dtype, fill_value=0,
+                                          config=_EVERY_CHUNK, **kwargs)
             grid = [range(-(-s // c)) for s, c in zip(shape, chunks)]
             for pos in np.ndindex(*[len(g) for g in grid]):
                 region = tuple(slice(p * c, min((p + 1) * c, s)) for p, c, s in zip(pos, chunks, shape))
@@ -286,12 +337,17 @@ class OmeZarrWriter:
 
 def replace_folder(src: str, target: str) -> None:
     """Move the folder ``src`` to ``target``, replacing what is there only once ``src`` is in
-    place (the previous one is renamed aside first and removed last)."""
+    place (the previous one is renamed aside first and removed last).  Only an earlier result
+    of ours is replaced (:func:`~.ownership.check_replaceable`); anything else raises
+    :class:`~..engine.errors.ConfigError` and stays."""
     if not os.path.lexists(target):
         os.replace(src, target)
         return
-    folder, base = os.path.split(target)
-    old = os.path.join(folder, f".{base}.{secrets.token_hex(4)}.old")
+    if not os.path.isdir(target):
+        raise ConfigError(f"{target!r} is an existing file, not an OME-Zarr image napari-blindspot "
+                          "wrote: move it away or choose another output name.")
+    check_replaceable("The output", target)
+    old = temporary_name(target, ".old")
     os.replace(target, old)
     try:
         os.replace(src, target)

@@ -35,7 +35,9 @@ class TiffImage:
     ``pixel_size`` maps spatial axis letters (``"X"``, ``"Y"``, ``"Z"``) to sizes in ``unit``
     (an ImageJ unit string such as ``"micron"``; ``""`` when the file names none: no unit is
     invented).  ``axes_source`` says where the axes came from: ``"imagej"``, ``"ome"`` or
-    ``"guessed"``.
+    ``"guessed"``.  ``metadata``: the ImageJ metadata (e.g. ``finterval``, the time between
+    frames, in ``tunit``, seconds by default); for an OME-TIFF its ``TimeIncrement`` under those
+    two names.
     """
 
     data: Any  # numpy array, numpy.memmap or zarr.Array: shape, dtype, numpy-style indexing
@@ -159,6 +161,9 @@ def _image_from(tif: Any, series: Any, data: np.ndarray) -> TiffImage:
                     pixel[letter] = float(px[f"PhysicalSize{letter}"])
             if pixel:  # OME's default unit is the micrometre
                 unit = imagej_unit(px.get("PhysicalSizeXUnit", "micron"))
+            if "TimeIncrement" in px:  # kept under ImageJ's names (OME's default unit: s)
+                meta = {"finterval": float(px["TimeIncrement"]),
+                        "tunit": str(px.get("TimeIncrementUnit", "s"))}
         except Exception:  # noqa: BLE001 - OME XML variants
             pass
     page = series.pages[0]

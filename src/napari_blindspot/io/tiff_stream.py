@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 import tifffile
 
-from ..engine.atomic import resolve_target, temporary_name, write_failed
+from ..engine.atomic import clean_debris, resolve_target, temporary_name, write_failed
 from .chunks import ChunkAssembler
 from .layout import IMAGEJ_ORDER, OutputLayout
 from .tiff import imagej_unit, tiff_format
@@ -50,6 +50,7 @@ class TiffPageWriter:
                  unit: str = "micron", bigtiff: bool | None = None) -> None:
         self.target = resolve_target(path)
         self.existed = os.path.exists(self.target)
+        clean_debris(self.target)
         self.path = temporary_name(self.target)
         self.layout = OutputLayout(axes, tuple(shape), IMAGEJ_ORDER)
         self.file_axes, self.file_shape = self.layout.file_axes, self.layout.file_shape

@@ -1,7 +1,8 @@
 """File > Save Layers: write an image layer as an ImageJ-compatible TIFF.
 
-The layer's scale becomes the pixel size (resolution and Z spacing), its axes come
-from ``metadata["axes"]`` (set by napari-blindspot), its axis labels or a guess.
+The layer's scale becomes the pixel size (resolution and Z spacing) and, for a ``T`` axis
+with a time unit, the time between frames (``finterval``); its axes come from
+``metadata["axes"]`` (set by napari-blindspot's reader and widget), its axis labels or a guess.
 Pixel types ImageJ reads (uint8, uint16, float32) are kept; others become float32.
 """
 
@@ -12,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from .tiff import write_tiff
-from .layer_meta import axes_for, layer_axes, pixel_size
+from .layer_meta import axes_for, imagej_time, layer_axes, pixel_size, time_interval
 
 _KEPT_DTYPES = (np.uint8, np.uint16, np.float32)
 
@@ -25,9 +26,12 @@ def write_image_tiff(path: str, data: Any, meta: dict[str, Any]) -> list[str]:
     rgb = bool(meta.get("rgb", False))
     axes = axes_for(arr.shape, rgb, meta.get("metadata"), meta.get("axis_labels"))
     dims = layer_axes(axes, rgb)
-    sizes, unit = pixel_size(meta.get("scale") or [1.0] * len(dims), meta.get("units"), dims)
+    scale = meta.get("scale") or [1.0] * len(dims)
+    sizes, unit = pixel_size(scale, meta.get("units"), dims)
+    interval = time_interval(scale, meta.get("units"), dims)
     dtype = arr.dtype if arr.dtype in _KEPT_DTYPES else np.float32
     if not str(path).lower().endswith((".tif", ".tiff")):
         path = f"{path}.tif"
-    write_tiff(path, arr, axes, pixel_size=sizes, unit=unit, dtype=dtype)
+    write_tiff(path, arr, axes, pixel_size=sizes, unit=unit, dtype=dtype,
+               metadata=imagej_time(interval))
     return [str(path)]

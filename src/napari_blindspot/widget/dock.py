@@ -16,7 +16,8 @@ from typing import Any
 from napari.layers import Image
 from napari.utils.notifications import show_error, show_warning
 from qtpy.QtCore import QEvent, Qt, QTimer, Signal
-from qtpy.QtWidgets import QFileDialog, QFrame, QLabel, QScrollArea, QVBoxLayout, QWidget
+from qtpy.QtWidgets import (QFileDialog, QFrame, QLabel, QMessageBox, QScrollArea, QVBoxLayout,
+                            QWidget)
 
 from ..engine import BlindspotError, DenoisingModel, TrainingRun
 from .controller import DenoiseController
@@ -273,9 +274,18 @@ class BlindspotWidget(QWidget):
 
     def load_model(self, path: str | Path | None = None) -> Any:
         """Load a model file or bioimage.io package (asks for one when None); then Denoise
-        applies it."""
+        applies it.  A package that would run its own code is loaded only if the user says so
+        in a dialog (default: No)."""
         return self.controller.load_model(path, self.settings.device_name, ask=lambda: (
-            QFileDialog.getOpenFileName(self, "Load model", "", LOADABLE_FILES)[0]))
+            QFileDialog.getOpenFileName(self, "Load model", "", LOADABLE_FILES)[0]),
+            confirm=self.confirm_code)
+
+    def confirm_code(self, question: str) -> bool:
+        """Ask whether a model package may run its own code (No unless the user says Yes)."""
+        answer = QMessageBox.warning(self, "Run the package's code?", question,
+                                     QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
+                                     QMessageBox.StandardButton.No)
+        return answer == QMessageBox.StandardButton.Yes
 
     def export_bioimageio(self, path: str | Path | None = None) -> Path | None:
         """Export the model as a bioimage.io package (asks for a ``.zip`` when None; the dialog

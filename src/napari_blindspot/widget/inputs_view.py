@@ -11,6 +11,7 @@ from qtpy.QtWidgets import QComboBox, QGridLayout, QHBoxLayout, QLabel, QLineEdi
 
 from ..engine import method_class, method_names
 from .controller import method_choices
+from .file_meta import adopt_file_metadata
 from .layer_picker import LayerPicker
 from .layers import check_layer_axes, guess_layer_axes, suggest_target
 
@@ -40,6 +41,7 @@ class InputsView(QWidget):
     def __init__(self, viewer: Any, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self._axes_by_layer: dict[int, tuple[weakref.ref, str]] = {}  # axes typed per layer
+        self._viewer = viewer
         self.layer_picker = LayerPicker(viewer, tooltip="The image layer to denoise (image layers only).")
         self.layer_picker.layer_changed.connect(self._on_layer_changed)
         self.axes_edit = QLineEdit()
@@ -128,6 +130,9 @@ class InputsView(QWidget):
         if layer is None:
             self.axes_edit.setText("")
         else:
+            scale = tuple(layer.scale)
+            if adopt_file_metadata(layer) and tuple(layer.scale) != scale:
+                self._viewer.reset_view()  # the file's pixel sizes: fit the image again
             ref, axes = self._axes_by_layer.get(id(layer), (None, ""))
             remembered = axes if ref is not None and ref() is layer else ""
             self.axes_edit.setText(remembered or guess_layer_axes(layer))

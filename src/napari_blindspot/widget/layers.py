@@ -15,8 +15,10 @@ from napari.layers import Image
 from ..engine import BlindspotError, check_axes
 from ..engine.errors import AxesError
 from ..engine.atomic import same_file, staged
-from ..io.layer_meta import axes_for, layer_axes, pixel_size
+from ..io.layer_meta import (axes_for, calibration_text, imagej_time, layer_axes, pixel_size,
+                              time_interval)
 from ..io.tiff import write_tiff
+from .file_meta import adopt_file_metadata
 
 KINDS = ("denoised", "uncertainty", "preview")
 
@@ -78,6 +80,7 @@ class Source:
             kind = type(layer).__name__.lower()
             raise LayerError(f"{layer.name!r} is a {kind} layer, not an image: pick an image layer "
                              "to denoise.")
+        adopt_file_metadata(layer)  # opened by napari's reader: the file's pixel sizes
         data = layer_data(layer)
         axes = check_axes(axes, tuple(data.shape))
         if layer.rgb and not axes.endswith("C"):
@@ -263,7 +266,9 @@ def export_results(viewer: Any, source_name: str, path: str | Path, dtype: str =
 
     ``dtype``: ``"float32"`` or ``"source"`` (the source layer's pixel type, values rounded
     and clipped; the uncertainty stays float32).  The uncertainty goes next to ``path``
-    with ``_uncertainty`` added to the name.  Pixel sizes come from the layer's scale.
+    with ``_uncertainty`` added to the name.  The axes come from the layer's metadata (an
+    ImageJ hyperstack: T, Z, C as they were), the pixel sizes (and the time between frames,
+    when ``T`` has a time unit) from its scale and units.
     """
     denoised = find_result(viewer, source_name, "denoised")
     if denoised is None:
@@ -293,13 +298,14 @@ def _export_layer(layer: Any, kind: str, path: str, dtype: str) -> None:
     data = layer_data(layer)
     axes = axes_for(tuple(data.shape), bool(layer.rgb), layer.metadata,
                     getattr(layer, "axis_labels", None))
-    sizes, unit = pixel_size(layer.scale, getattr(layer, "units", None),
-                             layer_axes(axes, bool(layer.rgb)))
+    dims = layer_axes(axes, bool(layer.rgb))
+    sizes, unit = pixel_size(layer.scale, getattr(layer, "units", None), dims)
+    interval = time_interval(layer.scale, getattr(layer, "units", None), dims)
     out_dtype: Any = np.float32
     if dtype == "source" and kind == "denoised":
         out_dtype = np.dtype((layer.metadata.get("blindspot") or {}).get("source_dtype", "float32"))
     write_tiff(path, np.asarray(data), axes, pixel_size=sizes, unit=unit, dtype=out_dtype,
-               atomic=False)
+               metadata=imagej_time(interval), atomic=False)
 
 
 # --------------------------------------------------------------------------- inputs
@@ -308,7 +314,7 @@ AXIS_NAMES = {"S": "sample", "T": "time", "Z": "depth", "C": "channel", "Y": "Y"
 
 def check_layer_axes(layer: Any, text: str) -> tuple[str | None, str]:
     """``(axes, hint)``: the axes ``text`` gives ``layer`` (None if they do not fit) and a line
-    for the user (the size of every axis, or what is wrong)."""
+    for the user (the size of every axis, the pixel type and calibration, or what is wrong)."""
     if layer is None:
         return None, "No image layer: open an image or File > Open Sample."
     shape = tuple(layer_data(layer).shape)
@@ -318,7 +324,10 @@ def check_layer_axes(layer: Any, text: str) -> tuple[str | None, str]:
             raise AxesError("This is an RGB layer: the axes must end with C.")
     except BlindspotError as exc:
         return None, str(exc)
-    return axes, " · ".join(f"{AXIS_NAMES[a]} {n}" for a, n in zip(axes, shape)) + f"  ({layer.dtype})"
+    calibration = calibration_text(layer.scale, getattr(layer, "units", None),
+                                   layer_axes(axes, bool(layer.rgb)))
+    return axes, (" · ".join(f"{AXIS_NAMES[a]} {n}" for a, n in zip(axes, shape))
+                  + f"  ({layer.dtype}{'; ' + calibration if calibration else ''})")
 
 
 def suggest_target(source: Any, candidates: list[Any]) -> Any:
@@ -339,5 +348,7 @@ def selected_sources(viewer: Any, picked: Any, axes: str) -> list[Source]:
     if len(chosen) < 2:
         return [Source.from_layer(picked, axes)]
     chosen.sort(key=lambda layer: list(viewer.layers).index(layer))
+    for layer in chosen:
+        adopt_file_metadata(layer)
     return [Source.from_layer(layer, axes if layer is picked else guess_layer_axes(layer))
             for layer in chosen]

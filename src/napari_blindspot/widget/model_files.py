@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from ..engine import DenoisingModel, load_model
+from ..engine.bioimageio.trust import CodeRefused
 from ..text import model_summary, noise_text
 from .jobs import Failed, guarded
 from .layers import LayerError, Source, result_kind
@@ -27,6 +28,9 @@ log = logging.getLogger(__name__)
 
 #: ``ask() -> path or None``: how the view asks the user for a file (None: cancelled).
 AskPath = Callable[[], "str | None"]
+#: ``confirm(question) -> bool``: how the view asks the user to allow something (a package
+#: that runs its own code); without one, nothing is allowed.
+Confirm = Callable[[str], bool]
 
 
 def is_own_model(model: Any) -> bool:
@@ -143,18 +147,30 @@ class ModelFiles:
         return None
 
     def load_model(self, path: str | Path | None = None, device: str = "auto",
-                   ask: AskPath | None = None) -> Any:
+                   ask: AskPath | None = None, confirm: Confirm | None = None) -> Any:
         """Load a model (``path``, else the file ``ask()`` gives): a napari-blindspot
         ``.safetensors`` file or a bioimage.io package (``.zip``, ``rdf.yaml``, folder); then
         Denoise applies it.  A file that cannot be read is one error message; the current
-        model stays."""
+        model stays.  A package from another tool that would run its own code is loaded only
+        when ``confirm(question)`` says yes (no ``confirm``: refused, see
+        :mod:`~..engine.bioimageio.trust`)."""
         with self.reporting("loading a model"):
             if not self.state.job.can_start:
                 return None
             chosen = path if path is not None else (ask() if ask is not None else None)
             if not chosen:
                 return None
-            model = load_model(str(chosen), device=device)
+            try:
+                model = load_model(str(chosen), device=device)
+            except CodeRefused as exc:
+                if confirm is None:
+                    raise
+                if not confirm(f"{exc}\n\nRun this package's code?"):
+                    self.say(f"Not loaded: {Path(chosen).name} would run its own code, which you "
+                             "did not allow.", "warning")
+                    return None
+                log.warning("Running the code of %s, as the user allowed.", chosen)
+                model = load_model(str(chosen), device=device, trust_code=True)
             name = Path(chosen).name
             self._set_model(model, f"loaded from {name}")
             self.losses.clear()
@@ -217,4 +233,4 @@ class ModelFiles:
                  "Open it in Fiji (deepImageJ), QuPath, ilastik or napari-blindspot.")
 
 
-__all__ = ["AskPath", "ModelFiles", "describe_model", "is_own_model", "package_path"]
+__all__ = ["AskPath", "Confirm", "ModelFiles", "describe_model", "is_own_model", "package_path"]

@@ -37,11 +37,12 @@ def export_package(model: "DenoisingModel", output: str | Path, **kwargs: Any) -
     return _export(model, output, **kwargs)
 
 
-def load_package(source: str | Path, device: str = "auto") -> "DenoisingModel | BioimageioModel":
+def load_package(source: str | Path, device: str = "auto", *, trust_code: bool = False,
+                 describe_only: bool = False) -> "DenoisingModel | BioimageioModel":
     """Load a bioimage.io model package for prediction; see :func:`.load.load_package`."""
     from .load import load_package as _load
 
-    return _load(source, device=device)
+    return _load(source, device=device, trust_code=trust_code, describe_only=describe_only)
 
 
 __all__ = ["INSTALL_HINT", "export_package", "is_package_path", "load_package", "require"]

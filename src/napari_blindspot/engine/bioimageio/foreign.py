@@ -3,8 +3,10 @@
 Such a package (a CAREamics Noise2Void export, say) is run by ``bioimageio.core``: its own
 weights, architecture and pre-/postprocessing, one whole frame or volume at a time.  Its
 architecture's code must be importable (a CAREamics package needs ``careamics``), unless
-it has TorchScript weights.  It must have one image input with space axes ``y, x`` (and
-``z``), optional batch and channel axes, and an output with the same axes.
+it has TorchScript weights.  It runs that code only when the user trusts the package
+(:mod:`.trust`): otherwise its TorchScript or ONNX weights are used, or it is refused.
+It must have one image input with space axes ``y, x`` (and ``z``), optional batch and
+channel axes, and an output with the same axes.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from ..device import select_device
 from ..errors import AxesError, BlindspotError, DataError, ModelFileError
 from ..events import PredictionProgress, run_to_end
 from .requirements import require
+from .trust import CodeRefused
 
 SPACE = ("z", "y", "x")
 
@@ -32,9 +35,13 @@ class BioimageioModel:
 
     has_uncertainty = False
 
-    def __init__(self, descr: Any, source: str, device: str = "auto") -> None:
+    def __init__(self, descr: Any, source: str, device: str = "auto", *,
+                 weights_format: str | None = None, refusal: str | None = None) -> None:
         require("bioimageio.core")
         self.descr, self.source = descr, source
+        #: the weights to run (None: bioimageio.core's choice; see :mod:`.trust`), and why the
+        #: package may not run at all (loaded only to be described)
+        self.weights_format, self.refusal = weights_format, refusal
         self.name = str(descr.name)
         self.device = select_device(device)
         inputs = [t for t in descr.inputs if not getattr(t, "optional", False)]
@@ -74,11 +81,14 @@ class BioimageioModel:
         return f"bioimage.io model {self.name!r}"
 
     def _pipeline_for_run(self) -> Any:
+        if self.refusal is not None:
+            raise CodeRefused(self.refusal)
         if self._pipeline is None:
             from bioimageio.core import create_prediction_pipeline
 
             try:
-                self._pipeline = create_prediction_pipeline(self.descr, devices=[str(self.device)])
+                self._pipeline = create_prediction_pipeline(self.descr, devices=[str(self.device)],
+                                                            weights_format=self.weights_format)
             except Exception as exc:  # missing architecture package, unsupported weights
                 raise ModelFileError(f"bioimageio.core cannot run {self.source!r}: {exc}. A package "
                                      "whose architecture comes from a library (e.g. CAREamics) needs "

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import BlindspotError, ModelFileError
 from .requirements import require
+from .trust import CodeRefused, check_package, inspect_package
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..model import DenoisingModel
@@ -107,20 +108,37 @@ def _own_model(descr: Any, section: dict[str, Any], source: str | Path, device: 
                           info=info)
 
 
-def load_package(source: str | Path, device: str = "auto") -> "DenoisingModel | BioimageioModel":
+def load_package(source: str | Path, device: str = "auto", *, trust_code: bool = False,
+                 describe_only: bool = False) -> "DenoisingModel | BioimageioModel":
     """Load the bioimage.io model package ``source`` (``.zip``, folder or ``rdf.yaml``).
 
     Returns a :class:`~..model.DenoisingModel` for packages napari-blindspot exported,
     else a :class:`~.foreign.BioimageioModel` (needs ``bioimageio.core``).
-    Raises :class:`~..errors.ModelFileError` for unreadable or unsupported packages.
+    Raises :class:`~..errors.ModelFileError` for unreadable or unsupported packages, and
+    first, before anything reads the package, :class:`~.trust.PackageRefused` for one that
+    names files on the internet or outside itself and :class:`~.trust.CodeRefused` for one
+    that would run its code (unless ``trust_code``; ``describe_only``: loaded to be
+    described, refused when run).  See :mod:`.trust`.
     """
+    require("bioimageio.spec")
+    if not Path(source).exists():
+        raise ModelFileError(f"Model package {str(source)!r} does not exist.")
+    report = inspect_package(source)
+    refusal = None
+    try:
+        weights_format = check_package(report, trust_code)
+    except CodeRefused as exc:
+        if not describe_only:
+            raise
+        weights_format, refusal = None, str(exc)
     descr = read_description(source)
     section = blindspot_section(descr)
     if section is not None:
         return _own_model(descr, section, source, device)
     from .foreign import BioimageioModel
 
-    return BioimageioModel(descr, source=os.fspath(source), device=device)
+    return BioimageioModel(descr, source=os.fspath(source), device=device,
+                           weights_format=weights_format, refusal=refusal)
 
 
 __all__ = ["blindspot_section", "load_package", "read_description"]
