@@ -79,7 +79,8 @@ def table(rows: list[dict]) -> str:
     names = ("nuclei", "F-actin", "mitochondria")
     for r in rows:
         for c in range(3):
-            lines.append(f"| {r['scene']} | {r['method']} | {r['steps']} | {c} {names[c] if r['scene'] == 'different' else ''} "
+            name = names[c] if r["scene"] == "different" else ""
+            lines.append(f"| {r['scene']} | {r['method']} | {r['steps']} | {c} {name} "
                          f"| {r['noisy'][c]:.2f} | {r['alone'][c]:.2f} | {r['independent'][c]:.2f} "
                          f"| {r['joint'][c]:.2f} | {r['auto'][c]:.2f} |")
     return "\n".join(lines)

@@ -1,6 +1,6 @@
 """What a training run checks and sets up around the loop (:class:`.training.TrainingRun`):
-the patch a small image can hold, independent or joint channels, the model to continue, the noise reference, the memory a step
-needs and the fixed validation batch.  Plain functions over the run's parts; no state."""
+the patch a small image can hold, independent or joint channels, the model to continue, the
+noise reference, the memory a step needs and the fixed validation batch.  Plain functions over the run's parts; no state."""
 
 from __future__ import annotations
 

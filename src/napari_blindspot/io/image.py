@@ -81,6 +81,5 @@ def open_writer(path: str | os.PathLike, axes: str, shape: tuple[int, ...], *,
     return TiffPageWriter(path, axes, shape, dtype=dtype, pixel_size=pixel_size, unit=unit)
 
 
-__all__ = ["IMAGE_SUFFIXES", "ImageFile", "TIFF_SUFFIXES", "VENDOR_SUFFIXES", "Writer", "image_format", "input_format",
-           "open_image",
-           "open_writer"]
+__all__ = ["IMAGE_SUFFIXES", "ImageFile", "TIFF_SUFFIXES", "VENDOR_SUFFIXES", "Writer", "image_format",
+           "input_format", "open_image", "open_writer"]
