@@ -23,7 +23,7 @@ import numpy as np
 
 from .engine import BlindspotError, DataError
 from .engine.path_rules import check_apart
-from .io.image import IMAGE_SUFFIXES, image_format, open_image
+from .io.image import IMAGE_SUFFIXES, image_format, input_format, open_image
 from .io.omezarr import is_zarr_path
 from .io.tiff import tiff_format
 from .streaming import predict_to_file_iter
@@ -33,7 +33,7 @@ FORMATS = {"tiff": ".tif", "zarr": ".ome.zarr"}
 
 
 def _is_image(path: str) -> bool:
-    return image_format(path) is not None and (os.path.isfile(path) or is_zarr_path(path))
+    return input_format(path) is not None and (os.path.isfile(path) or is_zarr_path(path))
 
 
 def expand_inputs(entries: Sequence[str]) -> tuple[list[str], list[str]]:

@@ -25,6 +25,7 @@ from .engine.events import PredictedBlock, run_to_end
 from .io.image import ImageFile, Writer, open_writer
 from .io.omezarr import ZarrImage
 from .io.tiff import TiffImage
+from .io.vendor import VendorImage
 
 log = logging.getLogger(__name__)
 
@@ -100,7 +101,7 @@ def predict_to_file_iter(model: Any, image: ImageFile | Any, output: str | os.Pa
     (float32, or an integer type: rounded and clipped).  Closing the generator cancels and
     removes the partial outputs.
     """
-    opened = isinstance(image, (TiffImage, ZarrImage))
+    opened = isinstance(image, (TiffImage, ZarrImage, VendorImage))
     data = image.data if opened else image
     axes = axes or (image.axes if opened else None)
     pixel_size = (image.pixel_size if opened else None) if pixel_size is None else pixel_size

@@ -72,7 +72,7 @@ def untrained_model(method: str = "n2v2", ndim: int = 2, channels: int = 1, seed
     overrides.setdefault("train_3d", ndim == 3)
     config = small_config(method, **overrides)
     normalization = Normalization((mean,) * channels, (std,) * channels)
-    net_channels = 1 if config.channels == "independent" else channels
+    net_channels = 1 if config.channels != "joint" else channels
     torch.manual_seed(seed)
     net = get_method(config).build(config, net_channels, ndim, normalization)
     return DenoisingModel(config, net, normalization, channels)

@@ -57,7 +57,7 @@ def _model(case: str) -> DenoisingModel:
     config = small_config(method, axes="CYX" if channels > 1 else "YX", **overrides)
     normalization = Normalization((100.0, 120.0)[:channels], (20.0, 25.0)[:channels])
     torch.manual_seed(0)
-    net = get_method(config).build(config, 1 if config.channels == "independent" else channels, 2,
+    net = get_method(config).build(config, 1 if config.channels != "joint" else channels, 2,
                                    normalization)
     return DenoisingModel(config, net, normalization, channels)
 

@@ -18,7 +18,7 @@ NOISE_MODELS = ("curve", "affine", "gaussian", "gaussian-known", "poisson-gaussi
 NOISE_FITS = ("fixed", "fine-tune", "joint", "refit")
 NOISE_CALIBRATIONS = ("image", "repeats", "pair")
 SCHEDULES = ("cosine", "constant")
-CHANNEL_MODES = ("independent", "joint")
+CHANNEL_MODES = ("auto", "independent", "joint")
 #: Seeds run from 0 to 2**32 - 4 (numpy and torch generators get seed + 0..3).
 MAX_SEED = 2 ** 32 - 3
 
@@ -55,7 +55,10 @@ class TrainConfig:
     method: str = DEFAULT_METHOD
     axes: str = "YX"
     train_3d: bool = False
-    channels: str = "independent"
+    #: "independent", "joint", or "auto": chosen from the data when training starts
+    #: (:mod:`.channel_choice`); a trained model's configuration holds the mode it trained with
+    #: (a model built by hand from an "auto" configuration counts as independent)
+    channels: str = "auto"
 
     patch_size: int = 64
     patch_size_z: int = 16

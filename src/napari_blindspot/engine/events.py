@@ -27,6 +27,8 @@ class TrainingStarted:
     n_train_patches: int
     n_validation_patches: int
     n_parameters: int
+    #: How channels="auto" was resolved, one sentence ("" when given or one channel).
+    channels: str = ""
 
 
 @dataclass(frozen=True)

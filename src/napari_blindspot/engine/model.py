@@ -126,7 +126,7 @@ class DenoisingModel:
 
     @property
     def net_channels(self) -> int:
-        return 1 if self.config.channels == "independent" else self.channels
+        return 1 if self.config.channels != "joint" else self.channels
 
     def noise_parameters(self) -> dict[str, float]:
         """Learned noise parameters in the image's intensity units (HQ-SSL), else ``{}``."""
@@ -195,7 +195,7 @@ class DenoisingModel:
     def prediction_units(self, view: CanonicalView) -> list[PredictionUnit]:
         """The parts prediction of ``view`` is done in, in order: every sample, and for
         independent-channel models every data channel of it."""
-        channels = range(view.n_channels) if self.config.channels == "independent" else [None]
+        channels = range(view.n_channels) if self.config.channels != "joint" else [None]
         return [PredictionUnit(s, c) for s in range(view.n_samples) for c in channels]
 
     def _tile_shape(self, tile_size: int | None, tile_size_z: int | None) -> tuple[int, ...]:
@@ -311,7 +311,7 @@ class DenoisingModel:
               multiple: int, margin: int, tta: bool, result_in_memory: bool = True) -> PredictionPlan:
         """Tiles and tiles in flight that fit into memory (see :func:`.memory.plan_prediction`)."""
         if self._bytes_per_pixel is None:
-            probe_channels = torch.zeros(1, dtype=torch.long) if self.config.channels == "independent" else None
+            probe_channels = torch.zeros(1, dtype=torch.long) if self.config.channels != "joint" else None
             self._bytes_per_pixel = bytes_per_pixel(
                 self.net, lambda net, b: self.method.infer(net, b[0], probe_channels), self.net_channels, 1,
                 tile_shape, multiple, self.device, lambda: autocast(self.device, autocast_dtype(self.device)

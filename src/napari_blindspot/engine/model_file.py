@@ -158,7 +158,7 @@ def load_network(path: str | os.PathLike, device: str = "auto") -> StoredModel:
         raise damaged(path, f"its weights cannot be read: {exc}") from exc
     check_weights(tensors, path)
     method = get_method(config)
-    net_channels = 1 if config.channels == "independent" else channels
+    net_channels = 1 if config.channels != "joint" else channels
     net = method.build(config, net_channels, 3 if config.train_3d else 2, normalization)
     try:
         net.load_state_dict(tensors, strict=True)

@@ -35,6 +35,8 @@ CORRELATION_WARNING = 0.15
 CLIPPED_WARNING = 0.01
 #: At most this many pixels enter a calibration (frames are subsampled evenly beyond it).
 MAX_PIXELS = 4_000_000
+#: The full scales of integer cameras (8- to 16-bit): values there are saturated.
+CAMERA_FULL_SCALES = tuple(2 ** bits - 1 for bits in (8, 10, 12, 14, 16))
 
 
 @dataclass
@@ -85,6 +87,28 @@ def quantisation_floor(dtype: Any, variances: np.ndarray) -> float:
         return 1.0 / 12.0
     med = float(np.median(variances)) if np.size(variances) else 0.0
     return max(1e-3 * med, 1e-12)
+
+
+def saturation_level(frames: list[np.ndarray], dtype: Any) -> float | None:
+    """The value at which the data saturate, or None: the largest value when it is a camera's
+    full scale (integer data: 255, 1023, 4095, 16383, 65535) or, for float data, when several
+    pixels share it exactly (clipped)."""
+    hi = max(float(np.max(f)) for f in frames)
+    if np.dtype(dtype).kind in "ui":
+        return hi if hi in CAMERA_FULL_SCALES else None
+    return hi if sum(int(np.count_nonzero(f == hi)) for f in frames) >= 2 else None
+
+
+def _near_saturated(y: np.ndarray, level: float) -> np.ndarray:
+    """For the interior of a 2D frame (as :func:`_neighbourhoods`): whether the pixel's 5x5
+    neighbourhood holds a saturated pixel (saturated pixels carry no noise)."""
+    sat = y >= level
+    H, W = y.shape
+    out = np.zeros((H - 4, W - 4), bool)
+    for dy in range(5):
+        for dx in range(5):
+            out |= sat[dy:H - 4 + dy, dx:W - 4 + dx]
+    return out
 
 
 def _neighbourhoods(y: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -191,10 +215,12 @@ def data_warnings(frames: list[np.ndarray], dtype: Any) -> list[str]:
                    "Poisson-Gaussian. Denoise the raw camera data if you have it; the 'curve' noise "
                    "model copes best otherwise.")
     kind = np.dtype(dtype).kind
-    if at_hi > CLIPPED_WARNING / 10 and (kind in "ui" and hi >= np.iinfo(dtype).max or at_hi > CLIPPED_WARNING):
+    full_scale = kind in "ui" and (hi >= np.iinfo(dtype).max or hi in CAMERA_FULL_SCALES)
+    if at_hi > CLIPPED_WARNING / 10 and (full_scale or at_hi > CLIPPED_WARNING):
         out.append(f"{100 * at_hi:.2f}% of the pixels sit at the highest value ({hi:g}): the data look "
                    "saturated, and saturated pixels carry no noise; denoised values there are "
-                   "unreliable. Acquire with less gain or exposure if you can.")
+                   "unreliable (the noise was measured without them). Acquire with less gain or "
+                   "exposure if you can.")
     return out
 
 
@@ -221,8 +247,10 @@ def calibrate_image(frames: list[np.ndarray], *, dtype: Any = np.float32,
                     bins: int = N_BINS) -> NoiseCalibration:
     """Measure the noise curve of one channel from 2D noisy frames ``(Y, X)`` (intensity units).
 
-    ``dtype`` is the data's own type (integer data get the quantisation floor).  Raises
-    ``ValueError`` if the frames are too small (under 5x5) or too few pixels are smooth.
+    ``dtype`` is the data's own type (integer data get the quantisation floor).  Pixels near
+    saturated ones (:func:`saturation_level`) are left out: clipping removes their noise and
+    would bend the curve down at the bright end.  Raises ``ValueError`` if the frames are too
+    small (under 5x5) or too few pixels are smooth.
     """
     frames = _subsample([np.asarray(f, np.float64) for f in frames if min(np.shape(f)[-2:]) >= 5])
     if not frames:
@@ -231,6 +259,11 @@ def calibrate_image(frames: list[np.ndarray], *, dtype: Any = np.float32,
     r = np.concatenate([x.ravel() for x in res])
     p = np.concatenate([x.ravel() for x in prox])
     g = np.concatenate([x.ravel() for x in rough])
+    level = saturation_level(frames, dtype)
+    if level is not None:
+        near = np.concatenate([_near_saturated(f, level).ravel() for f in frames])
+        if near.mean() < 0.5:  # a mostly saturated image: measure what there is
+            r, p, g = r[~near], p[~near], g[~near]
     keep = _smooth_mask(p, g, bins)
     x, v, n = _binned_curve(p, r * r, bins, keep)
     warnings = data_warnings(frames, dtype) + _correlation_warning(list(res))
@@ -246,8 +279,12 @@ def calibrate_repeats(stack: np.ndarray, *, dtype: Any = np.float32,
         raise ValueError("measuring noise from repeats needs at least two acquisitions")
     mean = stack.mean(axis=0).ravel()
     var = stack.var(axis=0, ddof=1).ravel()
-    x, v, n = _binned_curve(mean, var, bins)
     frames = [f for f in stack.reshape((-1,) + stack.shape[-2:])]
+    level = saturation_level(frames, dtype)
+    keep = None if level is None else ~(stack >= level).any(axis=0).ravel()  # clipped: no noise
+    if keep is not None and keep.mean() < 0.5:
+        keep = None
+    x, v, n = _binned_curve(mean, var, bins, keep)
     return _finish(x, v, n, dtype, "repeats", data_warnings(frames, dtype))
 
 

@@ -151,12 +151,16 @@ class PatchSampler:
         """One patch stack: shape ``(V, C, *patch_shape)`` float32 (V views)."""
         return self._sample()[0]
 
-    def _sample(self) -> tuple[np.ndarray, int]:
-        """One patch stack and its data channel (-1 for all channels)."""
+    def _sample(self, channel: int | None = None) -> tuple[np.ndarray, int]:
+        """One patch stack and its data channel (-1 for all channels); independent channels:
+        of data channel ``channel``, or a random one."""
         s = int(self.rng.choice(self.region.samples))
         origin = self._origin()
         region = tuple(slice(o, o + p) for o, p in zip(origin, self.patch_shape))
-        channel = int(self.rng.integers(self.n_channels)) if self.independent_channels else None
+        if not self.independent_channels:
+            channel = None
+        elif channel is None:
+            channel = int(self.rng.integers(self.n_channels))
         blocks = []
         for view in self.views:
             block = view.read(s, region)
@@ -179,8 +183,10 @@ class PatchSampler:
 
     def draw(self, batch_size: int) -> tuple[np.ndarray, np.ndarray | None]:
         """A batch ``(V, B, C, *patch_shape)`` float32 and, with independent channels, the data
-        channel of each patch ``(B,)`` int64 (None when every patch holds all channels)."""
-        patches, channels = zip(*(self._sample() for _ in range(batch_size)))
+        channel of each patch ``(B,)`` int64 (None when every patch holds all channels).  Several
+        independent channels take turns (from a random one): a batch of ``k * C`` patches holds
+        ``k`` of every channel."""
+        patches, channels = zip(*(self._sample(c) for c in _turns(self, batch_size)))
         return (np.stack(patches, axis=1),
                 np.asarray(channels, np.int64) if self.independent_channels else None)
 
@@ -206,18 +212,32 @@ class MultiSampler:
         self.rng = rng
         self.independent_channels = samplers[0].independent_channels
 
-    def _sample(self) -> tuple[np.ndarray, int]:
+    @property
+    def n_channels(self) -> int:
+        return self.samplers[0].n_channels
+
+    def _sample(self, channel: int | None = None) -> tuple[np.ndarray, int]:
         k = int(self.rng.choice(len(self.samplers), p=self.p)) if len(self.samplers) > 1 else 0
-        return self.samplers[k]._sample()
+        return self.samplers[k]._sample(channel)
 
     def draw(self, batch_size: int) -> tuple[np.ndarray, np.ndarray | None]:
         """As :meth:`PatchSampler.draw`, each patch from an image picked at random."""
-        patches, channels = zip(*(self._sample() for _ in range(batch_size)))
+        patches, channels = zip(*(self._sample(c) for c in _turns(self, batch_size)))
         return (np.stack(patches, axis=1),
                 np.asarray(channels, np.int64) if self.independent_channels else None)
 
     def batch(self, batch_size: int) -> np.ndarray:
         return self.draw(batch_size)[0]
+
+
+def _turns(sampler: PatchSampler | MultiSampler, batch_size: int) -> list[int | None]:
+    """The data channel of every patch of a batch: in turn from a random one with several
+    independent channels, else None (random, or all channels)."""
+    n = sampler.n_channels
+    if not sampler.independent_channels or n == 1:
+        return [None] * batch_size
+    start = int(sampler.rng.integers(n))
+    return [(start + i) % n for i in range(batch_size)]
 
 
 def count_patches(view: CanonicalView, patch_shape: tuple[int, ...], independent_channels: bool) -> int:

@@ -43,7 +43,8 @@ from .patches import count_patches, patch_shape_for
 from .schedule import learning_rate
 from .training_data import build_samplers, image_groups
 from .training_setup import (check_continuable, check_step_memory, fit_default_patch,
-                             noise_reference_view, validation_batch, validation_size)
+                             noise_reference_view, resolve_channels, validation_batch,
+                             validation_size)
 
 log = logging.getLogger(__name__)
 
@@ -112,6 +113,9 @@ class TrainingRun:
         self._views = self.groups[0]
         self._reference = noise_reference_view(self.method, config, data, noise_reference)
         self.config = config = fit_default_patch(self.method, self.view, config)
+        # channels="auto": measured from the data (how, for the user: channel_choice) or continued
+        config, self.channel_choice = resolve_channels(config, self.view, initial)
+        self.config = config
         self.patch_shape = patch_shape_for(self.view, config.patch_size, config.patch_size_z)
         for group in self.groups[1:]:
             patch_shape_for(group[0], config.patch_size, config.patch_size_z)
@@ -127,9 +131,12 @@ class TrainingRun:
         self.steps_done_before = int(initial.info.get("steps", 0) or 0) if initial is not None else 0
         independent = config.channels == "independent"
         self.net_channels = 1 if independent else self.view.n_channels
+        #: Patches a step trains on: independent channels get batch_size of every channel, as
+        #: many as one channel alone (or a joint run) gets
+        self.step_patches = config.batch_size * (self.view.n_channels if independent else 1)
         self.epoch_patches = sum(count_patches(g[0], self.patch_shape, independent) for g in self.groups)
         self.steps_per_epoch = max(1, math.ceil(self.epoch_patches
-                                                / (config.batch_size * self.dist.world_size)))
+                                                / (self.step_patches * self.dist.world_size)))
         self.total_steps = self._total_steps()
 
         # set by prepare()
@@ -193,7 +200,7 @@ class TrainingRun:
         n_val = validation_size(c.validation_fraction, self.epoch_patches)
         self.memory = check_step_memory(self.method, net, c, self.net_channels, len(self._views),
                                         self.patch_shape, self.device, self._autocast,
-                                        n_val if val_samplers else 0)
+                                        n_val if val_samplers else 0, self.step_patches)
         if val_samplers:
             self.val_batch, self.val_channels = validation_batch(val_samplers, weights, n_val)
         guard_compiler_imports()  # building an optimizer imports torch._dynamo, and with it triton
@@ -294,6 +301,8 @@ class TrainingRun:
             "best_val_loss": self.best_val,
             "device": describe_device(self.device),
         }
+        if self.channel_choice is not None:
+            info["channels_choice"] = self.channel_choice.message()
         if self.calibrations:
             info["noise_calibration"] = [c if isinstance(c, dict) else c.to_dict() for c in self.calibrations]
         if final:
@@ -323,7 +332,8 @@ class TrainingRun:
         n_params = sum(p.numel() for p in self.net.parameters())
         yield TrainingStarted(c.method, describe_device(self.device), self.total_steps, c.time_budget_s,
                               self.epoch_patches, 0 if self.val_batch is None else self.val_batch.shape[1],
-                              n_params)
+                              n_params, "" if self.channel_choice is None or self.view.n_channels == 1
+                              else self.channel_choice.message())
         curves = self.noise_curves()
         if curves:
             yield NoiseCurves(0, tuple(curves))
@@ -353,7 +363,7 @@ class TrainingRun:
                 for group in self.optimizer.param_groups:
                     group["lr"] = lr * group["lr_scale"]
                 step_start = time.perf_counter()
-                patches, channels = self.sampler.draw(c.batch_size)
+                patches, channels = self.sampler.draw(self.step_patches)
                 batch = torch.from_numpy(patches).to(self.device, non_blocking=True)
                 self.method.before_step(self.net, progress)
                 with self._autocast():

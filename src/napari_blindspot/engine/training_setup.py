@@ -1,6 +1,6 @@
 """What a training run checks and sets up around the loop (:class:`.training.TrainingRun`):
-the patch a small image can hold, the model to continue, the noise reference, the memory a step
-needs and the fixed validation batch.  Plain functions over the run's parts; no state."""
+the patch a small image can hold, independent or joint channels, the model to continue, the
+noise reference, the memory a step needs and the fixed validation batch.  Plain functions over the run's parts; no state."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ import torch
 from torch import nn
 
 from .axes import CanonicalView
+from .channel_choice import ChannelChoice, choose_channels
 from .config import TrainConfig
 from .device import select_device
 from .errors import ConfigError, DataError
@@ -72,15 +73,15 @@ def check_continuable(initial: DenoisingModel, config: TrainConfig, n_channels: 
 
 def check_step_memory(method: Any, net: nn.Module, c: TrainConfig, net_channels: int, n_views: int,
                       patch_shape: tuple[int, ...], device: torch.device,
-                      autocast: Callable[[], Any], n_val: int) -> Any:
-    """Refuse, before anything big is allocated, a step that cannot fit (:mod:`.memory`);
-    returns the estimate."""
+                      autocast: Callable[[], Any], n_val: int, step_patches: int | None = None) -> Any:
+    """Refuse, before anything big is allocated, a step of ``step_patches`` patches (default
+    the batch size) that cannot fit (:mod:`.memory`); returns the estimate."""
     channels = torch.zeros(1, dtype=torch.long) if c.channels == "independent" else None
     estimate = training_estimate(
         net, lambda probe, b: method.loss(probe, b, torch.Generator().manual_seed(0), channels),
         net_channels, n_views, patch_shape, method.size_multiple(c), device, autocast)
     val_bytes = n_val * n_views * net_channels * 4 * float(np.prod(patch_shape))
-    check_training_memory(estimate, c.batch_size, patch_shape, device, extra=val_bytes)
+    check_training_memory(estimate, step_patches or c.batch_size, patch_shape, device, extra=val_bytes)
     return estimate
 
 
@@ -99,3 +100,15 @@ def validation_batch(val_samplers: Sequence[Any], weights: Sequence[float],
     batch = torch.from_numpy(np.concatenate([v for v, _ in sets], axis=1))
     channels = None if sets[0][1] is None else torch.from_numpy(np.concatenate([ch for _, ch in sets]))
     return batch, channels
+
+
+def resolve_channels(config: TrainConfig, view: CanonicalView, initial: DenoisingModel | None
+                     ) -> tuple[TrainConfig, ChannelChoice | None]:
+    """``config`` with ``channels="auto"`` made concrete: the mode of the model to continue,
+    else the mode measured from ``view`` (:func:`.channel_choice.choose_channels`, returned too)."""
+    if config.channels != "auto":
+        return config, None
+    if initial is not None:
+        return config.replace(channels=initial.config.channels), None
+    choice = choose_channels(view)
+    return config.replace(channels=choice.mode), choice

@@ -1,5 +1,5 @@
-"""One entry point for image files, lazy, whatever the format: TIFF or OME-Zarr in, and a
-streaming writer for either out.
+"""One entry point for image files, lazy, whatever the format: TIFF, OME-Zarr or a vendor file
+(CZI, ND2, LIF through bioio, :mod:`.vendor`) in, and a streaming writer for TIFF or OME-Zarr out.
 
 ``open_image(path)`` returns the image (never loaded whole: a memmap or a zarr array) with
 its axes, where they came from, and its pixel sizes.  ``open_writer(path, ...)`` returns a
@@ -19,13 +19,14 @@ from ..engine.errors import DataError
 from .omezarr import OmeZarrWriter, ZarrImage, is_zarr_path, read_omezarr
 from .tiff import TiffImage, read_tiff
 from .tiff_stream import TiffPageWriter
+from .vendor import VENDOR_SUFFIXES, VendorImage, read_vendor
 
-ImageFile = Union[TiffImage, ZarrImage]
+ImageFile = Union[TiffImage, ZarrImage, VendorImage]
 Writer = Union[OmeZarrWriter, TiffPageWriter]
 
 TIFF_SUFFIXES = (".tif", ".tiff")
-#: What `blindspot denoise` reads: TIFF files and zarr stores.
-IMAGE_SUFFIXES = TIFF_SUFFIXES + (".zarr",)
+#: What `blindspot denoise` reads: TIFF files, zarr stores and vendor files (with bioio).
+IMAGE_SUFFIXES = TIFF_SUFFIXES + (".zarr",) + VENDOR_SUFFIXES
 
 
 def image_format(path: str | os.PathLike) -> str | None:
@@ -38,20 +39,31 @@ def image_format(path: str | os.PathLike) -> str | None:
     return None
 
 
+def input_format(path: str | os.PathLike) -> str | None:
+    """What `blindspot train|denoise` read: :func:`image_format`, or ``"vendor"`` for a CZI,
+    ND2 or LIF name (read through bioio, never written)."""
+    fmt = image_format(path)
+    if fmt is None and os.fspath(path).rstrip("/\\").lower().endswith(VENDOR_SUFFIXES):
+        return "vendor"
+    return fmt
+
+
 def open_image(path: str | os.PathLike, axes: str | None = None, *,
                allow_missing_chunks: bool = False) -> ImageFile:
-    """Open a TIFF file or a zarr store lazily; ``axes`` overrides the file's own.
+    """Open a TIFF file, a zarr store or a vendor file lazily; ``axes`` overrides the file's own.
     ``allow_missing_chunks``: read a zarr store's missing chunks as its fill value (else
     refused, see :mod:`.zarr_checks`)."""
     path = os.fspath(path)
-    fmt = image_format(path)
+    fmt = input_format(path)
     if fmt == "zarr":
         image: ImageFile = read_omezarr(path, axes, allow_missing_chunks=allow_missing_chunks)
+    elif fmt == "vendor":
+        image = read_vendor(path)
     elif fmt == "tiff" or os.path.isfile(path):
         image = read_tiff(path)
     else:
-        raise DataError(f"{path!r} is neither a TIFF file nor a zarr store: give a .tif/.tiff file "
-                        "or an OME-Zarr (.zarr) image.")
+        raise DataError(f"{path!r} is neither a TIFF file nor a zarr store: give a .tif/.tiff file, "
+                        "an OME-Zarr (.zarr) image or a .czi/.nd2/.lif file.")
     if axes:
         image.axes = axes.upper()
         image.axes_source = "given"
@@ -69,5 +81,5 @@ def open_writer(path: str | os.PathLike, axes: str, shape: tuple[int, ...], *,
     return TiffPageWriter(path, axes, shape, dtype=dtype, pixel_size=pixel_size, unit=unit)
 
 
-__all__ = ["IMAGE_SUFFIXES", "ImageFile", "TIFF_SUFFIXES", "Writer", "image_format", "open_image",
-           "open_writer"]
+__all__ = ["IMAGE_SUFFIXES", "ImageFile", "TIFF_SUFFIXES", "VENDOR_SUFFIXES", "Writer", "image_format",
+           "input_format", "open_image", "open_writer"]

@@ -95,7 +95,7 @@ def _own_model(descr: Any, section: dict[str, Any], source: str | Path, device: 
         raise ModelFileError(f"The weights in {str(source)!r} cannot be read: {exc}") from exc
     net_state = {k[len("net."):]: v for k, v in state.items() if k.startswith("net.")}
     method = get_method(config)
-    net_channels = 1 if config.channels == "independent" else channels
+    net_channels = 1 if config.channels != "joint" else channels
     net = method.build(config, net_channels, 3 if config.train_3d else 2, normalization)
     try:
         net.load_state_dict(net_state, strict=True)

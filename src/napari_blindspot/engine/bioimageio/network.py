@@ -45,7 +45,7 @@ class BlindspotNetwork(nn.Module):
         self.config = cfg
         self.channels = int(channels)
         self.method = get_method(cfg)
-        self.fold_channels = cfg.channels == "independent"
+        self.fold_channels = cfg.channels != "joint"
         net_channels = 1 if self.fold_channels else self.channels
         norm = Normalization.from_dict(normalization) if normalization is not None else None
         self.net = self.method.build(cfg, net_channels, 3 if cfg.train_3d else 2, norm)
