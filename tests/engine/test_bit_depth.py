@@ -22,7 +22,7 @@ def _image(size=96, spots=True):
     are; ``spots``: sparse bright beads (one in 2,000 pixels, up to three times the brightest
     structure, blurred by the microscope) that saturate a 12-bit camera below."""
     s = fluorescence_timelapse(frames=1, size=size, seed=4)
-    clean = s.clean[0].astype(np.float64)
+    clean = s.clean[0].astype(np.float64) - s.noise.get("offset", 0.0)  # photons, no baseline
     rng = np.random.default_rng(7)
     points = np.zeros(clean.shape)
     if spots:
