@@ -9,10 +9,15 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .axes import parse_axes
-from .defaults import DEFAULT_METHOD, LEGACY_METHOD
 from .errors import ConfigError
 from .methods.registry import method_class, method_classes
 from .struct_mask import DEFAULT_STRUCT_SPAN, check_struct_mask
+
+#: The default method of every front end (the evidence for it: :mod:`.defaults`).
+DEFAULT_METHOD = "hqssl"
+#: The method a configuration without a ``method`` key meant (model files of version 1 always
+#: store it; this keeps any older JSON loading as it did).
+LEGACY_METHOD = "n2v2"
 
 NOISE_MODELS = ("curve", "affine", "gaussian", "gaussian-known", "poisson-gaussian", "mean-only")
 NOISE_FITS = ("fixed", "fine-tune", "joint", "refit")

@@ -19,11 +19,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-#: The default method of every front end.
-DEFAULT_METHOD = "hqssl"
-#: The method a configuration without a ``method`` key meant (model files of version 1 always
-#: store it; this keeps any older JSON loading as it did).
-LEGACY_METHOD = "n2v2"
+# The default method of every front end is TrainConfig's (config.DEFAULT_METHOD, kept there
+# so that config.py needs nothing from this module).
+from .config import DEFAULT_METHOD, LEGACY_METHOD, TrainConfig
+
 #: Seconds of training of a run that trains and then denoises, per device type.
 DEFAULT_BUDGET_S = {"cpu": 165.0, "cuda": 165.0, "mps": 165.0}
 
@@ -66,7 +65,6 @@ def default_plan(device_type: str = "cpu", shape: tuple[int, ...] | None = None,
     plan = DefaultPlan(DEFAULT_METHOD, budget, None, kind, reason)
     if shape is None or axes is None:
         return plan
-    from .config import TrainConfig
     from .duration import expected_duration
     from .methods.registry import method_class
 
