@@ -14,6 +14,11 @@ DEFAULT_METHOD = "hqssl"
 #: One-shot `denoise` trains for this long unless told otherwise, so that training plus
 #: prediction of a 512x512 frame take about 3 minutes on two CPU cores.
 ONE_SHOT_MINUTES = 2.75
+#: One-shot `denoise` predicts with 8-fold test-time augmentation unless told --no-tta: on fine
+#: filaments, membranes and textures it gave +0.2-0.4 dB for ~5% of the one-shot time on a
+#: 512x512 image (docs/fine_structures.md); above this many pixels prediction would take too long.
+ONE_SHOT_TTA = True
+ONE_SHOT_TTA_MAX_PIXELS = 4 * 512 * 512
 
 
 def method_settings() -> list[Setting]:
@@ -54,7 +59,12 @@ def add_training_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--method", choices=method_names(),
                    help=f"denoising method (default {DEFAULT_METHOD}, or the --config file's): "
                    + " ".join(f"{cls.name}: {cls.help}" for cls in method_classes()).replace("%", "%%"))
-    g.add_argument("--3d", dest="three_d", action="store_true", help="train on Z,Y,X patches (needs a Z axis)")
+    dims = g.add_mutually_exclusive_group()
+    dims.add_argument("--3d", dest="three_d", action="store_true", help="train on Z,Y,X patches "
+                      "(needs a Z axis; the default for a near-isotropic stack: z-spacing at most "
+                      "2x the pixel size, from the file's pixel sizes)")
+    dims.add_argument("--2d", dest="two_d", action="store_true", help="train slice by slice (the "
+                      "default for anisotropic stacks and stacks without pixel sizes)")
     g.add_argument("--steps", type=int, help=f"gradient steps (default: `train` {TrainConfig().steps}; "
                    f"one-shot `denoise` trains {ONE_SHOT_MINUTES * 60:.0f} s instead)")
     g.add_argument("--epochs", type=int, help="passes over the data")
@@ -94,5 +104,7 @@ def add_common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--axes", help="axes of the input, e.g. YX, TYX, ZYX, CZYX (default: from TIFF metadata)")
     p.add_argument("--device", help="auto (default), cpu, cuda, cuda:N or mps")
     p.add_argument("--tile-size", type=int, help="prediction tile size in pixels (default 384; smaller uses less memory)")
-    p.add_argument("--tta", action="store_true", help="8-fold test-time augmentation (slower, slightly better)")
+    p.add_argument("--tta", action=argparse.BooleanOptionalAction, default=None,
+                   help="8-fold test-time augmentation (8x slower prediction, 0.2-0.4 dB better; "
+                   "default: on for one-shot `denoise` of images up to 1 megapixel, else off)")
     p.add_argument("-v", "--verbose", action="store_true", help="log details")
