@@ -20,9 +20,12 @@ def study_table(res: dict) -> str:
     if not study:
         return "_not run yet_"
     images = list(study)
+    from .fine_structures import FACTORS
+
     names: list[str] = []
     for e in study.values():
         names += [n for n in e.get("ours", {}) if n not in names]
+    names.sort(key=lambda n: list(FACTORS).index(n) if n in FACTORS else len(FACTORS))
     header = ["setting"] + images + ["mean Δ vs base", "steps/s (1 thread)"]
     rows = [["noisy"] + [f(study[i]["noisy"]) for i in images] + ["", ""],
             ["BM3D, oracle σ"] + [f(study[i].get("bm3d", {}).get("psnr")) for i in images] + ["", ""]]
