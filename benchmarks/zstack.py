@@ -129,7 +129,14 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"    {info['psnr']:.2f} dB, {info['s_per_step']:.3f} s/step", flush=True)
                 e.setdefault(mode, {})[str(steps)] = info
                 RESULTS.write_text(json.dumps(res, indent=1, sort_keys=True))
-    print(render(res))
+    body = render(res)
+    print(body)
+    doc = ROOT / "docs" / "zstack.md"
+    if doc.is_file():
+        b, e = "<!-- generated:zstack -->", "<!-- /generated:zstack -->"
+        text = doc.read_text()
+        if b in text:
+            doc.write_text(text[:text.index(b) + len(b)] + "\n" + body + "\n" + text[text.index(e):])
     return 0
 
 

@@ -58,6 +58,16 @@ DEMO_FILES = ("sample_noisy.tif", "sample_clean.tif", "sample_denoised.tif", "sa
 
 
 # ------------------------------------------------------------------ helpers
+def _device_type(device: str | None) -> str:
+    """"cpu", "cuda" or "mps": where training will run ("cpu" if the name is not valid)."""
+    from .engine.device import select_device
+
+    try:
+        return select_device(device or "auto").type
+    except ConfigError:
+        return "cpu"
+
+
 def _config_from_args(args: argparse.Namespace, axes: str, image: Any = None) -> TrainConfig:
     """The training configuration the options ask for; ``image`` (with ``pixel_size``) lets a
     z-stack default to 3D training when it is near-isotropic (:mod:`.engine.dimensionality`)."""
@@ -90,7 +100,8 @@ def _config_from_args(args: argparse.Namespace, axes: str, image: Any = None) ->
     elif not getattr(args, "two_d", False) and image is not None and "Z" in axes.upper() \
             and "train_3d" not in overrides:
         overrides["train_3d"], why = default_train_3d(axes, image.data.shape,
-                                                      getattr(image, "pixel_size", None))
+                                                      getattr(image, "pixel_size", None),
+                                                      _device_type(overrides.get("device")))
         info(f"{why}." if overrides["train_3d"] else f"{why}; --3d to change.")
     if args.minutes is not None:
         overrides["time_budget_s"] = 60.0 * args.minutes

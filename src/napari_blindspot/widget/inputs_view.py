@@ -10,6 +10,7 @@ from qtpy.QtCore import Signal
 from qtpy.QtWidgets import QComboBox, QGridLayout, QHBoxLayout, QLabel, QLineEdit, QWidget
 
 from ..engine import method_class, method_names
+from ..engine.device import select_device
 from ..engine.dimensionality import default_train_3d
 from ..io.layer_meta import layer_axes, pixel_size
 from .controller import method_choices
@@ -22,7 +23,7 @@ WARNING_STYLE = "color: #ffb347;"
 
 DIM_TIP = ("2D: train on single planes (Z slices are separate samples). 3D: train on volumes "
            "(needs a Z axis; slower, uses Z context). A layer's default follows its Z scale: 3D "
-           "when the z-spacing is at most 2x the pixel size.")
+           "on a GPU when the z-spacing is at most 2x the pixel size, else 2D.")
 
 
 def small(label: QLabel) -> QLabel:
@@ -150,7 +151,8 @@ class InputsView(QWidget):
         try:
             sizes, _ = pixel_size(tuple(layer.scale), getattr(layer, "units", None),
                                   layer_axes(axes, bool(getattr(layer, "rgb", False))))
-            three_d, why = default_train_3d(axes, tuple(layer.data.shape), sizes)
+            three_d, why = default_train_3d(axes, tuple(layer.data.shape), sizes,
+                                            select_device("auto").type)
         except (AttributeError, TypeError, ValueError, IndexError):
             return
         self.dim_combo.setCurrentIndex(1 if three_d else 0)
