@@ -51,13 +51,15 @@ def result_table(res: dict, section: str) -> str:
     labels: list[str] = []
     for e in sec.values():
         labels += [n for n in e.get("ours", {}) if n not in labels]
+    labels.sort(key=lambda n: ("old" not in n, "no TTA" not in n))  # before, then after
     has_bm3d = any("bm3d" in e for e in sec.values())
     header = ["image", "set", "noisy"] + (["BM3D, oracle σ"] if has_bm3d else []) + \
         [f"ours: {n}" for n in labels] + (["ours − BM3D"] if has_bm3d and labels else [])
     rows = []
     for name, e in sec.items():
         ours = [e.get("ours", {}).get(n, {}).get("psnr") for n in labels]
-        row = [name, "held out" if e.get("held_out") else "dev", f(e["noisy"])]
+        kind = "FMD" if section == "fmd" else "held out" if e.get("held_out") else "dev"
+        row = [name, kind, f(e["noisy"])]
         if has_bm3d:
             row.append(f(e.get("bm3d", {}).get("psnr")))
         row += [f(v) for v in ours]
