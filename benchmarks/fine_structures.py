@@ -31,8 +31,8 @@ from .metrics import classical_denoise, psnr
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "docs" / "fine_structures.json"
-#: 96x96 crops of the images and results, for the figure (float16, intensity units).
-CROPS = ROOT / "docs" / "fine_structures_crops.npz"
+#: 96x96 crops of the images and results, for the figure (float16, intensity units; not in git).
+CROPS = ROOT / "benchmarks" / "results" / "fine_structures_crops.npz"
 CROP = (slice(64, 160), slice(64, 160))
 #: "1x" training length of the study and of the table: about what the one-shot CLI default
 #: (2.75 min) gives on two idle cores with the CPU network (see the measured steps/s).
@@ -145,6 +145,7 @@ def denoise(model: Any, noisy: np.ndarray, axes: str, predict: dict[str, Any]) -
 
 def keep_crop(key: str, image: np.ndarray) -> None:
     """Store the figure's crop of ``image`` under ``key`` ("section|unit|what")."""
+    CROPS.parent.mkdir(parents=True, exist_ok=True)
     crops = dict(np.load(CROPS)) if CROPS.is_file() else {}
     crops[key] = np.asarray(image, np.float32)[CROP].astype(np.float16)
     np.savez_compressed(CROPS, **crops)
@@ -240,7 +241,10 @@ def main(argv: list[str] | None = None) -> int:
         runs[f"{args.label}, no TTA"] = (overrides, mult, dict(predict, tta=False))
     pick = (lambda us: [u for u in us if not args.images or u.name in args.images])
     if args.part == "study":
-        runs = {k: v for k, v in FACTORS.items() if not args.factors or k in args.factors}
+        # "base" is the CPU default as it was before this study: the image calibration without
+        # the ridge term (only the ridge factors switch it on)
+        runs = {k: (o, m, {"ridge": False, **p}) for k, (o, m, p) in FACTORS.items()
+                if not args.factors or k in args.factors}
         _measure(res, "study", pick(dev_units(STUDY_CROP)), runs, args.threads)
     elif args.part == "table":
         _measure(res, "table", pick(all_units()), runs, args.threads)
