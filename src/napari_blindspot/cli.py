@@ -70,7 +70,8 @@ def _device_type(device: str | None) -> str:
 
 def _config_from_args(args: argparse.Namespace, axes: str, image: Any = None) -> TrainConfig:
     """The training configuration the options ask for; ``image`` (with ``pixel_size``) lets a
-    z-stack default to 3D training when it is near-isotropic (:mod:`.engine.dimensionality`)."""
+    z-stack default to 3D training when it is near-isotropic and the device a GPU
+    (:mod:`.engine.dimensionality`)."""
     overrides: dict[str, Any] = {"axes": axes}
     if args.config:
         base = checks.load_config_file(args.config)
