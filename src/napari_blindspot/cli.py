@@ -39,6 +39,8 @@ from .engine import (BlindspotError, DenoisingModel, DivergenceRecovered, Durati
                      method_classes)
 from .engine.atomic import staged
 from .engine.stillness import stillness
+
+from .engine.dimensionality import default_train_3d
 from .engine.errors import ConfigError
 from .engine.struct_mask import STRUCT_MASK_NAMES, pattern_from_file
 from .io.tiff import TiffImage, read_tiff, tiff_format, write_tiff
@@ -60,7 +62,20 @@ DEMO_FILES = ("sample_noisy.tif", "sample_clean.tif", "sample_denoised.tif", "sa
 
 
 # ------------------------------------------------------------------ helpers
-def _config_from_args(args: argparse.Namespace, axes: str) -> TrainConfig:
+def _device_type(device: str | None) -> str:
+    """"cpu", "cuda" or "mps": where training will run ("cpu" if the name is not valid)."""
+    from .engine.device import select_device
+
+    try:
+        return select_device(device or "auto").type
+    except ConfigError:
+        return "cpu"
+
+
+def _config_from_args(args: argparse.Namespace, axes: str, image: Any = None) -> TrainConfig:
+    """The training configuration the options ask for; ``image`` (with ``pixel_size``) lets a
+    z-stack default to 3D training when it is near-isotropic and the device a GPU
+    (:mod:`.engine.dimensionality`)."""
     overrides: dict[str, Any] = {"axes": axes}
     if args.config:
         base = checks.load_config_file(args.config)
@@ -87,6 +102,12 @@ def _config_from_args(args: argparse.Namespace, axes: str) -> TrainConfig:
         overrides[depth_field] = args.depth
     if args.three_d:
         overrides["train_3d"] = True
+    elif not getattr(args, "two_d", False) and image is not None and "Z" in axes.upper() \
+            and "train_3d" not in overrides:
+        overrides["train_3d"], why = default_train_3d(axes, image.data.shape,
+                                                      getattr(image, "pixel_size", None),
+                                                      _device_type(overrides.get("device")))
+        info(f"{why}." if overrides["train_3d"] else f"{why}; --3d to change.")
     if args.minutes is not None:
         overrides["time_budget_s"] = 60.0 * args.minutes
         overrides["steps"] = args.steps
@@ -112,7 +133,7 @@ def train_on(args: argparse.Namespace, images: list[Any], distributed: Any = Non
     """Train one model on one image or several (each with its own axes), drawing the training
     events as a progress bar; ``distributed``: this rank (only rank 0 reports)."""
     image = images[0]
-    config = _config_from_args(args, image.axes)
+    config = _config_from_args(args, image.axes, image)
     target = None
     if len(images) > 1 and (getattr(args, "target", None) or getattr(args, "noise_from", None)):
         raise BlindspotError("--target and --noise-from pair with one image: give one image.")
@@ -181,7 +202,7 @@ def _predict(model: DenoisingModel, image: TiffImage, args: argparse.Namespace, 
     bar = ProgressBar()
     want = bool(getattr(args, "uncertainty", None)) if uncertainty is None else uncertainty
     result = model.predict(image.data, image.axes, progress=bar.prediction,
-                           tile_size=args.tile_size, tta=args.tta, uncertainty=want)
+                           tile_size=args.tile_size, tta=bool(args.tta), uncertainty=want)
     bar.end()
     return result
 

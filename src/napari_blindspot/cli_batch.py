@@ -28,6 +28,7 @@ from .batch import (BatchSummary, FileDone, FileFailed, FileJob, FileStarted, de
                     expand_inputs, plan_outputs, prepare_folders)
 from .cli_common import info, read_input
 from .cli_info import model_label as label
+from .engine.defaults import ONE_SHOT_TTA, ONE_SHOT_TTA_MAX_PIXELS
 from .engine import BlindspotError, ConfigError, PredictionProgress, load_model, method_classes
 from .engine.path_rules import check_apart
 from .io.ownership import check_replaceable
@@ -183,6 +184,11 @@ def cmd_denoise(args: argparse.Namespace, hooks: Hooks) -> int:
                  f"{hooks.one_shot_minutes * 60:.0f} s, then denoising (--steps, --epochs or --minutes to "
                  "change).")
         model = hooks.train(args, images)
+        if args.tta is None and ONE_SHOT_TTA:
+            pixels = sum(int(np.prod(im.data.shape)) for im in images)
+            args.tta = pixels <= ONE_SHOT_TTA_MAX_PIXELS
+            if args.tta:
+                info("One-shot: denoising with 8-fold test-time augmentation (--no-tta to skip).")
         args.doing = "denoising"
         if args.save_model:
             model.save(args.save_model)
@@ -195,7 +201,7 @@ def cmd_denoise(args: argparse.Namespace, hooks: Hooks) -> int:
             job.outputs.pop("uncertainty", None)
     args.doing = "denoising"
     options = dict(axes=args.axes, dtype=args.dtype, zarr_format=args.zarr_format,
-                   tile_size=args.tile_size, tta=args.tta, keep_going=not single,
+                   tile_size=args.tile_size, tta=bool(args.tta), keep_going=not single,
                    allow_missing_chunks=args.allow_missing_chunks)
     if args.workers or args.scheduler:
         from .cluster import denoise_distributed_iter

@@ -23,6 +23,11 @@ from typing import Any
 # so that config.py needs nothing from this module).
 from .config import DEFAULT_METHOD, LEGACY_METHOD, TrainConfig
 
+#: One-shot `denoise` predicts with 8-fold test-time augmentation unless told --no-tta: on fine
+#: filaments, membranes and textures it gave +0.2-0.4 dB for ~5% of the one-shot time on a
+#: 512x512 image (docs/fine_structures.md); above this many pixels prediction would take too long.
+ONE_SHOT_TTA = True
+ONE_SHOT_TTA_MAX_PIXELS = 4 * 512 * 512
 #: Seconds of training of a run that trains and then denoises, per device type.
 DEFAULT_BUDGET_S = {"cpu": 165.0, "cuda": 165.0, "mps": 165.0}
 
@@ -75,4 +80,5 @@ def default_plan(device_type: str = "cpu", shape: tuple[int, ...] | None = None,
     return DefaultPlan(plan.method, budget, None, kind, reason, train_s, predict_s)
 
 
-__all__ = ["DEFAULT_BUDGET_S", "DEFAULT_METHOD", "DefaultPlan", "LEGACY_METHOD", "default_plan"]
+__all__ = ["DEFAULT_BUDGET_S", "DEFAULT_METHOD", "DefaultPlan", "LEGACY_METHOD", "ONE_SHOT_TTA",
+           "ONE_SHOT_TTA_MAX_PIXELS", "default_plan"]

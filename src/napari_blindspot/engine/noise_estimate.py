@@ -38,6 +38,11 @@ MAX_PIXELS = 4_000_000
 #: The full scales of integer cameras (8- to 16-bit): values there are saturated.
 CAMERA_FULL_SCALES = tuple(2 ** bits - 1 for bits in (8, 10, 12, 14, 16))
 
+#: Count thin lines as rough too (second differences across four orientations), not only edges:
+#: a 1-2 pixel line through a pixel has no gradient but a large residual, and on filament or
+#: membrane images it made the measured noise ~2x too high in the bright bins (docs/fine_structures.md).
+RIDGE_AWARE = True
+
 
 @dataclass
 class NoiseCalibration:
@@ -127,7 +132,27 @@ def _neighbourhoods(y: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
     rough = np.hypot(half(lambda o: o[1] < 0) - half(lambda o: o[1] > 0),
                      half(lambda o: o[0] < 0) - half(lambda o: o[0] > 0))
+    if RIDGE_AWARE:
+        rough = np.hypot(rough, _ridge(s))
     return residual, proxy, rough
+
+
+#: (on the line, beside it) offsets for lines through the centre in four orientations, from the
+#: 5x5 ring only: the centre and its 4 neighbours make the residual, and must not choose it.
+_RIDGES = (
+    (((0, -2), (0, 2)), ((-2, -1), (-2, 0), (-2, 1), (2, -1), (2, 0), (2, 1))),
+    (((-2, 0), (2, 0)), ((-1, -2), (0, -2), (1, -2), (-1, 2), (0, 2), (1, 2))),
+    (((-1, -1), (1, 1), (-2, -2), (2, 2)), ((-1, 1), (1, -1), (-2, 0), (0, 2), (2, 0), (0, -2))),
+    (((-1, 1), (1, -1), (-2, 2), (2, -2)), ((-1, -1), (1, 1), (-2, 0), (0, -2), (2, 0), (0, 2))),
+)
+
+
+def _ridge(s: dict[tuple[int, int], np.ndarray]) -> np.ndarray:
+    """Largest second difference across a line through the centre (four orientations)."""
+    def mean(offsets: tuple[tuple[int, int], ...]) -> np.ndarray:
+        return sum(s[o] for o in offsets) / len(offsets)
+
+    return np.max(np.abs(np.stack([mean(on) - mean(off) for on, off in _RIDGES])), axis=0)
 
 
 def _bins(x: np.ndarray, bins: int) -> tuple[np.ndarray, np.ndarray]:

@@ -11,6 +11,10 @@ from qtpy.QtWidgets import QComboBox, QGridLayout, QHBoxLayout, QLabel, QLineEdi
 
 from ..engine import method_class, method_names
 from ..engine.defaults import DEFAULT_METHOD
+
+from ..engine.device import select_device
+from ..engine.dimensionality import default_train_3d
+from ..io.layer_meta import layer_axes, pixel_size
 from .controller import method_choices
 from .file_meta import adopt_file_metadata
 from .layer_picker import LayerPicker
@@ -18,6 +22,11 @@ from .layers import check_layer_axes, guess_layer_axes, suggest_target
 
 ERROR_STYLE = "color: #ff7070;"
 WARNING_STYLE = "color: #ffb347;"
+
+
+DIM_TIP = ("2D: train on single planes (Z slices are separate samples). 3D: train on volumes "
+           "(needs a Z axis; slower, uses Z context). A layer's default follows its Z scale: 3D "
+           "on a GPU when the z-spacing is at most 2x the pixel size, else 2D.")
 
 
 def small(label: QLabel) -> QLabel:
@@ -53,8 +62,7 @@ class InputsView(QWidget):
         self.dim_combo = QComboBox()
         self.dim_combo.addItem("2D", False)
         self.dim_combo.addItem("3D", True)
-        self.dim_combo.setToolTip("2D: train on single planes (Z slices are separate samples). "
-                                  "3D: train on volumes (needs a Z axis; slower, uses Z context).")
+        self.dim_combo.setToolTip(DIM_TIP)
         self.dim_combo.currentIndexChanged.connect(lambda *_: self.update_context())
         self.axes_hint = small(QLabel())
         self.still_hint = small(QLabel())  # a still time-lapse: measure the noise on its repeats
@@ -149,7 +157,23 @@ class InputsView(QWidget):
             self.axes_edit.setText(remembered or guess_layer_axes(layer))
             if method_class(self.method).takes_target():
                 self._suggest_target()
+            self._suggest_dimensionality(layer)
         self.update_context()
+
+    def _suggest_dimensionality(self, layer: Any) -> None:
+        """2D or 3D from the layer's anisotropy (its scale), as the command line decides."""
+        axes = self.checked_axes()
+        if not axes or "Z" not in axes:
+            return
+        try:
+            sizes, _ = pixel_size(tuple(layer.scale), getattr(layer, "units", None),
+                                  layer_axes(axes, bool(getattr(layer, "rgb", False))))
+            three_d, why = default_train_3d(axes, tuple(layer.data.shape), sizes,
+                                            select_device("auto").type)
+        except (AttributeError, TypeError, ValueError, IndexError):
+            return
+        self.dim_combo.setCurrentIndex(1 if three_d else 0)
+        self.dim_combo.setToolTip(f"{DIM_TIP} This layer: {why}.")
 
     def _on_axes_edited(self, text: str) -> None:
         layer = self.layer_picker.current_layer()

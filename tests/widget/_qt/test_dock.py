@@ -522,3 +522,23 @@ def test_a_registered_method_is_offered_with_its_own_settings(toy_method, viewer
     assert widget.model.config.method == "toy"
     assert "Toy smoother" in widget.model_label.text()
     assert viewer.layers["cells [denoised]"].data.shape == (2, 48, 48)
+
+
+@pytest.mark.parametrize("device, scale, want", [
+    ("cuda", (0.1, 0.1, 0.1), True),    # near-isotropic on a GPU: 3D
+    ("cuda", (0.4, 0.1, 0.1), False),   # z-spacing 4x: 2D
+    ("cpu", (0.1, 0.1, 0.1), False),    # on a CPU: 2D
+])
+def test_a_z_stack_layer_preselects_2d_or_3d_from_its_scale(viewer_widget, monkeypatch, device,
+                                                           scale, want):
+    from types import SimpleNamespace
+
+    monkeypatch.setattr("napari_blindspot.widget.inputs_view.select_device",
+                        lambda name: SimpleNamespace(type=device))
+    viewer, widget = viewer_widget
+    viewer.add_image(np.zeros((20, 32, 32), np.float32), name="volume", scale=scale,
+                     units=("micrometer",) * 3, metadata={"axes": "ZYX"})
+    assert widget.select_layer(viewer.layers["volume"])
+    assert widget.axes_edit.text() == "ZYX"
+    assert bool(widget.dim_combo.currentData()) is want
+    assert ("3D training" if want else "2D training") in widget.dim_combo.toolTip()

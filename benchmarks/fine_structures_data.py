@@ -1,0 +1,162 @@
+"""A development set of fine structures: synthetic filaments and membranes with FMD-like
+Poisson-Gaussian noise, plus Set12 with Gaussian sigma 25 (the textures).
+
+Everything here is generated from one seed (nothing is copied into the repository; Set12 is
+read from the shared data directory).  The synthetic images imitate what the FMD confocal
+data looks like (512x512 uint8, dark background of a few counts, bright structures up to
+~200 counts) and carry the noise measured on FMD Confocal_BPAE_B (see :data:`FMD_NOISE`):
+
+* **filaments** (actin-like): many thin, smoothly curved lines 1-2 pixels wide, dense and
+  crossing, of widely varied brightness, over a faint cytoplasm haze;
+* **membranes**: thin closed contours (a wavy Voronoi tessellation: cell outlines) plus small
+  closed vesicle rings, brightness varying along the contours.
+
+Each kind comes in several seeds; :data:`DEV` is what the factor study tunes on and
+:data:`HELD_OUT` is never used for choosing a setting (only for the final table).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from scipy import ndimage
+
+from .datasets import SET12_NAMES, SIGMA, Unit, default_data_dir, set12_units
+
+#: Noise of FMD Confocal_BPAE_B (capture 0 against avg50, fields 1-10, binned by the clean
+#: value): variance ~= 4.19 * x - 15.3 on 8-bit counts above the dark level (the negative
+#: intercept is the clipping at 0 of the dark pixels).  Modelled as Poisson with gain
+#: ``a`` (counts per photon) plus Gaussian read noise ``b`` (variance), rounded, clipped to 0..255.
+FMD_NOISE = {"a": 4.2, "b": 4.0}
+SIZE = 512
+#: (kind, seed) of the development images and of the held-out ones.
+DEV = (("filaments", 1), ("membranes", 1))
+HELD_OUT = (("filaments", 2), ("membranes", 2), ("filaments", 3))
+#: Set12 images the study tunes on (textures) and the held-out rest (all 12 go in the table).
+SET12_DEV = ("05", "09")
+
+
+@dataclass
+class Synthetic:
+    """A clean image (float32, 0..255) and its noisy uint8 version."""
+
+    name: str
+    clean: np.ndarray
+    noisy: np.ndarray
+
+
+def _curve(rng: np.random.Generator, size: int, length: float, step: float = 0.25) -> np.ndarray:
+    """Points (N, 2) of a smooth random curve: a walk whose heading drifts smoothly."""
+    n = int(length / step)
+    curvature = ndimage.gaussian_filter1d(rng.normal(0.0, 1.0, n), sigma=40.0 / step) * 0.35
+    heading = rng.uniform(0, 2 * np.pi) + np.cumsum(curvature) * step
+    start = rng.uniform(-0.1 * size, 1.1 * size, 2)
+    return start + np.cumsum(step * np.stack([np.sin(heading), np.cos(heading)], 1), axis=0)
+
+
+def _splat(points: np.ndarray, weights: np.ndarray, size: int) -> np.ndarray:
+    """Bilinear accumulation of weighted points into a size x size image."""
+    img = np.zeros((size + 1, size + 1), np.float64)
+    y0, x0 = np.floor(points[:, 0]).astype(int), np.floor(points[:, 1]).astype(int)
+    fy, fx = points[:, 0] - y0, points[:, 1] - x0
+    keep = (y0 >= 0) & (x0 >= 0) & (y0 < size) & (x0 < size)
+    y0, x0, fy, fx, w = y0[keep], x0[keep], fy[keep], fx[keep], weights[keep]
+    for dy, dx, wt in ((0, 0, (1 - fy) * (1 - fx)), (1, 0, fy * (1 - fx)),
+                       (0, 1, (1 - fy) * fx), (1, 1, fy * fx)):
+        np.add.at(img, (y0 + dy, x0 + dx), w * wt)
+    return img[:size, :size]
+
+
+def filaments(seed: int, size: int = SIZE) -> np.ndarray:
+    """Actin-like clean image: ~size/3 thin curved lines (Gaussian profile sigma 0.5-0.9 px,
+    i.e. 1-2 px wide), brightness log-normal (peak ~15-200 counts), on a dark haze."""
+    rng = np.random.default_rng([seed, 1])
+    out = np.zeros((size, size))
+    n = size // 3
+    for sigma in (0.5, 0.7, 0.9):  # three width classes, one blur each
+        layer = np.zeros((size, size))
+        for _ in range(n // 3):
+            pts = _curve(rng, size, rng.uniform(0.3, 1.2) * size)
+            peak = float(np.clip(rng.lognormal(np.log(45.0), 0.6), 10.0, 200.0))
+            # brightness varies slowly along the filament (bundling, focus)
+            along = 1.0 + 0.4 * ndimage.gaussian_filter1d(rng.normal(0, 1, len(pts)), 60.0) * 6
+            w = peak * np.clip(along, 0.3, 1.7) * 0.25 * np.sqrt(2 * np.pi) * sigma  # line peak = peak
+            layer += _splat(pts, w, size)
+        out += ndimage.gaussian_filter(layer, sigma)
+    haze = ndimage.gaussian_filter(rng.uniform(0, 1, (size, size)), size / 16)
+    haze = (haze - haze.min()) / (np.ptp(haze) + 1e-12)
+    return np.clip(3.0 + 10.0 * haze + out, 0, 255).astype(np.float32)
+
+
+def membranes(seed: int, size: int = SIZE) -> np.ndarray:
+    """Thin closed contours: a wavy Voronoi tessellation (cell outlines, ~1.5 px wide) and small
+    vesicle rings, brightness varying smoothly along them."""
+    rng = np.random.default_rng([seed, 2])
+    yy, xx = np.mgrid[0:size, 0:size].astype(np.float64)
+    warp = [ndimage.gaussian_filter(rng.normal(0, 1, (size, size)), size / 24) for _ in range(2)]
+    warp = [w / (np.abs(w).max() + 1e-12) * size / 40 for w in warp]
+    wy, wx = yy + warp[0], xx + warp[1]
+    seeds: list[np.ndarray] = []
+    while len(seeds) < int(size * size / 2500):  # no two cells closer than 20 px
+        p = rng.uniform(-0.05 * size, 1.05 * size, 2)
+        if all(np.hypot(*(p - q)) > 20.0 for q in seeds):
+            seeds.append(p)
+    d = np.sort(np.stack([np.hypot(wy - sy, wx - sx) for sy, sx in seeds]), axis=0)[:2]
+    width = 0.6 + 0.35 * (ndimage.gaussian_filter(rng.uniform(0, 1, (size, size)), size / 20) > 0.5)
+    contour = np.exp(-0.5 * ((d[1] - d[0]) / 2.0 / width) ** 2)
+    bright = ndimage.gaussian_filter(rng.normal(0, 1, (size, size)), size / 30)
+    bright = 70.0 * np.exp(1.2 * bright / (np.abs(bright).max() + 1e-12))
+    img = contour * bright
+    for _ in range(size // 8):  # vesicles: rings of radius 2-7 px
+        cy, cx, r = rng.uniform(0, size), rng.uniform(0, size), rng.uniform(2.0, 7.0)
+        ring = np.exp(-0.5 * ((np.hypot(yy - cy, xx - cx) - r) / 0.6) ** 2)
+        img += ring * float(rng.uniform(20.0, 120.0))
+    inside = ndimage.gaussian_filter(rng.uniform(0, 1, (size, size)), 3.0)
+    return np.clip(3.0 + 4.0 * inside / inside.max() + img, 0, 255).astype(np.float32)
+
+
+def add_fmd_noise(clean: np.ndarray, seed: int, noise: dict | None = None) -> np.ndarray:
+    """Poisson-Gaussian noise as measured on FMD confocal, rounded and clipped to uint8."""
+    p = noise or FMD_NOISE
+    rng = np.random.default_rng([seed, 99])
+    photons = rng.poisson(np.maximum(clean, 0) / p["a"]) * p["a"]
+    noisy = photons + rng.normal(0.0, np.sqrt(p["b"]), clean.shape)
+    return np.clip(np.round(noisy), 0, 255).astype(np.uint8)
+
+
+GENERATORS = {"filaments": filaments, "membranes": membranes}
+
+
+def synthetic(kind: str, seed: int, size: int = SIZE) -> Synthetic:
+    clean = GENERATORS[kind](seed, size)
+    return Synthetic(f"{kind}_{seed}", clean, add_fmd_noise(clean, seed))
+
+
+def noise_sigma(s: Synthetic) -> float:
+    """The oracle sigma for BM3D: std of the true noise of this image (noisy - clean)."""
+    return float(np.std(s.noisy.astype(np.float64) - s.clean))
+
+
+def synthetic_unit(kind: str, seed: int, size: int = SIZE, crop: int | None = None) -> Unit:
+    s = synthetic(kind, seed, size)
+    noisy, clean = s.noisy, s.clean
+    if crop:
+        noisy, clean = noisy[:crop, :crop], clean[:crop, :crop]
+    sigma = float(np.std(noisy.astype(np.float64) - clean))
+    return Unit("fine", s.name, noisy, clean, "YX", 255.0, sigma,
+                "oracle σ = std(noisy − clean)", info={"kind": kind, "seed": seed,
+                                                         "held_out": (kind, seed) in HELD_OUT})
+
+
+def set12(ids: list[str], crop: int | None = None, seed: int = 0,
+          data_dir: Path | None = None) -> list[Unit]:
+    units = set12_units(data_dir or default_data_dir(), ids, crop, seed)
+    for u in units:
+        u.info["held_out"] = u.name.split("_")[1] not in SET12_DEV
+    return units
+
+
+__all__ = ["FMD_NOISE", "DEV", "HELD_OUT", "SET12_DEV", "SET12_NAMES", "SIGMA", "Synthetic",
+           "filaments", "membranes", "add_fmd_noise", "noise_sigma", "synthetic", "synthetic_unit", "set12"]
