@@ -236,8 +236,8 @@ def test_collector_pause_freezes_once_and_releases():
     pause.hold()
     frozen = gc.get_freeze_count()
     assert frozen > 0
-    pause.hold()  # a second job in the same series: nothing more frozen
-    assert gc.get_freeze_count() == frozen
+    pause.hold()  # a second job in the same series: nothing more frozen (frozen objects may
+    assert gc.get_freeze_count() <= frozen  # still be freed by reference counting meanwhile)
     pause.release()
     assert gc.get_freeze_count() == 0 and not pause.active
     pause.release()  # idempotent
