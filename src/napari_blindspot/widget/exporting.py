@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from ..io.chunks import Clipped
 from .layers import export_results, export_source, find_result, layer_data
 
 
@@ -27,20 +28,10 @@ def clipping_note(layer: Any, dtype: str) -> str:
     out = np.dtype((layer.metadata.get("blindspot") or {}).get("source_dtype", "float32"))
     if out.kind not in "ui":
         return ""
-    info = np.iinfo(out)
-    data = np.asarray(layer_data(layer))
-    high, low = data > info.max + 0.5, data < info.min - 0.5
-    n_high, n_low = int(high.sum()), int(low.sum())
-    if not n_high and not n_low:
-        return ""
-    parts = []
-    if n_high:
-        parts.append(f"{n_high:,} pixels ({100 * n_high / data.size:.2g}%) above {info.max} (up to "
-                     f"{float(data.max()):.5g}) were clipped to {info.max}")
-    if n_low:
-        parts.append(f"{n_low:,} pixels ({100 * n_low / data.size:.2g}%) below {info.min} (down to "
-                     f"{float(data.min()):.5g}) were clipped to {info.min}")
-    return f" {' and '.join(parts)} in the {out.name} file: export float32 to keep them."
+    clipped = Clipped(out)  # the same count and words as the command line's writers
+    clipped.add(np.asarray(layer_data(layer)))
+    note = clipped.note()
+    return f" {note} in the {out.name} file: export float32 to keep them." if note else ""
 
 
 class ResultExport:
