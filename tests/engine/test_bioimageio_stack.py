@@ -133,7 +133,7 @@ def test_doctor_marks_the_version_and_the_round_trip(newer_pydantic, capsys):
 
 
 def test_doctor_passes_on_the_installed_stack(capsys):
-    from napari_blindspot.engine.software_check import software_checks
+    from napari_blindspot.engine.system.software_check import software_checks
 
     checks = {c.name: c for c in software_checks()}
     for name in ("torch", "zarr", "pydantic", "bioimageio.spec", "bioimageio.core"):

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from napari_blindspot.engine import TrainingRun
-from napari_blindspot.engine.device import (autocast, autocast_dtype, cpu_has_native_bf16,
+from napari_blindspot.engine.system.device import (autocast, autocast_dtype, cpu_has_native_bf16,
                                             memory_format, place_network)
 from napari_blindspot.engine import load_model
 
@@ -85,7 +85,7 @@ def test_mixed_precision_prediction_stays_close_to_float32(method, monkeypatch):
 
 
 def test_prediction_on_a_cpu_takes_one_tile_at_a_time_unless_told():
-    from napari_blindspot.engine.device import default_tile_batch
+    from napari_blindspot.engine.system.device import default_tile_batch
 
     assert default_tile_batch(torch.device("cpu")) == 1
     assert default_tile_batch(torch.device("cuda")) == 4

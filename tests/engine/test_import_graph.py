@@ -104,7 +104,7 @@ def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
 def test_the_graph_sees_the_package():
     graph = import_graph()
     assert f"{PACKAGE}.engine.methods.registry" in graph[f"{PACKAGE}.engine.config"]
-    assert f"{PACKAGE}.engine.methods.hqssl" in graph[f"{PACKAGE}.engine.methods.registry"]
+    assert f"{PACKAGE}.engine.methods.hqssl.method" in graph[f"{PACKAGE}.engine.methods.registry"]
     assert f"{PACKAGE}.engine.model_file" in graph[f"{PACKAGE}.engine.model"]
 
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from napari_blindspot.engine import threads as th
-from napari_blindspot.engine.threads import ThreadTuner
+from napari_blindspot.engine.system import threads as th
+from napari_blindspot.engine.system.threads import ThreadTuner
 
 
 class Clock:
@@ -108,7 +108,7 @@ def test_prediction_tunes_between_one_thread_and_the_callers_count(restore_threa
     import numpy as np
 
     from helpers_engine import untrained_model
-    from napari_blindspot.engine import threads as threads_module
+    from napari_blindspot.engine.system import threads as threads_module
 
     made = []
     real = threads_module.ThreadTuner

@@ -9,7 +9,7 @@ import torch
 from helpers_engine import untrained_model
 
 from napari_blindspot.engine import DataError, PredictionProgress
-from napari_blindspot.engine.tiling import infer_with_tta, predict_sample, predict_whole, tile_starts
+from napari_blindspot.engine.prediction.tiling import infer_with_tta, predict_sample, predict_whole, tile_starts
 
 CASES_2D = [
     ("n2v2", {}),

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from napari_blindspot.engine import duration
+from napari_blindspot.engine.training import duration
 
 from test_controller import record, request, stack
 

@@ -11,7 +11,7 @@ from typing import Any
 from .axes import parse_axes
 from .errors import ConfigError
 from .methods.registry import method_class, method_classes
-from .struct_mask import DEFAULT_STRUCT_SPAN, check_struct_mask
+from .methods.n2v.struct_mask import DEFAULT_STRUCT_SPAN, check_struct_mask
 
 #: The default method of every front end (the evidence for it: :mod:`.defaults`).
 DEFAULT_METHOD = "hqssl"
@@ -121,7 +121,7 @@ class TrainConfig:
     def for_method(cls, method: str, **overrides: Any) -> "TrainConfig":
         """Defaults tuned for ``method`` on the device it will train on, 2D or 3D
         (:meth:`~.methods.Method.defaults_for`), then ``overrides``."""
-        from .device import select_device
+        from .system.device import select_device
 
         try:
             device_type = select_device(overrides.get("device", "auto")).type

@@ -13,7 +13,7 @@ import numpy as np
 
 if TYPE_CHECKING:  # pragma: no cover
     from .model import DenoisingModel
-    from .noise_curves import ChannelNoiseCurve
+    from .methods.hqssl.noise_curves import ChannelNoiseCurve
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from .atomic import _HINTS
 from .errors import BlindspotError
-from .memory import is_out_of_memory, out_of_memory_message
+from .system.memory import is_out_of_memory, out_of_memory_message
 
 
 def user_message(exc: BaseException, doing: str, names: dict[str, str] | None = None) -> str:

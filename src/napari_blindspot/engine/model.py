@@ -14,17 +14,17 @@ from torch import nn
 
 from .axes import CanonicalView, check_axes
 from .config import TrainConfig
-from .device import autocast, autocast_dtype, default_tile_batch, place_network, select_device
+from .system.device import autocast, autocast_dtype, default_tile_batch, place_network, select_device
 from .errors import AxesError, ConfigError, DataError
 from .events import PredictedBlock, PredictionProgress, run_to_end
 from .methods.base import Method
 from .methods.registry import get_method
 from .model_file import load_network, save_model
-from .noise_curves import ChannelNoiseCurve, channel_curves, noise_table
+from .methods.hqssl.noise_curves import ChannelNoiseCurve, channel_curves, noise_table
 from .normalization import Normalization, check_finite
-from .memory import PredictionPlan, bytes_per_pixel, plan_prediction
-from .threads import ThreadTuner
-from .tiling import Slab, minimal_tile, predict_slabs, predict_whole
+from .system.memory import PredictionPlan, bytes_per_pixel, plan_prediction
+from .system.threads import ThreadTuner
+from .prediction.tiling import Slab, minimal_tile, predict_slabs, predict_whole
 
 log = logging.getLogger(__name__)
 

@@ -21,7 +21,7 @@ from psygnal import Signal
 from ..engine import (DenoisingModel, DivergenceRecovered, DurationWarning, NoiseCurves, Preview, TrainConfig,
                       TrainingFinished, TrainingProgress, TrainingRun, TrainingStarted, method_class,
                       method_classes)
-from ..engine.device import configure_threads, interactive_threads
+from ..engine.system.device import configure_threads, interactive_threads
 from ..text import (denoising_progress, divergence_warning, duration_warning, finished_progress, noise_text,
                     progress_line, training_finished, training_started)
 from .exporting import ResultExport

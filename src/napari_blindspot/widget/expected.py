@@ -15,9 +15,9 @@ from typing import Any
 
 from ..engine import BlindspotError, TrainConfig, method_class, select_device
 from ..engine.defaults import DefaultPlan, default_plan
-from ..engine.device import interactive_threads
-from ..engine.duration import DURATION_WARNING_S, expected_duration
-from ..engine.stillness import Stillness, stillness
+from ..engine.system.device import interactive_threads
+from ..engine.training.duration import DURATION_WARNING_S, expected_duration
+from ..engine.methods.hqssl.stillness import Stillness, stillness
 from ..text import format_duration, still_scene_hint
 
 log = logging.getLogger(__name__)

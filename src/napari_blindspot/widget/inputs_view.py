@@ -12,8 +12,8 @@ from qtpy.QtWidgets import QComboBox, QGridLayout, QHBoxLayout, QLabel, QLineEdi
 from ..engine import method_class, method_names
 from ..engine.defaults import DEFAULT_METHOD
 
-from ..engine.device import select_device
-from ..engine.dimensionality import default_train_3d
+from ..engine.system.device import select_device
+from ..engine.training.dimensionality import default_train_3d
 from ..io.layer_meta import layer_axes, pixel_size
 from .controller import method_choices
 from .file_meta import adopt_file_metadata

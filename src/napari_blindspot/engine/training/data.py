@@ -16,10 +16,10 @@ from typing import Any
 
 import numpy as np
 
-from .axes import CanonicalView
-from .config import TrainConfig
-from .errors import DataError
-from .normalization import Normalization
+from ..axes import CanonicalView
+from ..config import TrainConfig
+from ..errors import DataError
+from ..normalization import Normalization
 from .patches import MultiSampler, PatchSampler, count_patches, split_regions
 
 
@@ -28,7 +28,7 @@ def image_groups(images: list[Any], target: Any, axes: list[str] | None, config:
     """One group of aligned views per image: ``[image]`` or ``[image, target]`` (Noise2Noise).
     ``target``: None, one array (one image) or a list (one per image); ``axes``: one axes string
     per image (default ``config.axes``)."""
-    from .model import check_image  # model imports this module's users; keep the import late
+    from ..model import check_image  # model imports this module's users; keep the import late
 
     targets = (list(target) if isinstance(target, (list, tuple)) else [target]) \
         if target is not None else [None] * len(images)

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 from torch import nn
 
-from .normalization import Normalization
+from ...normalization import Normalization
 
 #: Points of the model curve of a plot (between the lowest and highest measured brightness).
 PLOT_POINTS = 64

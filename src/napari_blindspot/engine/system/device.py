@@ -23,7 +23,7 @@ import torch
 log = logging.getLogger(__name__)
 from torch import nn
 
-from .errors import ConfigError
+from ..errors import ConfigError
 
 
 def available_devices() -> list[str]:

@@ -51,8 +51,8 @@ import torch
 import torch.distributed as dist
 from torch import nn
 
-from .errors import ConfigError
-from .threads import usable_cores
+from ..errors import ConfigError
+from ..system.threads import usable_cores
 
 #: The environment ``torchrun`` (and ``torch.distributed.run``) gives every process.
 TORCHRUN_VARIABLES = ("RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT")

@@ -24,7 +24,7 @@ import math
 import torch
 from torch import nn
 
-from .events import DivergenceRecovered
+from ..events import DivergenceRecovered
 
 log = logging.getLogger(__name__)
 

@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .errors import ConfigError
+from ...errors import ConfigError
 
 #: The named masks (besides a user pattern).
 STRUCT_MASK_NAMES = ("none", "horizontal", "vertical")

@@ -15,10 +15,10 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .events import DurationWarning
+from ..events import DurationWarning
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .config import TrainConfig
+    from ..config import TrainConfig
 
 #: A run projected to take longer than this (seconds) gets a warning.
 DURATION_WARNING_S = 20 * 60.0
@@ -89,7 +89,7 @@ def expected_duration(config: "TrainConfig", shape: tuple[int, ...], device_type
     where unknown): a time budget is its own training time; a step count on a CPU uses the
     measured rates above, scaled by ``threads`` (default all cores); a GPU is not
     estimated (no measurement yet), nor a length in epochs."""
-    from .device import available_cores
+    from ..system.device import available_cores
 
     cpu = device_type.split(":")[0] == "cpu"
     n_threads = threads or available_cores()

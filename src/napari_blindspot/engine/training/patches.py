@@ -10,9 +10,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .axes import CanonicalView
-from .errors import DataError
-from .normalization import Normalization, check_finite
+from ..axes import CanonicalView
+from ..errors import DataError
+from ..normalization import Normalization, check_finite
 
 
 #: The smallest patch sides the configuration allows (see :class:`~.config.TrainConfig`).

@@ -33,7 +33,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from .errors import ConfigError, ResourceError
+from ..errors import ConfigError, ResourceError
 
 log = logging.getLogger(__name__)
 

@@ -31,7 +31,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .normalization import Normalization
+from ...normalization import Normalization
 
 MIN_VARIANCE = 1e-6
 #: Calibration points a curve holds (fewer are padded by repeating the last).

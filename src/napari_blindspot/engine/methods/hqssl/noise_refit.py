@@ -15,9 +15,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from .axes import CanonicalView
+from ...axes import CanonicalView
 from .noise_estimate import MIN_BIN_PIXELS, N_BINS, NoiseCalibration, quantisation_floor
-from .normalization import Normalization
+from ...normalization import Normalization
 
 #: Frames, and the largest centred crop of each, the refit measures on.
 REFIT_FRAMES = 4

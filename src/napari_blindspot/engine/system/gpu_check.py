@@ -33,11 +33,11 @@ import torch
 
 from . import device as _device
 from . import native_libs
-from .config import TrainConfig
+from ..config import TrainConfig
 from .device import autocast_dtype, available_devices
-from .methods.registry import method_class, method_names
-from .model import DenoisingModel
-from .training import TrainingRun
+from ..methods.registry import method_class, method_names
+from ..model import DenoisingModel
+from ..training.loop import TrainingRun
 
 
 @dataclass(frozen=True)
@@ -194,7 +194,7 @@ def compare_losses(reference: dict[int, float], other: dict[int, float], toleran
 def check_data(frames: int = 4, size: int = 96, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """Two noisy acquisitions ``(T, Y, X)`` float32 of one synthetic scene (Noise2Noise needs the
     second): Poisson-Gaussian noise as in :func:`..samples.fluorescence_timelapse`."""
-    from ..samples import fluorescence_timelapse
+    from ...samples import fluorescence_timelapse
 
     sample = fluorescence_timelapse(frames=frames, size=size, seed=seed)
     rng = np.random.default_rng(seed + 1)

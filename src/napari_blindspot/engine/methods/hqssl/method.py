@@ -25,19 +25,19 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..axes import CanonicalView
-from ..errors import ConfigError, DataError
-from ..nets.blindspot import BlindSpotUNet
-from ..noise import MIN_VARIANCE, KnownGaussian, NoiseModel, build_noise_model
-from ..noise_estimate import NoiseCalibration, calibrate_image, calibrate_repeats
-from ..noise_refit import refit_channel
-from ..posterior import (lower_triangular, nll_diagonal, nll_full, posterior_full,
+from ...axes import CanonicalView
+from ...errors import ConfigError, DataError
+from .blindspot import BlindSpotUNet
+from .noise import MIN_VARIANCE, KnownGaussian, NoiseModel, build_noise_model
+from .noise_estimate import NoiseCalibration, calibrate_image, calibrate_repeats
+from .noise_refit import refit_channel
+from .posterior import (lower_triangular, nll_diagonal, nll_full, posterior_full,
                          posterior_mean_diagonal, posterior_std_diagonal)
-from .base import Method, Setting
+from ..base import Method, Setting
 
 if TYPE_CHECKING:  # pragma: no cover
-    from ..config import TrainConfig
-    from ..normalization import Normalization
+    from ...config import TrainConfig
+    from ...normalization import Normalization
 
 log = logging.getLogger(__name__)
 

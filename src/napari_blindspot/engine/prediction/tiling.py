@@ -25,7 +25,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from .events import PredictionProgress
+from ..events import PredictionProgress
 
 InferFn = Callable[[torch.Tensor], dict[str, torch.Tensor]]
 

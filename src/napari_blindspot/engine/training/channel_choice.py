@@ -29,8 +29,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .axes import CanonicalView
-from .noise_estimate import calibrate_image
+from ..axes import CanonicalView
+from ..methods.hqssl.noise_estimate import calibrate_image
 
 log = logging.getLogger(__name__)
 

@@ -7,15 +7,15 @@ from typing import TYPE_CHECKING
 import torch
 from torch import nn
 
-from ..errors import ConfigError
-from ..masking import apply_mask, masked_mse, window_offsets
-from ..nets.unet import UNet
-from ..struct_mask import MAX_STRUCT_SIZE, STRUCT_MASK_NAMES, struct_extent, struct_offsets
-from .base import Method, Setting
+from ...errors import ConfigError
+from .masking import apply_mask, masked_mse, window_offsets
+from ...nets.unet import UNet
+from .struct_mask import MAX_STRUCT_SIZE, STRUCT_MASK_NAMES, struct_extent, struct_offsets
+from ..base import Method, Setting
 
 if TYPE_CHECKING:  # pragma: no cover
-    from ..config import TrainConfig
-    from ..normalization import Normalization
+    from ...config import TrainConfig
+    from ...normalization import Normalization
 
 MASK_SETTING = Setting(
     "mask_fraction", "Masked pixels", "share of the pixels masked per patch (0.2 % is the usual)", kind="percent", flag="--mask-fraction", minimum=0.0001, maximum=0.25,

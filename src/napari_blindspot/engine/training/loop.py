@@ -24,25 +24,25 @@ import numpy as np
 import torch
 from torch import nn
 
-from .config import TrainConfig
+from ..config import TrainConfig
 from .distributed import SingleProcess
-from .device import (autocast, autocast_dtype, configure_threads, describe_device, place_network,
+from ..system.device import (autocast, autocast_dtype, configure_threads, describe_device, place_network,
                      select_device)
 from .divergence import DivergenceGuard, gave_up_message
 from .duration import DurationWatch
-from .errors import DataError
-from .events import (NoiseCurves, Preview, TrainingFinished, TrainingProgress, TrainingStarted,
+from ..errors import DataError
+from ..events import (NoiseCurves, Preview, TrainingFinished, TrainingProgress, TrainingStarted,
                      run_to_end)
-from .methods.registry import get_method
-from .native_libs import guard_compiler_imports
-from .threads import ThreadTuner
-from .model import DenoisingModel
-from .noise_curves import ChannelNoiseCurve, channel_curves
-from .normalization import Normalization, compute_normalization
+from ..methods.registry import get_method
+from ..system.native_libs import guard_compiler_imports
+from ..system.threads import ThreadTuner
+from ..model import DenoisingModel
+from ..methods.hqssl.noise_curves import ChannelNoiseCurve, channel_curves
+from ..normalization import Normalization, compute_normalization
 from .patches import count_patches, patch_shape_for
 from .schedule import learning_rate
-from .training_data import build_samplers, image_groups
-from .training_setup import (check_continuable, check_step_memory, fit_default_patch,
+from .data import build_samplers, image_groups
+from .preparation import (check_continuable, check_step_memory, fit_default_patch,
                              noise_reference_view, resolve_channels, validation_batch,
                              validation_size)
 

@@ -12,13 +12,13 @@ import numpy as np
 import torch
 from torch import nn
 
-from .axes import CanonicalView
+from ..axes import CanonicalView
 from .channel_choice import ChannelChoice, choose_channels
-from .config import TrainConfig
-from .device import select_device
-from .errors import ConfigError, DataError
-from .memory import check_training_memory, training_estimate
-from .model import DenoisingModel, check_image
+from ..config import TrainConfig
+from ..system.device import select_device
+from ..errors import ConfigError, DataError
+from ..system.memory import check_training_memory, training_estimate
+from ..model import DenoisingModel, check_image
 from .patches import shrink_default_patch
 
 log = logging.getLogger(__name__)

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .bioimageio import requirements as _req
+from ..bioimageio import requirements as _req
 from .gpu_check import Check
 
 #: The extras whose libraries are reported, with what they are for.
@@ -85,8 +85,8 @@ def bioimageio_round_trip() -> Check:
     if _req.installed_version("bioimageio.spec") is None:
         return Check(name, None, "skipped: the bioimageio extra is not installed "
                      f"({_install_hint('bioimageio')})")
-    from .bioimageio import export_package, load_package
-    from .errors import BlindspotError
+    from ..bioimageio import export_package, load_package
+    from ..errors import BlindspotError
 
     model = _small_model()
     image = np.random.default_rng(0).normal(100.0, 20.0, (64, 64)).astype(np.float32)
@@ -108,8 +108,8 @@ def bioimageio_round_trip() -> Check:
 
 def omezarr_round_trip() -> Check:
     """Write a small OME-Zarr image with a pixel size and read it back."""
-    from ..io.image import open_image, open_writer
-    from .errors import BlindspotError
+    from ...io.image import open_image, open_writer
+    from ..errors import BlindspotError
 
     name = "OME-Zarr write and read"
     data = np.arange(2 * 32 * 32, dtype=np.uint16).reshape(2, 32, 32)
@@ -136,10 +136,10 @@ def omezarr_round_trip() -> Check:
 def _small_model():
     import torch
 
-    from .config import TrainConfig
-    from .methods import get_method
-    from .model import DenoisingModel
-    from .normalization import Normalization
+    from ..config import TrainConfig
+    from ..methods import get_method
+    from ..model import DenoisingModel
+    from ..normalization import Normalization
 
     config = TrainConfig(method="n2v2", axes="YX", patch_size=32, batch_size=2, steps=3,
                          unet_features=8, unet_depth=2, device="cpu").validate()

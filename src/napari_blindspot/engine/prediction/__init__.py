@@ -1,0 +1,1 @@
+"""Prediction: tiled, blended, streamed prediction of a canonical sample (:mod:`.tiling`)."""
