@@ -92,13 +92,13 @@ def test_prediction_on_a_cpu_takes_one_tile_at_a_time_unless_told():
     model = untrained_model("n2v2", tile_batch=None)
     assert model.config.tile_batch is None
     sizes: list[int] = []
-    fn = model._infer_fn
+    fn = model.infer_fn
 
     def spying(*args):
         infer = fn(*args)
         return lambda x: (sizes.append(x.shape[0]), infer(x))[1]
 
-    model._infer_fn = spying
+    model.infer_fn = spying
     img = np.random.default_rng(3).normal(100, 20, (200, 200)).astype(np.float32)
     model.denoise(img, tile_size=64)
     assert len(sizes) > 1 and set(sizes) == {1}

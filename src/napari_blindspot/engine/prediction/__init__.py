@@ -1,1 +1,2 @@
-"""Prediction: tiled, blended, streamed prediction of a canonical sample (:mod:`.tiling`)."""
+"""Prediction: a whole image with a model, streamed block by block (:mod:`.pipeline`), and the
+tiled, blended prediction of one canonical sample it uses (:mod:`.tiling`)."""
