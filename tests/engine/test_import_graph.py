@@ -116,3 +116,28 @@ def test_cycles_are_found():
 def test_no_import_cycles():
     found = cycles(import_graph())
     assert not found, f"import cycles: {found}"
+
+
+#: The most modules the engine's root may hold (issue 24: method families, training, prediction
+#: and the machine live in sub-packages).
+MAX_ENGINE_ROOT_MODULES = 16
+
+
+def test_the_engine_root_stays_small():
+    root = sorted(p.name for p in (ROOT / "engine").glob("*.py"))
+    assert len(root) <= MAX_ENGINE_ROOT_MODULES, (
+        f"{len(root)} modules in engine/ (at most {MAX_ENGINE_ROOT_MODULES}): move one into its "
+        f"sub-package (methods/<family>/, training/, prediction/, system/): {root}")
+
+
+def test_method_families_own_their_modules():
+    graph = import_graph()
+    engine = f"{PACKAGE}.engine"
+    # HQ-SSL's internals are imported by HQ-SSL, not by the other method families
+    hqssl = {m for m in graph if m.startswith(f"{engine}.methods.hqssl.")}
+    for family in ("n2v", "n2n"):
+        users = {m for m in graph if m.startswith(f"{engine}.methods.{family}")}
+        for user in users:
+            assert not graph[user] & hqssl, f"{user} imports HQ-SSL's {graph[user] & hqssl}"
+    assert f"{engine}.prediction.pipeline" in graph[f"{engine}.model"]
+    assert f"{engine}.model" not in graph[f"{engine}.prediction.pipeline"]  # the value stays a value

@@ -109,7 +109,7 @@ class DenoisingModel:
 
     def noise_curves(self) -> list[ChannelNoiseCurve]:
         """Every data channel's noise curve to plot (HQ-SSL), [] for models without a noise
-        model; see :mod:`.noise_curves`."""
+        model; see :mod:`.methods.hqssl.noise_curves`."""
         return channel_curves(getattr(self.net, "noise", None), self.normalization,
                               self.info.get("noise_calibration") or [], self.channels)
 
