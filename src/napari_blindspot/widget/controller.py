@@ -4,7 +4,7 @@ save, bioimage.io export) in :mod:`.model_files`, TIFF export in :mod:`.exportin
 :class:`DenoiseController` works on a napari viewer *model* (a ``ViewerModel`` is enough) and
 runs its jobs with the :data:`~.jobs.Runner` it is given (napari workers in the dock widget,
 :func:`~.jobs.run_now` in tests); it reports through its evented :class:`~.state.ControllerState`,
-its :class:`~.state.LossHistory` and its signals.  The dock widget (:mod:`.dock`) is a view of it.
+its :class:`~.state.LossHistory` and its signals.  The dock widget (:mod:`._qt.dock`) is a view of it.
 """
 
 from __future__ import annotations

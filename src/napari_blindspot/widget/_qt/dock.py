@@ -19,16 +19,16 @@ from qtpy.QtCore import QEvent, Qt, QTimer, Signal
 from qtpy.QtWidgets import (QFileDialog, QFrame, QLabel, QMessageBox, QScrollArea, QVBoxLayout,
                             QWidget)
 
-from ..engine import BlindspotError, DenoisingModel, TrainingRun
-from ..text import short_notice
-from .controller import DenoiseController
-from .expected import StillHint, expected_text
+from ...engine import BlindspotError, DenoisingModel, TrainingRun
+from ...text import short_notice
+from ..controller import DenoiseController
+from ..expected import StillHint, expected_text
+from ..layers import Source
+from ..preview import camera
+from ..state import DenoiseRequest, JobState, TrainRequest
 from .fold import Fold
 from .inputs_view import InputsView
-from .layers import Source
-from .preview import camera
 from .results_view import ResultsView
-from .state import DenoiseRequest, JobState, TrainRequest
 from .training_view import TrainingView
 from .window_watch import WindowWatch
 from .worker import napari_runner
