@@ -122,6 +122,12 @@ class NoiseCurveSet:
     def clear(self) -> None:
         self.set([])
 
+    def show_model(self, model: Any) -> None:
+        """``model``'s noise curves (the refit included) at its training step; none when it has
+        no noise model (or ``model`` is None)."""
+        curves = model.noise_curves() if hasattr(model, "noise_curves") else []
+        self.set(curves, int(getattr(model, "info", {}).get("steps", 0) or 0))
+
     @property
     def warnings(self) -> list[str]:
         """The calibration's warnings about the data, of every channel (repeats once)."""
