@@ -3,7 +3,7 @@ the suggestion to measure the noise across the frames of a still time-lapse.
 
 No Qt here.  The settings shown start from the engine's one default plan
 (:func:`~napari_blindspot.engine.defaults.default_plan`); the estimate uses the engine's
-measured rates (:func:`~napari_blindspot.engine.duration.expected_duration`) with the threads
+measured rates (:func:`~napari_blindspot.engine.training.duration.expected_duration`) with the threads
 the widget trains with (all cores but one: one stays for the interface).
 """
 

@@ -19,16 +19,16 @@ from qtpy.QtCore import QEvent, Qt, QTimer, Signal
 from qtpy.QtWidgets import (QFileDialog, QFrame, QLabel, QMessageBox, QScrollArea, QVBoxLayout,
                             QWidget)
 
-from ..engine import BlindspotError, DenoisingModel, TrainingRun
-from ..text import short_notice
-from .controller import DenoiseController
-from .expected import StillHint, expected_text
+from ...engine import BlindspotError, DenoisingModel, TrainingRun
+from ...text import short_notice
+from ..controller import DenoiseController
+from ..expected import StillHint, expected_text
+from ..layers import Source
+from ..preview import camera
+from ..state import DenoiseRequest, JobState, TrainRequest
 from .fold import Fold
 from .inputs_view import InputsView
-from .layers import Source
-from .preview import camera
 from .results_view import ResultsView
-from .state import DenoiseRequest, JobState, TrainRequest
 from .training_view import TrainingView
 from .window_watch import WindowWatch
 from .worker import napari_runner
@@ -329,14 +329,14 @@ class BlindspotWidget(QWidget):
 
     def save_model(self, path: str | Path | None = None) -> Path | None:
         """Write the current model to ``path`` (asks for a file when None)."""
-        return self.controller.save_model(path, ask=lambda: QFileDialog.getSaveFileName(
+        return self.controller.files.save_model(path, ask=lambda: QFileDialog.getSaveFileName(
             self, "Save model", "model.safetensors", MODEL_FILES)[0])
 
     def load_model(self, path: str | Path | None = None) -> Any:
         """Load a model file or bioimage.io package (asks for one when None); then Denoise
         applies it.  A package that would run its own code is loaded only if the user says so
         in a dialog (default: No)."""
-        return self.controller.load_model(path, self.settings.device_name, ask=lambda: (
+        return self.controller.files.load_model(path, self.settings.device_name, ask=lambda: (
             QFileDialog.getOpenFileName(self, "Load model", "", LOADABLE_FILES)[0]),
             confirm=self.confirm_code)
 
@@ -353,7 +353,7 @@ class BlindspotWidget(QWidget):
         crop of the selected layer is its test image.  Returns the package path, or None."""
         layer = self.layer_picker.current_layer()
         name = re.sub(r"[^\w.-]+", "_", f"{layer.name}_model.zip" if layer is not None else "model.zip")
-        return self.controller.export_bioimageio(layer, self.inputs.axes, path, ask=lambda: (
+        return self.controller.files.export_bioimageio(layer, self.inputs.axes, path, ask=lambda: (
             QFileDialog.getSaveFileName(self, "Export to bioimage.io", name, PACKAGE_FILES)[0]))
 
     def export(self, path: str | Path | None = None, dtype: str | None = None) -> list[Path] | None:

@@ -8,13 +8,13 @@ from typing import Any
 from qtpy.QtCore import QTimer
 from qtpy.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QPushButton, QVBoxLayout, QWidget
 
-from ..text import device_line
-from .controller import DenoiseController
+from ...text import device_line
+from ..controller import DenoiseController
+from ..state import JobState
 from .inputs_view import ERROR_STYLE, small
 from .loss_plot import LossPlot
 from .noise_plot import NoisePanel
 from .settings import SettingsPanel
-from .state import JobState
 
 TRAIN_TIP = ("Train a new model on the layer (then denoise it). While training this is Stop: it "
              "keeps the model trained so far.")

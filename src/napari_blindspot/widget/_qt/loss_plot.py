@@ -10,8 +10,8 @@ from qtpy.QtCore import QPointF, QRectF, Qt
 from qtpy.QtGui import QColor, QFont, QPainter, QPen, QPolygonF
 from qtpy.QtWidgets import QSizePolicy, QWidget
 
-from ..text import format_duration, loss_help, loss_legend
-from .state import LossHistory
+from ...text import format_duration, loss_help, loss_legend
+from ..state import LossHistory
 
 TRAIN_COLOR = QColor(80, 160, 255)
 VAL_COLOR = QColor(255, 150, 40)

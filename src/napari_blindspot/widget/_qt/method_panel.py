@@ -12,8 +12,8 @@ from typing import Any
 from qtpy.QtWidgets import (QAbstractSpinBox, QComboBox, QDoubleSpinBox, QFormLayout, QLabel, QLineEdit,
                             QSizePolicy, QSpinBox, QWidget)
 
-from ..engine import ConfigError, Method, Setting, TrainConfig
-from ..engine.config import FIELD_CHOICES
+from ...engine import ConfigError, Method, Setting, TrainConfig
+from ...engine.config import FIELD_CHOICES
 
 
 #: Width of a spin box's two step buttons and frame, in pixels (napari's style: 20 px buttons).

@@ -16,9 +16,9 @@ from qtpy.QtCore import QPointF, QRectF, Qt
 from qtpy.QtGui import QColor, QPen, QPolygonF
 from qtpy.QtWidgets import QLabel, QSizePolicy, QVBoxLayout, QWidget
 
+from ..state import NoiseCurveSet
 from .inputs_view import WARNING_STYLE, small
 from .loss_plot import PlotFrame, nice_ticks
-from .state import NoiseCurveSet
 
 #: Line colours of channels 0, 1, ... (the measured points in the same colour).
 CHANNEL_COLORS = (QColor(80, 160, 255), QColor(255, 150, 40), QColor(110, 200, 110),

@@ -10,7 +10,7 @@ from napari.layers import Image
 from psygnal import Signal
 from qtpy.QtWidgets import QComboBox
 
-from .layers import result_kind
+from ..layers import result_kind
 
 
 class LayerPicker(ComboBox):

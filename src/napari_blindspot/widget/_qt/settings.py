@@ -15,9 +15,9 @@ from qtpy.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QHBoxLayout, Q
                             QLineEdit, QSizePolicy, QStackedWidget, QToolButton, QVBoxLayout,
                             QWidget)
 
-from ..engine import TrainConfig, available_devices, method_classes
-from .expected import widget_plan
-from .lengths import LENGTH_EXAMPLES, format_length, parse_length
+from ...engine import TrainConfig, available_devices, method_classes
+from ..expected import widget_plan
+from ..lengths import LENGTH_EXAMPLES, format_length, parse_length
 from .method_panel import MethodPanel, compact, compact_combo, form_layout, spin_box
 
 __all__ = ["LENGTH_EXAMPLES", "SettingsPanel", "format_length", "parse_length"]

@@ -7,9 +7,9 @@ from __future__ import annotations
 from qtpy.QtCore import Qt
 from qtpy.QtWidgets import QComboBox, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
-from .controller import DenoiseController
+from ..controller import DenoiseController
+from ..state import JobState
 from .inputs_view import ERROR_STYLE, WARNING_STYLE, small
-from .state import JobState
 from .training_view import progress_bar
 
 

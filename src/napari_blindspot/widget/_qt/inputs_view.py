@@ -9,16 +9,16 @@ from typing import Any
 from qtpy.QtCore import Signal
 from qtpy.QtWidgets import QComboBox, QGridLayout, QHBoxLayout, QLabel, QLineEdit, QWidget
 
-from ..engine import method_class, method_names
-from ..engine.defaults import DEFAULT_METHOD
+from ...engine import method_class, method_names
+from ...engine.defaults import DEFAULT_METHOD
 
-from ..engine.system.device import select_device
-from ..engine.training.dimensionality import default_train_3d
-from ..io.layer_meta import layer_axes, pixel_size
-from .controller import method_choices
-from .file_meta import adopt_file_metadata
+from ...engine.system.device import select_device
+from ...engine.training.dimensionality import default_train_3d
+from ...io.layer_meta import layer_axes, pixel_size
+from ..controller import method_choices
+from ..file_meta import adopt_file_metadata
+from ..layers import check_layer_axes, guess_layer_axes, suggest_target
 from .layer_picker import LayerPicker
-from .layers import check_layer_axes, guess_layer_axes, suggest_target
 
 ERROR_STYLE = "color: #ff7070;"
 WARNING_STYLE = "color: #ffb347;"
