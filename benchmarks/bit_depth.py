@@ -55,7 +55,7 @@ def denoise(data: np.ndarray, steps: int, method: str) -> np.ndarray:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from napari_blindspot.samples_cells import camera_counts
+    from napari_blindspot.samples.cells import camera_counts
 
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--steps", type=int, default=30)

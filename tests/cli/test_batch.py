@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from napari_blindspot.batch import expand_inputs, plan_outputs
+from napari_blindspot.files.batch import expand_inputs, plan_outputs
 from napari_blindspot.cli import main
 from napari_blindspot.engine import BlindspotError, load_model
 from napari_blindspot.io.image import open_image

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from safetensors import safe_open
 
-import napari_blindspot.cli as cli
+import napari_blindspot.cli.app as cli
 from napari_blindspot.cli import main
 from napari_blindspot.io.tiff import write_tiff
 

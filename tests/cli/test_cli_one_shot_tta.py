@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-import napari_blindspot.cli_batch as cli_batch
+import napari_blindspot.cli.denoise as cli_batch
 from napari_blindspot.cli import main
 from napari_blindspot.io.tiff import write_tiff
 

@@ -12,7 +12,7 @@ from napari_blindspot.engine.channel_choice import SAME_STRUCTURE, choose_channe
 from napari_blindspot.engine.events import TrainingStarted, run_to_end
 from napari_blindspot.engine.patches import PatchSampler, Region
 from napari_blindspot.engine.normalization import compute_normalization
-from napari_blindspot.samples_cells import three_channel_cell
+from napari_blindspot.samples.cells import three_channel_cell
 from napari_blindspot.text import training_started
 
 

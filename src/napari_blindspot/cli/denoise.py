@@ -23,18 +23,18 @@ import os
 
 import numpy as np
 
-from . import cli_checks as checks
-from .batch import (BatchSummary, FileDone, FileFailed, FileJob, FileStarted, denoise_files,
+from . import checks
+from ..files.batch import (BatchSummary, FileDone, FileFailed, FileJob, FileStarted, denoise_files,
                     expand_inputs, plan_outputs, prepare_folders)
-from .cli_common import info, read_input
-from .cli_info import model_label as label
-from .engine.defaults import ONE_SHOT_TTA, ONE_SHOT_TTA_MAX_PIXELS
-from .engine import BlindspotError, ConfigError, PredictionProgress, load_model, method_classes
-from .engine.path_rules import check_apart
-from .io.ownership import check_replaceable
-from .io.image import image_format
-from .io.omezarr import is_zarr_path
-from .text import format_duration
+from .common import info, read_input
+from .info import model_label as label
+from ..engine.defaults import ONE_SHOT_TTA, ONE_SHOT_TTA_MAX_PIXELS
+from ..engine import BlindspotError, ConfigError, PredictionProgress, load_model, method_classes
+from ..engine.path_rules import check_apart
+from ..io.ownership import check_replaceable
+from ..io.image import image_format
+from ..io.omezarr import is_zarr_path
+from ..text import format_duration
 
 
 def _open_all(entries: list[str], axes: str | None, allow_missing_chunks: bool = False
@@ -204,7 +204,7 @@ def cmd_denoise(args: argparse.Namespace, hooks: Hooks) -> int:
                    tile_size=args.tile_size, tta=bool(args.tta), keep_going=not single,
                    allow_missing_chunks=args.allow_missing_chunks)
     if args.workers or args.scheduler:
-        from .cluster import denoise_distributed_iter
+        from ..files.cluster import denoise_distributed_iter
 
         where = f"the dask scheduler at {args.scheduler}" if args.scheduler else \
             f"a local dask cluster of {args.workers} worker(s)"

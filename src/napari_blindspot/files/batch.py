@@ -21,11 +21,11 @@ from typing import Any
 
 import numpy as np
 
-from .engine import BlindspotError, DataError
-from .engine.path_rules import check_apart
-from .io.image import IMAGE_SUFFIXES, image_format, input_format, open_image
-from .io.omezarr import is_zarr_path
-from .io.tiff import tiff_format
+from ..engine import BlindspotError, DataError
+from ..engine.path_rules import check_apart
+from ..io.image import IMAGE_SUFFIXES, image_format, input_format, open_image
+from ..io.omezarr import is_zarr_path
+from ..io.tiff import tiff_format
 from .streaming import predict_to_file_iter
 
 #: Output formats by name, and the file extension they get.
@@ -158,7 +158,7 @@ def describe_output(path: str, dtype: Any, axes: str, nbytes: float) -> str:
     if image_format(path) == "zarr":
         kind = "OME-Zarr"
     else:
-        from .io.tiff_stream import IMAGEJ_LIMIT
+        from ..io.tiff_stream import IMAGEJ_LIMIT
 
         kind = "OME-TIFF" if tiff_format(dtype) == "ome" or nbytes > IMAGEJ_LIMIT else "ImageJ TIFF"
     return f"{dtype.name} {kind}, axes {axes}"

@@ -5,9 +5,9 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from . import cli_checks as checks
-from .engine import DenoisingModel, load_model
-from .text import model_summary, struct_mask_text
+from . import checks
+from ..engine import DenoisingModel, load_model
+from ..text import model_summary, struct_mask_text
 
 
 def model_label(model: Any) -> str:

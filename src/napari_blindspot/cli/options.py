@@ -6,9 +6,9 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from .engine import Setting, TrainConfig, method_classes, method_names
-from .engine.config import FIELD_CHOICES
-from .engine.defaults import DEFAULT_METHOD, default_plan
+from ..engine import Setting, TrainConfig, method_classes, method_names
+from ..engine.config import FIELD_CHOICES
+from ..engine.defaults import DEFAULT_METHOD, default_plan
 
 #: One-shot `denoise` trains for this long unless told otherwise (the engine's default plan,
 #: the widget's too), so that training plus prediction of a 512x512 frame take about 3 minutes

@@ -8,17 +8,17 @@ from __future__ import annotations
 import argparse
 import os
 
-from .engine import BlindspotError, load_model
+from ..engine import BlindspotError, load_model
 
 LICENSE_DEFAULT = "CC-BY-4.0"
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    from .cli_common import info, read_input as _read
-    from .engine.bioimageio import export_package, require
-    from .engine.bioimageio.documentation import PROJECT_URL
+    from .common import info, read_input as _read
+    from ..engine.bioimageio import export_package, require
+    from ..engine.bioimageio.documentation import PROJECT_URL
 
-    from . import cli_checks as checks
+    from . import checks
 
     require("bioimageio.spec", *(() if args.no_test else ("bioimageio.core",)))
     checks.check_paths([("MODEL", args.model), ("--sample", args.sample)], [("-o", args.output)],

@@ -17,7 +17,7 @@ import traceback
 from collections.abc import Callable
 from typing import Any
 
-from .engine.failures import exit_code, user_message
+from ..engine.failures import exit_code, user_message
 
 
 def _terminate(signum: int, frame: Any) -> None:

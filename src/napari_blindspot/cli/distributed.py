@@ -15,9 +15,9 @@ import io
 from collections.abc import Callable
 from typing import Any
 
-from .cli_common import info, read_input
-from .engine import BlindspotError
-from .engine.distributed import Distributed, process_group
+from .common import info, read_input
+from ..engine import BlindspotError
+from ..engine.distributed import Distributed, process_group
 
 
 def _agreed_check(group: Distributed, check: Callable[[], None]) -> None:

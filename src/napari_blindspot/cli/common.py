@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import sys
 
-from .io.image import ImageFile, open_image
+from ..io.image import ImageFile, open_image
 
 
 def info(message: str) -> None:

@@ -22,32 +22,32 @@ from typing import Any
 
 import numpy as np
 
-from . import cli_batch
-from . import cli_checks as checks
-from .cli_batch import add_batch_arguments
-from .cli_common import info
-from .cli_common import read_input as _read
-from .cli_doctor import add_doctor_parser
-from .cli_errors import run_command
-from .cli_export import add_export_parser
-from .cli_info import cmd_info
-from .cli_options import (DEFAULT_METHOD, ONE_SHOT_MINUTES, add_common, add_training_options, dest,
+from . import denoise as cli_batch
+from . import checks
+from .denoise import add_batch_arguments
+from .common import info
+from .common import read_input as _read
+from .doctor import add_doctor_parser
+from .errors import run_command
+from .export import add_export_parser
+from .info import cmd_info
+from .options import (DEFAULT_METHOD, ONE_SHOT_MINUTES, add_common, add_training_options, dest,
                           method_settings)
-from .comparison import psnr, side_by_side, write_png
-from .engine import (BlindspotError, DenoisingModel, DivergenceRecovered, DurationWarning, Preview, TrainConfig, TrainingFinished,
+from ..samples.comparison import psnr, side_by_side, write_png
+from ..engine import (BlindspotError, DenoisingModel, DivergenceRecovered, DurationWarning, Preview, TrainConfig, TrainingFinished,
                      TrainingProgress, TrainingRun, TrainingStarted, method_class,
                      method_classes)
-from .engine.atomic import staged
-from .engine.stillness import stillness
+from ..engine.atomic import staged
+from ..engine.stillness import stillness
 
-from .engine.dimensionality import default_train_3d
-from .engine.errors import ConfigError
-from .engine.struct_mask import STRUCT_MASK_NAMES, pattern_from_file
-from .io.tiff import TiffImage, read_tiff, tiff_format, write_tiff
-from .launch import launch
-from .progress_bar import ProgressBar
-from .samples import fluorescence_timelapse
-from .text import (divergence_warning, duration_warning, noise_text, still_scene_hint,
+from ..engine.dimensionality import default_train_3d
+from ..engine.errors import ConfigError
+from ..engine.struct_mask import STRUCT_MASK_NAMES, pattern_from_file
+from ..io.tiff import TiffImage, read_tiff, tiff_format, write_tiff
+from ..launch import launch
+from .progress import ProgressBar
+from ..samples.fluorescence import fluorescence_timelapse
+from ..text import (divergence_warning, duration_warning, noise_text, still_scene_hint,
                    training_finished, training_started)
 
 log = logging.getLogger("napari_blindspot.cli")
@@ -64,7 +64,7 @@ DEMO_FILES = ("sample_noisy.tif", "sample_clean.tif", "sample_denoised.tif", "sa
 # ------------------------------------------------------------------ helpers
 def _device_type(device: str | None) -> str:
     """"cpu", "cuda" or "mps": where training will run ("cpu" if the name is not valid)."""
-    from .engine.device import select_device
+    from ..engine.device import select_device
 
     try:
         return select_device(device or "auto").type
@@ -241,7 +241,7 @@ def _hooks() -> cli_batch.Hooks:
 
 def cmd_train(args: argparse.Namespace) -> int:
     if args.distributed:
-        from .cli_distributed import train_distributed
+        from .distributed import train_distributed
 
         if len(args.images) != 1:
             raise BlindspotError("train --distributed takes one image (or run without --distributed "

@@ -19,13 +19,13 @@ from typing import Any
 
 import numpy as np
 
-from .engine import DenoisingModel, PredictionProgress
-from .engine.axes import CanonicalView, check_axes
-from .engine.events import PredictedBlock, run_to_end
-from .io.image import ImageFile, Writer, open_writer
-from .io.omezarr import ZarrImage
-from .io.tiff import TiffImage
-from .io.vendor import VendorImage
+from ..engine import DenoisingModel, PredictionProgress
+from ..engine.axes import CanonicalView, check_axes
+from ..engine.events import PredictedBlock, run_to_end
+from ..io.image import ImageFile, Writer, open_writer
+from ..io.omezarr import ZarrImage
+from ..io.tiff import TiffImage
+from ..io.vendor import VendorImage
 
 log = logging.getLogger(__name__)
 

@@ -8,7 +8,7 @@ import os
 import imageio.v3 as iio
 import numpy as np
 
-from .engine.atomic import atomic_path
+from ..engine.atomic import atomic_path
 
 try:
     from skimage.metrics import peak_signal_noise_ratio
