@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 from safetensors import safe_open
 
-import napari_blindspot.cli.app as cli
+import napari_blindspot.cli.denoise as cli_denoise
+from napari_blindspot.cli.options import ONE_SHOT_MINUTES
 from napari_blindspot.cli import main
 from napari_blindspot.io.tiff import write_tiff
 
@@ -71,14 +72,14 @@ def test_repeats_along_time_and_a_learned_noise(pair, tmp_path, capsys):
 def test_one_shot_denoise_trains_for_its_time_budget_and_says_so(pair, tmp_path, capsys, monkeypatch):
     seen = {}
 
-    def fake_train(args, image):
+    def fake_train(args, images):
         seen["minutes"], seen["steps"] = args.minutes, args.steps
         raise SystemExit(0)
 
-    monkeypatch.setattr(cli, "_train", fake_train)
+    monkeypatch.setattr(cli_denoise, "train_on", fake_train)
     with pytest.raises(SystemExit):
         main(["denoise", str(pair[0]), "-o", str(tmp_path / "out.tif")])
-    assert seen == {"minutes": cli.ONE_SHOT_MINUTES, "steps": None}
+    assert seen == {"minutes": ONE_SHOT_MINUTES, "steps": None}
     assert "One-shot: training on the image for 165 s" in capsys.readouterr().err
     with pytest.raises(SystemExit):  # steps on request
         main(["denoise", str(pair[0]), "-o", str(tmp_path / "out.tif"), "--steps", "10"])

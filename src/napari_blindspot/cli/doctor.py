@@ -1,7 +1,7 @@
 """``blindspot doctor``: the software installed here (versions against napari-blindspot's
-bounds, an OME-Zarr and a bioimage.io round trip: :mod:`.engine.software_check`), what torch
+bounds, an OME-Zarr and a bioimage.io round trip: :mod:`..engine.software_check`), what torch
 sees, and whether every method trains and predicts on each accelerator as on the CPU
-(:mod:`.engine.gpu_check`).
+(:mod:`..engine.gpu_check`).
 
     blindspot doctor                      # every method, every device: a minute or two
     blindspot doctor --software-only      # versions and round trips: seconds
@@ -103,7 +103,7 @@ def _quiet_logs():
 
 
 def _write_json(path: str, data: dict) -> None:
-    """Write ``data`` to ``path`` atomically (:mod:`.engine.atomic`)."""
+    """Write ``data`` to ``path`` atomically (:mod:`..engine.atomic`)."""
     from ..engine.atomic import atomic_path
 
     with atomic_path(path) as tmp, open(tmp, "w", encoding="utf-8") as f:

@@ -4,7 +4,7 @@
 ``--verbose``; exit code 2 for bad input or settings, 1 when the machine ran short (memory,
 disk) or something unexpected happened, 130 when interrupted.  SIGTERM (a cluster's time
 limit, ``kill``) unwinds like Ctrl-C, so that no file is left half-written
-(:mod:`.engine.atomic` removes its temporary files on the way out).
+(:mod:`..engine.atomic` removes its temporary files on the way out).
 """
 
 from __future__ import annotations

@@ -13,7 +13,7 @@ natively in bfloat16 -- runs, per method, with the same seed and data:
   (the same patches and masks: the sampling and masking randomness come from CPU generators) must
   stay within the precision's looser training tolerance of the CPU's.
 
-:func:`run_checks` returns :class:`Check` results (no prints); :mod:`..cli_doctor` prints them.
+:func:`run_checks` returns :class:`Check` results (no prints); :mod:`..cli.doctor` prints them.
 """
 
 from __future__ import annotations

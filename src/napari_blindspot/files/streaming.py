@@ -1,6 +1,8 @@
 """Prediction straight into files: the engine's streamed blocks go to OME-Zarr or TIFF writers.
 
-    from napari_blindspot import load_model, open_image, predict_to_file
+    from napari_blindspot.engine import load_model
+    from napari_blindspot.files.streaming import predict_to_file
+    from napari_blindspot.io.image import open_image
     model = load_model("model.safetensors")
     image = open_image("stack.tif")                      # lazy: memmap or zarr
     predict_to_file(model, image, "denoised.ome.zarr")   # never holds the whole result
