@@ -21,7 +21,6 @@ from . import checks
 from ..files.batch import (BatchSummary, FileDone, FileFailed, FileJob, FileStarted, denoise_files,
                     expand_inputs, plan_outputs, prepare_folders)
 from .common import info, open_all, read_input
-from .info import model_label as label
 from ..engine.defaults import ONE_SHOT_TTA, ONE_SHOT_TTA_MAX_PIXELS
 from ..engine import BlindspotError, ConfigError, PredictionProgress, load_model, method_classes
 from ..engine.path_rules import check_apart
@@ -122,7 +121,7 @@ def cmd_denoise(args: argparse.Namespace) -> int:
     check_jobs(jobs, args)
     if args.model:
         model = load_model(args.model, device=args.device or "auto", trust_code=args.trust_code)
-        info(f"Loaded {args.model}: {label(model)}.")
+        info(f"Loaded {args.model}: {model.label()}.")
     else:
         images, problems = open_all(paths, args.axes, args.allow_missing_chunks)
         if not images:
@@ -142,9 +141,9 @@ def cmd_denoise(args: argparse.Namespace) -> int:
         if args.save_model:
             model.save(args.save_model)
             info(f"Saved model to {args.save_model}.")
-    if args.uncertainty and not getattr(model, "has_uncertainty", False):
+    if args.uncertainty and not model.has_uncertainty:
         able = " and ".join(cls.display_name for cls in method_classes() if cls.gives_uncertainty)
-        info(f"The {label(model)} gives no uncertainty map (only {able} does); "
+        info(f"The {model.label()} gives no uncertainty map (only {able} does); "
              f"{args.uncertainty} not written.")
         for job in jobs:
             job.outputs.pop("uncertainty", None)

@@ -24,7 +24,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     checks.check_paths([("MODEL", args.model), ("--sample", args.sample)], [("-o", args.output)],
                        args.overwrite)
     model = load_model(args.model, device="cpu", describe_only=True)  # only ours are exported
-    if not hasattr(model, "config"):
+    if not model.native:
         raise BlindspotError(f"{args.model!r} is not a napari-blindspot model; only those can be exported.")
     sample = _read(args.sample, args.axes, allow_missing_chunks=getattr(
         args, "allow_missing_chunks", False)) if args.sample else None

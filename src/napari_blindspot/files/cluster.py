@@ -163,7 +163,7 @@ def denoise_distributed_iter(model: DenoisingModel, jobs: Sequence[FileJob], *, 
     size of the LocalCluster started (default half the cores); ``scheduler``: the address of
     a running one instead.  ``keep_going=False``: the first file that fails raises its error."""
     distributed = require_distributed()
-    if not isinstance(model, DenoisingModel):
+    if not model.native:
         raise BlindspotError("Only napari-blindspot models run on a dask cluster (not foreign "
                              "bioimage.io packages).")
     summary = BatchSummary()

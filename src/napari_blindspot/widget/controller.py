@@ -29,7 +29,7 @@ from .gc_pause import CollectorPause
 from .jobs import Failed, Job, Reporter, Runner, guarded
 from .layers import (LayerError, Source, layer_data, put_denoised_layers, selected_sources,
                      show_result)
-from .model_files import ModelFiles, describe_model, is_own_model
+from .model_files import ModelFiles, describe_model
 from .preview import LivePreview
 from .state import (NO_MODEL, ControllerState, DenoiseRequest, JobState, LossHistory, NoiseCurveSet,
                     TrainRequest)
@@ -107,7 +107,7 @@ class DenoiseController(ModelFiles, ResultExport, Reporter):
 
     def _set_model(self, model: DenoisingModel | None, origin: str = "") -> None:
         self.model, self.model_origin = model, origin
-        self.state.own_model = is_own_model(model)
+        self.state.own_model = model is not None and model.native
         self.state.has_model = model is not None
         self.state.model_text = NO_MODEL if model is None else describe_model(model, origin)
 
@@ -147,7 +147,7 @@ class DenoiseController(ModelFiles, ResultExport, Reporter):
         with self.reporting("continuing training"):
             if self.model is None:
                 raise LayerError("There is no model to continue: train one or load a model file.")
-            if not is_own_model(self.model):
+            if not self.model.native:
                 raise LayerError("This bioimage.io model comes from another tool and cannot be trained "
                                  "further here: press Train for a new napari-blindspot model.")
             self._start_training(request, continuing=True)
@@ -278,8 +278,8 @@ class DenoiseController(ModelFiles, ResultExport, Reporter):
 
     def _show_noise_curves(self, model: Any) -> None:
         """The model's noise curves (the refit included), if it has a noise model."""
-        curves = model.noise_curves() if hasattr(model, "noise_curves") else []  # None: no model
-        self.noise_curves.set(curves, int(getattr(model, "info", {}).get("steps", 0) or 0))
+        curves = model.noise_curves() if model is not None else []
+        self.noise_curves.set(curves, int((model.info if model is not None else {}).get("steps", 0) or 0))
 
     # ================================================================== denoising
     def denoise(self, request: DenoiseRequest) -> None:
@@ -301,7 +301,7 @@ class DenoiseController(ModelFiles, ResultExport, Reporter):
             configure_threads(interactive_threads())
         keys = ("denoised", "uncertainty") if model.has_uncertainty else ("denoised",)
         if should_stream(source.data, len(keys)):  # lazy layers that fill in as they are written
-            if not is_own_model(model):
+            if not model.native:
                 raise LayerError(f"{source.name!r} is too big for memory, and a bioimage.io model from "
                                  "another tool denoises in memory only: crop the layer.")
             self.preview.drop()
@@ -313,7 +313,7 @@ class DenoiseController(ModelFiles, ResultExport, Reporter):
             events = model.predict_iter(source.data, source.axes, tile_size=tile_size, tta=tta,
                                         uncertainty=model.has_uncertainty)
         self.state.denoise_progress, self.state.denoise_text = 0.0, "denoising…"
-        slices = model.slice_warning(source.axes) if hasattr(model, "slice_warning") else None
+        slices = model.slice_warning(source.axes)
         if slices:
             self.say(f"{source.name!r}: {slices}", "warning")
         self._start(JobState.DENOISING, guarded(events, "denoising"), self._on_prediction_progress,
