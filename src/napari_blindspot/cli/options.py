@@ -6,9 +6,9 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from .engine import Setting, TrainConfig, method_classes, method_names
-from .engine.config import FIELD_CHOICES
-from .engine.defaults import DEFAULT_METHOD, default_plan
+from ..engine import Setting, TrainConfig, method_classes, method_names
+from ..engine.config import FIELD_CHOICES
+from ..engine.defaults import DEFAULT_METHOD, default_plan
 
 #: One-shot `denoise` trains for this long unless told otherwise (the engine's default plan,
 #: the widget's too), so that training plus prediction of a 512x512 frame take about 3 minutes
@@ -29,6 +29,32 @@ def method_settings() -> list[Setting]:
 def dest(setting: Setting) -> str:
     """The argparse destination of a method setting's flag."""
     return str(setting.flag).lstrip("-").replace("-", "_")
+
+
+#: The options copied into the training settings as given: argparse destination -> setting
+#: (:class:`~..engine.TrainConfig` field); the methods' own settings join them (:func:`option_fields`).
+COPIED = {"patch_size": "patch_size", "patch_size_z": "patch_size_z", "batch_size": "batch_size",
+          "lr": "learning_rate", "seed": "seed", "device": "device",
+          "validation_fraction": "validation_fraction", "channels": "channels",
+          "threads": "num_threads", "tile_size": "tile_size"}
+#: The settings an option sets by a rule of its own (:func:`.training.config_from_args`):
+#: setting -> flag; ``--features``/``--depth`` set each method's network size.
+RULED = {"steps": "--steps", "epochs": "--epochs", "time_budget_s": "--minutes", "train_3d": "--3d",
+         "axes": "--axes"}
+
+
+def option_fields() -> dict[str, str]:
+    """argparse destination -> setting, for every option copied into the settings as given."""
+    return COPIED | {dest(s): s.field for s in method_settings()}
+
+
+def option_of() -> dict[str, str]:
+    """Setting -> the command-line flag that sets it (for messages): the one table above."""
+    table = {field: "--" + arg.replace("_", "-") for arg, field in option_fields().items()} | RULED
+    for cls in method_classes():
+        width, depth = cls.network_size
+        table[width], table[depth] = "--features", "--depth"
+    return table
 
 
 def add_method_setting(g: Any, setting: Setting) -> None:

@@ -7,7 +7,7 @@ an hour of training, and nothing the user has is ever replaced by mistake.
 * output files: none is, is inside or contains one of the inputs (also through a symbolic or
   hard link), no two are the same file or nested, their folders exist and can be written
   to, an existing file is replaced only with ``--overwrite``, and an existing folder only
-  when it is an earlier result of ours (:mod:`.io.ownership`);
+  when it is an earlier result of ours (:mod:`..io.ownership`);
 * once the image is read: the output pixel type can be written, the outputs fit on the disk.
 
 Every check raises :class:`~.engine.errors.BlindspotError` with one line that names the
@@ -28,26 +28,16 @@ from typing import Any
 
 import numpy as np
 
-from .engine import BlindspotError, ConfigError, DataError, TrainConfig
-from .engine.atomic import resolve_target, same_file, temporary_name
-from .engine.errors import OutputError
-from .engine.system.memory import format_bytes
-from .engine.config import MAXIMA, MAXIMA_WHY
-from .engine.path_rules import check_apart
-from .engine.system.device import available_cores
-from .cli_common import info
-from .io.tiff import IMAGEJ_DTYPES, OME_DTYPES, check_readable, tiff_format
-
-#: The command-line option of each TrainConfig setting, for messages.
-OPTION_OF = {"patch_size": "--patch-size", "patch_size_z": "--patch-size-z",
-             "batch_size": "--batch-size", "steps": "--steps", "epochs": "--epochs",
-             "time_budget_s": "--minutes", "learning_rate": "--lr", "mask_fraction": "--mask-fraction",
-             "noise_model": "--noise-model", "noise_sigma": "--noise-sigma", "seed": "--seed",
-             "device": "--device", "unet_features": "--features", "hq_features": "--features",
-             "unet_depth": "--depth", "hq_depth": "--depth", "validation_fraction": "--validation-fraction",
-             "channels": "--channels", "num_threads": "--threads", "tile_size": "--tile-size",
-             "train_3d": "--3d", "axes": "--axes",
-             "struct_mask": "--struct-mask", "struct_span": "--struct-span"}
+from ..engine import BlindspotError, ConfigError, DataError, TrainConfig
+from ..engine.atomic import resolve_target, same_file, temporary_name
+from ..engine.errors import OutputError
+from ..engine.system.memory import format_bytes
+from ..engine.config import MAXIMA, MAXIMA_WHY
+from ..engine.path_rules import check_apart
+from ..engine.system.device import available_cores
+from .common import info
+from .options import option_of
+from ..io.tiff import IMAGEJ_DTYPES, OME_DTYPES, check_readable, tiff_format
 
 #: The most pixels the demo's sample may have (``--frames`` x ``--size``^2): about 256 MiB a copy.
 DEMO_PIXELS = 64 * 1024 * 1024
@@ -70,7 +60,7 @@ _INTEGERS = (("steps", "--steps", 1, MAXIMA["steps"], MAXIMA_WHY["steps"]),
 
 def with_option(exc: ConfigError) -> ConfigError:
     """``exc`` with the command-line option of its setting named, e.g. ``(--batch-size)``."""
-    option = OPTION_OF.get(getattr(exc, "setting", ""), "")
+    option = option_of().get(getattr(exc, "setting", ""), "")
     if option and option not in str(exc):
         new = ConfigError(f"{exc} (option {option})")
         new.setting = exc.setting  # type: ignore[attr-defined]
