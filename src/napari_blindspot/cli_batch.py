@@ -183,6 +183,10 @@ def cmd_denoise(args: argparse.Namespace, hooks: Hooks) -> int:
             info(f"One-shot: training on the image{'s' if len(images) > 1 else ''} for "
                  f"{hooks.one_shot_minutes * 60:.0f} s, then denoising (--steps, --epochs or --minutes to "
                  "change).")
+        if len(images) > 1:
+            info(f"One model for all {len(images)} images, trained on patches of every one: similar "
+                 "images share their noise and structures, and the training time is paid once. "
+                 "For unlike images, denoise each with its own command.")
         model = hooks.train(args, images)
         if args.tta is None and ONE_SHOT_TTA:
             pixels = sum(int(np.prod(im.data.shape)) for im in images)

@@ -84,6 +84,9 @@ class TrainingRun:
         A raw canonical block ``(C, [Z,] Y, X)`` (for independent-channel models a
         single channel ``(1, ...)``, see ``preview_channel``) to denoise every
         ``preview_interval_s`` seconds; change it with :meth:`set_preview`.
+    preview_from_step
+        No preview before this step (an untrained network's output is no use to show); the
+        first one comes at that step, without waiting for the interval.
     max_threads
         On a CPU with ``config.num_threads`` None: the most threads the run may use (default all
         cores); it picks the fastest count up to that while it runs (:mod:`.threads`).
@@ -96,7 +99,8 @@ class TrainingRun:
                  target: Any = None,
                  noise_reference: Any = None, initial: DenoisingModel | None = None,
                  preview: np.ndarray | None = None, preview_channel: int | None = None,
-                 preview_interval_s: float = 5.0, max_threads: int | None = None,
+                 preview_interval_s: float = 5.0, preview_from_step: int = 0,
+                 max_threads: int | None = None,
                  distributed: SingleProcess | None = None) -> None:
         # Cheap checks only (settings, shapes, the model to continue): a front end builds the
         # run on its own thread and reports these at once.  Reading the data (statistics,
@@ -152,6 +156,7 @@ class TrainingRun:
         self._preview_now = False
         self._preview_request = (preview, preview_channel)
         self.preview_interval_s = preview_interval_s
+        self.preview_from_step = int(preview_from_step)
         self.best_val: float | None = None
         self.best_state: dict[str, torch.Tensor] | None = None
         self.best_step = 0

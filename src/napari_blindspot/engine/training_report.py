@@ -50,7 +50,8 @@ class Reporter:
 
     def after_step(self, now: float, lr: float, val_loss: float | None, validated: bool,
                    done: bool) -> Generator[Any, None, None]:
-        """The progress (and noise curves) when due, then the preview when due."""
+        """The progress (and noise curves) when due, then the preview when due (from the run's
+        ``preview_from_step`` on: a request before it waits for it)."""
         run = self.run
         if validated or done or now - self.last_progress >= PROGRESS_INTERVAL_S:
             noise = run.method.noise_parameters(run.net, run.normalization)
@@ -71,8 +72,9 @@ class Reporter:
             if self.curves and (validated or done) and noise != self.sent_noise:  # fine-tuned noise
                 self.sent_noise = noise
                 yield NoiseCurves(run.step, tuple(run.noise_curves()))
-        if run._preview_request[0] is not None and (run._preview_now
-                                                    or now - self.last_preview >= run.preview_interval_s):
+        first = run.step == run.preview_from_step  # the first preview: at once
+        if (run._preview_request[0] is not None and run.step >= run.preview_from_step
+                and (run._preview_now or first or now - self.last_preview >= run.preview_interval_s)):
             run._preview_now = False
             ev = preview_event(run)
             self.last_preview = time.perf_counter()

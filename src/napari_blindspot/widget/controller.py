@@ -30,7 +30,7 @@ from .jobs import Failed, Job, Reporter, Runner, guarded
 from .layers import (LayerError, Source, layer_data, put_denoised_layers, selected_sources,
                      show_result)
 from .model_files import ModelFiles, describe_model, is_own_model
-from .preview import LivePreview
+from .preview import LivePreview, first_preview_step
 from .state import (NO_MODEL, ControllerState, DenoiseRequest, JobState, LossHistory, NoiseCurveSet,
                     TrainRequest)
 from .streamed import StreamedResult, should_stream
@@ -183,6 +183,7 @@ class DenoiseController(ModelFiles, ResultExport, Reporter):
             run = TrainingRun(source.data, config, target=target,
                               initial=self.model if continuing else None,
                               preview_interval_s=PREVIEW_INTERVAL_S)
+        run.preview_from_step = first_preview_step(run.total_steps)  # no preview computed to be hidden
         self._sources = sources
         if not continuing:
             self.losses.clear(config.method)
