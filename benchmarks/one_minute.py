@@ -22,7 +22,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import re
 import sys
 import time
 from pathlib import Path
@@ -34,7 +33,6 @@ ROOT = Path(__file__).resolve().parents[1]
 RESULTS = Path(os.environ.get("ONE_MINUTE_RESULTS", ROOT / "docs" / "one_minute.json"))
 DOC = ROOT / "docs" / "performance.md"
 FIGURE = ROOT / "docs" / "images" / "one_minute.png"
-BEGIN, END = "<!-- generated:{} -->", "<!-- /generated:{} -->"
 VARIANTS = {"plain": 1, "tta4": 4, "tta8": 8}
 #: Torch threads (quality does not depend on them; the timings are taken with 2).
 THREADS = int(os.environ.get("ONE_MINUTE_THREADS", 2))

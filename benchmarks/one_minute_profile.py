@@ -19,7 +19,6 @@ def profile(steps: int, threads: int) -> dict[str, Any]:
     from torch.profiler import ProfilerActivity, profile as torch_profile, record_function
 
     from napari_blindspot.engine import TrainingRun
-    from napari_blindspot.engine import training_step
 
     from .one_minute import config, units
 
@@ -46,7 +45,6 @@ def profile(steps: int, threads: int) -> dict[str, Any]:
     with torch_profile(activities=[ProfilerActivity.CPU]) as prof:
         for ev in events:
             pass
-    total = 0.0
     for e in prof.key_averages():
         if e.key.startswith("one_minute::"):
             shares[e.key.split("::")[1]] = e.cpu_time_total / 1e6
@@ -56,7 +54,6 @@ def profile(steps: int, threads: int) -> dict[str, Any]:
     total = sum(e.self_cpu_time_total for e in prof.key_averages()) / 1e6
     top = [(e.key, e.self_cpu_time_total / 1e6) for e in
            sorted(prof.key_averages(), key=lambda e: -e.self_cpu_time_total)[:12]]
-    training_step.time  # noqa: B018  (the step module is what is profiled)
     return {"steps": steps, "threads": threads, "cpu_s_total": total, "groups_s": shares,
             "top_ops_s": top}
 
