@@ -37,7 +37,9 @@ def cmd_info(args: argparse.Namespace) -> int:
 
 NOISE_FIT_WORDS = {"fixed": "kept fixed during training", "fine-tune": "fine-tuned in the second half "
                    "of training", "joint": "learned with the network",
-                   "refit": "kept fixed during training, refit with the trained prior after it"}
+                   "refit": "kept fixed during training, refit with the trained prior after it",
+                   "auto": "kept fixed during training, refit with the trained prior after it "
+                   "where thin structure had inflated the measurement"}
 
 
 def _print_noise(model: DenoisingModel) -> None:
