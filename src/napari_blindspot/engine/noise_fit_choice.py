@@ -22,8 +22,9 @@ import numpy as np
 from .noise_estimate import NoiseCalibration
 
 #: The refit is kept when the calibration's bright-half variance is more than this many times
-#: the refit's (docs/fine_structures.md: filaments and membranes above, textures and FMD below).
-REFIT_BELOW = 1.3
+#: the refit's: between the dark bins' agreement (0.96-0.99) and the filaments' and membranes'
+#: 1.25 (docs/fine_structures.md, "Choosing the noise fit"; Barbara's texture: 0.67).
+REFIT_BELOW = 1.1
 #: The ratio is taken over the calibration's bins in the upper part of its brightness range,
 #: from this fraction of the way from its darkest to its brightest bin on (the bins are
 #: quantiles of the pixels, so on sparse structure most of them are background).
