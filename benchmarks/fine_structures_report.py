@@ -51,7 +51,7 @@ def result_table(res: dict, section: str) -> str:
     labels: list[str] = []
     for e in sec.values():
         labels += [n for n in e.get("ours", {}) if n not in labels]
-    labels.sort(key=lambda n: ("old" not in n, "no TTA" not in n))  # before, then after
+    labels.sort(key=lambda n: ("old" not in n, "auto" in n, "no TTA" not in n))  # before, then after
     has_bm3d = any("bm3d" in e for e in sec.values())
     has_care = any("careamics" in e for e in sec.values())
     header = ["image", "set", "noisy"] + (["BM3D, oracle σ"] if has_bm3d else []) + \

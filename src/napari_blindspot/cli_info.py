@@ -39,7 +39,7 @@ NOISE_FIT_WORDS = {"fixed": "kept fixed during training", "fine-tune": "fine-tun
                    "of training", "joint": "learned with the network",
                    "refit": "kept fixed during training, refit with the trained prior after it",
                    "auto": "kept fixed during training, refit with the trained prior after it "
-                   "where thin structure had inflated the measurement"}
+                   "only where thin structure had inflated the measurement"}
 
 
 def _print_noise(model: DenoisingModel) -> None:
