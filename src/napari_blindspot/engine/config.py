@@ -20,7 +20,7 @@ DEFAULT_METHOD = "hqssl"
 LEGACY_METHOD = "n2v2"
 
 NOISE_MODELS = ("curve", "affine", "gaussian", "gaussian-known", "poisson-gaussian", "mean-only")
-NOISE_FITS = ("fixed", "fine-tune", "joint", "refit")
+NOISE_FITS = ("auto", "fixed", "fine-tune", "joint", "refit")
 NOISE_CALIBRATIONS = ("image", "repeats", "pair")
 SCHEDULES = ("cosine", "constant")
 CHANNEL_MODES = ("auto", "independent", "joint")
@@ -96,8 +96,10 @@ class TrainConfig:
     noise_sigma: float | None = None  # known Gaussian sigma, in the input's intensity units
     #: how training treats the measured noise: kept "fixed", "fine-tune"d in the second half,
     #: learned "joint"ly from the start (the paper's way), or kept fixed and then "refit" with
-    #: the trained prior (curve model only)
-    noise_fit: str = "fixed"
+    #: the trained prior (curve model only), or "auto": kept fixed, then the refit kept only where
+    #: thin structure had inflated the image's calibration (engine/noise_fit_choice.py; the
+    #: calibration is kept with other noise models).  Model files store theirs.
+    noise_fit: str = "auto"
     #: what the noise is measured on: the "image" itself, "repeats" (the samples are repeated
     #: acquisitions of a still scene) or a "pair" (a second acquisition given to training)
     noise_calibration: str = "image"
