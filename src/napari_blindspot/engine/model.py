@@ -13,7 +13,7 @@ import torch
 from torch import nn
 
 from .axes import CanonicalView, check_axes
-from .config import TrainConfig
+from .config import ALL_CHANNELS_AT_ONCE, TrainConfig, network_channels
 from .device import autocast, autocast_dtype, default_tile_batch, place_network, select_device
 from .errors import AxesError, ConfigError, DataError
 from .events import PredictedBlock, PredictionProgress, run_to_end
@@ -126,7 +126,7 @@ class DenoisingModel:
 
     @property
     def net_channels(self) -> int:
-        return 1 if self.config.channels != "joint" else self.channels
+        return network_channels(self.config.channels, self.channels)
 
     def noise_parameters(self) -> dict[str, float]:
         """Learned noise parameters in the image's intensity units (HQ-SSL), else ``{}``."""
@@ -195,7 +195,7 @@ class DenoisingModel:
     def prediction_units(self, view: CanonicalView) -> list[PredictionUnit]:
         """The parts prediction of ``view`` is done in, in order: every sample, and for
         independent-channel models every data channel of it."""
-        channels = range(view.n_channels) if self.config.channels != "joint" else [None]
+        channels = [None] if self.config.channels in ALL_CHANNELS_AT_ONCE else range(view.n_channels)
         return [PredictionUnit(s, c) for s in range(view.n_samples) for c in channels]
 
     def _tile_shape(self, tile_size: int | None, tile_size_z: int | None) -> tuple[int, ...]:
@@ -311,7 +311,8 @@ class DenoisingModel:
               multiple: int, margin: int, tta: bool, result_in_memory: bool = True) -> PredictionPlan:
         """Tiles and tiles in flight that fit into memory (see :func:`.memory.plan_prediction`)."""
         if self._bytes_per_pixel is None:
-            probe_channels = torch.zeros(1, dtype=torch.long) if self.config.channels != "joint" else None
+            probe_channels = (None if self.config.channels in ALL_CHANNELS_AT_ONCE
+                              else torch.zeros(1, dtype=torch.long))
             self._bytes_per_pixel = bytes_per_pixel(
                 self.net, lambda net, b: self.method.infer(net, b[0], probe_channels), self.net_channels, 1,
                 tile_shape, multiple, self.device, lambda: autocast(self.device, autocast_dtype(self.device)
