@@ -82,6 +82,10 @@ def test_separate_model_saves_loads_and_tiles(tmp_path, cell, method):
         np.testing.assert_allclose(again[key], value, rtol=1e-4, atol=1e-4 * float(np.ptp(value)))
     if method == "hqssl":
         assert len(loaded.noise_curves()) == 3  # the widget's plot: one curve per channel
+    # the widget's preview of the channel on screen: that channel's own network
+    one = loaded.predict_block(cell[1:2], 1)["denoised"]
+    np.testing.assert_allclose(one[0], whole["denoised"][1], rtol=1e-4,
+                               atol=1e-4 * float(np.ptp(whole["denoised"][1])))
 
 
 def test_separate_channels_in_3d():

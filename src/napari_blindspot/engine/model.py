@@ -20,6 +20,7 @@ from .events import PredictedBlock, PredictionProgress, run_to_end
 from .methods.base import Method
 from .methods.registry import get_method
 from .model_file import load_network, save_model
+from .nets.per_channel import channel_network
 from .noise_curves import ChannelNoiseCurve, channel_curves, noise_table
 from .normalization import Normalization, check_finite
 from .memory import PredictionPlan, bytes_per_pixel, plan_prediction
@@ -151,11 +152,12 @@ class DenoisingModel:
         models; None: all channels at once)."""
         device = self.device
         dtype = autocast_dtype(device) if self.config.mixed_precision else None
+        net = self.net if channel is None else channel_network(self.net, channel)  # separate: its own
 
         def infer(x: torch.Tensor) -> dict[str, torch.Tensor]:
             channels = None if channel is None else torch.full((x.shape[0],), int(channel))
             with autocast(device, dtype):
-                return self.method.infer(self.net, x, channels)
+                return self.method.infer(net, x, channels)
 
         return infer
 
@@ -340,8 +342,9 @@ class DenoisingModel:
     def predict_block(self, block: np.ndarray, channel: int | None = None) -> PredictionResult:
         """Denoise one small canonical block ``(C, [Z,] Y, X)`` in one piece (previews).
 
-        ``channel`` selects the normalisation of a single channel for independent-channel
-        models given a ``(1, ...)`` block.
+        ``channel`` selects the normalisation of a single channel (and, with separate channel
+        networks, its network) for independent- or separate-channel models given a ``(1, ...)``
+        block.
         """
         x = self.normalization.normalize(np.asarray(block, np.float32), channel)
         was_training = self.net.training

@@ -10,6 +10,7 @@ channel exactly as the channel alone would (``tests/engine/test_separate_channel
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable
 
 import torch
@@ -58,6 +59,23 @@ def separate_networks(net: nn.Module) -> int:
     return 1
 
 
+def channel_network(net: nn.Module, channel: int) -> nn.Module:
+    """The single-channel network of data ``channel`` in ``net`` (separate channel networks,
+    also inside a wrapper such as HQ-SSL's, which then shares its noise model: give it the data
+    channel index); ``net`` itself otherwise.  For previews of one channel."""
+    if isinstance(net, PerChannel):
+        return net.nets[channel]
+    inner = getattr(net, "net", None)
+    if not isinstance(inner, PerChannel):
+        return net
+    single = copy.copy(net)  # a view: shares every parameter and buffer with ``net``
+    single._modules = dict(net._modules)
+    single._modules["net"] = inner.nets[channel]
+    if hasattr(single, "channels"):
+        single.channels = 1
+    return single
+
+
 def channels_summed(loss: torch.Tensor, net: nn.Module) -> torch.Tensor:
     """A batch loss averaged over every channel, made the *sum* of the channels' losses when
     ``net`` holds separate channel networks: each network's gradient is then the one it gets
@@ -66,4 +84,4 @@ def channels_summed(loss: torch.Tensor, net: nn.Module) -> torch.Tensor:
     return loss * n if n > 1 else loss
 
 
-__all__ = ["PerChannel", "build_per_channel", "channels_summed", "separate_networks"]
+__all__ = ["PerChannel", "build_per_channel", "channel_network", "channels_summed", "separate_networks"]
