@@ -12,6 +12,7 @@ import torch
 from helpers_engine import TEST_THREADS
 
 from napari_blindspot.engine import DenoisingModel, TrainConfig, TrainingRun
+from napari_blindspot.engine.events import run_to_end
 from napari_blindspot.engine.nets.per_channel import PerChannel, build_per_channel, separate_networks
 from napari_blindspot.engine.training import train_model
 from napari_blindspot.engine.training_setup import per_channel_budget
@@ -107,9 +108,13 @@ def test_the_time_budget_is_per_separate_channel(cell):
     assert per_channel_budget(config, 3).time_budget_s == 30.0
     assert per_channel_budget(config, 1).time_budget_s == 10.0
     assert per_channel_budget(config.replace(channels="independent"), 3).time_budget_s == 10.0
-    run = TrainingRun(cell, config.replace(channels="auto", device="cpu"))  # different structures
-    assert run.config.channels == "separate" and run.config.time_budget_s == 30.0
+    run = TrainingRun(cell, config.replace(channels="auto", device="cpu", steps=1, hq_features=8,
+                                           hq_depth=1, patch_size=32, num_threads=TEST_THREADS))
+    assert run.config.channels == "separate" and run.config.time_budget_s == 30.0  # different
     assert "time budget is per channel network: 3 x 10 s" in run.channel_choice.message()
+    model = run_to_end(run.events())
+    # the model keeps the budget asked for: training again with its settings is not scaled twice
+    assert model.config.time_budget_s == 10.0 and model.config.channels == "separate"
 
 
 def test_expected_duration_counts_every_channel():

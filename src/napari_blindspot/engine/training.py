@@ -113,7 +113,9 @@ class TrainingRun:
         self._views = self.groups[0]
         self._reference = noise_reference_view(self.method, config, data, noise_reference)
         self.config = config = fit_default_patch(self.method, self.view, config)
-        # channels="auto": measured from the data (how, for the user: channel_choice) or continued
+        # channels="auto": measured from the data (how, for the user: channel_choice) or continued;
+        # separate channels: the time budget is per channel (the model keeps the one asked for)
+        self._asked_budget = config.time_budget_s
         config, self.channel_choice = resolve_channels(config, self.view, initial)
         self.config = config
         self.patch_shape = patch_shape_for(self.view, config.patch_size, config.patch_size_z)
@@ -310,7 +312,8 @@ class TrainingRun:
                                         self.config.channels == "independent")
             if refits:
                 info["noise_refit"] = [c.to_dict() for c in refits]
-        model = DenoisingModel(self.config, net, self.normalization, self.view.n_channels, info)
+        model = DenoisingModel(self.config.replace(time_budget_s=self._asked_budget), net,
+                               self.normalization, self.view.n_channels, info)
         info["noise"] = model.noise_parameters()
         return model
 
