@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import sys
 import time
 from pathlib import Path
 
@@ -119,7 +118,8 @@ def main(argv: list[str] | None = None) -> int:
         text = doc.read_text()
         if b not in text:
             raise SystemExit(f"{doc} has no {b} marker")
-        command = "python -m benchmarks.channels " + " ".join(argv if argv is not None else sys.argv[1:])
+        command = (f"python -m benchmarks.channels --steps {args.steps} --size {args.size} --seed "
+                   f"{args.seed} --methods {args.methods} --scenes {args.scenes} --write")
         body = f"`{command}`\n\n{table(rows)}"
         doc.write_text(text[:text.index(b) + len(b)] + "\n" + body + "\n" + text[text.index(e):])
     return 0

@@ -17,8 +17,9 @@ pixels square from the middle of up to :data:`MAX_FRAMES` frames):
 
 The rule, from the measurements in docs/channels.md (HQ-SSL, equal steps per channel): channels
 whose signals all correlate at least :data:`SAME_STRUCTURE` show the same structure, and one
-network shared by them learns it from all of them (it beat every channel alone by 0.1-2.2 dB);
-channels with different structures lost 1-3 dB per channel with one shared network, so each
+network shared by them learns it from all of them (it matched or beat every channel alone, by
+0.0-1.1 dB); channels with different structures lost 0.7-2.6 dB per channel with one shared
+network, so each
 gets its own (separate channels: as good as alone, by construction).  Joint channels measured
 worst in both cases (the blind spot hides a pixel in every channel at once, so a joint network
 cannot use the other channels' value there); they stay available by name.
@@ -126,12 +127,12 @@ def choose_channels(view: CanonicalView) -> ChannelChoice:
         mode = "independent"
         case = (f"signal correlation between channels at least {least:.2f}: the channels show the "
                 "same structure, which one network shared by all channels learns from all of them "
-                "(measured better than each channel alone)")
+                "(measured as good as or better than each channel alone)")
     else:
         mode = "separate"
         case = (f"signal correlation between channels down to {least:.2f}: the channels show "
                 "different structures, so each channel trains a network of its own, as it would "
-                "alone (one shared network measured 1-3 dB worse on such data)")
+                "alone (one shared network measured 0.7-2.6 dB worse on such data)")
     choice = ChannelChoice(mode, sigma, snr, corr_rows, f"{case}; noise sigma per channel {noise_text}")
     log.info("%s", choice.message())
     return choice
