@@ -161,3 +161,15 @@ def test_cli_reaches_separate_channels(tmp_path, capsys):
                  "--device", "cpu"]) == 0
     assert main(["info", str(out)]) == 0
     assert "channels: 3 (separate)" in capsys.readouterr().out
+
+
+def test_the_widgets_expected_duration_says_the_budget_per_channel():
+    from napari_blindspot.widget.expected import expected_text
+
+    length = dict(steps=None, time_budget_s=165.0, device="cpu")
+    _, auto = expected_text("hqssl", length, (3, 512, 512), "CYX")
+    assert "the time budget is then per channel: up to 3 x 2:45" in auto
+    _, separate = expected_text("hqssl", dict(length, channels="separate"), (3, 512, 512), "CYX")
+    assert "training 8:15" in separate
+    _, one = expected_text("hqssl", length, (512, 512), "YX")
+    assert "per channel" not in one
