@@ -104,11 +104,13 @@ def add_training_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--depth", type=int, help="network depth (number of poolings)")
     for setting in method_settings():
         add_method_setting(g, setting)
-    g.add_argument("--channels", choices=("auto", "independent", "joint"),
+    g.add_argument("--channels", choices=FIELD_CHOICES["channels"],
                    help="auto (default): measured from the data (each channel's noise, the signal "
-                   "correlation between channels; said when training starts), then independent, "
-                   "which measured better than joint for different and for same structures; "
-                   "independent: one network for every channel, each channel a sample; "
+                   "correlation between channels; said when training starts): independent when "
+                   "the channels show the same structure, else separate; "
+                   "independent: one network shared by every channel, each channel a sample; "
+                   "separate: one network per channel, each trained as it would be alone (a time "
+                   "budget, --minutes, is then per channel); "
                    "joint: channels are denoised together and may inform each other")
     g.add_argument("--validation-fraction", type=float,
                    help="share of the data held out to pick the best model (default 0.1)")

@@ -23,7 +23,16 @@ NOISE_MODELS = ("curve", "affine", "gaussian", "gaussian-known", "poisson-gaussi
 NOISE_FITS = ("auto", "fixed", "fine-tune", "joint", "refit")
 NOISE_CALIBRATIONS = ("image", "repeats", "pair")
 SCHEDULES = ("cosine", "constant")
-CHANNEL_MODES = ("auto", "independent", "joint")
+CHANNEL_MODES = ("auto", "independent", "separate", "joint")
+#: Channel modes whose network takes every channel of a patch at once, ``(B, C, *sp)``: joint
+#: (one network, C inputs) and separate (C single-channel networks side by side).  The other
+#: concrete mode, independent, folds the channels into the batch of one shared network.
+ALL_CHANNELS_AT_ONCE = ("joint", "separate")
+
+
+def network_channels(mode: str, channels: int) -> int:
+    """The channels the network of channel mode ``mode`` takes for ``channels`` data channels."""
+    return channels if mode in ALL_CHANNELS_AT_ONCE else 1
 #: Seeds run from 0 to 2**32 - 4 (numpy and torch generators get seed + 0..3).
 MAX_SEED = 2 ** 32 - 3
 

@@ -105,13 +105,16 @@ class SettingsPanel(QWidget):
         self.device.currentIndexChanged.connect(lambda *_: self.device_changed.emit(self.device_name))
         self.channels = QComboBox()
         self.channels.addItem("auto (from the data)", "auto")
-        self.channels.addItem("independent", "independent")
+        self.channels.addItem("independent (one shared network)", "independent")
+        self.channels.addItem("separate (a network per channel)", "separate")
         self.channels.addItem("joint", "joint")
         compact_combo(self.channels)
         self.channels.setToolTip("auto: each channel's noise and the channels' correlation are "
-                                 "measured when training starts and said in the messages; "
-                                 "independent channels train (better than joint in our measures); "
-                                 "independent: one network denoises each channel on its own; "
+                                 "measured when training starts and said in the messages: "
+                                 "independent for channels of the same structure, else separate; "
+                                 "independent: one network shared by the channels denoises each "
+                                 "on its own; separate: a network per channel, each trained as it "
+                                 "would be alone (a time budget is per channel); "
                                  "joint: channels are denoised together (correlated channels).")
         self.tile = spin_box(32, 8192, base.tile_size, 64, "Denoising works on tiles of this size "
                              "(pixels); lower it if the GPU runs out of memory while denoising.")
