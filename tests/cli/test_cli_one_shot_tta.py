@@ -5,6 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from napari_blindspot.engine.defaults import ONE_SHOT_TTA
+
 import napari_blindspot.cli.denoise as cli_denoise
 from napari_blindspot.cli import main
 from napari_blindspot.io.tiff import write_tiff
@@ -18,8 +20,8 @@ def image(tmp_path):
     return path
 
 
-@pytest.mark.parametrize("flags, limit, want", [([], None, True), (["--no-tta"], None, False),
-                                                ([], 1000, False)])
+@pytest.mark.parametrize("flags, limit, want", [([], None, ONE_SHOT_TTA), (["--no-tta"], None, False),
+                                                ([], 1000, False), (["--tta"], None, True)])
 def test_one_shot_tta_default(image, tmp_path, capsys, monkeypatch, flags, limit, want):
     seen = {}
     real = cli_denoise.denoise_files
@@ -33,5 +35,8 @@ def test_one_shot_tta_default(image, tmp_path, capsys, monkeypatch, flags, limit
         monkeypatch.setattr(cli_denoise, "ONE_SHOT_TTA_MAX_PIXELS", limit)
     assert main(["denoise", str(image), "-o", str(tmp_path / "out.tif"), "--steps", "2",
                  "--patch-size", "32", *flags]) == 0
-    assert seen["tta"] is want
-    assert ("test-time augmentation" in capsys.readouterr().err) is want
+    assert seen["tta"] == want and type(seen["tta"]) is type(want)
+    said = capsys.readouterr().err
+    assert ("test-time augmentation" in said) is (want is ONE_SHOT_TTA)
+    if want is ONE_SHOT_TTA:
+        assert f"{ONE_SHOT_TTA}-fold test-time augmentation (rotations" in said

@@ -138,9 +138,10 @@ def cmd_denoise(args: argparse.Namespace) -> int:
         model = train_on(args, images)
         if args.tta is None and ONE_SHOT_TTA:
             pixels = sum(int(np.prod(im.data.shape)) for im in images)
-            args.tta = pixels <= ONE_SHOT_TTA_MAX_PIXELS
+            args.tta = ONE_SHOT_TTA if pixels <= ONE_SHOT_TTA_MAX_PIXELS else False
             if args.tta:
-                info("One-shot: denoising with 8-fold test-time augmentation (--no-tta to skip).")
+                info(f"One-shot: denoising with {ONE_SHOT_TTA}-fold test-time augmentation (rotations; "
+                     "--tta for all 8 transforms, --no-tta to skip).")
         args.doing = "denoising"
         if args.save_model:
             model.save(args.save_model)
@@ -153,7 +154,7 @@ def cmd_denoise(args: argparse.Namespace) -> int:
             job.outputs.pop("uncertainty", None)
     args.doing = "denoising"
     options = dict(axes=args.axes, dtype=args.dtype, zarr_format=args.zarr_format,
-                   tile_size=args.tile_size, tta=bool(args.tta), keep_going=not single,
+                   tile_size=args.tile_size, tta=args.tta or False, keep_going=not single,
                    allow_missing_chunks=args.allow_missing_chunks)
     if args.workers or args.scheduler:
         from ..files.cluster import denoise_distributed_iter

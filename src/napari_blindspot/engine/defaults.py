@@ -5,10 +5,11 @@ The evidence (docs/benchmarks.md, docs/performance.md, issue 20) picks them:
 - the method: HQ-SSL, the best of our single-image methods at the same training time (on the
   Set12 and real confocal yardsticks it beats N2V2 trained as long);
 - the length of a run that trains and then denoises (one-shot ``blindspot denoise`` and the
-  widget's Train): a time budget, so a busy or slow machine still ends in time.  On two CPU
-  cores 165 s of training plus the prediction of a 512x512 frame take about 3 minutes; a
-  20-frame 512x512 time-lapse is about 3.5 minutes (denoising ~0.2 MP/s).  On a GPU the same
-  budget buys many more (and larger) steps; no GPU measurement picks a shorter one yet.
+  widget's Train): a time budget, so a busy or slow machine still ends in time.  On a CPU,
+  45 s: ~500 steps on two quiet cores, 39.5 dB mean over the ten FMD confocal fields with
+  4-rotation test-time augmentation, about a minute in all for a 512x512 frame (issue 23,
+  docs/performance.md: "A result in a minute"); 165 s (``--minutes 2.75``) gives ~0.5 dB more.
+  On a GPU no measurement picks a length yet: it keeps 165 s, which buys many more steps.
 
 :func:`default_plan` gives them for a device (and, with a shape, the expected duration);
 :meth:`TrainConfig.for_method` then adds the method's own defaults for the device.
@@ -23,13 +24,17 @@ from typing import Any
 # so that config.py needs nothing from this module).
 from .config import DEFAULT_METHOD, LEGACY_METHOD, TrainConfig
 
-#: One-shot `denoise` predicts with 8-fold test-time augmentation unless told --no-tta: on fine
-#: filaments, membranes and textures it gave +0.2-0.4 dB for ~5% of the one-shot time on a
-#: 512x512 image (docs/fine_structures.md); above this many pixels prediction would take too long.
-ONE_SHOT_TTA = True
+#: One-shot `denoise` and the widget's Train predict with test-time augmentation over this many
+#: transforms (the four rotations) unless told --no-tta: +0.1-0.3 dB on FMD fields, filaments,
+#: membranes and textures (docs/fine_structures.md, docs/performance.md); the other four (mirror
+#: images) added 0.09 dB for twice the prediction time.  Above ONE_SHOT_TTA_MAX_PIXELS pixels
+#: prediction would take too long: no augmentation.
+ONE_SHOT_TTA = 4
 ONE_SHOT_TTA_MAX_PIXELS = 4 * 512 * 512
 #: Seconds of training of a run that trains and then denoises, per device type.
-DEFAULT_BUDGET_S = {"cpu": 165.0, "cuda": 165.0, "mps": 165.0}
+DEFAULT_BUDGET_S = {"cpu": 45.0, "cuda": 165.0, "mps": 165.0}
+#: The longer CPU setting for the best quality (``--minutes 2.75``): +0.3-0.6 dB on FMD fields.
+BEST_QUALITY_BUDGET_S = 165.0
 
 
 @dataclass(frozen=True)
@@ -66,7 +71,7 @@ def default_plan(device_type: str = "cpu", shape: tuple[int, ...] | None = None,
     kind = device_type.split(":")[0]
     budget = DEFAULT_BUDGET_S.get(kind, DEFAULT_BUDGET_S["cpu"])
     reason = ("HQ-SSL for a time budget: the best single-image method at equal training time "
-              "(docs/benchmarks.md)")
+              "(docs/benchmarks.md); on a CPU a minute in all (docs/performance.md)")
     plan = DefaultPlan(DEFAULT_METHOD, budget, None, kind, reason)
     if shape is None or axes is None:
         return plan
@@ -77,8 +82,19 @@ def default_plan(device_type: str = "cpu", shape: tuple[int, ...] | None = None,
     config = TrainConfig(method=DEFAULT_METHOD, axes=axes, steps=None, time_budget_s=budget,
                          **values).validate()
     train_s, predict_s = expected_duration(config, shape, kind, threads)
+    if predict_s is not None:  # one pass per transform of the test-time augmentation
+        predict_s *= one_shot_tta(shape) or 1
     return DefaultPlan(plan.method, budget, None, kind, reason, train_s, predict_s)
 
 
-__all__ = ["DEFAULT_BUDGET_S", "DEFAULT_METHOD", "DefaultPlan", "LEGACY_METHOD", "ONE_SHOT_TTA",
-           "ONE_SHOT_TTA_MAX_PIXELS", "default_plan"]
+def one_shot_tta(shape: tuple[int, ...]) -> int | bool:
+    """The test-time augmentation a train-then-denoise run of data of ``shape`` predicts with:
+    :data:`ONE_SHOT_TTA` transforms up to :data:`ONE_SHOT_TTA_MAX_PIXELS` pixels, else False."""
+    pixels = 1
+    for n in shape:
+        pixels *= int(n)
+    return ONE_SHOT_TTA if ONE_SHOT_TTA and pixels <= ONE_SHOT_TTA_MAX_PIXELS else False
+
+
+__all__ = ["BEST_QUALITY_BUDGET_S", "DEFAULT_BUDGET_S", "DEFAULT_METHOD", "DefaultPlan", "LEGACY_METHOD", "ONE_SHOT_TTA",
+           "ONE_SHOT_TTA_MAX_PIXELS", "default_plan", "one_shot_tta"]
