@@ -23,7 +23,6 @@ import json
 import math
 import os
 import shutil
-from dataclasses import fields
 from typing import Any
 
 import numpy as np
@@ -150,7 +149,7 @@ def load_config_file(path: str) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise ConfigError(f"--config file {path!r} must hold a JSON object of settings, like "
                           '{"batch_size": 8}, not a ' + type(data).__name__ + ".")
-    known = [f.name for f in fields(TrainConfig)]
+    known = TrainConfig.setting_names()
     for key in data:
         if key not in known:
             text = str(key).lower().replace("-", "_")

@@ -7,7 +7,6 @@ import argparse
 from typing import Any
 
 from .engine import Setting, TrainConfig, method_classes, method_names
-from .engine.config import FIELD_CHOICES
 from .engine.defaults import DEFAULT_METHOD, default_plan
 
 #: One-shot `denoise` trains for this long unless told otherwise (the engine's default plan,
@@ -35,12 +34,12 @@ def add_method_setting(g: Any, setting: Setting) -> None:
     """The option of a method setting, its help naming the methods that use it."""
     users = "/".join(cls.display_name for cls in method_classes()
                      if any(s.flag == setting.flag for s in cls.settings))
-    default = getattr(TrainConfig(), setting.field)
+    default = setting.default
     extra = f" (default {default})" if default is not None else ""
     kwargs: dict[str, Any] = {"dest": dest(setting),
                               "help": f"{users}: {setting.help}{extra}".replace("%", "%%")}
     if setting.kind == "choice":
-        kwargs["choices"] = FIELD_CHOICES[setting.field]
+        kwargs["choices"] = setting.choices
     elif setting.kind == "text":
         kwargs["metavar"] = setting.placeholder or None
     else:

@@ -13,7 +13,6 @@ from qtpy.QtWidgets import (QAbstractSpinBox, QComboBox, QDoubleSpinBox, QFormLa
                             QSizePolicy, QSpinBox, QWidget)
 
 from ..engine import ConfigError, Method, Setting, TrainConfig
-from ..engine.config import FIELD_CHOICES
 
 
 #: Width of a spin box's two step buttons and frame, in pixels (napari's style: 20 px buttons).
@@ -57,7 +56,7 @@ def spin_box(lo: int, hi: int, value: int, step: int = 1, tip: str = "") -> QSpi
     return box
 
 
-def _sentence(text: str) -> str:
+def sentence(text: str) -> str:
     return text[:1].upper() + text[1:] + ("" if text.endswith(".") else ".")
 
 
@@ -68,12 +67,13 @@ def _float(text: str, name: str) -> float:
         raise ConfigError(f"{name} {text!r} is not a number.") from None
 
 
-def make_editor(setting: Setting, value: Any) -> QWidget:
-    """An editor for ``setting`` showing ``value`` (see :class:`Setting` for the kinds)."""
+def make_editor(setting: Setting, value: Any, digits: int = 6) -> QWidget:
+    """An editor for ``setting`` showing ``value`` (see :class:`Setting` for the kinds; its
+    range is the declared one, or ``editor_range``); a spin box shrinks to ``digits``."""
     editor: Any
     if setting.kind == "choice":
         editor = QComboBox()
-        for choice in FIELD_CHOICES[setting.field]:
+        for choice in setting.choices:
             editor.addItem(setting.label_of(choice), choice)
         compact_combo(editor)
     elif setting.kind == "optional-float":
@@ -88,19 +88,21 @@ def make_editor(setting: Setting, value: Any) -> QWidget:
         compact_combo(editor)
     elif setting.kind == "int":
         editor = QSpinBox()
-        editor.setRange(int(setting.minimum or 0), int(setting.maximum or 2**31 - 1))
+        lo, hi = setting.editor_bounds()
+        editor.setRange(int(lo or 0), int(hi if hi is not None else 2**31 - 1))
         editor.setSingleStep(int(setting.step or 1))
     else:
         editor = QDoubleSpinBox()
         scale = 100.0 if setting.kind == "percent" else 1.0
         editor.setDecimals(setting.decimals)
-        editor.setRange((setting.minimum or 0.0) * scale, (setting.maximum or 1e9) * scale)
+        lo, hi = setting.editor_bounds(scale)
+        editor.setRange(lo or 0.0, hi if hi is not None else 1e9 * scale)
         editor.setSingleStep((setting.step or 0.1) * scale)
         if setting.kind == "percent":
             editor.setSuffix(" %")
     if isinstance(editor, QAbstractSpinBox):
-        compact(editor, 6)
-    editor.setToolTip(_sentence(setting.help))
+        compact(editor, digits)
+    editor.setToolTip(sentence(setting.help))
     set_editor_value(setting, editor, value)
     return editor
 
@@ -167,7 +169,7 @@ class MethodPanel:
         for setting in method.settings:
             adv.addRow(setting.label, self.editors[setting.field])
             if setting.note:
-                note = QLabel(_sentence(setting.note))
+                note = QLabel(sentence(setting.note))
                 note.setWordWrap(True)
                 note.setStyleSheet("color: gray;")
                 adv.addRow("", note)

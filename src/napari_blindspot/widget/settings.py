@@ -11,14 +11,15 @@ from __future__ import annotations
 from typing import Any
 
 from qtpy.QtCore import Qt, Signal
-from qtpy.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QHBoxLayout, QLabel,
-                            QLineEdit, QSizePolicy, QStackedWidget, QToolButton, QVBoxLayout,
-                            QWidget)
+from qtpy.QtWidgets import (QCheckBox, QComboBox, QHBoxLayout, QLabel, QLineEdit, QSizePolicy,
+                            QStackedWidget, QToolButton, QVBoxLayout, QWidget)
 
-from ..engine import TrainConfig, available_devices, method_classes
+from ..engine import Setting, TrainConfig, available_devices, method_classes
+from ..engine.settings import GENERAL
 from .expected import widget_plan
 from .lengths import LENGTH_EXAMPLES, format_length, parse_length
-from .method_panel import MethodPanel, compact, compact_combo, form_layout, spin_box
+from .method_panel import (MethodPanel, compact_combo, editor_value, form_layout, make_editor,
+                           sentence, set_editor_value, spin_box)
 
 __all__ = ["LENGTH_EXAMPLES", "SettingsPanel", "format_length", "parse_length"]
 
@@ -28,6 +29,13 @@ def _stack(pages: list[QWidget]) -> QStackedWidget:
     for page in pages:
         stack.addWidget(page)
     return stack
+
+
+def _digits(setting: Setting) -> int:
+    """How many digits a general setting's spin box shows: its largest value's, at most 5."""
+    if setting.kind != "int":
+        return 4
+    return min(len(str(int(setting.editor_bounds()[1] or 0))), 5)
 
 
 def _show_page(stack: QStackedWidget, index: int) -> None:
@@ -88,33 +96,16 @@ class SettingsPanel(QWidget):
         self.toggle.toggled.connect(self._fold)
         self.advanced_stack = _stack([panel.advanced for panel in self.panels.values()])
 
-        self.validation = QDoubleSpinBox()
-        self.validation.setRange(0.0, 0.45)
-        self.validation.setSingleStep(0.05)
-        self.validation.setValue(base.validation_fraction)
-        compact(self.validation, 4)
-        self.validation.setToolTip("Share of the data held out to compute the validation loss; the "
-                                   "model with the best validation loss is kept.")
-        self.seed = spin_box(0, 2**31 - 1, base.seed, 1, "Random seed: the same seed and settings give "
-                             "the same model on the same device.")
-        self.device = QComboBox()
-        self.device.addItem("auto (best available)", "auto")
-        for name in available_devices():
-            self.device.addItem(name, name)
-        compact_combo(self.device)
-        self.device.currentIndexChanged.connect(lambda *_: self.device_changed.emit(self.device_name))
-        self.channels = QComboBox()
-        self.channels.addItem("auto (from the data)", "auto")
-        self.channels.addItem("independent", "independent")
-        self.channels.addItem("joint", "joint")
-        compact_combo(self.channels)
-        self.channels.setToolTip("auto: each channel's noise and the channels' correlation are "
-                                 "measured when training starts and said in the messages; "
-                                 "independent channels train (better than joint in our measures); "
-                                 "independent: one network denoises each channel on its own; "
-                                 "joint: channels are denoised together (correlated channels).")
-        self.tile = spin_box(32, 8192, base.tile_size, 64, "Denoising works on tiles of this size "
-                             "(pixels); lower it if the GPU runs out of memory while denoising.")
+        # the general settings of the advanced section, as declared (engine/settings.py)
+        self.general = sorted((s for s in GENERAL if s.widget), key=lambda s: s.widget)
+        self.general_editors: dict[str, Any] = {
+            s.field: self._device_box(s) if s.field == "device" else
+            make_editor(s, getattr(base, s.field), _digits(s)) for s in self.general}
+        self.validation = self.general_editors["validation_fraction"]
+        self.seed = self.general_editors["seed"]
+        self.device = self.general_editors["device"]
+        self.channels = self.general_editors["channels"]
+        self.tile = self.general_editors["tile_size"]
         self.tta = QCheckBox("8 flips and rotations (8x slower)")
         self.tta.setToolTip("Average the prediction over the 8 flips and rotations.")
         self.live_preview = QCheckBox("live preview while training")
@@ -129,11 +120,8 @@ class SettingsPanel(QWidget):
         adv_layout.setSpacing(0)
         adv_layout.addWidget(self.advanced_stack)
         adv = form_layout()
-        adv.addRow("Validation", self.validation)
-        adv.addRow("Seed", self.seed)
-        adv.addRow("Device", self.device)
-        adv.addRow("Channels", self.channels)
-        adv.addRow("Tile size", self.tile)
+        for setting in self.general:
+            adv.addRow(setting.label, self.general_editors[setting.field])
         adv.addRow("Test-time aug.", self.tta)
         adv.addRow("Preview", self.live_preview)
         adv_layout.addLayout(adv)
@@ -150,6 +138,17 @@ class SettingsPanel(QWidget):
         self._has_channels = False
         self._show_method()
         self._update_enabled()
+
+    def _device_box(self, setting: Setting) -> QComboBox:
+        """The device editor: the devices this machine has."""
+        box = QComboBox()
+        box.addItem("auto (best available)", "auto")
+        for name in available_devices():
+            box.addItem(name, name)
+        compact_combo(box)
+        box.setToolTip(sentence(setting.help))
+        box.currentIndexChanged.connect(lambda *_: self.device_changed.emit(self.device_name))
+        return box
 
     # ------------------------------------------------------------------ state
     @property
@@ -227,13 +226,12 @@ class SettingsPanel(QWidget):
     # ------------------------------------------------------------------ config
     def overrides(self, *, training: bool = True) -> dict[str, Any]:
         """The settings as :class:`TrainConfig` fields (raises ConfigError for bad text)."""
-        out: dict[str, Any] = {
-            "patch_size": self.patch.value(), "patch_size_z": self.patch_z.value(),
-            "validation_fraction": round(self.validation.value(), 4),
-            "seed": self.seed.value(), "device": self.device_name,
-            "channels": self.channels.currentData() if self._has_channels else "independent",
-            "tile_size": self.tile.value(),
-        }
+        out: dict[str, Any] = {"patch_size": self.patch.value(), "patch_size_z": self.patch_z.value()}
+        for setting in self.general:
+            out[setting.field] = editor_value(setting, self.general_editors[setting.field])
+        out["device"] = self.device_name  # the name behind the device's label
+        if not self._has_channels:
+            out["channels"] = "independent"
         out.update(self.panel.values())
         if training:
             out.update(parse_length(self.length.text()))
@@ -246,8 +244,8 @@ class SettingsPanel(QWidget):
         self.patch.setValue(config.patch_size)
         self.patch_z.setValue(config.patch_size_z)
         self.panel.apply(config)
-        self.validation.setValue(config.validation_fraction)
-        self.seed.setValue(config.seed)
-        self.channels.setCurrentIndex(max(0, self.channels.findData(config.channels)))
-        self.tile.setValue(config.tile_size)
+        for setting in self.general:
+            if setting.field != "device":  # the device is this machine's choice
+                set_editor_value(setting, self.general_editors[setting.field],
+                                 getattr(config, setting.field))
         self._update_enabled()
