@@ -198,13 +198,13 @@ GENERAL: tuple[Setting, ...] = (
             choices=("auto", "independent", "joint"), widget=4,
             labels=(("auto", "auto (from the data)"),)),
     _int("patch_size", "Patch size", "side of the square training patches in pixels (a multiple of "
-         "4)", 64, 8, flag="--patch-size", maximum=8192, why=BEYOND_MEMORY, multiple_of=4,
+         "4); larger patches see more context but need more memory", 64, 8, flag="--patch-size", maximum=8192, why=BEYOND_MEMORY, multiple_of=4,
          step=16, editor_range=(8, 1024)),
     _int("patch_size_z", "Z", "depth of the training patches in Z, with 3D training (a multiple of "
          "4)", 16, 4, flag="--patch-size-z", maximum=2048, why=BEYOND_MEMORY, multiple_of=4, step=4,
          editor_range=(4, 256)),
-    _int("batch_size", "Batch size", "patches per training step", 16, 1, flag="--batch-size",
-         maximum=1 << 16, why=BEYOND_MEMORY),
+    _int("batch_size", "Batch size", "patches per training step; lower it if the memory runs out",
+         16, 1, flag="--batch-size", maximum=1 << 16, why=BEYOND_MEMORY, editor_range=(1, 1024)),
     _int("steps", "", "gradient steps", 1500, 1, flag="--steps", optional=True, maximum=100_000_000,
          why=_TRAINING_YEARS, hint="; for a run that stops on time, set time_budget_s",
          rule="must be a positive integer or None"),

@@ -15,11 +15,11 @@ from qtpy.QtWidgets import (QCheckBox, QComboBox, QHBoxLayout, QLabel, QLineEdit
                             QStackedWidget, QToolButton, QVBoxLayout, QWidget)
 
 from ..engine import Setting, TrainConfig, available_devices, method_classes
-from ..engine.settings import GENERAL
+from ..engine.settings import BY_NAME, GENERAL
 from .expected import widget_plan
 from .lengths import LENGTH_EXAMPLES, format_length, parse_length
 from .method_panel import (MethodPanel, compact_combo, editor_value, form_layout, make_editor,
-                           sentence, set_editor_value, spin_box)
+                           sentence, set_editor_value, spin_digits)
 
 __all__ = ["LENGTH_EXAMPLES", "SettingsPanel", "format_length", "parse_length"]
 
@@ -29,13 +29,6 @@ def _stack(pages: list[QWidget]) -> QStackedWidget:
     for page in pages:
         stack.addWidget(page)
     return stack
-
-
-def _digits(setting: Setting) -> int:
-    """How many digits a general setting's spin box shows: its largest value's, at most 5."""
-    if setting.kind != "int":
-        return 4
-    return min(len(str(int(setting.editor_bounds()[1] or 0))), 5)
 
 
 def _show_page(stack: QStackedWidget, index: int) -> None:
@@ -69,11 +62,8 @@ class SettingsPanel(QWidget):
         self.length.setToolTip(f"How long to train: {LENGTH_EXAMPLES}. With a time budget, training "
                                "stops when the time is up. The default is the command line's "
                                f"one-shot default: {plan.reason}.")
-        self.patch = spin_box(8, 1024, patch, 16, "Side of the square training patches, in "
-                              "pixels (a multiple of 4). Larger patches see more context but need more "
-                              "memory.")
-        self.patch_z = spin_box(4, 256, patch_z, 4, "Depth of the training patches in Z "
-                                "(3D only).")
+        self.patch, self.patch_z = (make_editor(BY_NAME[name], value, spin_digits(BY_NAME[name]))
+                                    for name, value in (("patch_size", patch), ("patch_size_z", patch_z)))
         self.basic_stack = _stack([panel.basic for panel in self.panels.values()])
 
         basic = form_layout()
@@ -81,10 +71,10 @@ class SettingsPanel(QWidget):
         basic.addRow("Training length", self.length)
         patch_row = QHBoxLayout()
         patch_row.addWidget(self.patch)
-        self.patch_z_label = QLabel("Z")
+        self.patch_z_label = QLabel(BY_NAME["patch_size_z"].label)
         patch_row.addWidget(self.patch_z_label)
         patch_row.addWidget(self.patch_z)
-        basic.addRow("Patch size", patch_row)
+        basic.addRow(BY_NAME["patch_size"].label, patch_row)
 
         # ---- advanced
         self.toggle = QToolButton()
@@ -100,7 +90,7 @@ class SettingsPanel(QWidget):
         self.general = sorted((s for s in GENERAL if s.widget), key=lambda s: s.widget)
         self.general_editors: dict[str, Any] = {
             s.field: self._device_box(s) if s.field == "device" else
-            make_editor(s, getattr(base, s.field), _digits(s)) for s in self.general}
+            make_editor(s, getattr(base, s.field), spin_digits(s)) for s in self.general}
         self.validation = self.general_editors["validation_fraction"]
         self.seed = self.general_editors["seed"]
         self.device = self.general_editors["device"]
@@ -119,7 +109,7 @@ class SettingsPanel(QWidget):
         adv_layout.setContentsMargins(12, 0, 0, 0)
         adv_layout.setSpacing(0)
         adv_layout.addWidget(self.advanced_stack)
-        adv = form_layout()
+        adv = self.advanced_form = form_layout()
         for setting in self.general:
             adv.addRow(setting.label, self.general_editors[setting.field])
         adv.addRow("Test-time aug.", self.tta)

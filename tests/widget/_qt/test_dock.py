@@ -532,6 +532,20 @@ def test_a_registered_method_is_offered_with_its_own_settings(toy_method, viewer
     assert viewer.layers["cells [denoised]"].data.shape == (2, 48, 48)
 
 
+def test_the_advanced_rows_are_made_from_the_declarations(viewer_widget):
+    from napari_blindspot.engine.settings import BY_NAME
+
+    _, widget = viewer_widget
+    s = widget.settings
+    labels = [s.advanced_form.labelForField(s.general_editors[x.field]).text() for x in s.general]
+    assert labels == ["Validation", "Seed", "Device", "Channels", "Tile size"]
+    tile = BY_NAME["tile_size"]
+    assert (s.tile.minimum(), s.tile.maximum(), s.tile.value()) == (*tile.editor_range, tile.default)
+    assert s.seed.maximum() == 2 ** 31 - 1 and s.validation.maximum() == 0.45
+    assert s.channels.itemText(0) == "auto (from the data)" and s.channels.currentData() == "auto"
+    assert s.tile.toolTip().startswith("Denoising works on tiles")
+
+
 @pytest.mark.parametrize("device, scale, want", [
     ("cuda", (0.1, 0.1, 0.1), True),    # near-isotropic on a GPU: 3D
     ("cuda", (0.4, 0.1, 0.1), False),   # z-spacing 4x: 2D
