@@ -48,7 +48,7 @@ def _train_denoise(data: np.ndarray, axes: str, method: str, steps: int,
 def measure(kind: str, method: str, steps: int, size: int, seed: int) -> dict:
     """PSNR per channel: noisy, alone, independent, joint, and the auto choice, for one scene."""
     from napari_blindspot.engine import CanonicalView
-    from napari_blindspot.engine.channel_choice import choose_channels
+    from napari_blindspot.engine.training.channel_choice import choose_channels
     from napari_blindspot.samples_cells import three_channel_cell
 
     sample = three_channel_cell(size, seed=seed, correlated=(kind == "same"))

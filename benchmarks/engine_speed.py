@@ -38,7 +38,7 @@ VARIANTS = {
 @contextmanager
 def memory_format_switched(channels_last: bool) -> Iterator[None]:
     """Run the engine with its channels-last layout (the default) or torch's default layout."""
-    from napari_blindspot.engine import device
+    from napari_blindspot.engine.system import device
 
     original = device.memory_format
     if not channels_last:
@@ -125,7 +125,7 @@ def main(argv: list[str] | None = None) -> int:
                    help="also train N steps on Set12 house per variant and report the PSNR")
     p.add_argument("--tiles", default="", help="also time prediction per TILExBATCH, e.g. 256x4,384x1")
     args = p.parse_args(argv)
-    from napari_blindspot.engine.device import cpu_has_native_bf16, select_device
+    from napari_blindspot.engine.system.device import cpu_has_native_bf16, select_device
 
     dev = select_device("auto")
     print(f"device {dev}, torch {torch.__version__}, {torch.get_num_threads()} CPU threads, "

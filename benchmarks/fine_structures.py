@@ -59,7 +59,7 @@ FACTORS: dict[str, tuple[dict[str, Any], float, dict[str, Any]]] = {
     "robust normalisation": ({}, 1, {"normalization": "robust"}),
     # the noise measured against a second acquisition (an oracle of the calibration):
     "noise from a 2nd acquisition": ({"noise_calibration": "pair"}, 1, {"pair": True}),
-    # thin lines count as rough in the calibration (engine.noise_estimate.RIDGE_AWARE)
+    # thin lines count as rough in the calibration (engine.methods.hqssl.noise_estimate.RIDGE_AWARE)
     "ridge-aware calibration": ({}, 1, {"ridge": True}),
     "ridge-aware + tta": ({}, 1, {"ridge": True, "tta": True}),
     "noise refit after training": ({"noise_fit": "refit"}, 1, {}),
@@ -103,7 +103,7 @@ def train(noisy: np.ndarray, axes: str, overrides: dict[str, Any], steps: int,
     torch.set_num_threads(threads)
     config = TrainConfig.for_method("hqssl", axes=axes, steps=steps, device="cpu",
                                     num_threads=threads, seed=seed, **overrides)
-    from napari_blindspot.engine import noise_estimate
+    from napari_blindspot.engine.methods.hqssl import noise_estimate
 
     saved = noise_estimate.RIDGE_AWARE
     if ridge is not None:

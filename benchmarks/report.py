@@ -117,7 +117,7 @@ def versions(ctx: Any) -> dict[str, Any]:
         import torch
 
         ours["torch_threads"] = torch.get_num_threads()
-        from napari_blindspot.engine.device import autocast_dtype
+        from napari_blindspot.engine.system.device import autocast_dtype
 
         dtype = autocast_dtype(torch.device(ctx.device if ctx.device not in (None, "auto") else
                                             ("cuda" if torch.cuda.is_available() else "cpu")))

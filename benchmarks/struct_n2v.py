@@ -86,7 +86,7 @@ def train_and_denoise(noisy: np.ndarray, struct_mask: str, span: int, steps: int
                       mask_fraction: float = 0.02) -> tuple[np.ndarray, float]:
     """N2V2 (with ``struct_mask``) trained on ``noisy`` ``(T, Y, X)``; ``(denoised, seconds)``."""
     from napari_blindspot.engine import TrainConfig
-    from napari_blindspot.engine.training import train_model
+    from napari_blindspot.engine.training.loop import train_model
 
     config = TrainConfig.for_method("n2v2", axes="TYX", steps=steps, patch_size=patch,
                                     batch_size=batch, mask_fraction=mask_fraction, seed=seed,

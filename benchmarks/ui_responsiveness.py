@@ -123,7 +123,7 @@ def _find_button(widget: Any, text: str) -> Any:
 def measure(seconds: float, method: str, frames: int, size: int, idle_s: float = 2.0,
             trace_stalls: bool = False, preview: bool = True) -> dict:
     """Train for ``seconds`` in the widget and measure timer gaps; raises ImportError if absent."""
-    import napari_blindspot.widget.dock as widget_module  # noqa: F401  (the hook: skip if absent)
+    import napari_blindspot.widget._qt.dock as widget_module  # noqa: F401  (the hook: skip if absent)
     from qtpy.QtCore import QEventLoop, QTimer
 
     import napari

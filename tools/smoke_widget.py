@@ -71,7 +71,7 @@ def main(argv: list[str] | None = None) -> int:
     import torch
     from qtpy.QtWidgets import QApplication
 
-    from napari_blindspot.engine.native_libs import foreign_llvm_loaded
+    from napari_blindspot.engine.system.native_libs import foreign_llvm_loaded
 
     viewer = napari.Viewer(title="napari-blindspot smoke test", show=True)
     app = QApplication.instance()

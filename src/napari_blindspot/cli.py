@@ -38,11 +38,11 @@ from .engine import (BlindspotError, DenoisingModel, DivergenceRecovered, Durati
                      TrainingProgress, TrainingRun, TrainingStarted, method_class,
                      method_classes)
 from .engine.atomic import staged
-from .engine.stillness import stillness
+from .engine.methods.hqssl.stillness import stillness
 
-from .engine.dimensionality import default_train_3d
+from .engine.training.dimensionality import default_train_3d
 from .engine.errors import ConfigError
-from .engine.struct_mask import STRUCT_MASK_NAMES, pattern_from_file
+from .engine.methods.n2v.struct_mask import STRUCT_MASK_NAMES, pattern_from_file
 from .io.tiff import TiffImage, read_tiff, tiff_format, write_tiff
 from .launch import launch
 from .progress_bar import ProgressBar
@@ -64,7 +64,7 @@ DEMO_FILES = ("sample_noisy.tif", "sample_clean.tif", "sample_denoised.tif", "sa
 # ------------------------------------------------------------------ helpers
 def _device_type(device: str | None) -> str:
     """"cpu", "cuda" or "mps": where training will run ("cpu" if the name is not valid)."""
-    from .engine.device import select_device
+    from .engine.system.device import select_device
 
     try:
         return select_device(device or "auto").type

@@ -30,10 +30,10 @@ import numpy as np
 from .engine import BlindspotError, ConfigError, DataError, TrainConfig
 from .engine.atomic import resolve_target, same_file, temporary_name
 from .engine.errors import OutputError
-from .engine.memory import format_bytes
+from .engine.system.memory import format_bytes
 from .engine.config import MAXIMA, MAXIMA_WHY
 from .engine.path_rules import check_apart
-from .engine.device import available_cores
+from .engine.system.device import available_cores
 from .cli_common import info
 from .io.tiff import IMAGEJ_DTYPES, OME_DTYPES, check_readable, tiff_format
 

@@ -17,7 +17,7 @@ from typing import Any
 
 from .cli_common import info, read_input
 from .engine import BlindspotError
-from .engine.distributed import Distributed, process_group
+from .engine.training.distributed import Distributed, process_group
 
 
 def _agreed_check(group: Distributed, check: Callable[[], None]) -> None:

@@ -47,8 +47,8 @@ def _line(check: Any) -> None:
 
 
 def cmd_doctor(args: argparse.Namespace) -> int:
-    from .engine import gpu_check
-    from .engine.software_check import software_checks
+    from .engine.system import gpu_check
+    from .engine.system.software_check import software_checks
 
     methods = [m.strip() for m in args.methods.split(",")] if args.methods else None
     unknown = sorted(set(methods or ()) - set(method_names()))

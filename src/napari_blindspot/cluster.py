@@ -31,7 +31,7 @@ import numpy as np
 from .batch import BatchSummary, FileDone, FileFailed, FileJob, FileStarted
 from .engine import BlindspotError, ConfigError, DenoisingModel, PredictionProgress
 from .engine.events import PredictedBlock, run_to_end
-from .engine.model import PredictionUnit
+from .engine.prediction.pipeline import PredictionUnit
 from .io.image import open_image
 from .streaming import ResultWriter
 

@@ -11,7 +11,7 @@ import math
 from .engine import (BlindspotError, ConfigError, DenoisingModel, DivergenceRecovered, DurationWarning, Method,
                      TrainingFinished,
                      TrainingProgress, TrainingStarted, describe_device, method_class, select_device)
-from .engine.device import interactive_threads
+from .engine.system.device import interactive_threads
 
 #: How a finished run's ``reason`` reads after "Training ...".
 REASON_WORDS = {"completed": "finished", "stopped": "stopped", "time budget": "used its time budget",

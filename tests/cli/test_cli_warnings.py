@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from napari_blindspot.cli import main
-from napari_blindspot.engine import duration
+from napari_blindspot.engine.training import duration
 from napari_blindspot.io.tiff import write_tiff
 from napari_blindspot.samples import fluorescence_timelapse
 

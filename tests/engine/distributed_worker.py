@@ -19,7 +19,7 @@ import numpy as np
 import torch
 
 from napari_blindspot.engine import DenoisingModel, TrainConfig, TrainingRun
-from napari_blindspot.engine.distributed import process_group
+from napari_blindspot.engine.training.distributed import process_group
 from napari_blindspot.samples import fluorescence_timelapse
 
 

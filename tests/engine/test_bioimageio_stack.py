@@ -112,7 +112,7 @@ def test_widget_export_says_which_package(failing_library, tmp_path):
                                  name="cells")
         seen: list[tuple[str, str]] = []
         controller.message.connect(lambda text, level: seen.append((level, text)))
-        controller.export_bioimageio(layer, "TYX", tmp_path / "cells")
+        controller.files.export_bioimageio(layer, "TYX", tmp_path / "cells")
         errors = [text for level, text in seen if level == "error"]
         assert errors and "bioimage.io libraries failed" in errors[-1] and "pydantic" in errors[-1]
         assert not (tmp_path / "cells.zip").exists()
@@ -133,7 +133,7 @@ def test_doctor_marks_the_version_and_the_round_trip(newer_pydantic, capsys):
 
 
 def test_doctor_passes_on_the_installed_stack(capsys):
-    from napari_blindspot.engine.software_check import software_checks
+    from napari_blindspot.engine.system.software_check import software_checks
 
     checks = {c.name: c for c in software_checks()}
     for name in ("torch", "zarr", "pydantic", "bioimageio.spec", "bioimageio.core"):

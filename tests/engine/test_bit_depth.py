@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from napari_blindspot.engine import TrainConfig, train_model
-from napari_blindspot.engine.noise_estimate import calibrate_image, saturation_level
+from napari_blindspot.engine.methods.hqssl.noise_estimate import calibrate_image, saturation_level
 from napari_blindspot.samples import fluorescence_timelapse
 from napari_blindspot.samples_cells import camera_counts
 

@@ -15,7 +15,7 @@ import torch
 
 from helpers_engine import untrained_model
 
-from napari_blindspot.engine.nets.blindspot import BlindSpotUNet, ShiftedConv, ShiftedPool, shift_down
+from napari_blindspot.engine.methods.hqssl.blindspot import BlindSpotUNet, ShiftedConv, ShiftedPool, shift_down
 
 
 def _grads(net: torch.nn.Module, x: torch.Tensor, positions: list[tuple[int, ...]]) -> list[torch.Tensor]:

@@ -25,7 +25,7 @@ def test_defaults_are_valid_and_sensible():
 def test_for_method_applies_method_defaults(method):
     cfg = TrainConfig.for_method(method, steps=7)
     assert cfg.method == method and cfg.steps == 7
-    from napari_blindspot.engine.device import select_device
+    from napari_blindspot.engine.system.device import select_device
 
     for key, value in method_class(method).defaults_for(select_device("auto").type, False).items():
         assert getattr(cfg, key) == value
@@ -155,7 +155,7 @@ def test_mask_radius_must_fit_the_patch():
 
 
 def test_defaults_follow_the_device_and_the_dimensionality(monkeypatch):
-    from napari_blindspot.engine import device as device_module
+    from napari_blindspot.engine.system import device as device_module
     import torch
 
     cpu = TrainConfig.for_method("hqssl", device="cpu")
@@ -223,7 +223,7 @@ def test_a_configuration_without_a_method_is_the_old_default():
 
 
 def test_expected_duration_of_steps_scales_with_threads():
-    from napari_blindspot.engine.duration import expected_duration
+    from napari_blindspot.engine.training.duration import expected_duration
 
     config = TrainConfig(method="n2v2", steps=1500, batch_size=16, patch_size=64)
     one, _ = expected_duration(config, (20, 512, 512), "cpu", threads=1)

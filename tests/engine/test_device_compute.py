@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from napari_blindspot.engine import TrainingRun
-from napari_blindspot.engine.device import (autocast, autocast_dtype, cpu_has_native_bf16,
+from napari_blindspot.engine.system.device import (autocast, autocast_dtype, cpu_has_native_bf16,
                                             memory_format, place_network)
 from napari_blindspot.engine import load_model
 
@@ -85,20 +85,20 @@ def test_mixed_precision_prediction_stays_close_to_float32(method, monkeypatch):
 
 
 def test_prediction_on_a_cpu_takes_one_tile_at_a_time_unless_told():
-    from napari_blindspot.engine.device import default_tile_batch
+    from napari_blindspot.engine.system.device import default_tile_batch
 
     assert default_tile_batch(torch.device("cpu")) == 1
     assert default_tile_batch(torch.device("cuda")) == 4
     model = untrained_model("n2v2", tile_batch=None)
     assert model.config.tile_batch is None
     sizes: list[int] = []
-    fn = model._infer_fn
+    fn = model.infer_fn
 
     def spying(*args):
         infer = fn(*args)
         return lambda x: (sizes.append(x.shape[0]), infer(x))[1]
 
-    model._infer_fn = spying
+    model.infer_fn = spying
     img = np.random.default_rng(3).normal(100, 20, (200, 200)).astype(np.float32)
     model.denoise(img, tile_size=64)
     assert len(sizes) > 1 and set(sizes) == {1}

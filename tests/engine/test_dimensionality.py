@@ -1,8 +1,8 @@
-"""The default 2D/3D choice for z-stacks (engine.dimensionality; measured in docs/zstack.md)."""
+"""The default 2D/3D choice for z-stacks (engine.training.dimensionality; measured in docs/zstack.md)."""
 
 import pytest
 
-from napari_blindspot.engine.dimensionality import (MAX_3D_ANISOTROPY, MIN_3D_SLICES, anisotropy,
+from napari_blindspot.engine.training.dimensionality import (MAX_3D_ANISOTROPY, MIN_3D_SLICES, anisotropy,
                                                     default_train_3d)
 
 

@@ -1,4 +1,4 @@
-"""Distributed training (engine/distributed.py): two gloo ranks on the CPU, started by torchrun."""
+"""Distributed training (engine/training/distributed.py): two gloo ranks on the CPU, started by torchrun."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ import torch
 
 import napari_blindspot
 from napari_blindspot.engine import ConfigError, DenoisingModel
-from napari_blindspot.engine.distributed import (SingleProcess, launched_by_torchrun, process_group,
+from napari_blindspot.engine.training.distributed import (SingleProcess, launched_by_torchrun, process_group,
                                                  rank_device, rank_seeds)
 from napari_blindspot.samples import fluorescence_timelapse
 

@@ -1,5 +1,5 @@
 """Training never throws away its work: a diverging run goes back to its best weights at half
-the learning rate and goes on (:mod:`napari_blindspot.engine.divergence`)."""
+the learning rate and goes on (:mod:`napari_blindspot.engine.training.divergence`)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from helpers_engine import small_config
 
 from napari_blindspot.engine import (DivergenceRecovered, TrainingFinished, TrainingProgress,
                                      TrainingRun)
-from napari_blindspot.engine.divergence import DivergenceGuard
+from napari_blindspot.engine.training.divergence import DivergenceGuard
 from napari_blindspot.text import divergence_warning, training_finished
 
 DATA = np.random.default_rng(0).normal(100, 10, (96, 96)).astype(np.float32)

@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 
 from napari_blindspot.engine import DurationWarning, TrainingRun
-from napari_blindspot.engine import duration
-from napari_blindspot.engine.duration import (DURATION_WARNING_S, TIMED_STEPS, WARMUP_STEPS,
+from napari_blindspot.engine.training import duration
+from napari_blindspot.engine.training.duration import (DURATION_WARNING_S, TIMED_STEPS, WARMUP_STEPS,
                                               DurationWatch)
 from napari_blindspot.text import duration_warning
 

@@ -1,4 +1,4 @@
-"""The GPU check (engine/gpu_check.py, `blindspot doctor`) on a machine without a GPU: the CPU
+"""The GPU check (engine/system/gpu_check.py, `blindspot doctor`) on a machine without a GPU: the CPU
 part runs, and the comparison logic, with the CPU in bfloat16 standing in for a GPU."""
 
 from __future__ import annotations
@@ -12,11 +12,11 @@ import pytest
 import torch
 
 from napari_blindspot.cli import main
-from napari_blindspot.engine import device as device_module
-from napari_blindspot.engine import gpu_check
-from napari_blindspot.engine.gpu_check import (TOLERANCES, Target, compare_losses,
+from napari_blindspot.engine.system import device as device_module
+from napari_blindspot.engine.system import gpu_check
+from napari_blindspot.engine.system.gpu_check import (TOLERANCES, Target, compare_losses,
                                                compare_predictions)
-from napari_blindspot.engine.native_libs import guard_plan
+from napari_blindspot.engine.system.native_libs import guard_plan
 
 SMALL = dict(unet_features=8, hq_features=4, hq_depth=2, patch_size=32, batch_size=4, num_threads=1)
 CPU = torch.device("cpu")

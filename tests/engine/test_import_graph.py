@@ -1,6 +1,7 @@
-"""The package's modules import each other without cycles, also counting imports inside
-functions (a lazy import that only hides a cycle fails here too); imports for type checking
-only (``if TYPE_CHECKING:``) are left out."""
+"""The package's modules import each other without cycles, and Qt only where the views are
+(``widget/_qt``), also counting imports inside functions (a lazy import that only hides a cycle
+or a Qt import fails here too); imports for type checking only (``if TYPE_CHECKING:``) are
+left out."""
 
 from __future__ import annotations
 
@@ -43,6 +44,15 @@ def _imports(tree: ast.AST) -> list[ast.Import | ast.ImportFrom]:
     return found
 
 
+def _from_module(node: ast.ImportFrom, name: str, is_package: bool) -> str:
+    """The absolute module of ``from ... import`` in the module ``name``."""
+    if not node.level:
+        return node.module or ""
+    base = name.split(".")
+    base = base[:len(base) - node.level + (1 if is_package else 0)]
+    return ".".join(base + ([node.module] if node.module else []))
+
+
 def import_graph() -> dict[str, set[str]]:
     """``module -> package modules it imports`` (an import of ``a.b.c`` counts as one of
     ``a.b.c`` only: the parent packages it also runs are not edges)."""
@@ -54,16 +64,54 @@ def import_graph() -> dict[str, set[str]]:
             if isinstance(node, ast.Import):
                 targets = [alias.name for alias in node.names]
             else:
-                if node.level:
-                    base = name.split(".")
-                    base = base[:len(base) - node.level + (1 if is_package else 0)]
-                    module = ".".join(base + ([node.module] if node.module else []))
-                else:
-                    module = node.module or ""
+                module = _from_module(node, name, is_package)
                 targets = [f"{module}.{alias.name}" if f"{module}.{alias.name}" in files else module
                            for alias in node.names]
             graph[name] |= {t for t in targets if t in files and t != name}
     return graph
+
+
+def imported_names(source: str, name: str, is_package: bool = False) -> set[str]:
+    """Every absolute dotted name the module ``name`` (code ``source``) imports, in and out of
+    the package: for ``from a.b import c``, both ``a.b`` and ``a.b.c`` (``c`` may be a module)."""
+    names: set[str] = set()
+    for node in _imports(ast.parse(source)):
+        if isinstance(node, ast.Import):
+            names |= {alias.name for alias in node.names}
+        else:
+            module = _from_module(node, name, is_package)
+            names |= {module} | {f"{module}.{alias.name}" for alias in node.names}
+    return names
+
+
+#: Qt, its bindings and the libraries that draw with it: only the views import them.
+QT = ("qtpy", "PyQt5", "PyQt6", "PySide2", "PySide6", "napari._qt", "napari.qt", "superqt",
+      "magicgui")
+#: Where the views are: the only package modules that may import :data:`QT`.
+VIEWS = f"{PACKAGE}.widget._qt"
+#: The packages that must stay Qt-free (their ``_qt`` sub-package excepted): the headless engine,
+#: the file readers and writers, the widget's controller and state.
+QT_FREE = (f"{PACKAGE}.engine", f"{PACKAGE}.io", f"{PACKAGE}.widget")
+
+
+def _within(name: str, packages: str | tuple[str, ...]) -> bool:
+    packages = (packages,) if isinstance(packages, str) else packages
+    return any(name == p or name.startswith(p + ".") for p in packages)
+
+
+def qt_imports() -> dict[str, set[str]]:
+    """``module -> the Qt names (or views) it imports``, for every module of :data:`QT_FREE`
+    outside :data:`VIEWS` that imports any."""
+    found: dict[str, set[str]] = {}
+    for path in ROOT.rglob("*.py"):
+        name = _module_name(path)
+        if not _within(name, QT_FREE) or _within(name, VIEWS):
+            continue
+        names = imported_names(path.read_text(encoding="utf-8"), name, path.name == "__init__.py")
+        bad = {n for n in names if _within(n, QT) or _within(n, VIEWS)}
+        if bad:
+            found[name] = bad
+    return found
 
 
 def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
@@ -104,7 +152,7 @@ def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
 def test_the_graph_sees_the_package():
     graph = import_graph()
     assert f"{PACKAGE}.engine.methods.registry" in graph[f"{PACKAGE}.engine.config"]
-    assert f"{PACKAGE}.engine.methods.hqssl" in graph[f"{PACKAGE}.engine.methods.registry"]
+    assert f"{PACKAGE}.engine.methods.hqssl.method" in graph[f"{PACKAGE}.engine.methods.registry"]
     assert f"{PACKAGE}.engine.model_file" in graph[f"{PACKAGE}.engine.model"]
 
 
@@ -113,6 +161,52 @@ def test_cycles_are_found():
     assert cycles({"a": {"b"}, "b": set()}) == []
 
 
+def test_qt_imports_are_found():
+    lazy = "def f():\n    from napari.qt.threading import create_worker\n"
+    assert _within("napari.qt.threading", QT) and not _within("napari.layers", QT)
+    assert "napari.qt.threading" in imported_names(lazy, f"{PACKAGE}.widget.jobs")
+    assert f"{VIEWS}.dock" in imported_names("from ._qt import dock\n", f"{PACKAGE}.widget.state")
+    assert f"{VIEWS}.dock" in imported_names("from ._qt.dock import BlindspotWidget\n",
+                                             f"{PACKAGE}.widget.controller")
+    assert "qtpy.QtCore" in imported_names("import qtpy.QtCore\n", f"{PACKAGE}.engine.model")
+    typing_only = "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    import qtpy\n"
+    assert "qtpy" not in imported_names(typing_only, f"{PACKAGE}.widget.state")
+    views = imported_names((ROOT / "widget" / "_qt" / "dock.py").read_text(encoding="utf-8"),
+                           f"{VIEWS}.dock")
+    assert any(_within(n, QT) for n in views)  # the views do import Qt
+
+
+def test_qt_only_in_the_views():
+    """The engine, io and the widget's controller and state import no Qt, nor the views."""
+    found = qt_imports()
+    assert not found, f"Qt imported outside {VIEWS}: {found}"
+
+
 def test_no_import_cycles():
     found = cycles(import_graph())
     assert not found, f"import cycles: {found}"
+
+
+#: The most modules the engine's root may hold (issue 24: method families, training, prediction
+#: and the machine live in sub-packages).
+MAX_ENGINE_ROOT_MODULES = 16
+
+
+def test_the_engine_root_stays_small():
+    root = sorted(p.name for p in (ROOT / "engine").glob("*.py"))
+    assert len(root) <= MAX_ENGINE_ROOT_MODULES, (
+        f"{len(root)} modules in engine/ (at most {MAX_ENGINE_ROOT_MODULES}): move one into its "
+        f"sub-package (methods/<family>/, training/, prediction/, system/): {root}")
+
+
+def test_method_families_own_their_modules():
+    graph = import_graph()
+    engine = f"{PACKAGE}.engine"
+    # HQ-SSL's internals are imported by HQ-SSL, not by the other method families
+    hqssl = {m for m in graph if m.startswith(f"{engine}.methods.hqssl.")}
+    for family in ("n2v", "n2n"):
+        users = {m for m in graph if m.startswith(f"{engine}.methods.{family}")}
+        for user in users:
+            assert not graph[user] & hqssl, f"{user} imports HQ-SSL's {graph[user] & hqssl}"
+    assert f"{engine}.prediction.pipeline" in graph[f"{engine}.model"]
+    assert f"{engine}.model" not in graph[f"{engine}.prediction.pipeline"]  # the value stays a value

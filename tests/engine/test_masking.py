@@ -11,7 +11,7 @@ from torch import nn
 
 from helpers_engine import small_config
 
-from napari_blindspot.engine.masking import (apply_mask, expected_masked_count, grid_spacing,
+from napari_blindspot.engine.methods.n2v.masking import (apply_mask, expected_masked_count, grid_spacing,
                                              masked_mse, replacement_values, stratified_coords)
 from napari_blindspot.engine.methods import N2V2, Noise2Void
 

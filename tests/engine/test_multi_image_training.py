@@ -7,7 +7,7 @@ import pytest
 
 from helpers_engine import small_config
 from napari_blindspot.engine import ConfigError, DataError, TrainingRun, train_model
-from napari_blindspot.engine.patches import MultiSampler
+from napari_blindspot.engine.training.patches import MultiSampler
 
 
 def _images():

@@ -1,4 +1,4 @@
-"""Guarding triton's import next to a graphics driver's LLVM (engine/native_libs.py).
+"""Guarding triton's import next to a graphics driver's LLVM (engine/system/native_libs.py).
 
 The crash itself needs the default (CUDA) torch build with triton and a drawn napari canvas:
 ``tests/test_user_install.py`` runs that in the environment the README's first command makes.
@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from napari_blindspot.engine import native_libs
+from napari_blindspot.engine.system import native_libs
 
 
 @pytest.fixture
@@ -88,7 +88,7 @@ def test_training_guards_before_building_its_optimizer(monkeypatch):
     import numpy as np
 
     from napari_blindspot.engine import TrainConfig, TrainingRun
-    import napari_blindspot.engine.training as training
+    import napari_blindspot.engine.training.loop as training
 
     calls: list[str] = []
     real_adam = training.torch.optim.Adam

@@ -9,9 +9,9 @@ import torch
 from helpers_engine import smooth_image, untrained_model
 
 from napari_blindspot.engine import CanonicalView
-from napari_blindspot.engine.noise import (KnownGaussian, LearnedGaussian, PoissonGaussian,
+from napari_blindspot.engine.methods.hqssl.noise import (KnownGaussian, LearnedGaussian, PoissonGaussian,
                                            build_noise_model)
-from napari_blindspot.engine.noise_estimate import estimate_noise
+from napari_blindspot.engine.methods.hqssl.noise_estimate import estimate_noise
 from napari_blindspot.engine.normalization import Normalization
 
 NORM = Normalization((120.0,), (25.0,))

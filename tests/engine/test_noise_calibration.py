@@ -1,4 +1,4 @@
-"""Measuring camera noise from the data (engine/noise_estimate.py) and the noise models built on
+"""Measuring camera noise from the data (engine/methods/hqssl/noise_estimate.py) and the noise models built on
 it: synthetic cameras with an offset, with clipping and saturation, structured noise, repeats,
 and the per-channel bugs of 0.1 (issue 11)."""
 
@@ -11,8 +11,8 @@ import torch
 from helpers_engine import small_config
 
 from napari_blindspot.engine import TrainingRun
-from napari_blindspot.engine.noise import AffineNoise, KnownGaussian, NoiseCurve, build_noise_model
-from napari_blindspot.engine.noise_estimate import calibrate_image, calibrate_repeats
+from napari_blindspot.engine.methods.hqssl.noise import AffineNoise, KnownGaussian, NoiseCurve, build_noise_model
+from napari_blindspot.engine.methods.hqssl.noise_estimate import calibrate_image, calibrate_repeats
 from napari_blindspot.engine.normalization import Normalization
 
 
@@ -151,9 +151,9 @@ def test_joint_known_sigma_trains_and_reports(tmp_path):
 def test_the_regulariser_does_not_depend_on_the_datas_units():
     """0.1's regulariser acted on sigma in normalised units: its pull on the noise changed with
     the image's spread.  On log sigma, its gradient is the same whatever the units."""
-    from napari_blindspot.engine.methods.hqssl import REGULARIZER, HQSSL, HQSSLNet
-    from napari_blindspot.engine.noise import LearnedGaussian
-    from napari_blindspot.engine.posterior import nll_diagonal
+    from napari_blindspot.engine.methods.hqssl.method import REGULARIZER, HQSSL, HQSSLNet
+    from napari_blindspot.engine.methods.hqssl.noise import LearnedGaussian
+    from napari_blindspot.engine.methods.hqssl.posterior import nll_diagonal
 
     class Const(torch.nn.Module):
         def forward(self, x):  # prior mean 0, prior variance tiny

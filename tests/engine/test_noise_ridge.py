@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from scipy import ndimage
 
-from napari_blindspot.engine import noise_estimate
+from napari_blindspot.engine.methods.hqssl import noise_estimate
 
 
 def _lines(seed: int = 0, size: int = 256) -> tuple[np.ndarray, np.ndarray]:

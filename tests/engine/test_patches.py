@@ -8,9 +8,9 @@ import pytest
 from helpers_engine import CountingArray, small_config
 
 from napari_blindspot.engine import CanonicalView, DataError, TrainingRun
-from napari_blindspot.engine.methods.hqssl import CALIBRATION_FRAMES
+from napari_blindspot.engine.methods.hqssl.method import CALIBRATION_FRAMES
 from napari_blindspot.engine.normalization import MAX_STAT_SAMPLES, Normalization, compute_normalization
-from napari_blindspot.engine.patches import (PatchSampler, Region, count_patches, patch_shape_for,
+from napari_blindspot.engine.training.patches import (PatchSampler, Region, count_patches, patch_shape_for,
                                              split_regions)
 
 IDENTITY = Normalization((0.0,), (1.0,))

@@ -8,9 +8,9 @@ import torch
 
 from helpers_engine import untrained_model
 
-from napari_blindspot.engine.methods.hqssl import REGULARIZER, HQSSLNet
-from napari_blindspot.engine.noise import MIN_VARIANCE, KnownGaussian, LearnedGaussian
-from napari_blindspot.engine.posterior import (lower_triangular, nll_diagonal, nll_full, posterior_full,
+from napari_blindspot.engine.methods.hqssl.method import REGULARIZER, HQSSLNet
+from napari_blindspot.engine.methods.hqssl.noise import MIN_VARIANCE, KnownGaussian, LearnedGaussian
+from napari_blindspot.engine.methods.hqssl.posterior import (lower_triangular, nll_diagonal, nll_full, posterior_full,
                                                posterior_mean_diagonal, posterior_std_diagonal)
 
 

@@ -13,7 +13,7 @@ import pytest
 from helpers_engine import gaussian_pair, psnr, small_config, smooth_image
 
 from napari_blindspot.engine import TrainingProgress, TrainingRun, train_model
-from napari_blindspot.engine.methods.hqssl import HQSSL
+from napari_blindspot.engine.methods.hqssl.method import HQSSL
 
 SIGMA = 15.0
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from napari_blindspot.engine.stillness import STILL_RATIO, stillness
+from napari_blindspot.engine.methods.hqssl.stillness import STILL_RATIO, stillness
 from napari_blindspot.samples import fluorescence_timelapse
 
 

@@ -10,8 +10,8 @@ from helpers_engine import small_config
 
 from napari_blindspot.engine import TrainConfig
 from napari_blindspot.engine.errors import ConfigError
-from napari_blindspot.engine.masking import apply_mask, replacement_values, struct_positions
-from napari_blindspot.engine.struct_mask import (parse_pattern, pattern_from_file, struct_extent,
+from napari_blindspot.engine.methods.n2v.masking import apply_mask, replacement_values, struct_positions
+from napari_blindspot.engine.methods.n2v.struct_mask import (parse_pattern, pattern_from_file, struct_extent,
                                                  struct_offsets)
 
 
@@ -166,7 +166,7 @@ def test_struct_n2v_removes_row_stripes_n2v2_keeps(monkeypatch):
     monkeypatch.syspath_prepend(str(Path(__file__).resolve().parents[2]))
     from benchmarks.struct_n2v import striped_data, stripes_kept
 
-    from napari_blindspot.engine.training import train_model
+    from napari_blindspot.engine.training.loop import train_model
 
     clean, noisy, stripes = striped_data(frames=2, size=64, pixel_sigma=4.0, stripe_sigma=20.0,
                                          stripe_length=5, seed=0)

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from napari_blindspot.engine import threads as th
-from napari_blindspot.engine.threads import ThreadTuner
+from napari_blindspot.engine.system import threads as th
+from napari_blindspot.engine.system.threads import ThreadTuner
 
 
 class Clock:
@@ -108,7 +108,7 @@ def test_prediction_tunes_between_one_thread_and_the_callers_count(restore_threa
     import numpy as np
 
     from helpers_engine import untrained_model
-    from napari_blindspot.engine import threads as threads_module
+    from napari_blindspot.engine.system import threads as threads_module
 
     made = []
     real = threads_module.ThreadTuner
@@ -122,9 +122,9 @@ def test_prediction_tunes_between_one_thread_and_the_callers_count(restore_threa
             self.steps = getattr(self, "steps", 0) + 1
             super().step_done(seconds)
 
-    import napari_blindspot.engine.model as model_module
+    import napari_blindspot.engine.prediction.pipeline as pipeline
 
-    monkeypatch.setattr(model_module, "ThreadTuner", Spy)
+    monkeypatch.setattr(pipeline, "ThreadTuner", Spy)
     torch.set_num_threads(2)
     model = untrained_model("n2v2")
     model.denoise(np.random.default_rng(0).normal(100, 20, (200, 200)).astype(np.float32), tile_size=64)

@@ -9,7 +9,7 @@ import torch
 from helpers_engine import untrained_model
 
 from napari_blindspot.engine import DataError, PredictionProgress
-from napari_blindspot.engine.tiling import infer_with_tta, predict_sample, predict_whole, tile_starts
+from napari_blindspot.engine.prediction.tiling import infer_with_tta, predict_sample, predict_whole, tile_starts
 
 CASES_2D = [
     ("n2v2", {}),
@@ -71,7 +71,7 @@ def test_tiled_equals_whole_3d(method, extra, shape, tile, tile_z):
     img = _image(shape, seed=2)
     whole = model.predict(img, "ZYX", tile_size=256, tile_size_z=256, uncertainty=True)
     calls: list[tuple[int, ...]] = []
-    infer = model._infer_fn
+    infer = model.infer_fn
 
     def spying_infer_fn(*args):
         fn = infer(*args)
@@ -82,7 +82,7 @@ def test_tiled_equals_whole_3d(method, extra, shape, tile, tile_z):
 
         return wrapped
 
-    model._infer_fn = spying_infer_fn
+    model.infer_fn = spying_infer_fn
     tiled = model.predict(img, "ZYX", tile_size=tile, tile_size_z=tile_z, tile_batch=2,
                           uncertainty=True)
     assert sum(c[0] for c in calls) >= 2, "expected several tiles"
@@ -96,7 +96,7 @@ def test_tiles_are_bounded_by_tile_size():
                             mixed_precision=False)
     img = _image((300, 260))
     shapes: list[tuple[int, ...]] = []
-    fn = model._infer_fn()
+    fn = model.infer_fn()
 
     def infer(x):
         shapes.append(tuple(x.shape))

@@ -12,7 +12,7 @@ from helpers_engine import gaussian_pair, small_config
 
 from napari_blindspot.engine import (ConfigError, DataError, DenoisingModel, Preview, TrainingFinished,
                                      TrainingProgress, TrainingRun, TrainingStarted, train, train_model)
-from napari_blindspot.engine.training import learning_rate
+from napari_blindspot.engine.training.loop import learning_rate
 
 
 def _data(shape=(2, 64, 64), seed=0):

@@ -14,7 +14,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "engine"))
 from helpers_engine import CountingArray, untrained_model  # noqa: E402
 
 from napari_blindspot.engine.events import PredictedBlock  # noqa: E402
-from napari_blindspot.engine.model import PredictionUnit  # noqa: E402
+from napari_blindspot.engine.prediction.pipeline import PredictionUnit  # noqa: E402
 from napari_blindspot.io import tiff_stream  # noqa: E402
 from napari_blindspot.io.image import open_image  # noqa: E402
 from napari_blindspot.io.omezarr import OmeZarrWriter  # noqa: E402

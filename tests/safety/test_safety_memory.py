@@ -13,9 +13,10 @@ import torch
 from helpers_engine import small_config, untrained_model
 from helpers_safety import TINY, cli, noisy_stack, one_line_error
 
-from napari_blindspot.engine import ConfigError, TrainConfig, TrainingRun, memory
+from napari_blindspot.engine import ConfigError, TrainConfig, TrainingRun
 from napari_blindspot.engine.errors import DataError, ResourceError
 from napari_blindspot.engine.methods import N2V2
+from napari_blindspot.engine.system import memory
 from napari_blindspot.io.tiff import read_tiff
 
 
@@ -80,7 +81,7 @@ def test_prediction_shrinks_its_tiles_to_fit_with_a_message(monkeypatch, caplog,
     budget = 4 * 300 * 300 * 6 + per_pixel * room * room  # the result, plus one tile
     monkeypatch.setattr(memory, "available_memory",
                         lambda device=None: int(budget / memory.USABLE_FRACTION) if host else None)
-    with caplog.at_level(logging.WARNING, logger="napari_blindspot.engine.memory"):
+    with caplog.at_level(logging.WARNING, logger="napari_blindspot.engine.system.memory"):
         got = model.predict(data, "YX", tile_size=256, tile_batch=8)["denoised"]
     assert "8 tile(s) of 256 x 256" in caplog.text and note in caplog.text
     assert "same result, slower" in caplog.text

@@ -211,7 +211,7 @@ def test_resource_options_are_bounded_up_front(ws, capsys, monkeypatch, case, ar
 
 def test_threads_beyond_the_cores_are_capped_with_a_note(ws, capsys, monkeypatch):
     import napari_blindspot.cli_checks as checks
-    from napari_blindspot.engine.device import configure_threads
+    from napari_blindspot.engine.system.device import configure_threads
 
     monkeypatch.setattr(checks, "available_cores", lambda: 2)
     seen = {}

@@ -18,8 +18,9 @@ import torch  # noqa: E402
 
 from helpers_safety import fingerprint, noisy_stack  # noqa: E402
 
-from napari_blindspot.engine import memory, model_file  # noqa: E402
+from napari_blindspot.engine import model_file  # noqa: E402
 from napari_blindspot.engine.methods import N2V2  # noqa: E402
+from napari_blindspot.engine.system import memory  # noqa: E402
 from napari_blindspot.io.tiff import write_tiff  # noqa: E402
 
 pytestmark = pytest.mark.gui

@@ -148,7 +148,7 @@ def test_bad_input_is_reported_and_nothing_runs(controller, viewer_model, tmp_pa
     assert "no 'small [denoised]'" in errors(seen)[-1].lower()
     damaged = tmp_path / "damaged.safetensors"
     damaged.write_bytes(b"\x00not a model" * 10)
-    assert controller.load_model(damaged) is None and "damaged" in errors(seen)[-1]
+    assert controller.files.load_model(damaged) is None and "damaged" in errors(seen)[-1]
     assert seen["jobs"] == [] and controller.model is None
     assert [lay.name for lay in viewer_model.layers] == ["labels", "small"]
 
@@ -159,8 +159,8 @@ def test_save_load_and_export(controller, viewer_model, tmp_path):
                                    units=("pixel", "micrometer", "micrometer"))
     controller.train(request(layer, "hqssl", settings={"noise_model": "gaussian"}, live_preview=False))
     assert "noise: sigma = " in controller.state.noise_text
-    assert controller.save_model(ask=lambda: None) is None  # the user cancelled the dialog
-    path = controller.save_model(ask=lambda: str(tmp_path / "cells"))
+    assert controller.files.save_model(ask=lambda: None) is None  # the user cancelled the dialog
+    path = controller.files.save_model(ask=lambda: str(tmp_path / "cells"))
     assert path.name == "cells.safetensors" and path.is_file()
 
     written = controller.export(viewer_model.layers["cells [denoised]"], ask=lambda name: str(tmp_path / name))
@@ -174,7 +174,7 @@ def test_save_load_and_export(controller, viewer_model, tmp_path):
     assert controller.state.model_text.startswith("No model yet") and controller.state.progress_text == "ready"
     loaded = []
     controller.model_loaded.connect(loaded.append)
-    model = controller.load_model(path, device="cpu")
+    model = controller.files.load_model(path, device="cpu")
     assert loaded == [model] and model.config.method == "hqssl"
     assert "loaded from cells.safetensors" in controller.state.model_text
     viewer_model.layers.remove("cells [uncertainty]")
@@ -215,7 +215,10 @@ def test_messages_and_lengths():
 
 
 def test_the_controller_needs_no_qt():
-    code = ("import sys\nfrom napari.components import ViewerModel\n"
+    code = ("import importlib, pkgutil, sys\nfrom napari.components import ViewerModel\n"
+            "import napari_blindspot.widget as w\n"  # every module but the views (widget/_qt)
+            "[importlib.import_module(f'{w.__name__}.{m.name}') for m in pkgutil.iter_modules("
+            "w.__path__) if m.name != '_qt']\n"
             "from napari_blindspot.widget.controller import DenoiseController\n"
             "from napari_blindspot.widget.jobs import run_now\n"
             "DenoiseController(ViewerModel(), run_now)\n"

@@ -49,7 +49,7 @@ def test_export_writes_a_package_that_loads_and_denoises_the_same(controller, vi
     controller.state.events.job.connect(jobs.append)
     done: list = []
     controller.job_done.connect(done.append)
-    target = controller.export_bioimageio(viewer_model.layers["cells [denoised]"], "TYX",
+    target = controller.files.export_bioimageio(viewer_model.layers["cells [denoised]"], "TYX",
                                           tmp_path / "cells")
     assert target == tmp_path / "cells.zip" and target.is_file()
     assert jobs == [JobState.EXPORTING, JobState.IDLE] and done == ["exporting"]
@@ -68,7 +68,7 @@ def test_export_writes_a_package_that_loads_and_denoises_the_same(controller, vi
 
     # the package loads in the widget; Denoise then gives the same result
     viewer_model.layers.remove("cells [denoised]")
-    assert controller.load_model(target, device="cpu") is not None
+    assert controller.files.load_model(target, device="cpu") is not None
     assert controller.state.own_model and "loaded from cells.zip" in controller.state.model_text
     controller.denoise(DenoiseRequest(trained, "TYX", tile_size=64))
     np.testing.assert_allclose(viewer_model.layers["cells [denoised]"].data, want["denoised"],
@@ -80,17 +80,17 @@ def test_an_existing_file_is_replaced_only_when_the_dialog_confirmed_it(controll
     existing = tmp_path / "mine.zip"
     existing.write_bytes(b"someone's file")
     # a script's path, and a name the dialog returned without .zip, are never replaced
-    assert controller.export_bioimageio(trained, "TYX", existing) is None
+    assert controller.files.export_bioimageio(trained, "TYX", existing) is None
     assert "exists already" in errors(seen)[-1]
-    assert controller.export_bioimageio(trained, "TYX", ask=lambda: str(tmp_path / "mine")) is None
+    assert controller.files.export_bioimageio(trained, "TYX", ask=lambda: str(tmp_path / "mine")) is None
     assert "exists already" in errors(seen)[-1]
     assert existing.read_bytes() == b"someone's file" and controller.state.job is JobState.IDLE
     # a cancelled dialog does nothing
     count = len(seen)
-    assert controller.export_bioimageio(trained, "TYX", ask=lambda: "") is None
+    assert controller.files.export_bioimageio(trained, "TYX", ask=lambda: "") is None
     assert len(seen) == count and existing.read_bytes() == b"someone's file"
     # the file the dialog confirmed is replaced (no layer: a synthetic test input)
-    assert controller.export_bioimageio(None, "", ask=lambda: str(existing)) == existing
+    assert controller.files.export_bioimageio(None, "", ask=lambda: str(existing)) == existing
     assert "synthetic" in seen[-1][1] and load_model(existing, device="cpu") is not None
 
 
@@ -99,16 +99,16 @@ def test_bad_files_give_one_message_and_keep_the_model(controller, trained, tmp_
     model = controller.model
     bad = tmp_path / "bad.zip"
     bad.write_bytes(b"not a zip")
-    assert controller.load_model(bad) is None
+    assert controller.files.load_model(bad) is None
     assert len(errors(seen)) == 1 and "not a readable bioimage.io package" in errors(seen)[0]
     assert controller.model is model and controller.state.job is JobState.IDLE
-    assert controller.load_model(tmp_path / "none.zip") is None
+    assert controller.files.load_model(tmp_path / "none.zip") is None
     assert "does not exist" in errors(seen)[-1]
     # a layer unlike the training data cannot be the test input: nothing is written
-    assert controller.export_bioimageio(trained, "ZZX", tmp_path / "x.zip") is None
+    assert controller.files.export_bioimageio(trained, "ZZX", tmp_path / "x.zip") is None
     assert "more than once" in errors(seen)[-1] and not (tmp_path / "x.zip").exists()
     controller.reset()
-    assert controller.export_bioimageio(trained, "TYX", tmp_path / "x.zip") is None
+    assert controller.files.export_bioimageio(trained, "TYX", tmp_path / "x.zip") is None
     assert "no model to export" in errors(seen)[-1]
 
 
@@ -121,7 +121,7 @@ def test_a_package_from_another_tool_denoises_but_is_not_trained_saved_or_export
     data = np.random.default_rng(1).normal(size=(2, 48, 32)).astype(np.float32)
     layer = viewer_model.add_image(data, name="stack")
     questions: list[str] = []
-    assert controller.load_model(package, device="cpu", confirm=lambda q: questions.append(q) or True) \
+    assert controller.files.load_model(package, device="cpu", confirm=lambda q: questions.append(q) or True) \
         is not None
     assert "smooth.py" in questions[0] and "run" in questions[0]
     assert controller.state.has_model and not controller.state.own_model
@@ -134,9 +134,9 @@ def test_a_package_from_another_tool_denoises_but_is_not_trained_saved_or_export
 
     controller.continue_training(TrainRequest(layer, "TYX", "n2v2", dict(TINY)))
     assert "cannot be trained further" in errors(seen)[-1]
-    assert controller.save_model(tmp_path / "m.safetensors") is None
+    assert controller.files.save_model(tmp_path / "m.safetensors") is None
     assert "cannot be saved" in errors(seen)[-1]
-    assert controller.export_bioimageio(layer, "TYX", tmp_path / "m.zip") is None
+    assert controller.files.export_bioimageio(layer, "TYX", tmp_path / "m.zip") is None
     assert "Only napari-blindspot models" in errors(seen)[-1]
     assert not list(tmp_path.glob("m.*")) and controller.state.job is JobState.IDLE
 
@@ -146,7 +146,7 @@ def test_a_package_that_runs_code_loads_only_when_the_user_confirms(controller, 
     that its code does not run)."""
     package, _ = foreign_package(tmp_path)
     seen = record(controller)
-    assert controller.load_model(package, device="cpu", confirm=lambda q: False) is None
+    assert controller.files.load_model(package, device="cpu", confirm=lambda q: False) is None
     assert not controller.state.has_model and "did not allow" in seen[-1][1]
-    assert controller.load_model(package, device="cpu") is None
+    assert controller.files.load_model(package, device="cpu") is None
     assert "--trust-code" in errors(seen)[-1] and not controller.state.has_model

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from napari_blindspot.engine import duration
+from napari_blindspot.engine.training import duration
 
 from test_controller import record, request, stack
 
@@ -46,10 +46,10 @@ def test_hqssl_curves_reach_the_state_and_n2v2_has_none(controller, viewer_model
     assert len(curve.measured_signal) >= 2 and np.all(curve.measured_std > 0)
     assert curve.signal.min() >= curve.measured_signal.min() - 1e-9 and np.all(curve.std > 0)
     assert controller.noise_curves.step == 4  # the trained model's, at the end
-    path = controller.save_model(tmp_path / "hq.safetensors")
+    path = controller.files.save_model(tmp_path / "hq.safetensors")
     controller.reset()
     assert controller.noise_curves.curves == []
-    controller.load_model(path, device="cpu")
+    controller.files.load_model(path, device="cpu")
     (loaded,) = controller.noise_curves.curves
     np.testing.assert_allclose(loaded.measured_std, curve.measured_std)
     controller.train(request(layer, "n2v2", live_preview=False))

@@ -11,14 +11,14 @@ Typical use::
 
 from .axes import CanonicalView, check_axes, guess_axes, parse_axes
 from .config import NOISE_MODELS, TrainConfig
-from .device import available_devices, describe_device, select_device
+from .system.device import available_devices, describe_device, select_device
 from .errors import AxesError, BlindspotError, ConfigError, DataError, ModelFileError
 from .events import DivergenceRecovered, DurationWarning, NoiseCurves, Preview, PredictionProgress, TrainingFinished, TrainingProgress, TrainingStarted
 from .methods import Method, Setting, get_method, method_class, method_classes, method_names
 from .loading import load_model
 from .model import DenoisingModel
 from .model_file import save_model
-from .training import TrainingRun, train, train_model
+from .training.loop import TrainingRun, train, train_model
 
 #: The names of the built-in methods (:func:`method_names` also lists methods registered later).
 METHODS = method_names()

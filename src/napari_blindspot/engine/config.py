@@ -16,10 +16,10 @@ from typing import Any
 
 from .axes import parse_axes
 from .errors import ConfigError
-from .methods.hqssl import NOISE_CALIBRATIONS, NOISE_FITS, NOISE_MODELS
+from .methods.hqssl.method import NOISE_CALIBRATIONS, NOISE_FITS, NOISE_MODELS
+from .methods.n2v.struct_mask import check_struct_mask
 from .methods.registry import declared_setting, declared_settings, method_class, users_of
 from .settings import BY_NAME, DEFAULT_METHOD, MAX_SEED, choices_of, maxima_of
-from .struct_mask import check_struct_mask
 
 #: The method a configuration without a ``method`` key meant (model files of version 1 always
 #: store it; this keeps any older JSON loading as it did).
@@ -166,7 +166,7 @@ class TrainConfig:
     def for_method(cls, method: str, **overrides: Any) -> "TrainConfig":
         """Defaults tuned for ``method`` on the device it will train on, 2D or 3D
         (:meth:`~.methods.Method.defaults_for`), then ``overrides``."""
-        from .device import select_device
+        from .system.device import select_device
 
         try:
             device_type = select_device(overrides.get("device", "auto")).type

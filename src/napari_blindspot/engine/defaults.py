@@ -70,7 +70,7 @@ def default_plan(device_type: str = "cpu", shape: tuple[int, ...] | None = None,
     plan = DefaultPlan(DEFAULT_METHOD, budget, None, kind, reason)
     if shape is None or axes is None:
         return plan
-    from .duration import expected_duration
+    from .training.duration import expected_duration
     from .methods.registry import method_class
 
     values = method_class(DEFAULT_METHOD).defaults_for(kind, False)

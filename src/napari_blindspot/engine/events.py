@@ -13,7 +13,7 @@ import numpy as np
 
 if TYPE_CHECKING:  # pragma: no cover
     from .model import DenoisingModel
-    from .noise_curves import ChannelNoiseCurve
+    from .methods.hqssl.noise_curves import ChannelNoiseCurve
 
 
 @dataclass(frozen=True)
@@ -58,7 +58,7 @@ class TrainingProgress:
 @dataclass(frozen=True)
 class DurationWarning:
     """Sent once, after the first timed steps, when a run of a fixed step count is projected
-    to take longer than ``threshold_s`` (see :mod:`.duration`).
+    to take longer than ``threshold_s`` (see :mod:`.training.duration`).
 
     ``seconds_per_step`` measured after the warm-up; ``projected_s`` the whole run's time
     (seconds); ``suggested_minutes`` a time budget to train for instead, of which
@@ -80,7 +80,7 @@ class DurationWarning:
 
 @dataclass(frozen=True)
 class DivergenceRecovered:
-    """Sent when training diverged and went back to earlier weights (see :mod:`.divergence`).
+    """Sent when training diverged and went back to earlier weights (see :mod:`.training.divergence`).
 
     ``step`` where it was noticed; ``reason`` in words (e.g. "5 steps in a row with non-finite
     gradients"); ``restored_step`` the step whose weights it went back to (0: the initial
@@ -98,7 +98,7 @@ class DivergenceRecovered:
 @dataclass(frozen=True)
 class NoiseCurves:
     """The noise model's curves of noise against brightness, one per data channel (intensity
-    units, :class:`~.noise_curves.ChannelNoiseCurve`): sent before the first step by methods
+    units, :class:`~.methods.hqssl.noise_curves.ChannelNoiseCurve`): sent before the first step by methods
     with a noise model (HQ-SSL, after its calibration), and again at validations when training
     changed the noise (``noise_fit`` other than ``"fixed"``)."""
 
@@ -122,7 +122,7 @@ class Preview:
 @dataclass(frozen=True)
 class TrainingFinished:
     """Sent last; ``reason`` is ``"completed"``, ``"stopped"``, ``"time budget"`` or
-    ``"diverged"`` (it kept diverging after :data:`~.divergence.MAX_RECOVERIES` recoveries:
+    ``"diverged"`` (it kept diverging after :data:`~.training.divergence.MAX_RECOVERIES` recoveries:
     ``model`` holds its best validated weights)."""
 
     model: "DenoisingModel"

@@ -10,13 +10,13 @@ from __future__ import annotations
 
 from .atomic import _HINTS
 from .errors import BlindspotError
-from .memory import is_out_of_memory, out_of_memory_message
+from .system.memory import is_out_of_memory, out_of_memory_message
 
 
 def user_message(exc: BaseException, doing: str, names: dict[str, str] | None = None) -> str:
     """One line for the user about ``exc``, raised while ``doing`` (e.g. "training");
     ``names``: how the front end names the settings to change (see
-    :func:`.memory.out_of_memory_message`)."""
+    :func:`.system.memory.out_of_memory_message`)."""
     if isinstance(exc, BlindspotError):
         return str(exc)
     if is_out_of_memory(exc):

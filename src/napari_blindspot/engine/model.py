@@ -1,9 +1,13 @@
-"""A trained denoising model: network, configuration, normalisation, learned noise parameters."""
+"""A trained denoising model: network, configuration, normalisation, learned noise parameters.
+
+The model is a value: what it is, what its network computes on a batch (:meth:`DenoisingModel.infer_fn`),
+its noise curves, its file.  Applying it to an image of any size (tiles, memory, streaming) is
+:mod:`.prediction.pipeline`, which :meth:`DenoisingModel.predict_stream` and the other ``predict*``
+methods call."""
 
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Callable, Generator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -14,36 +18,23 @@ from torch import nn
 
 from .axes import CanonicalView, check_axes
 from .config import TrainConfig
-from .device import autocast, autocast_dtype, default_tile_batch, place_network, select_device
-from .errors import AxesError, ConfigError, DataError
+from .system.device import autocast, autocast_dtype, place_network, select_device
+from .errors import AxesError, DataError
 from .events import PredictedBlock, PredictionProgress, run_to_end
 from .methods.base import Method
 from .methods.registry import get_method
 from .model_file import load_network, save_model
-from .noise_curves import ChannelNoiseCurve, channel_curves, noise_table
-from .normalization import Normalization, check_finite
-from .memory import PredictionPlan, bytes_per_pixel, plan_prediction
-from .threads import ThreadTuner
-from .tiling import Slab, minimal_tile, predict_slabs, predict_whole
+from .methods.hqssl.noise_curves import ChannelNoiseCurve, channel_curves, noise_table
+from .normalization import Normalization
+from .prediction import pipeline
+from .prediction.pipeline import PredictionResult, PredictionUnit
+from .system.memory import bytes_per_pixel
 
 log = logging.getLogger(__name__)
 
 #: What a 2D model applied to data with a Z axis does, and what would do better.
 SLICE_BY_SLICE = ("Denoised slice by slice (a 2D model on axes {axes}). A 3D model (blindspot train "
                   "--3d, or 3D in the widget) would use the context across Z.")
-
-PredictionResult = dict[str, np.ndarray]
-
-
-@dataclass(frozen=True)
-class PredictionUnit:
-    """One part of a prediction: canonical sample ``sample``, data ``channel`` (independent-
-    channel models; None: all channels) and optionally only ``rows=(start, stop)`` of its first
-    spatial axis (Y in 2D, Z in 3D)."""
-
-    sample: int
-    channel: int | None = None
-    rows: tuple[int, int] | None = None
 
 
 def check_image(data: Any) -> None:
@@ -58,30 +49,6 @@ def check_image(data: Any) -> None:
     if dtype.kind not in "uif":
         raise DataError(f"Unsupported pixel type {dtype}: use integer or floating-point images "
                         "(complex, boolean and label images cannot be denoised).")
-
-
-def check_prediction_options(*, tile_size: Any = None, tile_size_z: Any = None,
-                             tile_batch: Any = None) -> None:
-    """Raise :class:`ConfigError` for tile settings that cannot work (None: the model's)."""
-    for name, value, lo in (("tile_size", tile_size, 16), ("tile_size_z", tile_size_z, 4),
-                            ("tile_batch", tile_batch, 1)):
-        if value is None:
-            continue
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < lo:
-            raise ConfigError(f"Invalid {name}={value!r}: must be an integer >= {lo}, or None for "
-                              "the model's setting" + (" (--tile-size)" if name == "tile_size" else "")
-                              + ".")
-
-
-def check_result(result: dict[str, np.ndarray], sample: int) -> None:
-    """Raise :class:`DataError` if a prediction came out NaN or infinite (an unusable model)."""
-    for key, value in result.items():
-        if not np.isfinite(value).all():
-            bad = int(value.size - np.count_nonzero(np.isfinite(value)))
-            raise DataError(f"The model produced {bad} NaN or infinite value(s) in sample {sample} "
-                            f"({'the denoised image' if key == 'denoised' else 'the uncertainty'}): "
-                            "it is unusable (its training diverged, or its file is damaged); "
-                            "retrain it. Nothing was written.")
 
 
 @dataclass
@@ -142,13 +109,14 @@ class DenoisingModel:
 
     def noise_curves(self) -> list[ChannelNoiseCurve]:
         """Every data channel's noise curve to plot (HQ-SSL), [] for models without a noise
-        model; see :mod:`.noise_curves`."""
+        model; see :mod:`.methods.hqssl.noise_curves`."""
         return channel_curves(getattr(self.net, "noise", None), self.normalization,
                               self.info.get("noise_calibration") or [], self.channels)
 
-    def _infer_fn(self, channel: int | None = None) -> Callable[[torch.Tensor], dict[str, torch.Tensor]]:
-        """The network's inference on batches of data channel ``channel`` (independent-channel
-        models; None: all channels at once)."""
+    def infer_fn(self, channel: int | None = None) -> Callable[[torch.Tensor], dict[str, torch.Tensor]]:
+        """The network's inference on normalised batches ``(B, C, [Z,] Y, X)`` of data channel
+        ``channel`` (independent-channel models; None: all channels at once), in the model's
+        precision: ``{"denoised": ..., ["std": ...]}`` tensors, normalised units."""
         device = self.device
         dtype = autocast_dtype(device) if self.config.mixed_precision else None
 
@@ -192,15 +160,29 @@ class DenoisingModel:
         the image and its channel count against the model."""
         return self._view(data, axes)
 
+    def log_slice_warning(self, axes: str) -> None:
+        """Log :meth:`slice_warning` for data of ``axes``, once per axes and model."""
+        warning = self.slice_warning(axes)
+        if warning is not None and axes not in self._warned_axes:
+            self._warned_axes.add(axes)
+            log.warning(warning)
+
     def prediction_units(self, view: CanonicalView) -> list[PredictionUnit]:
         """The parts prediction of ``view`` is done in, in order: every sample, and for
         independent-channel models every data channel of it."""
-        channels = range(view.n_channels) if self.config.channels != "joint" else [None]
-        return [PredictionUnit(s, c) for s in range(view.n_samples) for c in channels]
+        return pipeline.prediction_units(self, view)
 
-    def _tile_shape(self, tile_size: int | None, tile_size_z: int | None) -> tuple[int, ...]:
-        ts = tile_size or self.config.tile_size
-        return (tile_size_z or self.config.tile_size_z, ts, ts) if self.config.train_3d else (ts, ts)
+    def inference_bytes_per_pixel(self, tile_shape: tuple[int, ...], multiple: int) -> float:
+        """Bytes of memory the network's inference holds per input pixel, measured once per
+        model on a probe tile of ``tile_shape`` (see :func:`.system.memory.bytes_per_pixel`)."""
+        if self._bytes_per_pixel is None:
+            probe_channels = torch.zeros(1, dtype=torch.long) if self.config.channels != "joint" else None
+            self._bytes_per_pixel = bytes_per_pixel(
+                self.net, lambda net, b: self.method.infer(net, b[0], probe_channels), self.net_channels, 1,
+                tile_shape, multiple, self.device, lambda: autocast(self.device, autocast_dtype(self.device)
+                                                                    if self.config.mixed_precision else None),
+                train=False)
+        return self._bytes_per_pixel
 
     def predict_stream(self, data: Any, axes: str | None = None, *,
                        units: Sequence[PredictionUnit] | None = None, tile_size: int | None = None,
@@ -208,7 +190,7 @@ class DenoisingModel:
                        tta: bool = False, uncertainty: bool = False, result_in_memory: bool = False,
                        ) -> Generator[PredictionProgress | PredictedBlock, None, None]:
         """Denoise ``data`` (axes ``axes``, default the training axes) tile row by tile row,
-        yielding the result as it is finished.
+        yielding the result as it is finished (:func:`.prediction.pipeline.predict_stream`).
 
         Yields :class:`PredictedBlock` for every finished part of a sample (write it with
         ``self.view(data, axes).write(out, b.sample, b.denoised, b.channel, rows=(b.start, b.stop))``)
@@ -217,69 +199,13 @@ class DenoisingModel:
         a unit's rows give bit-identical values to the same rows of the whole sample.  The
         source is read a tile row at a time (any array-like: numpy, memmap, zarr, dask), so
         memory is bounded by one tile row of one sample, whatever the size of the image.
-        The memory guard (:func:`.memory.plan_prediction`) shrinks the tiles in flight to fit;
+        The memory guard (:func:`.system.memory.plan_prediction`) shrinks the tiles in flight to fit;
         ``result_in_memory=True`` says the caller assembles the whole result in memory, so that
         the guard refuses an image whose result cannot fit.  Closing the generator cancels.
         """
-        check_prediction_options(tile_size=tile_size, tile_size_z=tile_size_z, tile_batch=tile_batch)
-        view = self._view(data, axes)
-        warning = self.slice_warning(view.axes)
-        if warning is not None and view.axes not in self._warned_axes:
-            self._warned_axes.add(view.axes)
-            log.warning(warning)
-        cfg = self.config
-        want = ("denoised", "std") if (uncertainty and self.has_uncertainty) else ("denoised",)
-        units = self.prediction_units(view) if units is None else list(units)
-        multiple = self.method.size_multiple(cfg)
-        margin = self.method.receptive_radius(cfg)
-        plan = self._plan(view, self._tile_shape(tile_size, tile_size_z),
-                          tile_batch or cfg.tile_batch or default_tile_batch(self.device),
-                          len(want), multiple, margin, tta, result_in_memory)
-        start = time.perf_counter()
-        # on a CPU, the thread count follows the load, up to the count the caller set
-        tuner = ThreadTuner(torch.get_num_threads()) if self.device.type == "cpu" else None
-        try:
-            yield from self._stream_units(view, units, plan, want, multiple, margin, tta, start, tuner)
-        finally:
-            if tuner is not None:
-                tuner.restore()
-
-    def _stream_units(self, view: CanonicalView, units: list, plan: Any, want: tuple[str, ...],
-                      multiple: int, margin: int, tta: bool, start: float,
-                      tuner: ThreadTuner | None) -> Generator[PredictionProgress | PredictedBlock, None, None]:
-        for i, unit in enumerate(units):
-            s, c = unit.sample, unit.channel
-
-            def read_rows(a: int, b: int, s: int = s, c: int | None = c) -> np.ndarray:
-                region = (slice(a, b),) + tuple(slice(None) for _ in view.spatial_axes[1:])
-                block = view.read(s, region, private=True)  # normalised in place below
-                check_finite(block, f"sample {s}")
-                if c is not None:
-                    block = block[c:c + 1]  # a contiguous view: the channel axis comes first
-                return self.normalization.normalize(block, c, inplace=True)
-
-            infer = self._infer_fn(c) if tuner is None else tuner.timed(self._infer_fn(c))
-            gen = predict_slabs(infer, read_rows, view.spatial_shape,
-                                tile_shape=plan.tile_shape, multiple=multiple, margin=margin,
-                                batch_size=plan.tile_batch,
-                                device=self.device, tta=tta, keys=want,
-                                pad_mode=self.method.pad_mode, rows=unit.rows)
-            try:
-                for ev in gen:
-                    if isinstance(ev, Slab):
-                        with np.errstate(over="ignore", invalid="ignore"):  # overflow: refused below
-                            done = {"denoised": self.normalization.denormalize(
-                                ev.outputs["denoised"], c, inplace=True)}
-                            if "std" in ev.outputs:
-                                done["std"] = self.normalization.scale_std(ev.outputs["std"], c)
-                        check_result(done, s)
-                        yield PredictedBlock(s, c, ev.start, ev.stop, done["denoised"], done.get("std"))
-                    else:
-                        frac = (i + ev.done / max(ev.total, 1)) / len(units)
-                        yield PredictionProgress(int(round(frac * 1000)), 1000,
-                                                 time.perf_counter() - start)
-            finally:
-                gen.close()
+        return pipeline.predict_stream(self, data, axes, units=units, tile_size=tile_size,
+                                       tile_size_z=tile_size_z, tile_batch=tile_batch, tta=tta,
+                                       uncertainty=uncertainty, result_in_memory=result_in_memory)
 
     def predict_iter(self, data: Any, axes: str | None = None, *, tile_size: int | None = None,
                      tile_size_z: int | None = None, tile_batch: int | None = None,
@@ -293,37 +219,8 @@ class DenoisingModel:
         Closing the generator cancels.  (:meth:`predict_stream` assembled into arrays; stream
         instead to write results larger than memory.)
         """
-        view = self._view(data, axes)
-        outputs: dict[str, np.ndarray] = {}
-        for ev in self.predict_stream(data, axes, tile_size=tile_size, tile_size_z=tile_size_z,
-                                      tile_batch=tile_batch, tta=tta, uncertainty=uncertainty,
-                                      result_in_memory=True):
-            if isinstance(ev, PredictedBlock):
-                for key, block in ev.outputs.items():
-                    if key not in outputs:
-                        outputs[key] = view.empty_like_source(np.float32)
-                    view.write(outputs[key], ev.sample, block, ev.channel, rows=(ev.start, ev.stop))
-            else:
-                yield ev
-        return outputs
-
-    def _plan(self, view: CanonicalView, tile_shape: tuple[int, ...], tile_batch: int, n_out: int,
-              multiple: int, margin: int, tta: bool, result_in_memory: bool = True) -> PredictionPlan:
-        """Tiles and tiles in flight that fit into memory (see :func:`.memory.plan_prediction`)."""
-        if self._bytes_per_pixel is None:
-            probe_channels = torch.zeros(1, dtype=torch.long) if self.config.channels != "joint" else None
-            self._bytes_per_pixel = bytes_per_pixel(
-                self.net, lambda net, b: self.method.infer(net, b[0], probe_channels), self.net_channels, 1,
-                tile_shape, multiple, self.device, lambda: autocast(self.device, autocast_dtype(self.device)
-                                                                    if self.config.mixed_precision else None),
-                train=False)
-        # a tile row's input rows and blended sums (up to two tile rows' worth of buffer)
-        rows = min(view.spatial_shape[0], 2 * tile_shape[0])
-        pixels = float(rows * np.prod(view.spatial_shape[1:]))
-        result_bytes = 4.0 * n_out * float(np.prod(view.data.shape)) if result_in_memory else 0.0
-        sample_bytes = 4.0 * pixels * (2 * view.n_channels + n_out * view.n_channels + 1)
-        return plan_prediction(self._bytes_per_pixel, tile_shape, tile_batch, result_bytes,
-                               sample_bytes, minimal_tile(margin, multiple), self.device, tta)
+        return pipeline.predict_iter(self, data, axes, tile_size=tile_size, tile_size_z=tile_size_z,
+                                     tile_batch=tile_batch, tta=tta, uncertainty=uncertainty)
 
     def predict(self, data: Any, axes: str | None = None, *,
                 progress: Callable[[PredictionProgress], None] | None = None,
@@ -342,17 +239,7 @@ class DenoisingModel:
         ``channel`` selects the normalisation of a single channel for independent-channel
         models given a ``(1, ...)`` block.
         """
-        x = self.normalization.normalize(np.asarray(block, np.float32), channel)
-        was_training = self.net.training
-        self.net.eval()
-        try:
-            out = predict_whole(self._infer_fn(channel), x, self.device)
-        finally:
-            self.net.train(was_training)
-        res = {"denoised": self.normalization.denormalize(out["denoised"], channel)}
-        if "std" in out:
-            res["uncertainty"] = self.normalization.scale_std(out["std"], channel)
-        return res
+        return pipeline.predict_block(self, block, channel)
 
     # ------------------------------------------------------------ files
     def save(self, path: str) -> None:

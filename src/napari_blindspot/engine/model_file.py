@@ -21,7 +21,7 @@ from torch import nn
 from .. import __version__
 from .atomic import atomic_path
 from .config import TrainConfig
-from .device import select_device
+from .system.device import select_device
 from .errors import BlindspotError, ModelFileError
 from .methods.registry import get_method, method_names
 from .normalization import Normalization

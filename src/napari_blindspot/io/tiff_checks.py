@@ -17,9 +17,9 @@ from typing import Any
 
 import numpy as np
 
-from ..engine import memory
+from ..engine.system import memory
 from ..engine.errors import DataError
-from ..engine.memory import format_bytes
+from ..engine.system.memory import format_bytes
 
 #: tifffile log messages that mean the file is damaged or cut short.
 _DAMAGE_WORDS = ("corrupt", "invalid page offset", "invalid offset", "truncat", "incomplete",

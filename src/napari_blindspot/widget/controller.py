@@ -1,10 +1,11 @@
 """The widget's logic without Qt: train, continue, stop, denoise, cancel; model files (load,
-save, bioimage.io export) in :mod:`.model_files`, TIFF export in :mod:`.exporting`.
+save, bioimage.io export) in its :class:`~.model_files.ModelFiles` (``controller.files``), TIFF
+export in :mod:`.exporting`, the training run's setup in :mod:`.training_setup`.
 
 :class:`DenoiseController` works on a napari viewer *model* (a ``ViewerModel`` is enough) and
 runs its jobs with the :data:`~.jobs.Runner` it is given (napari workers in the dock widget,
 :func:`~.jobs.run_now` in tests); it reports through its evented :class:`~.state.ControllerState`,
-its :class:`~.state.LossHistory` and its signals.  The dock widget (:mod:`.dock`) is a view of it.
+its :class:`~.state.LossHistory` and its signals.  The dock widget (:mod:`._qt.dock`) is a view of it.
 """
 
 from __future__ import annotations
@@ -18,22 +19,22 @@ from typing import Any
 
 from psygnal import Signal
 
-from ..engine import (DenoisingModel, DivergenceRecovered, DurationWarning, NoiseCurves, Preview, TrainConfig,
+from ..engine import (DenoisingModel, DivergenceRecovered, DurationWarning, NoiseCurves, Preview,
                       TrainingFinished, TrainingProgress, TrainingRun, TrainingStarted, method_class,
                       method_classes)
-from ..engine.device import configure_threads, interactive_threads
+from ..engine.system.device import configure_threads, interactive_threads
 from ..text import (denoising_progress, divergence_warning, duration_warning, finished_progress, noise_text,
                     progress_line, training_finished, training_started)
 from .exporting import ResultExport
 from .gc_pause import CollectorPause
 from .jobs import Failed, Job, Reporter, Runner, guarded
-from .layers import (LayerError, Source, layer_data, put_denoised_layers, selected_sources,
-                     show_result)
+from .layers import LayerError, Source, put_denoised_layers, selected_sources, show_result
 from .model_files import ModelFiles, describe_model, is_own_model
 from .preview import LivePreview
 from .state import (NO_MODEL, ControllerState, DenoiseRequest, JobState, LossHistory, NoiseCurveSet,
                     TrainRequest)
 from .streamed import StreamedResult, should_stream
+from .training_setup import plan_training
 
 log = logging.getLogger(__name__)
 
@@ -45,8 +46,9 @@ def method_choices() -> list[tuple[str, str]]:
     return [(cls.display_name, cls.name) for cls in method_classes()]
 
 
-class DenoiseController(ModelFiles, ResultExport, Reporter):
-    """Self-supervised denoising of the layers of ``viewer`` (see the module docstring)."""
+class DenoiseController(ResultExport, Reporter):
+    """Self-supervised denoising of the layers of ``viewer`` (see the module docstring); its
+    model files are :attr:`files`."""
 
     #: The model, when training ends (completed, stopped or time budget).
     training_finished = Signal(object)
@@ -80,6 +82,9 @@ class DenoiseController(ModelFiles, ResultExport, Reporter):
         self._finished: TrainingFinished | None = None
         self._collector = CollectorPause()
         self._connections: list[tuple[Any, Callable]] = []
+        #: Load, save and export the model.
+        self.files = ModelFiles(viewer, self.state, self, self._start, lambda: self.model,
+                                self._adopt_loaded)
 
     # ================================================================== state
     def _show_preview_text(self, text: str) -> None:
@@ -152,37 +157,13 @@ class DenoiseController(ModelFiles, ResultExport, Reporter):
                                  "further here: press Train for a new napari-blindspot model.")
             self._start_training(request, continuing=True)
 
-    def _config(self, request: TrainRequest, source: Source, continuing: bool) -> TrainConfig:
-        settings = dict(request.settings, num_threads=interactive_threads())
-        if continuing:
-            assert self.model is not None
-            old = self.model.config
-            settings.update({f: getattr(old, f) for f in self.model.method.network_fields(old)})
-            return TrainConfig.for_method(settings.pop("method"), axes=source.axes, **settings)
-        return TrainConfig.for_method(request.method, axes=source.axes,
-                                      train_3d=request.train_3d and "Z" in source.axes, **settings)
-
     def _start_training(self, request: TrainRequest, continuing: bool) -> None:
         if not self.state.job.can_start:
             return
-        source = Source.from_layer(request.layer, request.axes)
-        config = self._config(request, source, continuing)
+        plan = plan_training(self.viewer, request, self.model if continuing else None,
+                             PREVIEW_INTERVAL_S)
+        run, config, source, sources = plan.run, plan.config, plan.source, plan.sources
         method = method_class(config.method)
-        target = layer_data(request.target) if method.takes_target() and request.target is not None else None
-        # several image layers selected: one model on all of them (Noise2Noise: one pair)
-        sources = [source] if method.takes_target() else \
-            selected_sources(self.viewer, request.layer, request.axes)
-        if source.layer not in [s.layer for s in sources]:
-            sources = [source]
-        sources.sort(key=lambda s: s.layer is not source.layer)  # the picked layer first
-        if len(sources) > 1:
-            run = TrainingRun([s.data for s in sources], config, axes=[s.axes for s in sources],
-                              initial=self.model if continuing else None,
-                              preview_interval_s=PREVIEW_INTERVAL_S)
-        else:
-            run = TrainingRun(source.data, config, target=target,
-                              initial=self.model if continuing else None,
-                              preview_interval_s=PREVIEW_INTERVAL_S)
         self._sources = sources
         if not continuing:
             self.losses.clear(config.method)
@@ -264,7 +245,7 @@ class DenoiseController(ModelFiles, ResultExport, Reporter):
         noise = result.noise_parameters()
         if noise:
             self.state.noise_text = noise_text(result.method, noise)
-        self._show_noise_curves(result)
+        self.noise_curves.show_model(result)
         self.training_finished.emit(result)
         if fin.step == 0:
             self.preview.drop()
@@ -275,11 +256,6 @@ class DenoiseController(ModelFiles, ResultExport, Reporter):
         self.say(f"{training_finished(fin)}; denoising {', '.join(repr(s.name) for s in sources)}…")
         self._queue = [s for s in sources if s.layer is not source.layer]
         self._start_denoising(source, result.config.tile_size, self._tta)
-
-    def _show_noise_curves(self, model: Any) -> None:
-        """The model's noise curves (the refit included), if it has a noise model."""
-        curves = model.noise_curves() if hasattr(model, "noise_curves") else []  # None: no model
-        self.noise_curves.set(curves, int(getattr(model, "info", {}).get("steps", 0) or 0))
 
     # ================================================================== denoising
     def denoise(self, request: DenoiseRequest) -> None:
@@ -359,6 +335,15 @@ class DenoiseController(ModelFiles, ResultExport, Reporter):
             self._start_denoising(queue[0], tile_size, tta)
 
     # ================================================================== model
+    def _adopt_loaded(self, model: Any, origin: str) -> None:
+        """A model loaded from a file replaces the current one (and its curves)."""
+        self._set_model(model, origin)
+        self.losses.clear()
+        own = is_own_model(model)
+        self.state.noise_text = noise_text(model.method, model.noise_parameters()) if own else ""
+        self.noise_curves.show_model(model if own else None)
+        self.model_loaded.emit(model)
+
     def reset(self) -> None:
         """Forget the model, the loss curves and the progress (layers are kept)."""
         if not self.state.job.can_start:

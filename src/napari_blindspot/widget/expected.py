@@ -3,7 +3,7 @@ the suggestion to measure the noise across the frames of a still time-lapse.
 
 No Qt here.  The settings shown start from the engine's one default plan
 (:func:`~napari_blindspot.engine.defaults.default_plan`); the estimate uses the engine's
-measured rates (:func:`~napari_blindspot.engine.duration.expected_duration`) with the threads
+measured rates (:func:`~napari_blindspot.engine.training.duration.expected_duration`) with the threads
 the widget trains with (all cores but one: one stays for the interface).
 """
 
@@ -15,9 +15,9 @@ from typing import Any
 
 from ..engine import BlindspotError, TrainConfig, method_class, select_device
 from ..engine.defaults import DefaultPlan, default_plan
-from ..engine.device import interactive_threads
-from ..engine.duration import DURATION_WARNING_S, expected_duration
-from ..engine.stillness import Stillness, stillness
+from ..engine.system.device import interactive_threads
+from ..engine.training.duration import DURATION_WARNING_S, expected_duration
+from ..engine.methods.hqssl.stillness import Stillness, stillness
 from ..text import format_duration, still_scene_hint
 
 log = logging.getLogger(__name__)

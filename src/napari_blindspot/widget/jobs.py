@@ -1,7 +1,7 @@
 """How the widget's jobs run, without Qt: a job is a generator of events (training's or
 prediction's) driven by a *runner*, which hands every event and then the result back.
 
-The controller takes the runner it is given: :func:`.worker.napari_runner` runs jobs in napari
+The controller takes the runner it is given: :func:`._qt.worker.napari_runner` runs jobs in napari
 generator workers (events reach the main thread through Qt signals), :func:`run_now` runs them
 at once in the calling thread (tests, scripts).  Errors are caught by :func:`guarded` and
 *returned* as :class:`Failed`, with a message for the user, so that the controller reports them

@@ -1,8 +1,9 @@
 """The widget's model files without Qt: save, load (napari-blindspot files and bioimage.io
 packages) and export to bioimage.io.
 
-:class:`ModelFiles` is a part of :class:`~.controller.DenoiseController` (a mixin: it uses the
-controller's model, state, messages and job runner).  A loaded model is either a
+:class:`ModelFiles` is a part of :class:`~.controller.DenoiseController` (its ``files``), given
+what it uses explicitly: the viewer, the controller's state, messages and job starter, its
+current model and how it adopts a loaded one.  A loaded model is either a
 :class:`~..engine.DenoisingModel` (a ``.safetensors`` file, or a bioimage.io package that
 napari-blindspot exported: the same model) or a :class:`~..engine.bioimageio.foreign.BioimageioModel`
 (a package from another tool, e.g. CAREamics), which can denoise but not be trained further,
@@ -19,10 +20,10 @@ from typing import Any
 
 from ..engine import DenoisingModel, load_model
 from ..engine.bioimageio.trust import CodeRefused
-from ..text import model_summary, noise_text
-from .jobs import Failed, guarded
+from ..text import model_summary
+from .jobs import Failed, Job, Reporter, guarded
 from .layers import LayerError, Source, result_kind
-from .state import JobState
+from .state import ControllerState, JobState
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +32,10 @@ AskPath = Callable[[], "str | None"]
 #: ``confirm(question) -> bool``: how the view asks the user to allow something (a package
 #: that runs its own code); without one, nothing is allowed.
 Confirm = Callable[[str], bool]
+#: ``start(state, events, on_event, on_done) -> Job``: how the controller starts a job (its
+#: runner, in ``state``; ``on_done(result)`` once it ends).
+StartJob = Callable[[JobState, Generator[Any, None, Any], Callable[[Any], None], Callable[[Any], None]],
+                    Job]
 
 
 def is_own_model(model: Any) -> bool:
@@ -114,18 +119,25 @@ def export_job(model: DenoisingModel, target: Path, sample: Source | None
 
 
 class ModelFiles:
-    """Save, load and export the controller's model (see the module docstring)."""
+    """Save, load and export the controller's model (see the module docstring).
 
-    # provided by DenoiseController
-    model: Any
-    viewer: Any
-    state: Any
-    say: Callable[..., None]
-    reporting: Callable[[str], Any]
-    losses: Any
-    model_loaded: Any
-    _set_model: Callable[..., None]
-    _start: Callable[..., Any]
+    ``viewer``: the napari viewer (model) whose layers give an export's test input; ``state``:
+    the controller's state (a file is loaded or exported only while no job runs); ``reporter``:
+    its messages; ``start``: how it starts a job; ``model()``: its current model (None: none);
+    ``adopt(model, origin)``: makes a loaded model the current one (``origin`` e.g.
+    ``"loaded from cells.safetensors"``).
+    """
+
+    def __init__(self, viewer: Any, state: ControllerState, reporter: Reporter, start: StartJob,
+                 model: Callable[[], Any], adopt: Callable[[Any, str], None]) -> None:
+        self.viewer, self.state = viewer, state
+        self.say, self.reporting = reporter.say, reporter.reporting
+        self._start, self._current, self._adopt = start, model, adopt
+
+    @property
+    def model(self) -> Any:
+        """The controller's current model (None: none yet)."""
+        return self._current()
 
     def save_model(self, path: str | Path | None = None, ask: AskPath | None = None) -> Path | None:
         """Write the current model to ``path`` (else to the file ``ask()`` gives)."""
@@ -172,13 +184,8 @@ class ModelFiles:
                 log.warning("Running the code of %s, as the user allowed.", chosen)
                 model = load_model(str(chosen), device=device, trust_code=True)
             name = Path(chosen).name
-            self._set_model(model, f"loaded from {name}")
-            self.losses.clear()
-            own = is_own_model(model)
-            self.state.noise_text = noise_text(model.method, model.noise_parameters()) if own else ""
-            self._show_noise_curves(model if own else None)
-            self.model_loaded.emit(model)
-            if own:
+            self._adopt(model, f"loaded from {name}")
+            if is_own_model(model):
                 self.say(f"Loaded {name}. Pick a layer with axes like {model.config.axes!r} and press "
                          "Denoise, or Continue to train it further.")
             else:
@@ -233,4 +240,5 @@ class ModelFiles:
                  "Open it in Fiji (deepImageJ), QuPath, ilastik or napari-blindspot.")
 
 
-__all__ = ["AskPath", "Confirm", "ModelFiles", "describe_model", "is_own_model", "package_path"]
+__all__ = ["AskPath", "Confirm", "ModelFiles", "StartJob", "describe_model", "is_own_model",
+           "package_path"]

@@ -105,7 +105,7 @@ class LossHistory:
 class NoiseCurveSet:
     """The noise curves the view plots: the training run's (HQ-SSL, after its calibration,
     updated when training fine-tunes the noise) or the current model's; one
-    :class:`~napari_blindspot.engine.noise_curves.ChannelNoiseCurve` per data channel, none
+    :class:`~napari_blindspot.engine.methods.hqssl.noise_curves.ChannelNoiseCurve` per data channel, none
     for methods without a noise model."""
 
     changed = Signal()
@@ -121,6 +121,12 @@ class NoiseCurveSet:
 
     def clear(self) -> None:
         self.set([])
+
+    def show_model(self, model: Any) -> None:
+        """``model``'s noise curves (the refit included) at its training step; none when it has
+        no noise model (or ``model`` is None)."""
+        curves = model.noise_curves() if hasattr(model, "noise_curves") else []
+        self.set(curves, int(getattr(model, "info", {}).get("steps", 0) or 0))
 
     @property
     def warnings(self) -> list[str]:

@@ -25,7 +25,7 @@ import numpy as np
 
 from ..engine.axes import CanonicalView
 from ..engine.events import PredictedBlock, PredictionProgress
-from ..engine.memory import available_memory
+from ..engine.system.memory import available_memory
 from ..io.chunks import ChunkAssembler
 
 #: A lazy layer's result of at least this many bytes is streamed to a scratch zarr store.

@@ -19,7 +19,7 @@ from qtpy.QtCore import QTimer  # noqa: E402
 
 from napari_blindspot.io.tiff import read_tiff  # noqa: E402
 from napari_blindspot.samples import fluorescence_timelapse  # noqa: E402
-from napari_blindspot.widget.dock import BlindspotWidget  # noqa: E402
+from napari_blindspot.widget._qt.dock import BlindspotWidget  # noqa: E402
 
 pytestmark = pytest.mark.gui
 
@@ -555,7 +555,7 @@ def test_a_z_stack_layer_preselects_2d_or_3d_from_its_scale(viewer_widget, monke
                                                            scale, want):
     from types import SimpleNamespace
 
-    monkeypatch.setattr("napari_blindspot.widget.inputs_view.select_device",
+    monkeypatch.setattr("napari_blindspot.widget._qt.inputs_view.select_device",
                         lambda name: SimpleNamespace(type=device))
     viewer, widget = viewer_widget
     viewer.add_image(np.zeros((20, 32, 32), np.float32), name="volume", scale=scale,

@@ -11,8 +11,8 @@ pytest.importorskip("pytestqt")
 
 from qtpy.QtWidgets import QVBoxLayout, QWidget  # noqa: E402
 
-from napari_blindspot.engine.noise_curves import ChannelNoiseCurve  # noqa: E402
-from napari_blindspot.widget.noise_plot import CHANNEL_COLORS, NoisePanel  # noqa: E402
+from napari_blindspot.engine.methods.hqssl.noise_curves import ChannelNoiseCurve  # noqa: E402
+from napari_blindspot.widget._qt.noise_plot import CHANNEL_COLORS, NoisePanel  # noqa: E402
 from napari_blindspot.widget.state import NoiseCurveSet  # noqa: E402
 
 from test_dock import PLUGIN, WIDGET, stack, tiny, wait_idle  # noqa: E402

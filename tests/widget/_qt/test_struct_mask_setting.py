@@ -8,7 +8,7 @@ pytest.importorskip("pytestqt")
 
 from napari_blindspot.engine import ConfigError, TrainConfig
 from napari_blindspot.engine.methods import HQSSL, N2V2, Noise2Noise, Noise2Void
-from napari_blindspot.widget.method_panel import MethodPanel
+from napari_blindspot.widget._qt.method_panel import MethodPanel
 
 pytestmark = pytest.mark.gui
 

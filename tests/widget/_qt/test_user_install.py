@@ -4,7 +4,7 @@ Users get the default torch build (on Linux the CUDA build, with triton), not th
 build the test environment pins.  ``.ci/run`` runs the README's first command in a fresh
 virtual environment and points ``BLINDSPOT_USER_PYTHON`` at its interpreter; this test then
 runs ``tools/smoke_widget.py`` there, under this session's display (Xvfb with Mesa, whose LLVM
-made training crash with triton before ``engine/native_libs.py``).
+made training crash with triton before ``engine/system/native_libs.py``).
 """
 
 from __future__ import annotations

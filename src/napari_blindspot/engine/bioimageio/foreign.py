@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from ..axes import CanonicalView, check_axes
-from ..device import select_device
+from ..system.device import select_device
 from ..errors import AxesError, BlindspotError, DataError, ModelFileError
 from ..events import PredictionProgress, run_to_end
 from .requirements import require

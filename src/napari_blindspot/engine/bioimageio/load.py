@@ -67,7 +67,7 @@ def _own_model(descr: Any, section: dict[str, Any], source: str | Path, device: 
     import torch
 
     from ..config import TrainConfig
-    from ..device import select_device
+    from ..system.device import select_device
     from ..methods import get_method
     from ..model import DenoisingModel
     from ..normalization import Normalization

@@ -12,9 +12,9 @@ from typing import TYPE_CHECKING
 from ..errors import ConfigError
 from ..settings import GENERAL, Setting
 from .base import Method
-from .hqssl import HQSSL
+from .hqssl.method import HQSSL
 from .n2n import Noise2Noise
-from .n2v import N2V2, Noise2Void
+from .n2v.method import N2V2, Noise2Void
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..config import TrainConfig

@@ -1,1 +1,2 @@
-"""Networks: the plain U-Net (N2V, N2V2, Noise2Noise) and the HQ-SSL blind-spot network."""
+"""Networks shared by the methods: the plain U-Net (N2V, N2V2, Noise2Noise) and its layers
+(HQ-SSL's blind-spot network is :mod:`..methods.hqssl.blindspot`)."""

@@ -1,0 +1,354 @@
+"""HQ-SSL as a method: blind-spot prior network + noise model + Bayesian posterior mean.
+
+The network predicts, per pixel, the prior mean ``mu`` and (a factor of) the prior
+covariance of the clean signal from the surroundings only.  Training maximises the
+likelihood of the noisy pixel itself, ``y ~ N(mu, Sigma_x + Sigma_n)``, so every
+pixel trains the network; the denoised value is the posterior mean of the clean
+signal given both the prior and ``y``.
+
+The likelihood only sees ``Sigma_x + Sigma_n``: too little noise costs it nothing (the prior
+variance takes up the rest), so a noise level learned with the network slides down.  The noise
+is therefore measured from the data before training (:mod:`.noise_estimate`) and kept fixed by
+default (``noise_fit="fixed"``); ``"fine-tune"`` learns a per-channel gain once the prior has
+settled (the second half of training) and ``"joint"`` learns the noise from the start, as the
+paper does, both with the paper's regulariser pushing the noise up, here on ``log sigma_n`` so
+that its strength does not depend on the data's units.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ...axes import CanonicalView
+from ...errors import ConfigError, DataError
+from .blindspot import BlindSpotUNet
+from .noise import MIN_VARIANCE, KnownGaussian, NoiseModel, build_noise_model
+from .noise_estimate import NoiseCalibration, calibrate_image, calibrate_repeats
+from .noise_refit import refit_channel
+from .posterior import (lower_triangular, nll_diagonal, nll_full, posterior_full,
+                         posterior_mean_diagonal, posterior_std_diagonal)
+from ..base import Method, Setting
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ...config import TrainConfig
+    from ...normalization import Normalization
+
+log = logging.getLogger(__name__)
+
+#: Strength of the regulariser ``-REGULARIZER * log(sigma_n)`` on the NLL (learned noise only).
+REGULARIZER = 0.02
+NOISE_LR_SCALE = 10.0
+#: ``noise_fit="fine-tune"`` learns the noise gain from this share of the training on.
+FINE_TUNE_FROM = 0.5
+#: Frames (2D samples, or the middle slice of volumes) the noise is measured on, per channel.
+CALIBRATION_FRAMES = 8
+#: Repeated acquisitions of a still scene read for ``noise_calibration="repeats"``.
+MAX_REPEATS = 32
+LOG_STD_LIMIT = 10.0  # prior std within exp(+-10) normalised units
+
+#: The values of HQ-SSL's settings that take one of a few names.
+NOISE_MODELS = ("curve", "affine", "gaussian", "gaussian-known", "poisson-gaussian", "mean-only")
+NOISE_FITS = ("fixed", "fine-tune", "joint", "refit")
+NOISE_CALIBRATIONS = ("image", "repeats", "pair")
+#: How front ends name the noise models.
+NOISE_MODEL_LABELS = (
+    ("curve", "measured curve (any camera)"),
+    ("affine", "Poisson-Gaussian with offset"),
+    ("gaussian", "Gaussian (one sigma)"),
+    ("gaussian-known", "Gaussian, known sigma"),
+    ("poisson-gaussian", "Poisson-Gaussian, no offset (0.1)"),
+    ("mean-only", "none (mean only)"),
+)
+NOISE_FIT_LABELS = (
+    ("fixed", "measured, kept fixed"),
+    ("fine-tune", "measured, then fine-tuned"),
+    ("joint", "learned with the network"),
+    ("refit", "measured, refit after training"),
+)
+NOISE_CALIBRATION_LABELS = (
+    ("image", "the image itself"),
+    ("repeats", "repeats of a still scene (T)"),
+    ("pair", "a second acquisition"),
+)
+
+
+def float32_maths(t: torch.Tensor) -> torch.autocast:
+    """A context switching autocast off on ``t``'s device: likelihoods, covariances (matrix
+    products would otherwise run in bfloat16) and posteriors are computed in float32."""
+    return torch.autocast(device_type=t.device.type, enabled=False)
+
+
+class HQSSLNet(nn.Module):
+    """Blind-spot network plus noise model; ``forward`` returns the raw network output."""
+
+    def __init__(self, net: BlindSpotUNet, noise: NoiseModel | None, channels: int) -> None:
+        super().__init__()
+        self.net = net
+        self.noise = noise
+        self.channels = channels
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x)
+
+    def prior(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """``mu (B, C, *sp)`` and prior ``var (B, C, *sp)`` (C=1) or ``cov (B, *sp, C, C)``.
+
+        The network may run under mixed precision; everything after it is float32.
+        """
+        out = self.net(x)
+        with float32_maths(out):
+            return self._prior_from(out.float())
+
+    def _prior_from(self, out: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        c = self.channels
+        mu, rest = out[:, :c], out[:, c:]
+        # log-Cholesky parameterisation: the diagonal of the factor is exp(output), so the
+        # variance moves on a log scale.  (The paper squares the output; with its A^2 the
+        # gradient on a too-large variance shrinks like 1/variance^2 and a short run keeps
+        # the inflated prior variance of the first steps.)
+        if c == 1:
+            return mu, torch.exp(2.0 * torch.clamp(rest, -LOG_STD_LIMIT, LOG_STD_LIMIT)) + MIN_VARIANCE
+        L = lower_triangular(rest, c)
+        diag = torch.diagonal(L, dim1=-2, dim2=-1)
+        L = L - torch.diag_embed(diag) + torch.diag_embed(
+            torch.exp(torch.clamp(diag, -LOG_STD_LIMIT, LOG_STD_LIMIT)))
+        eye = torch.eye(c, device=out.device, dtype=L.dtype)
+        return mu, L @ L.transpose(-2, -1) + MIN_VARIANCE * eye
+
+
+class HQSSL(Method):
+    """High-Quality Self-Supervised denoising (Laine et al. 2019)."""
+
+    name = "hqssl"
+    display_name = "HQ-SSL"
+    tagline = "Best for camera noise; every pixel trains; gives an uncertainty map."
+    help = ("HQ-SSL (Laine et al. 2019): blind-spot network with a noise model measured from the "
+            "data and a Bayesian posterior mean; every pixel trains the network. Best quality for "
+            "camera noise that is independent from pixel to pixel; also gives an uncertainty map.")
+    #: HQ-SSL trains on every pixel of a patch, so small batches suffice.  On two CPU cores,
+    #: one 128x128 patch per step (the network reaches 75 pixels into its half-plane at depth 3,
+    #: past a 64x64 patch) at a learning rate of 2e-3 gave 0.3-0.5 dB more on FMD frames than
+    #: four 64x64 patches at 1e-3, at the same cost per step (docs/benchmarks.md).
+    defaults = {"batch_size": 1, "patch_size": 128, "learning_rate": 2e-3}
+    #: On a GPU: the paper's network (48 features, 5 levels) on four 256x256 patches at the
+    #: paper's learning rate, 3e-4: the CPU's 2e-3 made that network diverge on a real
+    #: 512x512 confocal image at step 374 (loss ~1e21); a run that still diverges goes back
+    #: to its best weights at half the rate (:mod:`..divergence`).
+    gpu_defaults = {"hq_features": 48, "hq_depth": 5, "patch_size": 256, "batch_size": 4,
+                    "learning_rate": 3e-4}
+    #: 3D on a CPU: one 16x64x64 patch (six half-space branches per step).
+    cpu_3d_defaults = {"patch_size": 64, "patch_size_z": 16, "batch_size": 1}
+    network_size = ("hq_features", "hq_depth")
+    settings = (
+        Setting("noise_model", "Noise model", "the noise model: a curve of noise variance against "
+                "brightness measured from the data (any camera), Poisson-Gaussian with an offset, "
+                "or Gaussian for constant noise", kind="choice", flag="--noise-model",
+                labels=NOISE_MODEL_LABELS, default="curve", choices=NOISE_MODELS),
+        Setting("noise_fit", "Noise in training", "how training treats the measured noise: kept "
+                "fixed (the likelihood cannot learn it), fine-tuned in the second half, learned "
+                "with the network (the paper's way), or refit after training with the trained "
+                "prior (curve model)", kind="choice", flag="--noise-fit",
+                labels=NOISE_FIT_LABELS, default="fixed", choices=NOISE_FITS),
+        Setting("noise_calibration", "Measure noise on", "what the noise is measured on: the image "
+                "itself, repeated acquisitions of a still scene along the sample axis, or a second "
+                "acquisition (--noise-from)", kind="choice", flag="--noise-calibration",
+                labels=NOISE_CALIBRATION_LABELS, default="image", choices=NOISE_CALIBRATIONS),
+        Setting("noise_sigma", "Noise sigma", "the known Gaussian noise standard deviation, in the "
+                "image's intensity units", kind="optional-float", flag="--noise-sigma",
+                only_if=("noise_model", "gaussian-known"), placeholder="sigma, in image units"),
+    )
+    citations = (("Laine, S., Karras, T., Lehtinen, J., Aila, T. High-Quality Self-Supervised Deep "
+                  "Image Denoising. NeurIPS 2019.", "https://arxiv.org/abs/1901.10277"),)
+    gives_uncertainty = True
+    struct_mask_refusal = ("its shifted-convolution network and per-pixel noise model are not "
+                           "built for structured noise (docs/struct_n2v.md); train with N2V2 "
+                           "(method n2v2) and the struct mask instead")
+    #: Reflect padding would show a pixel near the bottom/right border its own value
+    #: through its mirror image and break the blind spot; zeros keep it (as the network does).
+    pad_mode = "zeros"
+
+    @classmethod
+    def network_fields(cls, config: TrainConfig) -> tuple[str, ...]:
+        known = ("noise_sigma",) if config.noise_model == "gaussian-known" else ()
+        return super().network_fields(config) + ("noise_model",) + known
+
+    @classmethod
+    def check_noise_reference(cls, config: TrainConfig, data: Any, reference: Any) -> None:
+        if config.noise_calibration != "pair":
+            super().check_noise_reference(config, data, reference)
+            return
+        if reference is None:
+            raise DataError("noise_calibration='pair' measures the noise against a second acquisition of "
+                            "the same scene: give one (noise_reference), or calibrate from the image.")
+        if tuple(reference.shape) != tuple(data.shape):
+            raise DataError(f"The second acquisition for the noise calibration has shape "
+                            f"{tuple(reference.shape)}, the image {tuple(data.shape)}: they must match.")
+
+    @property
+    def has_uncertainty(self) -> bool:
+        return self.config.noise_model != "mean-only"
+
+    def network_summary(self) -> str:
+        if self.config.noise_model == "mean-only":
+            return "outputs the blind-spot network's prior mean (mean-only ablation, no noise model)"
+        return ("outputs the Bayesian posterior mean of the clean image given a blind-spot prior "
+                "network and the noise model of the training data, and the posterior standard "
+                "deviation as a second output ('uncertainty')")
+
+    @property
+    def parameters_heading(self) -> str:
+        return "Measured noise" if self.config.noise_fit == "fixed" else "Learned noise"
+
+    def describe_parameters(self, parameters: dict[str, float]) -> str:
+        if self.config.noise_model == "curve" and parameters:
+            lows = [v for k, v in parameters.items() if k.startswith("var_min")]
+            highs = [v for k, v in parameters.items() if k.startswith("var_max")]
+            return f"variance {min(lows):.3g} to {max(highs):.3g} across the brightness (a curve)"
+        text = super().describe_parameters(parameters)
+        if text and self.config.noise_model in ("poisson-gaussian", "affine"):
+            text += " (variance = a · signal + b)"
+        return text
+
+    def build(self, config: TrainConfig, channels: int, ndim: int,
+              normalization: Normalization | None = None) -> nn.Module:
+        mean_only = config.noise_model == "mean-only"
+        k = channels if mean_only else channels + channels * (channels + 1) // 2
+        net = BlindSpotUNet(channels, k, depth=config.hq_depth, features=config.hq_features, ndim=ndim)
+        sets = len(normalization.mean) if normalization is not None else channels
+        noise = build_noise_model(config.noise_model, sets, normalization, config.noise_sigma)
+        return HQSSLNet(net, noise, channels)
+
+    def size_multiple(self, config: TrainConfig) -> int:
+        return 2 ** config.hq_depth
+
+    def receptive_radius(self, config: TrainConfig) -> int:
+        # Reach of a branch towards its half-plane: shifted 3x3 convs, shifted poolings and
+        # nearest upsampling add up to 5 * (2**(depth+1) - 1) pixels (15, 35, 75, 155 for
+        # depth 1..4; checked against the network's exact gradients in the tests).
+        return int(5 * (2 ** (config.hq_depth + 1) - 1))
+
+    def calibrate(self, net: nn.Module, view: CanonicalView, normalization: Normalization,
+                  independent_channels: bool, reference: CanonicalView | None = None
+                  ) -> list[NoiseCalibration]:
+        """Measure the noise of every data channel and set the noise model from it.
+
+        ``config.noise_calibration``: ``"image"`` (the noisy frames themselves), ``"repeats"``
+        (the samples are repeated acquisitions of a still scene) or ``"pair"`` (``reference``
+        is a second acquisition of the same scene).  Returns the calibrations (intensity units)."""
+        if net.noise is None or isinstance(net.noise, KnownGaussian):
+            return []
+        if self.config.noise_fit == "refit" and net.channels > 1:
+            raise DataError("noise_fit='refit' re-splits the variance of one channel at a time: train "
+                            "with independent channels, or keep the noise fixed.")
+        how = self.config.noise_calibration
+        views = [view] if isinstance(view, CanonicalView) else list(view)
+        if len(views) > 1 and how != "image":
+            raise ConfigError(f"noise_calibration={how!r} measures the noise on one image's repeated "
+                              "acquisitions; to train on several images use 'image'.")
+        view = views[0]
+        dtype = np.dtype(getattr(view.data, "dtype", np.float32))
+        # several images are pooled: their frames share out CALIBRATION_FRAMES
+        per_view = max(1, CALIBRATION_FRAMES // len(views))
+        picks = [np.unique(np.linspace(0, v.n_samples - 1, min(v.n_samples, per_view))
+                           .round().astype(int)) for v in views]
+        cals = []
+        for c in range(view.n_channels):
+            if how == "repeats":
+                repeats = np.unique(np.linspace(0, view.n_samples - 1, min(view.n_samples, MAX_REPEATS))
+                                    .round().astype(int))
+                stack = np.stack([view.read(int(s))[c] for s in repeats])
+                cal = calibrate_repeats(stack, dtype=dtype)
+            elif how == "pair":
+                assert reference is not None
+                stack = np.stack([np.stack([v.read(int(s))[c] for s in picks[0]])
+                                  for v in (view, reference)])
+                cal = calibrate_repeats(stack, dtype=dtype)
+            else:
+                frames = [_middle_slice(v.read(int(s))[c]) for v, ps in zip(views, picks) for s in ps]
+                cal = calibrate_image(frames, dtype=dtype)
+            cals.append(cal)
+        net.noise.calibrate(cals, normalization)
+        for cal in cals:
+            for warning in cal.warnings:
+                log.warning("noise calibration: %s", warning)
+        return cals
+
+    def finish(self, net: nn.Module, view: CanonicalView, normalization: Normalization,
+               independent_channels: bool) -> list[NoiseCalibration]:
+        """``noise_fit="refit"``: measure the noise again with the trained prior
+        (:mod:`..noise_refit`) and let the posterior use it."""
+        if self.config.noise_fit != "refit" or net.noise is None:
+            return []
+        cals = [refit_channel(net, view, normalization, c, independent_channels)
+                for c in range(view.n_channels)]
+        net.noise.refit(cals)
+        return cals
+
+    def param_groups(self, net: nn.Module, lr: float) -> list[dict]:
+        """The network's parameters; the noise's too (``NOISE_LR_SCALE`` times faster) unless
+        the noise is kept fixed."""
+        groups = [{"params": list(net.net.parameters()), "lr_scale": 1.0}]
+        noise_params = list(net.noise.parameters()) if net.noise is not None else []
+        for p in noise_params:
+            p.requires_grad_(self.config.noise_fit == "joint")
+        if noise_params and self.config.noise_fit != "fixed":
+            groups.append({"params": noise_params, "lr_scale": NOISE_LR_SCALE})
+        return groups
+
+    def before_step(self, net: nn.Module, progress: float) -> None:
+        """Fine-tuning: the noise gain learns from :data:`FINE_TUNE_FROM` of the training on."""
+        if net.noise is not None and self.config.noise_fit == "fine-tune":
+            for p in net.noise.parameters():
+                p.requires_grad_(progress >= FINE_TUNE_FROM)
+
+    # ------------------------------------------------------------------
+    def loss(self, net: nn.Module, batch: torch.Tensor, generator: torch.Generator,
+             channels: torch.Tensor | None = None) -> torch.Tensor:
+        y = batch[0].float()
+        if net.noise is None:  # mean-only ablation: L2 to the noisy pixel itself
+            return F.mse_loss(net(y).float(), y)
+        mu, prior = net.prior(y)
+        with float32_maths(y):
+            var_n = net.noise.variance(mu, channels)
+            if net.channels == 1:
+                nll = nll_diagonal(y, mu, prior, var_n)
+            else:
+                nll = nll_full(y, mu, prior, var_n)
+            loss = nll.mean()
+            if any(p.requires_grad for p in net.noise.parameters()):
+                loss = loss - REGULARIZER * 0.5 * torch.log(var_n).mean()
+        return loss
+
+    def infer(self, net: nn.Module, x: torch.Tensor,
+              channels: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+        y = x.float()
+        if net.noise is None:
+            return {"denoised": net(y).float()}
+        mu, prior = net.prior(y)
+        with float32_maths(y):
+            var_n = net.noise.variance(mu, channels)
+            if net.channels == 1:
+                if getattr(net.noise, "refitted", False):  # keep the total variance, re-split it
+                    post_n = net.noise.posterior_variance(mu, channels)
+                    prior = torch.clamp(prior + var_n - post_n, min=MIN_VARIANCE)
+                    var_n = post_n
+                return {"denoised": posterior_mean_diagonal(y, mu, prior, var_n),
+                        "std": posterior_std_diagonal(prior, var_n)}
+            mean, std = posterior_full(y, mu, prior, var_n)
+        return {"denoised": mean, "std": std}
+
+    def noise_parameters(self, net: nn.Module, normalization: Normalization) -> dict[str, float]:
+        if net.noise is None:
+            return {}
+        return net.noise.in_units(normalization)
+
+
+def _middle_slice(block: np.ndarray) -> np.ndarray:
+    """A 2D frame of a ``([Z,] Y, X)`` block: itself, or the middle Z slice of a volume."""
+    return block if block.ndim == 2 else block[block.shape[0] // 2]
