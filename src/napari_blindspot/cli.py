@@ -31,8 +31,8 @@ from .cli_doctor import add_doctor_parser
 from .cli_errors import run_command
 from .cli_export import add_export_parser
 from .cli_info import cmd_info
-from .cli_options import (DEFAULT_METHOD, ONE_SHOT_MINUTES, add_common, add_training_options, dest,
-                          method_settings)
+from .cli_options import (DEFAULT_METHOD, ONE_SHOT_MINUTES, add_common, add_training_options,
+                          option_fields)
 from .comparison import psnr, side_by_side, write_png
 from .engine import (BlindspotError, DenoisingModel, DivergenceRecovered, DurationWarning, Preview, TrainConfig, TrainingFinished,
                      TrainingProgress, TrainingRun, TrainingStarted, method_class,
@@ -81,12 +81,7 @@ def _config_from_args(args: argparse.Namespace, axes: str, image: Any = None) ->
         base = checks.load_config_file(args.config)
         base.update(overrides)
         overrides = base
-    mapping = {"patch_size": "patch_size", "patch_size_z": "patch_size_z",
-               "batch_size": "batch_size", "lr": "learning_rate",
-               "seed": "seed", "device": "device", "validation_fraction": "validation_fraction",
-               "channels": "channels", "threads": "num_threads", "tile_size": "tile_size"}
-    mapping.update({dest(s): s.field for s in method_settings()})
-    for arg, field in mapping.items():
+    for arg, field in option_fields().items():  # the options copied as given (declared flags)
         value = getattr(args, arg, None)
         if value is not None and field is not None:
             overrides[field] = value
