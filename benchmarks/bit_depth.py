@@ -25,7 +25,7 @@ OFFSET, GAIN = 300.0, 20.0
 
 def bead_image(amplitude: float, size: int = 96, seed: int = 4) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """``(clean, noisy, beads)``: float64 ``(Y, X)`` images and the bead mask (bool)."""
-    from napari_blindspot.samples import fluorescence_timelapse
+    from napari_blindspot.samples.fluorescence import fluorescence_timelapse
 
     clean = fluorescence_timelapse(frames=1, size=size, seed=seed).clean[0].astype(np.float64)
     rng = np.random.default_rng(7)
@@ -55,7 +55,7 @@ def denoise(data: np.ndarray, steps: int, method: str) -> np.ndarray:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from napari_blindspot.samples_cells import camera_counts
+    from napari_blindspot.samples.cells import camera_counts
 
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--steps", type=int, default=30)

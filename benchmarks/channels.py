@@ -4,7 +4,7 @@ automatic choice of independent or joint channels (``--channels auto``).
     python -m benchmarks.channels                       # the numbers in docs/channels.md
     python -m benchmarks.channels --steps 40 --size 64  # a quick look
 
-The data (:func:`napari_blindspot.samples_cells.three_channel_cell`): three channels with a
+The data (:func:`napari_blindspot.samples.cells.three_channel_cell`): three channels with a
 Poisson-Gaussian noise of their own (bright nuclei, dimmer F-actin filaments, dim and noisy
 mitochondria), either with a different structure per channel ("different") or the same scene
 in every channel at different brightness ("same").  Every run trains the same number of steps
@@ -49,7 +49,7 @@ def measure(kind: str, method: str, steps: int, size: int, seed: int) -> dict:
     """PSNR per channel: noisy, alone, independent, joint, and the auto choice, for one scene."""
     from napari_blindspot.engine import CanonicalView
     from napari_blindspot.engine.training.channel_choice import choose_channels
-    from napari_blindspot.samples_cells import three_channel_cell
+    from napari_blindspot.samples.cells import three_channel_cell
 
     sample = three_channel_cell(size, seed=seed, correlated=(kind == "same"))
     clean, noisy = sample.clean, sample.noisy

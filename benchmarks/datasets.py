@@ -94,7 +94,7 @@ def set12_units(data_dir: Path, ids: list[str], crop: int | None, seed: int) -> 
 
 
 def fluorescence_unit(frames: int, size: int, seed: int) -> Unit:
-    from napari_blindspot.samples import fluorescence_timelapse
+    from napari_blindspot.samples.fluorescence import fluorescence_timelapse
 
     s = fluorescence_timelapse(frames=frames, size=size, seed=seed)
     clean = s.clean.astype(np.float32)

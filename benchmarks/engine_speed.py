@@ -50,7 +50,7 @@ def memory_format_switched(channels_last: bool) -> Iterator[None]:
 
 
 def _image(size: int, seed: int) -> np.ndarray:
-    from napari_blindspot.samples import fluorescence_timelapse
+    from napari_blindspot.samples.fluorescence import fluorescence_timelapse
 
     return fluorescence_timelapse(frames=1, size=size, seed=seed).noisy[0]
 

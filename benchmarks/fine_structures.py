@@ -232,7 +232,7 @@ def main(argv: list[str] | None = None) -> int:
     overrides = {k: json.loads(v) for k, v in (s.split("=", 1) for s in args.set)}
     predict = {k: v for k, v in (("tta", args.tta), ("ridge", args.ridge)) if v is not None}
     if predict.get("tta") is None:
-        from napari_blindspot.cli_options import ONE_SHOT_TTA
+        from napari_blindspot.engine.defaults import ONE_SHOT_TTA
 
         predict["tta"] = ONE_SHOT_TTA
     mult = args.steps / STEPS

@@ -223,7 +223,7 @@ def _ddp_image(session: Session) -> Path:
     import numpy as np
 
     from napari_blindspot.io.tiff import write_tiff
-    from napari_blindspot.samples import fluorescence_timelapse
+    from napari_blindspot.samples.fluorescence import fluorescence_timelapse
 
     path = session.tmp / "ddp.tif"
     sample = fluorescence_timelapse(frames=4 if session.smoke else 16, size=64 if session.smoke else 512)

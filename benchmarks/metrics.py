@@ -1,6 +1,6 @@
 """Image-quality metrics and the classical (non-learned) baseline for the benchmark.
 
-PSNR is scikit-image's ``10 log10(R^2 / MSE)`` (``napari_blindspot.comparison.psnr``) with
+PSNR is scikit-image's ``10 log10(R^2 / MSE)`` (``napari_blindspot.samples.comparison.psnr``) with
 ``R`` the data range given by the caller (255 for 8-bit test images, the clean image's range
 for microscopy), computed per 2D frame and averaged.  SSIM comes from scikit-image (``structural_similarity`` with its default
 7x7 uniform window) when it is installed, else it is reported as unavailable.  Nothing is
@@ -13,12 +13,12 @@ from typing import Any
 
 import numpy as np
 
-from napari_blindspot import comparison
+from napari_blindspot.samples import comparison
 
 
 def psnr(clean: np.ndarray, test: np.ndarray, data_range: float) -> float:
     """PSNR in dB of ``test`` against ``clean`` (same shape, one image): scikit-image's
-    ``peak_signal_noise_ratio`` (through :func:`napari_blindspot.comparison.psnr`)."""
+    ``peak_signal_noise_ratio`` (through :func:`napari_blindspot.samples.comparison.psnr`)."""
     clean = np.asarray(clean, np.float64)
     test = np.asarray(test, np.float64)
     if clean.shape != test.shape:

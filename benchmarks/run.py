@@ -383,7 +383,7 @@ def _aggregate(per_unit: dict[str, dict]) -> dict[str, dict]:
 
 # ======================================================================= speed
 def run_speed(ctx: Context) -> None:
-    from napari_blindspot.samples import fluorescence_timelapse
+    from napari_blindspot.samples.fluorescence import fluorescence_timelapse
 
     s = ctx.s
     ctx.log("speed: generating data")
@@ -471,7 +471,7 @@ def run_preview(ctx: Context) -> dict:
 # ======================================================================= memory
 def _write_memory_stack(path: Path, frames: int, size: int, seed: int) -> None:
     """A ``frames``x``size``x``size`` uint16 fluorescence stack written frame by frame (memory-mapped)."""
-    from napari_blindspot.samples import fluorescence_timelapse
+    from napari_blindspot.samples.fluorescence import fluorescence_timelapse
 
     base = fluorescence_timelapse(frames=4, size=size, seed=seed + 21).clean
     mm = np.lib.format.open_memmap(path, mode="w+", dtype=np.uint16, shape=(frames, size, size))

@@ -86,7 +86,7 @@ def run_case(case: str, model_path: str, stack: str, out_dir: str) -> dict:
 
     from napari_blindspot.engine import load_model
     from napari_blindspot.io.image import open_image
-    from napari_blindspot.streaming import predict_to_file
+    from napari_blindspot.files.streaming import predict_to_file
 
     model = load_model(model_path, device="cpu")
     image = open_image(stack)
@@ -130,8 +130,8 @@ def _subprocess_case(case: str, model: str, stack: str, work: str) -> dict:
 
 
 def run_distributed(model_path: str, work: str, files: int, frames: int, workers: int) -> dict:
-    from napari_blindspot.batch import denoise_files, plan_outputs
-    from napari_blindspot.cluster import denoise_distributed
+    from napari_blindspot.files.batch import denoise_files, plan_outputs
+    from napari_blindspot.files.cluster import denoise_distributed
     from napari_blindspot.engine import load_model
 
     paths = []

@@ -133,7 +133,7 @@ def write_figure(path: Path, noisy: np.ndarray, results: dict[str, np.ndarray],
     """noisy | N2V2 | structN2V (one crop, shared display range) above the spectra plot."""
     from PIL import Image, ImageDraw
 
-    from napari_blindspot.comparison import side_by_side
+    from napari_blindspot.samples.comparison import side_by_side
     from napari_blindspot.engine.atomic import atomic_path
 
     panels = [noisy] + list(results.values())

@@ -127,7 +127,7 @@ def measure(seconds: float, method: str, frames: int, size: int, idle_s: float =
     from qtpy.QtCore import QEventLoop, QTimer
 
     import napari
-    from napari_blindspot.samples import fluorescence_timelapse
+    from napari_blindspot.samples.fluorescence import fluorescence_timelapse
 
     sample = fluorescence_timelapse(frames=frames, size=size, seed=0)
     viewer = napari.Viewer(show=True)

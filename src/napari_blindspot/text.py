@@ -129,21 +129,9 @@ def finished_progress(ev: TrainingFinished) -> str:
 
 
 def model_summary(model: DenoisingModel, origin: str = "") -> str:
-    """E.g. ``HQ-SSL 2D, 1,500 steps, axes TYX, 1 channel (trained on 'cells')``."""
-    cfg = model.config
-    steps = int(model.info.get("steps", 0) or 0)
-    text = (f"{display_name(cfg.method)} {'3D' if cfg.train_3d else '2D'}, {plural(steps, 'step')}, "
-            f"axes {cfg.axes}, {plural(model.channels, 'channel')}")
-    return text + (f" ({origin})" if origin else "")
-
-
-def struct_mask_text(mask: str, span: int) -> str:
-    """E.g. ``horizontal line of 5 pixels (along X)``, ``pattern 010/111/010`` or ``none``."""
-    if mask == "none":
-        return "none (plain blind spot)"
-    if mask in ("horizontal", "vertical"):
-        return f"{mask} line of {span} pixels (along {'X' if mask == 'horizontal' else 'Y'})"
-    return f"pattern {mask} (rows along Y, the centre is the blind spot)"
+    """E.g. ``HQ-SSL 2D, 1,500 steps, axes TYX, 1 channel (trained on 'cells')``
+    (:meth:`~.engine.model.DenoisingModel.label`)."""
+    return model.label() + (f" ({origin})" if origin else "")
 
 
 def denoising_progress(done: int, total: int, elapsed_s: float) -> str:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from napari_blindspot.batch import expand_inputs, plan_outputs
+from napari_blindspot.files.batch import expand_inputs, plan_outputs
 from napari_blindspot.cli import main
 from napari_blindspot.engine import BlindspotError, load_model
 from napari_blindspot.io.image import open_image
@@ -92,3 +92,40 @@ def test_one_shot_on_several_files_trains_one_model(folder, tmp_path, capsys):
     assert rc == 0
     assert open_image(tmp_path / "o" / "b_denoised.tif").data.dtype == np.uint16
     assert "one model on 2 images" in capsys.readouterr().err
+
+
+def test_paths_are_classified_once_into_a_description(tmp_path):
+    from napari_blindspot.files.paths import classify_input, classify_output
+
+    tif = tmp_path / "a.tif"
+    tif.write_bytes(b"x")
+    store = tmp_path / "b.zarr"
+    store.mkdir()
+    folder = tmp_path / "dir"
+    folder.mkdir()
+    kinds = {str(tif): "tiff", str(store): "ome-zarr", str(folder): "folder",
+             str(tmp_path / "*.tif"): "pattern", str(tmp_path / "none.tif"): "missing"}
+    for path, kind in kinds.items():
+        entry = classify_input(path)
+        assert (entry.path, entry.kind) == (path, kind)
+    assert classify_input(str(tif)).is_image and not classify_input(str(folder)).is_image
+    assert classify_output(str(folder)).kind == "folder"
+    assert classify_output(str(tmp_path / "new") + "/").is_folder
+    assert classify_output(str(tmp_path / "o.ome.zarr")).kind == "ome-zarr"
+    assert classify_output(str(tmp_path / "o.tif")).kind == "tiff"
+    # expand_inputs and plan_outputs take the descriptions (or plain paths) alike
+    entries = [classify_input(p) for p in kinds]
+    assert expand_inputs(entries) == expand_inputs(list(kinds))
+    out = classify_output(str(tmp_path / "out") + "/")
+    assert plan_outputs([str(tif)], out)[0].outputs == plan_outputs([str(tif)], out.path)[0].outputs
+
+
+def test_one_table_names_the_option_of_each_setting():
+    from napari_blindspot.cli.options import option_fields, option_of
+
+    flags = option_of()
+    assert flags["learning_rate"] == "--lr" and flags["num_threads"] == "--threads"
+    assert flags["hq_features"] == flags["unet_features"] == "--features"
+    assert flags["time_budget_s"] == "--minutes"
+    assert option_fields()["lr"] == "learning_rate"
+    assert all(flags[field].lstrip("-").replace("-", "_") == arg for arg, field in option_fields().items())

@@ -8,7 +8,7 @@ import tifffile
 
 from napari_blindspot.cli import main
 from napari_blindspot.io.tiff import read_tiff, write_tiff
-from napari_blindspot.samples import fluorescence_timelapse
+from napari_blindspot.samples.fluorescence import fluorescence_timelapse
 
 TINY = ["--steps", "6", "--patch-size", "32", "--batch-size", "2", "--features", "8",
         "--validation-fraction", "0.1"]

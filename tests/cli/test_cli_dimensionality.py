@@ -5,7 +5,8 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from napari_blindspot.cli import _config_from_args, build_parser
+from napari_blindspot.cli import build_parser
+from napari_blindspot.cli.training import config_from_args
 
 
 def _stack(z: float | None) -> SimpleNamespace:
@@ -22,9 +23,9 @@ def _stack(z: float | None) -> SimpleNamespace:
     (0.15, ["--2d"], "cuda", False),
 ])
 def test_default_dimensionality_follows_the_anisotropy(z, flags, device, want, capsys, monkeypatch):
-    monkeypatch.setattr("napari_blindspot.cli._device_type", lambda name: device)
+    monkeypatch.setattr("napari_blindspot.cli.training._device_type", lambda name: device)
     args = build_parser().parse_args(["denoise", "in.tif", "-o", "out.tif", *flags])
-    config = _config_from_args(args, "ZYX", _stack(z))
+    config = config_from_args(args, "ZYX", _stack(z))
     assert config.train_3d is want
     if not flags:
         assert ("3D training" if want else "2D training") in capsys.readouterr().err

@@ -14,7 +14,7 @@ import napari_blindspot
 from napari_blindspot.cli import main
 from napari_blindspot.engine import DenoisingModel
 from napari_blindspot.io.tiff import write_tiff
-from napari_blindspot.samples import fluorescence_timelapse
+from napari_blindspot.samples.fluorescence import fluorescence_timelapse
 
 SRC = str(Path(napari_blindspot.__file__).resolve().parents[1])
 TINY = ["--method", "n2v2", "--steps", "20", "--patch-size", "32", "--batch-size", "4",

@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 from safetensors import safe_open
 
-import napari_blindspot.cli as cli
+import napari_blindspot.cli.denoise as cli_denoise
+from napari_blindspot.cli.options import ONE_SHOT_MINUTES
 from napari_blindspot.cli import main
 from napari_blindspot.io.tiff import write_tiff
 
@@ -71,14 +72,14 @@ def test_repeats_along_time_and_a_learned_noise(pair, tmp_path, capsys):
 def test_one_shot_denoise_trains_for_its_time_budget_and_says_so(pair, tmp_path, capsys, monkeypatch):
     seen = {}
 
-    def fake_train(args, image):
+    def fake_train(args, images):
         seen["minutes"], seen["steps"] = args.minutes, args.steps
         raise SystemExit(0)
 
-    monkeypatch.setattr(cli, "_train", fake_train)
+    monkeypatch.setattr(cli_denoise, "train_on", fake_train)
     with pytest.raises(SystemExit):
         main(["denoise", str(pair[0]), "-o", str(tmp_path / "out.tif")])
-    assert seen == {"minutes": cli.ONE_SHOT_MINUTES, "steps": None}
+    assert seen == {"minutes": ONE_SHOT_MINUTES, "steps": None}
     assert "One-shot: training on the image for 165 s" in capsys.readouterr().err
     with pytest.raises(SystemExit):  # steps on request
         main(["denoise", str(pair[0]), "-o", str(tmp_path / "out.tif"), "--steps", "10"])
@@ -111,7 +112,7 @@ def test_refit_after_training_is_stored_and_used(pair, tmp_path, capsys):
 
 
 def test_a_still_time_lapse_suggests_repeats_calibration(tmp_path, capsys):
-    from napari_blindspot.samples import fluorescence_timelapse
+    from napari_blindspot.samples.fluorescence import fluorescence_timelapse
 
     still = tmp_path / "still.tif"
     write_tiff(still, _camera(2, frames=6), "TYX", dtype=np.uint16)

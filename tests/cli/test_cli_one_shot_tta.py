@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-import napari_blindspot.cli_batch as cli_batch
+import napari_blindspot.cli.denoise as cli_denoise
 from napari_blindspot.cli import main
 from napari_blindspot.io.tiff import write_tiff
 
@@ -22,15 +22,15 @@ def image(tmp_path):
                                                 ([], 1000, False)])
 def test_one_shot_tta_default(image, tmp_path, capsys, monkeypatch, flags, limit, want):
     seen = {}
-    real = cli_batch.denoise_files
+    real = cli_denoise.denoise_files
 
     def spy(*args, **kwargs):
         seen["tta"] = kwargs.get("tta")
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(cli_batch, "denoise_files", spy)
+    monkeypatch.setattr(cli_denoise, "denoise_files", spy)
     if limit is not None:  # an image over the size limit gets no TTA
-        monkeypatch.setattr(cli_batch, "ONE_SHOT_TTA_MAX_PIXELS", limit)
+        monkeypatch.setattr(cli_denoise, "ONE_SHOT_TTA_MAX_PIXELS", limit)
     assert main(["denoise", str(image), "-o", str(tmp_path / "out.tif"), "--steps", "2",
                  "--patch-size", "32", *flags]) == 0
     assert seen["tta"] is want

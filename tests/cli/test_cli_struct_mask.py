@@ -7,7 +7,7 @@ import pytest
 
 from napari_blindspot.cli import main
 from napari_blindspot.io.tiff import write_tiff
-from napari_blindspot.samples import fluorescence_timelapse
+from napari_blindspot.samples.fluorescence import fluorescence_timelapse
 
 TINY = ["--steps", "4", "--patch-size", "32", "--batch-size", "2", "--features", "8", "--depth", "2"]
 

@@ -12,7 +12,7 @@ import pytest
 from napari_blindspot.cli import main
 from napari_blindspot.engine.training import duration
 from napari_blindspot.io.tiff import write_tiff
-from napari_blindspot.samples import fluorescence_timelapse
+from napari_blindspot.samples.fluorescence import fluorescence_timelapse
 
 RUN = "import sys; from napari_blindspot.cli import main; sys.exit(main(sys.argv[1:]))"
 TINY = ["--patch-size", "32", "--batch-size", "2", "--features", "8", "--validation-fraction", "0.1"]

@@ -8,9 +8,9 @@ import pytest
 
 pytest.importorskip("distributed")
 
-from napari_blindspot.batch import denoise_files, plan_outputs  # noqa: E402
+from napari_blindspot.files.batch import denoise_files, plan_outputs  # noqa: E402
 from napari_blindspot.cli import main  # noqa: E402
-from napari_blindspot.cluster import denoise_distributed, plan_units  # noqa: E402
+from napari_blindspot.files.cluster import denoise_distributed, plan_units  # noqa: E402
 from napari_blindspot.engine import TrainConfig, load_model  # noqa: E402
 from napari_blindspot.engine.methods import get_method  # noqa: E402
 from napari_blindspot.engine.model import DenoisingModel  # noqa: E402

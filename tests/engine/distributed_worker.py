@@ -20,7 +20,7 @@ import torch
 
 from napari_blindspot.engine import DenoisingModel, TrainConfig, TrainingRun
 from napari_blindspot.engine.training.distributed import process_group
-from napari_blindspot.samples import fluorescence_timelapse
+from napari_blindspot.samples.fluorescence import fluorescence_timelapse
 
 
 def digest(tensors) -> str:

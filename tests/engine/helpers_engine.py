@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from napari_blindspot import comparison
+from napari_blindspot.samples import comparison
 from napari_blindspot.engine import DenoisingModel, TrainConfig
 from napari_blindspot.engine.methods import get_method
 from napari_blindspot.engine.normalization import Normalization

@@ -195,6 +195,15 @@ def test_foreign_package_runs_through_bioimageio_core(tmp_path, capsys):
     got = model.predict(stack, "TYX")["denoised"]
     want = torch.nn.functional.conv2d(torch.from_numpy(stack[:, None]), weight, padding=1)[:, 0].numpy()
     np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
+    from napari_blindspot.engine.denoiser import Denoiser
+    from napari_blindspot.files.streaming import predict_to_file
+    from napari_blindspot.io.image import open_image
+
+    assert isinstance(model, Denoiser) and not model.native  # the same protocol as ours
+    assert model.describe() == [f"bioimage.io model 'smooth' from {package}", "axes: batch channel y x",
+                                "channels: 1"]
+    written = predict_to_file(model, stack, str(tmp_path / "s.ome.zarr"), axes="TYX")["denoised"]
+    np.testing.assert_array_equal(np.asarray(open_image(written).data), got)  # whole, in memory
     image = tmp_path / "stack.tif"
     write_tiff(image, stack, "TYX")
     out = tmp_path / "o.tif"

@@ -9,8 +9,8 @@ import pytest
 
 from napari_blindspot.engine import TrainConfig, train_model
 from napari_blindspot.engine.methods.hqssl.noise_estimate import calibrate_image, saturation_level
-from napari_blindspot.samples import fluorescence_timelapse
-from napari_blindspot.samples_cells import camera_counts
+from napari_blindspot.samples.fluorescence import fluorescence_timelapse
+from napari_blindspot.samples.cells import camera_counts
 
 OFFSET, GAIN = 300.0, 20.0
 TINY = dict(steps=30, patch_size=32, batch_size=2, hq_features=8, hq_depth=2, device="cpu",

@@ -12,7 +12,7 @@ from napari_blindspot.engine.training.channel_choice import SAME_STRUCTURE, choo
 from napari_blindspot.engine.events import TrainingStarted, run_to_end
 from napari_blindspot.engine.training.patches import PatchSampler, Region
 from napari_blindspot.engine.normalization import compute_normalization
-from napari_blindspot.samples_cells import three_channel_cell
+from napari_blindspot.samples.cells import three_channel_cell
 from napari_blindspot.text import training_started
 
 

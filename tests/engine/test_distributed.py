@@ -16,7 +16,7 @@ import napari_blindspot
 from napari_blindspot.engine import ConfigError, DenoisingModel
 from napari_blindspot.engine.training.distributed import (SingleProcess, launched_by_torchrun, process_group,
                                                  rank_device, rank_seeds)
-from napari_blindspot.samples import fluorescence_timelapse
+from napari_blindspot.samples.fluorescence import fluorescence_timelapse
 
 SRC = str(Path(napari_blindspot.__file__).resolve().parents[1])
 WORKER = str(Path(__file__).with_name("distributed_worker.py"))

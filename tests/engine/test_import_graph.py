@@ -210,3 +210,22 @@ def test_method_families_own_their_modules():
             assert not graph[user] & hqssl, f"{user} imports HQ-SSL's {graph[user] & hqssl}"
     assert f"{engine}.prediction.pipeline" in graph[f"{engine}.model"]
     assert f"{engine}.model" not in graph[f"{engine}.prediction.pipeline"]  # the value stays a value
+#: The most modules the package's top level may hold (issue 24): the rest live in packages
+#: (engine/, io/, files/, cli/, samples/, widget/).
+TOP_LEVEL_MODULES = 8
+
+
+def test_the_top_level_is_small():
+    modules = sorted(p.name for p in ROOT.glob("*.py"))
+    assert len(modules) <= TOP_LEVEL_MODULES, f"{len(modules)} top-level modules: {modules}"
+
+
+def test_command_modules_take_nothing_from_the_parser():
+    """The subcommands import what they need themselves (no hooks passed down from
+    :mod:`napari_blindspot.cli.app`): only the package's entry points import the app."""
+    graph = import_graph()
+    app = f"{PACKAGE}.cli.app"
+    importers = sorted(m for m, targets in graph.items() if app in targets)
+    assert importers == [f"{PACKAGE}.cli", f"{PACKAGE}.cli.__main__"]
+    assert f"{PACKAGE}.cli.training" in graph[f"{PACKAGE}.cli.denoise"]
+    assert f"{PACKAGE}.cli.training" in graph[f"{PACKAGE}.cli.distributed"]

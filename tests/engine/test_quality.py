@@ -122,7 +122,7 @@ def test_noise2noise_improves_psnr(gaussian_data):
 @pytest.mark.slow
 def test_n2v2_on_fluorescence_sample():
     """The bundled procedural sample (Poisson-Gaussian camera noise) with N2V2 and HQ-SSL."""
-    from napari_blindspot.samples import fluorescence_timelapse
+    from napari_blindspot.samples.fluorescence import fluorescence_timelapse
 
     sample = fluorescence_timelapse(frames=2, size=96)
     before = psnr(sample.noisy, sample.clean)

@@ -28,7 +28,7 @@ def test_every_field_is_declared_once_with_its_default():
 
 
 def test_the_command_line_and_the_engine_have_one_default_method():
-    from napari_blindspot.cli_options import DEFAULT_METHOD as CLI_DEFAULT
+    from napari_blindspot.cli.options import DEFAULT_METHOD as CLI_DEFAULT
     from napari_blindspot.engine.defaults import DEFAULT_METHOD
 
     assert CLI_DEFAULT == DEFAULT_METHOD == TrainConfig().method == declared_setting("method").default

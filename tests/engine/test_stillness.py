@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from napari_blindspot.engine.methods.hqssl.stillness import STILL_RATIO, stillness
-from napari_blindspot.samples import fluorescence_timelapse
+from napari_blindspot.samples.fluorescence import fluorescence_timelapse
 
 
 def _repeats(frames: int = 8, seed: int = 0) -> np.ndarray:

@@ -9,7 +9,7 @@ import numpy as np
 
 from napari_blindspot.engine.axes import CanonicalView, check_axes
 from napari_blindspot.io.chunks import Clipped, cast_to
-from napari_blindspot.streaming import ResultWriter
+from napari_blindspot.files.streaming import ResultWriter
 
 
 def test_cast_counts_what_it_clips():
@@ -30,7 +30,7 @@ def test_a_uint8_file_says_what_it_clipped(tmp_path, caplog):
     for name in ("o.tif", "o.ome.zarr"):
         writer = ResultWriter(view, {"denoised": str(tmp_path / name)}, dtype=np.uint8)
         writer.put_whole("denoised", data)
-        with caplog.at_level(logging.WARNING, logger="napari_blindspot.streaming"):
+        with caplog.at_level(logging.WARNING, logger="napari_blindspot.files.streaming"):
             caplog.clear()
             writer.finish()
         text = caplog.text

@@ -19,7 +19,7 @@ from napari_blindspot.io import tiff_stream  # noqa: E402
 from napari_blindspot.io.image import open_image  # noqa: E402
 from napari_blindspot.io.omezarr import OmeZarrWriter  # noqa: E402
 from napari_blindspot.io.tiff import write_tiff  # noqa: E402
-from napari_blindspot.streaming import predict_to_file  # noqa: E402
+from napari_blindspot.files.streaming import predict_to_file  # noqa: E402
 
 
 def _data(shape, seed=0):

@@ -26,7 +26,7 @@ import tifffile
 from helpers_engine import untrained_model
 from helpers_safety import TINY, cli, fingerprint, one_line_error
 
-from napari_blindspot import cli as cli_module
+from napari_blindspot.cli import progress as cli_module
 from napari_blindspot.engine import BlindspotError
 from napari_blindspot.engine import model_file
 from napari_blindspot.engine.atomic import atomic_path, staged

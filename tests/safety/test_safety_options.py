@@ -193,12 +193,12 @@ RESOURCES: list[tuple[str, Callable[[Workspace], list[str]], tuple[str, ...]]] =
 
 @pytest.mark.parametrize("case, argv, words", RESOURCES, ids=[c[0] for c in RESOURCES])
 def test_resource_options_are_bounded_up_front(ws, capsys, monkeypatch, case, argv, words):
-    import napari_blindspot.cli_batch as cli_batch
+    import napari_blindspot.cli.denoise as cli_denoise
 
     def no_work(*args, **kwargs):
         raise AssertionError("work started before the options were checked")
-    monkeypatch.setattr(cli_batch, "load_model", no_work)
-    monkeypatch.setattr(cli_batch, "expand_inputs", no_work) if case.startswith("workers") else None
+    monkeypatch.setattr(cli_denoise, "load_model", no_work)
+    monkeypatch.setattr(cli_denoise, "expand_inputs", no_work) if case.startswith("workers") else None
     args = argv(ws)
     before = ws.snapshot()
     rc, err = cli(capsys, *args)
@@ -210,12 +210,12 @@ def test_resource_options_are_bounded_up_front(ws, capsys, monkeypatch, case, ar
 
 
 def test_threads_beyond_the_cores_are_capped_with_a_note(ws, capsys, monkeypatch):
-    import napari_blindspot.cli_checks as checks
+    import napari_blindspot.cli.checks as checks
     from napari_blindspot.engine.system.device import configure_threads
 
     monkeypatch.setattr(checks, "available_cores", lambda: 2)
     seen = {}
-    import napari_blindspot.cli as cli_module
+    import napari_blindspot.cli.denoise as cli_module
 
     real = cli_module.train_on
 
@@ -238,7 +238,7 @@ def test_threads_beyond_the_cores_are_capped_with_a_note(ws, capsys, monkeypatch
 
 
 def test_workers_beyond_the_cores_are_capped_with_a_note(ws, capsys, monkeypatch):
-    import napari_blindspot.cli_checks as checks
+    import napari_blindspot.cli.checks as checks
 
     monkeypatch.setattr(checks, "available_cores", lambda: 2)
     args = __import__("argparse").Namespace(workers=64)
@@ -250,7 +250,7 @@ def test_workers_beyond_the_cores_are_capped_with_a_note(ws, capsys, monkeypatch
 
 def test_cluster_refuses_a_worker_count_below_one():
     pytest.importorskip("distributed")
-    from napari_blindspot.cluster import _client
+    from napari_blindspot.files.cluster import _client
 
     for bad in (0, -2):
         with pytest.raises(ConfigError, match="at least 1"):

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from napari_blindspot.io.tiff import read_tiff
-from napari_blindspot.samples import fluorescence_timelapse
+from napari_blindspot.samples.fluorescence import fluorescence_timelapse
 from napari_blindspot.widget.controller import method_choices
 from napari_blindspot.widget.jobs import user_message
 from napari_blindspot.widget.lengths import parse_length

@@ -8,7 +8,7 @@ import pytest
 
 zarr = pytest.importorskip("zarr")
 
-from napari_blindspot.samples import fluorescence_timelapse  # noqa: E402
+from napari_blindspot.samples.fluorescence import fluorescence_timelapse  # noqa: E402
 from napari_blindspot.widget import streamed  # noqa: E402
 from napari_blindspot.widget.state import DenoiseRequest, TrainRequest  # noqa: E402
 from napari_blindspot.widget.streamed import LockedArray, should_stream  # noqa: E402

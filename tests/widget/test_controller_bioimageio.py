@@ -15,7 +15,7 @@ pytest.importorskip("bioimageio.core", reason="needs the bioimageio extra")
 from helpers_bioimageio import foreign_package  # noqa: E402
 from napari_blindspot.engine import DenoisingModel  # noqa: E402
 from napari_blindspot.engine.loading import load_model  # noqa: E402
-from napari_blindspot.samples import fluorescence_timelapse  # noqa: E402
+from napari_blindspot.samples.fluorescence import fluorescence_timelapse  # noqa: E402
 from napari_blindspot.widget.state import DenoiseRequest, JobState, TrainRequest  # noqa: E402
 
 TINY = {"steps": 4, "epochs": None, "time_budget_s": None, "patch_size": 32, "batch_size": 2,

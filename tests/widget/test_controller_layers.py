@@ -9,7 +9,7 @@ import pytest
 import tifffile
 
 from napari_blindspot.io.tiff import read_tiff
-from napari_blindspot.samples import fluorescence_timelapse
+from napari_blindspot.samples.fluorescence import fluorescence_timelapse
 from napari_blindspot.widget.preview import MIN_PREVIEW_STEPS, first_preview_step
 from napari_blindspot.widget.state import JobState, TrainRequest
 

@@ -7,8 +7,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from napari_blindspot.samples import fluorescence_timelapse
-from napari_blindspot.samples_cells import three_channel_cell
+from napari_blindspot.samples.fluorescence import fluorescence_timelapse
+from napari_blindspot.samples.cells import three_channel_cell
 from napari_blindspot.widget.state import JobState, TrainRequest
 
 da = pytest.importorskip("dask.array")

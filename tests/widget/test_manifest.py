@@ -9,7 +9,7 @@ import pytest
 
 npe2 = pytest.importorskip("npe2")
 
-from napari_blindspot import sample_data  # noqa: E402
+from napari_blindspot.samples import sample_data  # noqa: E402
 from napari_blindspot.io.tiff import read_tiff  # noqa: E402
 from napari_blindspot.io.writer import write_image_tiff  # noqa: E402
 

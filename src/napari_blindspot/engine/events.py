@@ -140,6 +140,16 @@ class PredictionProgress:
     elapsed_s: float
 
 
+
+@dataclass(frozen=True)
+class PredictedImage:
+    """Sent by the streamed prediction of a model that predicts in memory (a bioimage.io
+    package from another tool): the whole results, ``{"denoised": float32, ...}`` with the
+    shape (and axes order) of the input."""
+
+    outputs: dict[str, np.ndarray]
+
+
 @dataclass(frozen=True)
 class PredictedBlock:
     """Sent by streamed prediction (:meth:`~.model.DenoisingModel.predict_stream`) for every

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Generator, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
@@ -23,6 +23,7 @@ from .errors import AxesError, DataError
 from .events import PredictedBlock, PredictionProgress, run_to_end
 from .methods.base import Method
 from .methods.registry import get_method
+from . import model_info
 from .model_file import load_network, save_model
 from .methods.hqssl.noise_curves import ChannelNoiseCurve, channel_curves, noise_table
 from .normalization import Normalization
@@ -57,7 +58,10 @@ class DenoisingModel:
 
     ``net`` works in normalised intensity units; :meth:`predict` handles axes,
     normalisation, tiling and conversion back to the input's intensity units.
+    A :class:`~.denoiser.Denoiser` (``native``: trained here).
     """
+
+    native: ClassVar[bool] = True
 
     config: TrainConfig
     net: nn.Module
@@ -112,6 +116,14 @@ class DenoisingModel:
         model; see :mod:`.methods.hqssl.noise_curves`."""
         return channel_curves(getattr(self.net, "noise", None), self.normalization,
                               self.info.get("noise_calibration") or [], self.channels)
+
+    def label(self) -> str:
+        """E.g. ``HQ-SSL 2D, 1,500 steps, axes TYX, 1 channel``."""
+        return model_info.summary(self)
+
+    def describe(self) -> list[str]:
+        """The lines ``blindspot info`` prints (:mod:`.model_info`)."""
+        return model_info.describe(self)
 
     def infer_fn(self, channel: int | None = None) -> Callable[[torch.Tensor], dict[str, torch.Tensor]]:
         """The network's inference on normalised batches ``(B, C, [Z,] Y, X)`` of data channel

@@ -29,7 +29,7 @@ from .exporting import ResultExport
 from .gc_pause import CollectorPause
 from .jobs import Failed, Job, Reporter, Runner, guarded
 from .layers import LayerError, Source, put_denoised_layers, selected_sources, show_result
-from .model_files import ModelFiles, describe_model, is_own_model
+from .model_files import ModelFiles, describe_model
 from .preview import LivePreview
 from .state import (NO_MODEL, ControllerState, DenoiseRequest, JobState, LossHistory, NoiseCurveSet,
                     TrainRequest)
@@ -112,7 +112,7 @@ class DenoiseController(ResultExport, Reporter):
 
     def _set_model(self, model: DenoisingModel | None, origin: str = "") -> None:
         self.model, self.model_origin = model, origin
-        self.state.own_model = is_own_model(model)
+        self.state.own_model = model is not None and model.native
         self.state.has_model = model is not None
         self.state.model_text = NO_MODEL if model is None else describe_model(model, origin)
 
@@ -152,7 +152,7 @@ class DenoiseController(ResultExport, Reporter):
         with self.reporting("continuing training"):
             if self.model is None:
                 raise LayerError("There is no model to continue: train one or load a model file.")
-            if not is_own_model(self.model):
+            if not self.model.native:
                 raise LayerError("This bioimage.io model comes from another tool and cannot be trained "
                                  "further here: press Train for a new napari-blindspot model.")
             self._start_training(request, continuing=True)
@@ -277,7 +277,7 @@ class DenoiseController(ResultExport, Reporter):
             configure_threads(interactive_threads())
         keys = ("denoised", "uncertainty") if model.has_uncertainty else ("denoised",)
         if should_stream(source.data, len(keys)):  # lazy layers that fill in as they are written
-            if not is_own_model(model):
+            if not model.native:
                 raise LayerError(f"{source.name!r} is too big for memory, and a bioimage.io model from "
                                  "another tool denoises in memory only: crop the layer.")
             self.preview.drop()
@@ -289,7 +289,7 @@ class DenoiseController(ResultExport, Reporter):
             events = model.predict_iter(source.data, source.axes, tile_size=tile_size, tta=tta,
                                         uncertainty=model.has_uncertainty)
         self.state.denoise_progress, self.state.denoise_text = 0.0, "denoising…"
-        slices = model.slice_warning(source.axes) if hasattr(model, "slice_warning") else None
+        slices = model.slice_warning(source.axes)
         if slices:
             self.say(f"{source.name!r}: {slices}", "warning")
         self._start(JobState.DENOISING, guarded(events, "denoising"), self._on_prediction_progress,
@@ -339,7 +339,7 @@ class DenoiseController(ResultExport, Reporter):
         """A model loaded from a file replaces the current one (and its curves)."""
         self._set_model(model, origin)
         self.losses.clear()
-        own = is_own_model(model)
+        own = model.native
         self.state.noise_text = noise_text(model.method, model.noise_parameters()) if own else ""
         self.noise_curves.show_model(model if own else None)
         self.model_loaded.emit(model)

@@ -38,17 +38,11 @@ StartJob = Callable[[JobState, Generator[Any, None, Any], Callable[[Any], None],
                     Job]
 
 
-def is_own_model(model: Any) -> bool:
-    """Whether ``model`` is a napari-blindspot model (one that can be trained further, saved
-    and exported), not a bioimage.io model from another tool."""
-    return isinstance(model, DenoisingModel)
-
-
 def describe_model(model: Any, origin: str = "") -> str:
     """The model line the widget shows, e.g. ``Model: N2V2 2D, 4 steps, axes TYX, 1 channel (…).``"""
-    if is_own_model(model):
+    if model.native:
         return f"Model: {model_summary(model, origin)}."
-    axes = "".join(getattr(model, "space", ())).upper()
+    axes = "".join(model.space).upper()
     return f"Model: {model.label()}, axes {axes}, {model.channels} channel(s)" + (
         f" ({origin})." if origin else ".")
 
@@ -144,7 +138,7 @@ class ModelFiles:
         with self.reporting("saving the model"):
             if self.model is None:
                 raise LayerError("There is no model to save: train one first.")
-            if not is_own_model(self.model):
+            if not self.model.native:
                 raise LayerError("This bioimage.io model comes from another tool: it stays in its "
                                  "package and cannot be saved as a napari-blindspot file.")
             chosen = path if path is not None else (ask() if ask is not None else None)
@@ -185,7 +179,7 @@ class ModelFiles:
                 model = load_model(str(chosen), device=device, trust_code=True)
             name = Path(chosen).name
             self._adopt(model, f"loaded from {name}")
-            if is_own_model(model):
+            if model.native:
                 self.say(f"Loaded {name}. Pick a layer with axes like {model.config.axes!r} and press "
                          "Denoise, or Continue to train it further.")
             else:
@@ -206,7 +200,7 @@ class ModelFiles:
                 return None
             if self.model is None:
                 raise LayerError("There is no model to export: train one or load a model file.")
-            if not is_own_model(self.model):
+            if not self.model.native:
                 raise LayerError("Only napari-blindspot models can be exported; this bioimage.io "
                                  "model already is a package.")
             sample = _sample_source(self.viewer, layer, axes)
@@ -240,5 +234,4 @@ class ModelFiles:
                  "Open it in Fiji (deepImageJ), QuPath, ilastik or napari-blindspot.")
 
 
-__all__ = ["AskPath", "Confirm", "ModelFiles", "StartJob", "describe_model", "is_own_model",
-           "package_path"]
+__all__ = ["AskPath", "Confirm", "ModelFiles", "describe_model", "package_path"]

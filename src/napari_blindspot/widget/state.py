@@ -125,8 +125,8 @@ class NoiseCurveSet:
     def show_model(self, model: Any) -> None:
         """``model``'s noise curves (the refit included) at its training step; none when it has
         no noise model (or ``model`` is None)."""
-        curves = model.noise_curves() if hasattr(model, "noise_curves") else []
-        self.set(curves, int(getattr(model, "info", {}).get("steps", 0) or 0))
+        curves = model.noise_curves() if model is not None else []
+        self.set(curves, int((model.info if model is not None else {}).get("steps", 0) or 0))
 
     @property
     def warnings(self) -> list[str]:

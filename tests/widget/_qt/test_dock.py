@@ -18,7 +18,7 @@ from napari.utils.notifications import notification_manager  # noqa: E402
 from qtpy.QtCore import QTimer  # noqa: E402
 
 from napari_blindspot.io.tiff import read_tiff  # noqa: E402
-from napari_blindspot.samples import fluorescence_timelapse  # noqa: E402
+from napari_blindspot.samples.fluorescence import fluorescence_timelapse  # noqa: E402
 from napari_blindspot.widget._qt.dock import BlindspotWidget  # noqa: E402
 
 pytestmark = pytest.mark.gui

@@ -16,7 +16,7 @@ from qtpy.QtWidgets import QFileDialog  # noqa: E402
 
 from napari_blindspot.engine import DenoisingModel  # noqa: E402
 from napari_blindspot.engine.loading import load_model  # noqa: E402
-from napari_blindspot.samples import fluorescence_timelapse  # noqa: E402
+from napari_blindspot.samples.fluorescence import fluorescence_timelapse  # noqa: E402
 
 pytestmark = pytest.mark.gui
 

@@ -12,10 +12,10 @@ pytest.importorskip("pytestqt")
 
 import tifffile  # noqa: E402
 
-from napari_blindspot.cli_options import DEFAULT_METHOD, ONE_SHOT_MINUTES  # noqa: E402
+from napari_blindspot.cli.options import DEFAULT_METHOD, ONE_SHOT_MINUTES  # noqa: E402
 from napari_blindspot.engine import TrainConfig  # noqa: E402
 from napari_blindspot.engine.defaults import default_plan  # noqa: E402
-from napari_blindspot.samples import fluorescence_timelapse  # noqa: E402
+from napari_blindspot.samples.fluorescence import fluorescence_timelapse  # noqa: E402
 
 from test_dock import PLUGIN, WIDGET, wait_idle  # noqa: E402
 

@@ -16,7 +16,7 @@ from napari.errors import MultipleReaderError  # noqa: E402
 
 from napari_blindspot.io.omezarr import OmeZarrWriter  # noqa: E402
 from napari_blindspot.io.tiff import read_tiff, write_tiff  # noqa: E402
-from napari_blindspot.samples import fluorescence_timelapse  # noqa: E402
+from napari_blindspot.samples.fluorescence import fluorescence_timelapse  # noqa: E402
 
 pytestmark = pytest.mark.gui
 

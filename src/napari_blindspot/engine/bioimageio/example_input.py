@@ -92,7 +92,7 @@ def synthetic_sample(normalization: Normalization, channels: int,
                      rules: dict[str, SizeRule]) -> ExampleInput:
     """A synthetic noisy fluorescence frame (the bundled sample, ``samples.py``) scaled per
     channel to the training data's mean and standard deviation."""
-    from ...samples import fluorescence_timelapse
+    from ...samples.fluorescence import fluorescence_timelapse
 
     sizes = [r.largest_valid(max(r.minimum, 128 if a != "z" else 16), 10 ** 6) for a, r in rules.items()]
     side = max(sizes[-2:])

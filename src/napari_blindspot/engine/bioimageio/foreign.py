@@ -20,7 +20,7 @@ import numpy as np
 from ..axes import CanonicalView, check_axes
 from ..system.device import select_device
 from ..errors import AxesError, BlindspotError, DataError, ModelFileError
-from ..events import PredictionProgress, run_to_end
+from ..events import PredictedImage, PredictionProgress, run_to_end
 from .requirements import require
 from .trust import CodeRefused
 
@@ -28,12 +28,14 @@ SPACE = ("z", "y", "x")
 
 
 class BioimageioModel:
-    """A foreign bioimage.io model with :class:`~..model.DenoisingModel`'s ``predict``.
+    """A foreign bioimage.io model: a :class:`~..denoiser.Denoiser` like
+    :class:`~..model.DenoisingModel`, but not ``native`` (run as it is, in memory).
 
     ``descr`` is the validated description, ``source`` where it was read from.
     """
 
     has_uncertainty = False
+    native = False
 
     def __init__(self, descr: Any, source: str, device: str = "auto", *,
                  weights_format: str | None = None, refusal: str | None = None) -> None:
@@ -79,6 +81,21 @@ class BioimageioModel:
 
     def label(self) -> str:
         return f"bioimage.io model {self.name!r}"
+
+    def describe(self) -> list[str]:
+        """The lines ``blindspot info`` prints: the model, its axes and channels."""
+        return [f"{self.label()} from {self.source}", f"axes: {' '.join(self.input_axes)}",
+                f"channels: {self.channels}"]
+
+    def noise_curves(self) -> list[Any]:
+        return []
+
+    def slice_warning(self, axes: str | None = None) -> str | None:
+        return None
+
+    def view(self, data: Any, axes: str | None = None) -> CanonicalView:
+        """``data`` with its axes (required) checked, in canonical order."""
+        return CanonicalView(data, check_axes(axes or "", tuple(data.shape)))
 
     def _pipeline_for_run(self) -> Any:
         if self.refusal is not None:
@@ -151,6 +168,14 @@ class BioimageioModel:
             view.write(out, s, self._run(np.asarray(view.read(s), np.float32)), None)
             yield PredictionProgress(s + 1, view.n_samples, time.perf_counter() - start)
         return {"denoised": out}
+
+    def predict_stream(self, data: Any, axes: str | None = None, *, tile_size: int | None = None,
+                       tta: bool = False, uncertainty: bool = False,
+                       ) -> Generator[PredictionProgress | PredictedImage, None, None]:
+        """:meth:`predict_iter`'s progress, then the whole result as one
+        :class:`~..events.PredictedImage` (the package predicts in memory)."""
+        result = yield from self.predict_iter(data, axes, tile_size=tile_size, tta=tta)
+        yield PredictedImage(result)
 
     def predict(self, data: Any, axes: str | None = None, *,
                 progress: Callable[[PredictionProgress], None] | None = None,

@@ -13,7 +13,7 @@ natively in bfloat16 -- runs, per method, with the same seed and data:
   (the same patches and masks: the sampling and masking randomness come from CPU generators) must
   stay within the precision's looser training tolerance of the CPU's.
 
-:func:`run_checks` returns :class:`Check` results (no prints); :mod:`..cli_doctor` prints them.
+:func:`run_checks` returns :class:`Check` results (no prints); :mod:`..cli.doctor` prints them.
 """
 
 from __future__ import annotations
@@ -194,7 +194,7 @@ def compare_losses(reference: dict[int, float], other: dict[int, float], toleran
 def check_data(frames: int = 4, size: int = 96, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """Two noisy acquisitions ``(T, Y, X)`` float32 of one synthetic scene (Noise2Noise needs the
     second): Poisson-Gaussian noise as in :func:`..samples.fluorescence_timelapse`."""
-    from ...samples import fluorescence_timelapse
+    from ...samples.fluorescence import fluorescence_timelapse
 
     sample = fluorescence_timelapse(frames=frames, size=size, seed=seed)
     rng = np.random.default_rng(seed + 1)

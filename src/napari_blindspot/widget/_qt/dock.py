@@ -253,7 +253,7 @@ class BlindspotWidget(QWidget):
             self._window.watch()
 
     def _show_loaded_model(self, model: Any) -> None:
-        if not hasattr(model, "config"):  # a bioimage.io model from another tool: no settings
+        if not model.native:  # a bioimage.io model from another tool: no settings
             return
         self.set_method(model.config.method)
         self.settings.apply_config(model.config)

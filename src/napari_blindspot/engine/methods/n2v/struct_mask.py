@@ -134,3 +134,12 @@ def pattern_from_file(path: str | Path) -> str:
     pattern = "/".join(r for r in rows if r)
     parse_pattern(pattern)  # a clear error for a bad file, before training starts
     return pattern
+
+
+def struct_mask_text(mask: str, span: int) -> str:
+    """E.g. ``horizontal line of 5 pixels (along X)``, ``pattern 010/111/010`` or ``none``."""
+    if mask == "none":
+        return "none (plain blind spot)"
+    if mask in ("horizontal", "vertical"):
+        return f"{mask} line of {span} pixels (along {'X' if mask == 'horizontal' else 'Y'})"
+    return f"pattern {mask} (rows along Y, the centre is the blind spot)"

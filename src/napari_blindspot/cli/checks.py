@@ -2,13 +2,13 @@
 an hour of training, and nothing the user has is ever replaced by mistake.
 
 * option values that no setting can use (``--minutes inf``, ``--tile-size 0``, ``--seed -1``):
-  the limits of the settings' declarations (:mod:`.engine.settings`, each method's own);
+  the limits of the settings' declarations (:mod:`..engine.settings`, each method's own);
 * input files: they exist, are files, can be read; the ``--config`` file is JSON with known
   settings;
 * output files: none is, is inside or contains one of the inputs (also through a symbolic or
   hard link), no two are the same file or nested, their folders exist and can be written
   to, an existing file is replaced only with ``--overwrite``, and an existing folder only
-  when it is an earlier result of ours (:mod:`.io.ownership`);
+  when it is an earlier result of ours (:mod:`..io.ownership`);
 * once the image is read: the output pixel type can be written, the outputs fit on the disk.
 
 Every check raises :class:`~.engine.errors.BlindspotError` with one line that names the
@@ -28,15 +28,15 @@ from typing import Any
 
 import numpy as np
 
-from .engine import BlindspotError, ConfigError, DataError, Setting, TrainConfig
-from .engine.atomic import resolve_target, same_file, temporary_name
-from .engine.errors import OutputError
-from .engine.system.memory import format_bytes
-from .engine.path_rules import check_apart
-from .engine.system.device import available_cores
-from .cli_common import info
-from .cli_options import dest, flagged_settings, option_of
-from .io.tiff import IMAGEJ_DTYPES, OME_DTYPES, check_readable, tiff_format
+from ..engine import BlindspotError, ConfigError, DataError, Setting, TrainConfig
+from ..engine.atomic import resolve_target, same_file, temporary_name
+from ..engine.errors import OutputError
+from ..engine.system.memory import format_bytes
+from ..engine.path_rules import check_apart
+from ..engine.system.device import available_cores
+from .common import info
+from .options import dest, flagged_settings, option_of
+from ..io.tiff import IMAGEJ_DTYPES, OME_DTYPES, check_readable, tiff_format
 
 #: The most pixels the demo's sample may have (``--frames`` x ``--size``^2): about 256 MiB a copy.
 DEMO_PIXELS = 64 * 1024 * 1024

@@ -8,23 +8,23 @@ from __future__ import annotations
 import argparse
 import os
 
-from .engine import BlindspotError, load_model
+from ..engine import BlindspotError, load_model
 
 LICENSE_DEFAULT = "CC-BY-4.0"
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    from .cli_common import info, read_input as _read
-    from .engine.bioimageio import export_package, require
-    from .engine.bioimageio.documentation import PROJECT_URL
+    from .common import info, read_input as _read
+    from ..engine.bioimageio import export_package, require
+    from ..engine.bioimageio.documentation import PROJECT_URL
 
-    from . import cli_checks as checks
+    from . import checks
 
     require("bioimageio.spec", *(() if args.no_test else ("bioimageio.core",)))
     checks.check_paths([("MODEL", args.model), ("--sample", args.sample)], [("-o", args.output)],
                        args.overwrite)
     model = load_model(args.model, device="cpu", describe_only=True)  # only ours are exported
-    if not hasattr(model, "config"):
+    if not model.native:
         raise BlindspotError(f"{args.model!r} is not a napari-blindspot model; only those can be exported.")
     sample = _read(args.sample, args.axes, allow_missing_chunks=getattr(
         args, "allow_missing_chunks", False)) if args.sample else None

@@ -1,5 +1,5 @@
 """The `blindspot` options: the common ones and the training options, made from the settings'
-declarations (:mod:`.engine.settings` and each registered method's own: flag, type, choices,
+declarations (:mod:`..engine.settings` and each registered method's own: flag, type, choices,
 help and default); a few options set their settings by a rule of their own (:data:`RULED`)."""
 
 from __future__ import annotations
@@ -7,10 +7,10 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from .engine import Setting, TrainConfig, method_classes, method_names
-from .engine.defaults import DEFAULT_METHOD, default_plan
-from .engine.methods import declared_setting
-from .engine.settings import BY_NAME, GENERAL
+from ..engine import Setting, TrainConfig, method_classes, method_names
+from ..engine.defaults import DEFAULT_METHOD, default_plan
+from ..engine.methods import declared_setting
+from ..engine.settings import BY_NAME, GENERAL
 
 #: One-shot `denoise` trains for this long unless told otherwise (the engine's default plan,
 #: the widget's too), so that training plus prediction of a 512x512 frame take about 3 minutes
@@ -43,12 +43,6 @@ def copied_settings() -> list[Setting]:
     network = {name for cls in method_classes() for name in cls.network_size}
     return [s for s in flagged_settings()
             if s.field not in RULED and s.field not in network and s.field != "method"]
-
-
-def method_settings() -> list[Setting]:
-    """The registered methods' own settings that have a command-line flag (each flag once)."""
-    general = {s.flag for s in GENERAL}
-    return [s for s in copied_settings() if s.flag not in general]
 
 
 def dest(setting: Setting) -> str:

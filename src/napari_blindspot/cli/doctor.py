@@ -1,7 +1,7 @@
 """``blindspot doctor``: the software installed here (versions against napari-blindspot's
-bounds, an OME-Zarr and a bioimage.io round trip: :mod:`.engine.software_check`), what torch
+bounds, an OME-Zarr and a bioimage.io round trip: :mod:`..engine.software_check`), what torch
 sees, and whether every method trains and predicts on each accelerator as on the CPU
-(:mod:`.engine.gpu_check`).
+(:mod:`..engine.gpu_check`).
 
     blindspot doctor                      # every method, every device: a minute or two
     blindspot doctor --software-only      # versions and round trips: seconds
@@ -16,8 +16,8 @@ import json
 import logging
 from typing import Any
 
-from .cli_common import info
-from .engine import ConfigError, method_names
+from .common import info
+from ..engine import ConfigError, method_names
 
 MARKS = {True: "PASS", False: "FAIL", None: "    "}
 
@@ -47,8 +47,8 @@ def _line(check: Any) -> None:
 
 
 def cmd_doctor(args: argparse.Namespace) -> int:
-    from .engine.system import gpu_check
-    from .engine.system.software_check import software_checks
+    from ..engine import gpu_check
+    from ..engine.system.software_check import software_checks
 
     methods = [m.strip() for m in args.methods.split(",")] if args.methods else None
     unknown = sorted(set(methods or ()) - set(method_names()))
@@ -58,7 +58,7 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     if args.steps < 3:
         raise ConfigError(f"--steps {args.steps}: give at least 3 (validation runs every third).")
     if args.json:
-        from .cli_checks import check_output
+        from .checks import check_output
 
         check_output("--json", args.json, overwrite=True)  # a report: replaced without asking
     info("Software:")
@@ -103,8 +103,8 @@ def _quiet_logs():
 
 
 def _write_json(path: str, data: dict) -> None:
-    """Write ``data`` to ``path`` atomically (:mod:`.engine.atomic`)."""
-    from .engine.atomic import atomic_path
+    """Write ``data`` to ``path`` atomically (:mod:`..engine.atomic`)."""
+    from ..engine.atomic import atomic_path
 
     with atomic_path(path) as tmp, open(tmp, "w", encoding="utf-8") as f:
         json.dump(data, f, indent=1, default=str)

@@ -2,7 +2,7 @@
 
     torchrun --nproc-per-node 2 -m napari_blindspot.cli train img.tif --distributed -o m.safetensors
 
-Every rank reads the image and trains (:mod:`.engine.distributed` says what differs); rank 0
+Every rank reads the image and trains (:mod:`..engine.distributed` says what differs); rank 0
 runs the command's checks (options, input and output paths) before any work, reports progress
 and saves the model.  When rank 0's checks fail, every rank stops at once and only rank 0 says why.
 """
@@ -13,11 +13,12 @@ import argparse
 import contextlib
 import io
 from collections.abc import Callable
-from typing import Any
 
-from .cli_common import info, read_input
-from .engine import BlindspotError
-from .engine.training.distributed import Distributed, process_group
+from . import checks
+from .common import info, read_input
+from .training import train_on
+from ..engine import BlindspotError
+from ..engine.training.distributed import Distributed, process_group
 
 
 def _agreed_check(group: Distributed, check: Callable[[], None]) -> None:
@@ -35,13 +36,21 @@ def _agreed_check(group: Distributed, check: Callable[[], None]) -> None:
         raise BlindspotError(message)
 
 
-def train_distributed(args: argparse.Namespace, check: Callable[[argparse.Namespace], None],
-                      train: Callable[..., Any], save: Callable[[Any, str], None]) -> int:
-    """Train as one rank: ``check(args)`` on rank 0 first, then ``train(args, image,
-    distributed=...)`` everywhere; rank 0 ``save(model, args.output)``s."""
+def check_train(args: argparse.Namespace) -> None:
+    """`train`'s checks before any work (options, input and output paths)."""
+    checks.check_options(args)
+    checks.check_paths([("IMAGE", args.image), ("--target", args.target), ("--config", args.config),
+                        ("--noise-from", args.noise_from)], [("-o", args.output)], args.overwrite)
+    checks.check_target(args.image, args.target)
+    checks.check_target(args.image, args.noise_from, "--noise-from")
+
+
+def train_distributed(args: argparse.Namespace) -> int:
+    """Train ``args.image`` as one rank: :func:`check_train` on rank 0 first, then
+    :func:`.training.train_on` everywhere; rank 0 saves the model to ``args.output``."""
     with process_group(args.device or "auto") as group:
         try:
-            _agreed_check(group, lambda: check(args))
+            _agreed_check(group, lambda: check_train(args))
             # the other ranks' status lines would repeat rank 0's (their warnings still show)
             quiet = (contextlib.nullcontext() if group.is_main
                      else contextlib.redirect_stderr(io.StringIO()))
@@ -50,9 +59,10 @@ def train_distributed(args: argparse.Namespace, check: Callable[[argparse.Namesp
                                    allow_missing_chunks=args.allow_missing_chunks)
                 info(f"Distributed training: {group.describe()}; each step trains on "
                      f"{group.world_size} batches, one per process.")
-                model = train(args, image, distributed=group)
+                model = train_on(args, [image], distributed=group)
             if group.is_main:
-                save(model, args.output)
+                model.save(args.output)
+                info(f"Saved model to {args.output}.")
             group.barrier()
         except BlindspotError:
             if group.is_main:

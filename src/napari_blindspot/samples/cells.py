@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .samples import Sample, _gaussian_blur, _scene
+from .fluorescence import Sample, _gaussian_blur, _scene
 
 #: Per channel: (peak photons, background photons, gain, read noise sd): from a bright, clean
 #: nuclei channel to a dim, noisy mitochondria channel.

@@ -1,6 +1,5 @@
-"""``blindspot train`` and ``blindspot denoise`` on one file or many.
+"""``blindspot denoise`` on one file or many.
 
-    blindspot train a.tif b.tif more/ -o model.safetensors        # one model on all of them
     blindspot denoise a.tif "more/*.tif" data.zarr --model model.safetensors -o denoised/
     blindspot denoise big.tif --model model.safetensors -o big_denoised.ome.zarr
     blindspot denoise folder/ --model model.safetensors -o out/ --workers 4   # dask LocalCluster
@@ -14,75 +13,24 @@ the others go on; a summary ends the run, and the exit status is 1 when some fil
 from __future__ import annotations
 
 import argparse
-import glob
-from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any
-
 import os
 
 import numpy as np
 
-from . import cli_checks as checks
-from .batch import (BatchSummary, FileDone, FileFailed, FileJob, FileStarted, denoise_files,
+from . import checks
+from ..files.batch import (BatchSummary, FileDone, FileFailed, FileJob, FileStarted, denoise_files,
                     expand_inputs, plan_outputs, prepare_folders)
-from .cli_common import info, read_input
-from .cli_info import model_label as label
-from .engine.defaults import ONE_SHOT_TTA, ONE_SHOT_TTA_MAX_PIXELS
-from .engine import BlindspotError, ConfigError, PredictionProgress, load_model, method_classes
-from .engine.path_rules import check_apart
-from .io.ownership import check_replaceable
-from .io.image import image_format
-from .io.omezarr import is_zarr_path
-from .text import format_duration
-
-
-def _open_all(entries: list[str], axes: str | None, allow_missing_chunks: bool = False
-              ) -> tuple[list[Any], list[str]]:
-    """The readable images among ``entries`` and what was wrong with the others."""
-    paths, problems = expand_inputs(entries)
-    images = []
-    for path in paths:
-        try:
-            images.append(read_input(path, axes, allow_missing_chunks=allow_missing_chunks))
-        except (BlindspotError, OSError, ValueError) as exc:
-            problems.append(f"{path}: {exc}")
-    return images, problems
-
-
-@dataclass(frozen=True)
-class Hooks:
-    """What the commands take from :mod:`.cli` (which imports this module, not the reverse):
-    ``train(args, images)`` trains one model, ``progress()`` makes a progress bar."""
-
-    train: Callable[[argparse.Namespace, list[Any]], Any]
-    progress: Callable[[], Any]
-    one_shot_minutes: float
-
-
-def _report_problems(problems: list[str], what: str) -> None:
-    for p in problems:
-        info(f"skipped {p}")
-    if problems:
-        info(f"{len(problems)} input(s) skipped; {what}.")
-
-
-def cmd_train(args: argparse.Namespace, hooks: Hooks) -> int:
-    checks.check_options(args)
-    checks.check_paths([("--target", args.target), ("--config", args.config),
-                        ("--noise-from", args.noise_from)], [("-o", args.output)], args.overwrite)
-    if len(args.images) == 1:
-        checks.check_target(args.images[0], args.target)
-        checks.check_target(args.images[0], args.noise_from, "--noise-from")
-    images, problems = _open_all(args.images, args.axes, args.allow_missing_chunks)
-    if not images:
-        raise BlindspotError("No image to train on: " + "; ".join(problems))
-    _report_problems(problems, f"training on the other {len(images)}")
-    check_apart([("-o", args.output)], [("IMAGE", p) for p in expand_inputs(args.images)[0]])
-    model = hooks.train(args, images)
-    model.save(args.output)
-    info(f"Saved model to {args.output}.")
-    return 1 if problems else 0
+from .common import info, open_all, read_input
+from ..engine.defaults import ONE_SHOT_TTA, ONE_SHOT_TTA_MAX_PIXELS
+from ..engine import BlindspotError, ConfigError, PredictionProgress, load_model, method_classes
+from ..engine.path_rules import check_apart
+from ..io.ownership import check_replaceable
+from ..io.image import image_format
+from ..files.paths import InputEntry, OutputTarget, classify_input, classify_output
+from ..text import format_duration
+from .options import DEFAULT_METHOD, ONE_SHOT_MINUTES, add_common, add_training_options
+from .progress import ProgressBar
+from .training import train_on
 
 
 def check_jobs(jobs: list[FileJob], args: argparse.Namespace) -> None:
@@ -125,65 +73,65 @@ def _summary_line(summary: BatchSummary, skipped: list[str]) -> str:
     return line + "."
 
 
-def single_file(args: argparse.Namespace) -> bool:
+def single_file(entries: list[InputEntry], output: OutputTarget) -> bool:
     """Whether ``denoise`` runs on one file into one output (the one-file command of old: its
     errors end the command) rather than on a batch."""
-    entry, out = args.images[0], args.output
-    return (len(args.images) == 1 and not glob.has_magic(entry)
-            and not (os.path.isdir(entry) and not is_zarr_path(entry))
-            and not out.endswith(("/", os.sep)) and not (os.path.isdir(out) and not is_zarr_path(out)))
+    return (len(entries) == 1 and not entries[0].pattern and entries[0].kind != "folder"
+            and not output.is_folder)
 
 
-def _check_single(args: argparse.Namespace) -> None:
+def _check_single(args: argparse.Namespace, entry: InputEntry, output: OutputTarget) -> None:
     """The checks of one input and its outputs, before any work (the batch's are in
     :func:`check_jobs`)."""
-    entry = args.images[0]
-    image_input = [] if is_zarr_path(entry) and os.path.isdir(entry) else [("IMAGE", entry)]
-    outputs = [("-o", args.output), ("--uncertainty", args.uncertainty), ("--save-model", args.save_model)]
+    path = entry.path
+    image_input = [] if entry.kind == "ome-zarr" and os.path.isdir(path) else [("IMAGE", path)]
+    outputs = [("-o", output.path), ("--uncertainty", args.uncertainty), ("--save-model", args.save_model)]
     tiff_outputs = [(f, p) for f, p in outputs if p and image_format(p) != "zarr"]
     inputs = image_input + [("--target", args.target), ("--model", args.model),
                             ("--config", args.config), ("--noise-from", args.noise_from)]
-    check_apart(outputs, inputs + [("IMAGE", entry)])  # zarr outputs and inputs too
+    check_apart(outputs, inputs + [("IMAGE", path)])  # zarr outputs and inputs too
     checks.check_paths(inputs, tiff_outputs, args.overwrite)
-    checks.check_target(entry, args.target)
-    checks.check_target(entry, args.noise_from, "--noise-from")
-    image = read_input(entry, args.axes, quiet=True,
+    checks.check_target(path, args.target)
+    checks.check_target(path, args.noise_from, "--noise-from")
+    image = read_input(path, args.axes, quiet=True,
                        allow_missing_chunks=args.allow_missing_chunks)
-    if image_format(args.output) != "zarr":
+    if output.kind != "ome-zarr":
         checks.output_dtype(args.dtype, image.data.dtype)
 
 
-def cmd_denoise(args: argparse.Namespace, hooks: Hooks) -> int:
+def cmd_denoise(args: argparse.Namespace) -> int:
     if args.model and args.method:
         raise BlindspotError("Give either --model (apply a trained model) or --method (train on "
                              "the images first), not both.")
     checks.check_options(args)
-    single = single_file(args)
+    entries = [classify_input(p) for p in args.images]  # each path looked at once
+    output = classify_output(args.output)
+    single = single_file(entries, output)
     if single:
-        _check_single(args)
+        _check_single(args, entries[0], output)
     else:
         checks.check_paths([("--target", args.target), ("--model", args.model),
                             ("--config", args.config), ("--noise-from", args.noise_from)], [],
                            args.overwrite)
-    paths, skipped = expand_inputs(args.images)
+    paths, skipped = expand_inputs(entries)
     if not paths:
         raise BlindspotError("No image to denoise: " + "; ".join(skipped))
-    jobs = plan_outputs(paths, args.output, uncertainty=args.uncertainty, fmt=args.format)
+    jobs = plan_outputs(paths, output, uncertainty=args.uncertainty, fmt=args.format)
     prepare_folders(jobs)
     check_jobs(jobs, args)
     if args.model:
         model = load_model(args.model, device=args.device or "auto", trust_code=args.trust_code)
-        info(f"Loaded {args.model}: {label(model)}.")
+        info(f"Loaded {args.model}: {model.label()}.")
     else:
-        images, problems = _open_all(paths, args.axes, args.allow_missing_chunks)
+        images, problems = open_all(paths, args.axes, args.allow_missing_chunks)
         if not images:
             raise BlindspotError("No image to train on: " + "; ".join(problems))
         if args.minutes is None and args.steps is None and args.epochs is None and not args.config:
-            args.minutes = hooks.one_shot_minutes
+            args.minutes = ONE_SHOT_MINUTES
             info(f"One-shot: training on the image{'s' if len(images) > 1 else ''} for "
-                 f"{hooks.one_shot_minutes * 60:.0f} s, then denoising (--steps, --epochs or --minutes to "
+                 f"{ONE_SHOT_MINUTES * 60:.0f} s, then denoising (--steps, --epochs or --minutes to "
                  "change).")
-        model = hooks.train(args, images)
+        model = train_on(args, images)
         if args.tta is None and ONE_SHOT_TTA:
             pixels = sum(int(np.prod(im.data.shape)) for im in images)
             args.tta = pixels <= ONE_SHOT_TTA_MAX_PIXELS
@@ -193,9 +141,9 @@ def cmd_denoise(args: argparse.Namespace, hooks: Hooks) -> int:
         if args.save_model:
             model.save(args.save_model)
             info(f"Saved model to {args.save_model}.")
-    if args.uncertainty and not getattr(model, "has_uncertainty", False):
+    if args.uncertainty and not model.has_uncertainty:
         able = " and ".join(cls.display_name for cls in method_classes() if cls.gives_uncertainty)
-        info(f"The {label(model)} gives no uncertainty map (only {able} does); "
+        info(f"The {model.label()} gives no uncertainty map (only {able} does); "
              f"{args.uncertainty} not written.")
         for job in jobs:
             job.outputs.pop("uncertainty", None)
@@ -204,7 +152,7 @@ def cmd_denoise(args: argparse.Namespace, hooks: Hooks) -> int:
                    tile_size=args.tile_size, tta=bool(args.tta), keep_going=not single,
                    allow_missing_chunks=args.allow_missing_chunks)
     if args.workers or args.scheduler:
-        from .cluster import denoise_distributed_iter
+        from ..files.cluster import denoise_distributed_iter
 
         where = f"the dask scheduler at {args.scheduler}" if args.scheduler else \
             f"a local dask cluster of {args.workers} worker(s)"
@@ -213,7 +161,7 @@ def cmd_denoise(args: argparse.Namespace, hooks: Hooks) -> int:
                                           device=args.device or "auto", **options)
     else:
         events = denoise_files(model, jobs, **options)
-    bar = hooks.progress()
+    bar = ProgressBar()
     many = len(jobs) > 1
     summary: BatchSummary | None = None
     while True:
@@ -242,6 +190,35 @@ def cmd_denoise(args: argparse.Namespace, hooks: Hooks) -> int:
     return 1 if (summary.failed or skipped) else 0
 
 
+def add_denoise_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("denoise", help="denoise images with a saved model, or train on them first",
+                       description="Denoise IMAGE(s) with --model, or train on them first "
+                       f"(one-shot; default method {DEFAULT_METHOD}). Results stream to disk.")
+    p.add_argument("images", nargs="+", metavar="IMAGE",
+                   help="noisy TIFF files, OME-Zarr images, folders of them or glob patterns")
+    p.add_argument("-o", "--output", required=True,
+                   help="the denoised image (one input: .tif, or .zarr for OME-Zarr), or a folder "
+                   "(several inputs, or a name ending in /): <name>_denoised.tif/.ome.zarr there")
+    p.add_argument("--model", help="a model saved by `blindspot train`, or a bioimage.io package "
+                   "(.zip or folder) (else train on IMAGE first)")
+    p.add_argument("--trust-code", action="store_true",
+                   help="let a --model bioimage.io package from another tool run its own Python "
+                   "code (its architecture), which it needs unless it has TorchScript or ONNX "
+                   "weights; only for packages whose source you trust (default: refuse)")
+    p.add_argument("--save-model", help="also save the model trained on IMAGE")
+    able = "/".join(cls.display_name for cls in method_classes() if cls.gives_uncertainty)
+    p.add_argument("--uncertainty", help=f"write the posterior standard deviation here ({able}); "
+                   "with a folder output, a folder for <name>_uncertainty files")
+    p.add_argument("--dtype", choices=("float32", "input"), default="float32",
+                   help="output pixel type: float32 (default) or the input's")
+    p.add_argument("--overwrite", action="store_true", help="replace outputs that exist "
+                   "(default: refuse); inputs are never replaced")
+    add_batch_arguments(p)
+    add_common(p)
+    add_training_options(p)
+    p.set_defaults(func=cmd_denoise)
+
+
 def add_batch_arguments(p: argparse.ArgumentParser) -> None:
     """`denoise`'s output format and cluster options."""
     p.add_argument("--format", choices=("tiff", "zarr"),
@@ -258,4 +235,4 @@ def add_batch_arguments(p: argparse.ArgumentParser) -> None:
                    "workers must see the same files")
 
 
-__all__ = ["add_batch_arguments", "cmd_denoise", "cmd_train"]
+__all__ = ["add_batch_arguments", "add_denoise_parser", "cmd_denoise"]

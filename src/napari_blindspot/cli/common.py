@@ -1,11 +1,16 @@
-"""What the `blindspot` subcommands share: status lines and opening an input image (TIFF or
-OME-Zarr, lazily)."""
+"""What the `blindspot` subcommands share: status lines and opening input images (TIFF or
+OME-Zarr, lazily; one, or all that the entries name)."""
 
 from __future__ import annotations
 
 import sys
+from collections.abc import Sequence
+from typing import Any
 
-from .io.image import ImageFile, open_image
+from ..engine import BlindspotError
+from ..files.batch import expand_inputs
+from ..files.paths import InputEntry
+from ..io.image import ImageFile, open_image
 
 
 def info(message: str) -> None:
@@ -33,3 +38,24 @@ def read_input(path: str, axes: str | None, quiet: bool = False, *,
     else:
         info(f"{path}: axes {image.axes!r} from {image.axes_source} metadata, shape {image.data.shape}.")
     return image
+
+
+def open_all(entries: Sequence[str | InputEntry], axes: str | None, allow_missing_chunks: bool = False
+             ) -> tuple[list[Any], list[str]]:
+    """The readable images among ``entries`` and what was wrong with the others."""
+    paths, problems = expand_inputs(entries)
+    images = []
+    for path in paths:
+        try:
+            images.append(read_input(path, axes, allow_missing_chunks=allow_missing_chunks))
+        except (BlindspotError, OSError, ValueError) as exc:
+            problems.append(f"{path}: {exc}")
+    return images, problems
+
+
+def report_problems(problems: list[str], what: str) -> None:
+    """Say which inputs were skipped and why, and what happens instead (``what``)."""
+    for p in problems:
+        info(f"skipped {p}")
+    if problems:
+        info(f"{len(problems)} input(s) skipped; {what}.")

@@ -1,6 +1,6 @@
 """File > Open Sample: a synthetic noisy fluorescence time-lapse and its clean version.
 
-The data are generated procedurally by :func:`napari_blindspot.samples.fluorescence_timelapse`
+The data are generated procedurally by :func:`napari_blindspot.samples.fluorescence.fluorescence_timelapse`
 (nuclei and filaments with Poisson-Gaussian camera noise), so they work offline.
 Both functions return napari layer data tuples.
 """
@@ -10,7 +10,7 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Any
 
-from .samples import Sample, fluorescence_timelapse
+from .fluorescence import Sample, fluorescence_timelapse
 
 FRAMES = 8
 SIZE = 256

@@ -21,11 +21,12 @@ from typing import Any
 
 import numpy as np
 
-from .engine import BlindspotError, DataError
-from .engine.path_rules import check_apart
-from .io.image import IMAGE_SUFFIXES, image_format, input_format, open_image
-from .io.omezarr import is_zarr_path
-from .io.tiff import tiff_format
+from ..engine import BlindspotError, DataError
+from ..engine.path_rules import check_apart
+from ..io.image import IMAGE_SUFFIXES, image_format, input_format, open_image
+from ..io.omezarr import is_zarr_path
+from ..io.tiff import tiff_format
+from .paths import InputEntry, OutputTarget, classify_input, classify_output
 from .streaming import predict_to_file_iter
 
 #: Output formats by name, and the file extension they get.
@@ -36,30 +37,30 @@ def _is_image(path: str) -> bool:
     return input_format(path) is not None and (os.path.isfile(path) or is_zarr_path(path))
 
 
-def expand_inputs(entries: Sequence[str]) -> tuple[list[str], list[str]]:
+def expand_inputs(entries: Sequence[str | InputEntry]) -> tuple[list[str], list[str]]:
     """Image paths from files, folders (their TIFF files and zarr stores, sorted, not
     recursive) and glob patterns, in the order given, each once; and the entries that
-    matched no image (with why)."""
+    matched no image (with why).  ``entries``: paths, or their :class:`~.paths.InputEntry`."""
     found: list[str] = []
     problems: list[str] = []
-    for entry in entries:
-        if is_zarr_path(entry) and os.path.exists(entry):
-            matches = [entry]
-        elif os.path.isdir(entry):
-            matches = sorted(os.path.join(entry, n) for n in os.listdir(entry)
+    for item in entries:
+        entry = item if isinstance(item, InputEntry) else classify_input(item)
+        path = entry.path
+        if entry.kind == "folder":
+            matches = sorted(os.path.join(path, n) for n in os.listdir(path)
                              if n.lower().endswith(IMAGE_SUFFIXES) and not n.startswith("."))
             matches = [m for m in matches if _is_image(m)]
             if not matches:
-                problems.append(f"{entry}: a folder without TIFF files or zarr stores")
-        elif os.path.exists(entry):
-            matches = [entry]
-        elif glob.has_magic(entry):
-            matches = sorted(m for m in glob.glob(entry) if _is_image(m))
+                problems.append(f"{path}: a folder without TIFF files or zarr stores")
+        elif entry.is_image:
+            matches = [path]
+        elif entry.kind == "pattern":
+            matches = sorted(m for m in glob.glob(path) if _is_image(m))
             if not matches:
-                problems.append(f"{entry}: matches no TIFF file or zarr store")
+                problems.append(f"{path}: matches no TIFF file or zarr store")
         else:
             matches = []
-            problems.append(f"{entry}: no such file or folder")
+            problems.append(f"{path}: no such file or folder")
         for m in matches:
             if os.path.abspath(m) not in {os.path.abspath(f) for f in found}:
                 found.append(m.rstrip("/\\"))
@@ -88,13 +89,15 @@ class FileJob:
     outputs: dict[str, str]
 
 
-def plan_outputs(inputs: Sequence[str], output: str, *, uncertainty: str | None = None,
-                 fmt: str | None = None) -> list[FileJob]:
+def plan_outputs(inputs: Sequence[str], output: str | OutputTarget, *,
+                 uncertainty: str | None = None, fmt: str | None = None) -> list[FileJob]:
     """The outputs of every input (see the module docstring); raises :class:`BlindspotError`
-    when an output would replace an input or two inputs would write the same file."""
+    when an output would replace an input or two inputs would write the same file.
+    ``output``: the ``-o`` path, or its :class:`~.paths.OutputTarget`."""
+    target = output if isinstance(output, OutputTarget) else classify_output(output)
+    output = target.path
     # one input writes to the file -o names, unless it names a folder (existing, or ending in /)
-    single = len(inputs) == 1 and not (os.path.isdir(output) and not is_zarr_path(output)) \
-        and not output.endswith(("/", os.sep))
+    single = len(inputs) == 1 and not target.is_folder
     jobs = []
     for path in inputs:
         ext = FORMATS[output_format(path, fmt)]
@@ -158,7 +161,7 @@ def describe_output(path: str, dtype: Any, axes: str, nbytes: float) -> str:
     if image_format(path) == "zarr":
         kind = "OME-Zarr"
     else:
-        from .io.tiff_stream import IMAGEJ_LIMIT
+        from ..io.tiff_stream import IMAGEJ_LIMIT
 
         kind = "OME-TIFF" if tiff_format(dtype) == "ome" or nbytes > IMAGEJ_LIMIT else "ImageJ TIFF"
     return f"{dtype.name} {kind}, axes {axes}"

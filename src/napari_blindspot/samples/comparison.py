@@ -8,7 +8,7 @@ import os
 import imageio.v3 as iio
 import numpy as np
 
-from .engine.atomic import atomic_path
+from ..engine.atomic import atomic_path
 
 try:
     from skimage.metrics import peak_signal_noise_ratio
@@ -48,6 +48,6 @@ def side_by_side(images: list[np.ndarray], gap: int = 4) -> np.ndarray:
 
 
 def write_png(path: str | os.PathLike, image: np.ndarray) -> None:
-    """Write a 2D uint8 image as a grayscale PNG (atomically, see :mod:`.engine.atomic`)."""
+    """Write a 2D uint8 image as a grayscale PNG (atomically, see :mod:`..engine.atomic`)."""
     with atomic_path(path) as tmp:
         iio.imwrite(tmp, np.ascontiguousarray(image, dtype=np.uint8), extension=".png")

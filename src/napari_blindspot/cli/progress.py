@@ -7,8 +7,8 @@ from typing import TextIO
 
 from tqdm import tqdm
 
-from .engine import PredictionProgress, TrainingProgress
-from .text import denoising_progress, loss_line, progress_line
+from ..engine import PredictionProgress, TrainingProgress
+from ..text import denoising_progress, loss_line, progress_line
 
 
 class _Lines:

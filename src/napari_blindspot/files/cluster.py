@@ -1,6 +1,6 @@
 """Prediction on a dask.distributed cluster: many files, or one image too big for one machine.
 
-    from napari_blindspot.cluster import denoise_distributed
+    from napari_blindspot.files.cluster import denoise_distributed
     summary = denoise_distributed(model, jobs, workers=4)            # a LocalCluster
     summary = denoise_distributed(model, jobs, scheduler="tcp://host:8786")   # any cluster
 
@@ -29,10 +29,10 @@ from typing import Any
 import numpy as np
 
 from .batch import BatchSummary, FileDone, FileFailed, FileJob, FileStarted
-from .engine import BlindspotError, ConfigError, DenoisingModel, PredictionProgress
-from .engine.events import PredictedBlock, run_to_end
-from .engine.prediction.pipeline import PredictionUnit
-from .io.image import open_image
+from ..engine import BlindspotError, ConfigError, DenoisingModel, PredictionProgress
+from ..engine.events import PredictedBlock, run_to_end
+from ..engine.model import PredictionUnit
+from ..io.image import open_image
 from .streaming import ResultWriter
 
 #: A task predicts about this many pixels (whole samples, or rows of a bigger one).
@@ -83,7 +83,7 @@ def _worker_model(key: str, payload: bytes, device: str, threads: int | None) ->
     if model is None:
         import torch
 
-        from .engine import load_model
+        from ..engine import load_model
 
         if threads:
             torch.set_num_threads(threads)
@@ -159,11 +159,11 @@ def denoise_distributed_iter(model: DenoisingModel, jobs: Sequence[FileJob], *, 
                              allow_missing_chunks: bool = False,
                              ) -> Generator[Any, None, BatchSummary]:
     """Denoise ``jobs`` on a dask cluster (see the module docstring); yields the events of
-    :func:`~napari_blindspot.batch.denoise_files` and returns its summary.  ``workers``: the
+    :func:`~napari_blindspot.files.batch.denoise_files` and returns its summary.  ``workers``: the
     size of the LocalCluster started (default half the cores); ``scheduler``: the address of
     a running one instead.  ``keep_going=False``: the first file that fails raises its error."""
     distributed = require_distributed()
-    if not isinstance(model, DenoisingModel):
+    if not model.native:
         raise BlindspotError("Only napari-blindspot models run on a dask cluster (not foreign "
                              "bioimage.io packages).")
     summary = BatchSummary()

@@ -1,6 +1,8 @@
 """Prediction straight into files: the engine's streamed blocks go to OME-Zarr or TIFF writers.
 
-    from napari_blindspot import load_model, open_image, predict_to_file
+    from napari_blindspot.engine import load_model
+    from napari_blindspot.files.streaming import predict_to_file
+    from napari_blindspot.io.image import open_image
     model = load_model("model.safetensors")
     image = open_image("stack.tif")                      # lazy: memmap or zarr
     predict_to_file(model, image, "denoised.ome.zarr")   # never holds the whole result
@@ -19,13 +21,14 @@ from typing import Any
 
 import numpy as np
 
-from .engine import DenoisingModel, PredictionProgress
-from .engine.axes import CanonicalView, check_axes
-from .engine.events import PredictedBlock, run_to_end
-from .io.image import ImageFile, Writer, open_writer
-from .io.omezarr import ZarrImage
-from .io.tiff import TiffImage
-from .io.vendor import VendorImage
+from ..engine import PredictionProgress
+from ..engine.axes import CanonicalView
+from ..engine.denoiser import Denoiser
+from ..engine.events import PredictedBlock, PredictedImage, run_to_end
+from ..io.image import ImageFile, Writer, open_writer
+from ..io.omezarr import ZarrImage
+from ..io.tiff import TiffImage
+from ..io.vendor import VendorImage
 
 log = logging.getLogger(__name__)
 
@@ -88,7 +91,7 @@ def _as_outputs(output: str | os.PathLike | dict[str, str]) -> dict[str, str]:
     return {"denoised": os.fspath(output)}
 
 
-def predict_to_file_iter(model: Any, image: ImageFile | Any, output: str | os.PathLike | dict[str, str],
+def predict_to_file_iter(model: Denoiser, image: ImageFile | Any, output: str | os.PathLike | dict[str, str],
                          *, axes: str | None = None, dtype: Any = np.float32,
                          pixel_size: dict[str, float] | None = None, unit: str | None = None,
                          zarr_format: int = 2, tile_size: int | None = None, tta: bool = False,
@@ -107,32 +110,27 @@ def predict_to_file_iter(model: Any, image: ImageFile | Any, output: str | os.Pa
     pixel_size = (image.pixel_size if opened else None) if pixel_size is None else pixel_size
     unit = unit or (image.unit if opened else "")
     outputs = _as_outputs(output)
-    if "uncertainty" in outputs and not getattr(model, "has_uncertainty", False):
+    if "uncertainty" in outputs and not model.has_uncertainty:
         outputs.pop("uncertainty")
-    if isinstance(model, DenoisingModel):
-        view = model.view(data, axes)
-    else:  # a foreign bioimage.io model: predicted whole, in memory, then written
-        view = CanonicalView(data, check_axes(axes or "", tuple(data.shape)))
+    view = model.view(data, axes)
     sink = ResultWriter(view, outputs, dtype=dtype, pixel_size=pixel_size, unit=unit,
                         zarr_format=zarr_format)
     try:
-        if isinstance(model, DenoisingModel):
-            for ev in model.predict_stream(data, view.axes, tile_size=tile_size, tta=tta,
-                                           uncertainty="uncertainty" in outputs):
-                if isinstance(ev, PredictedBlock):
-                    sink.put(ev)
-                else:
-                    yield ev
-        else:
-            result = yield from model.predict_iter(data, view.axes, tile_size=tile_size, tta=tta)
-            sink.put_whole("denoised", result["denoised"])
+        for ev in model.predict_stream(data, view.axes, tile_size=tile_size, tta=tta,
+                                       uncertainty="uncertainty" in outputs):
+            if isinstance(ev, PredictedBlock):
+                sink.put(ev)
+            elif isinstance(ev, PredictedImage):  # a model that predicts in memory
+                sink.put_whole("denoised", ev.outputs["denoised"])
+            else:
+                yield ev
         return sink.finish()
     except BaseException:
         sink.abort()
         raise
 
 
-def predict_to_file(model: Any, image: ImageFile | Any, output: str | os.PathLike | dict[str, str],
+def predict_to_file(model: Denoiser, image: ImageFile | Any, output: str | os.PathLike | dict[str, str],
                     *, progress: Callable[[PredictionProgress], None] | None = None,
                     **kwargs: Any) -> dict[str, str]:
     """:func:`predict_to_file_iter` run to the end; ``progress`` gets every event."""

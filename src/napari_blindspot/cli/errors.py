@@ -4,7 +4,7 @@
 ``--verbose``; exit code 2 for bad input or settings, 1 when the machine ran short (memory,
 disk) or something unexpected happened, 130 when interrupted.  SIGTERM (a cluster's time
 limit, ``kill``) unwinds like Ctrl-C, so that no file is left half-written
-(:mod:`.engine.atomic` removes its temporary files on the way out).
+(:mod:`..engine.atomic` removes its temporary files on the way out).
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import traceback
 from collections.abc import Callable
 from typing import Any
 
-from .engine.failures import exit_code, user_message
+from ..engine.failures import exit_code, user_message
 
 
 def _terminate(signum: int, frame: Any) -> None:
