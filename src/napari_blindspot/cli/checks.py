@@ -67,8 +67,8 @@ def option_problem(setting: Setting, value: Any) -> str | None:
             return f"{flag} {value} is too large ({setting.why}): give at most {int(hi):,}."
         step = setting.multiple_of
         if step and value % step:
-            return (f"{flag} {value} is not a multiple of {step}: try {value // step * step or int(lo or step)}"
-                    f" or {(value // step + 1) * step}.")
+            below = value // step * step or int(lo or step)
+            return f"{flag} {value} is not a multiple of {step}: try {below} or {(value // step + 1) * step}."
     elif setting.value_type is float and lo is not None and hi is not None and setting.problem(value):
         return f"{flag} {value} is out of range: give a number in {setting.interval()}."
     return None

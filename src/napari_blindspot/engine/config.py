@@ -91,7 +91,8 @@ class TrainConfig:
     hq_depth: int = _default("hq_depth")
     hq_features: int = _default("hq_features")
     noise_model: str = _default("noise_model")
-    noise_sigma: float | None = _default("noise_sigma")  # known Gaussian sigma, in the input's intensity units
+    #: the known Gaussian sigma, in the input's intensity units
+    noise_sigma: float | None = _default("noise_sigma")
     #: how training treats the measured noise: kept "fixed", "fine-tune"d in the second half,
     #: learned "joint"ly from the start (the paper's way), or kept fixed and then "refit" with
     #: the trained prior (curve model only)

@@ -198,8 +198,8 @@ GENERAL: tuple[Setting, ...] = (
             choices=("auto", "independent", "joint"), widget=4,
             labels=(("auto", "auto (from the data)"),)),
     _int("patch_size", "Patch size", "side of the square training patches in pixels (a multiple of "
-         "4); larger patches see more context but need more memory", 64, 8, flag="--patch-size", maximum=8192, why=BEYOND_MEMORY, multiple_of=4,
-         step=16, editor_range=(8, 1024)),
+         "4); larger patches see more context but need more memory", 64, 8, flag="--patch-size",
+         maximum=8192, why=BEYOND_MEMORY, multiple_of=4, step=16, editor_range=(8, 1024)),
     _int("patch_size_z", "Z", "depth of the training patches in Z, with 3D training (a multiple of "
          "4)", 16, 4, flag="--patch-size-z", maximum=2048, why=BEYOND_MEMORY, multiple_of=4, step=4,
          editor_range=(4, 256)),
