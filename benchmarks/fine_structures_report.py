@@ -51,9 +51,11 @@ def result_table(res: dict, section: str) -> str:
     labels: list[str] = []
     for e in sec.values():
         labels += [n for n in e.get("ours", {}) if n not in labels]
-    labels.sort(key=lambda n: ("old" not in n, "no TTA" not in n))  # before, then after
+    labels.sort(key=lambda n: ("old" not in n, "auto" in n, "no TTA" not in n))  # before, then after
     has_bm3d = any("bm3d" in e for e in sec.values())
+    has_care = any("careamics" in e for e in sec.values())
     header = ["image", "set", "noisy"] + (["BM3D, oracle σ"] if has_bm3d else []) + \
+        (["CAREamics N2V2"] if has_care else []) + \
         [f"ours: {n}" for n in labels] + (["ours − BM3D"] if has_bm3d and labels else [])
     rows = []
     for name, e in sec.items():
@@ -62,6 +64,8 @@ def result_table(res: dict, section: str) -> str:
         row = [name, kind, f(e["noisy"])]
         if has_bm3d:
             row.append(f(e.get("bm3d", {}).get("psnr")))
+        if has_care:
+            row.append(f(e.get("careamics", {}).get("psnr")))
         row += [f(v) for v in ours]
         if has_bm3d and labels:
             last = next((v for v in reversed(ours) if v is not None), None)

@@ -91,7 +91,9 @@ def test_one_shot_on_several_files_trains_one_model(folder, tmp_path, capsys):
                "-o", str(tmp_path / "o") + "/", "--dtype", "input", *TINY])
     assert rc == 0
     assert open_image(tmp_path / "o" / "b_denoised.tif").data.dtype == np.uint16
-    assert "one model on 2 images" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "one model on 2 images" in err
+    assert "One model for all 2 images" in err and "each with its own command" in err  # and why
 
 
 def test_paths_are_classified_once_into_a_description(tmp_path):

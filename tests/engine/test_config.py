@@ -17,7 +17,7 @@ def test_defaults_are_valid_and_sensible():
     assert cfg.validation_fraction == pytest.approx(0.1)
     assert cfg.mask_fraction == pytest.approx(0.002)
     assert cfg.unet_depth == 2 and cfg.unet_features == 32
-    assert cfg.noise_model == "curve" and cfg.noise_fit == "fixed" and cfg.noise_calibration == "image"
+    assert cfg.noise_model == "curve" and cfg.noise_fit == "auto" and cfg.noise_calibration == "image"
     assert cfg.device == "auto"
 
 

@@ -26,8 +26,10 @@ def _maker():
 def test_a_0_2_0_model_file_loads_and_denoises_the_same(method):
     maker = _maker()
     model = load_model(os.path.join(DATA, f"model_0.2.0_{method}.safetensors"), device="cpu")
-    # a trained model holds the channel mode it trained with ("auto" chose independent)
-    want = TrainConfig(**maker.SMALL, **maker.CONFIGS[method], channels="independent").validate()
+    # a trained model holds the channel mode it trained with ("auto" chose independent); the
+    # file stores every setting, 0.2.0's defaults too (noise_fit "fixed", since then "auto")
+    values = {**maker.SMALL, "noise_fit": "fixed", **maker.CONFIGS[method], "channels": "independent"}
+    want = TrainConfig(**values).validate()
     assert model.config == want
     assert model.config.to_dict() == want.to_dict()  # flat: one key per setting
     expected = np.load(os.path.join(DATA, f"model_0.2.0_{method}_denoised.npy"))

@@ -107,6 +107,18 @@ def test_preview_events():
     run.set_preview(None)
 
 
+def test_previews_start_at_preview_from_step():
+    """No preview is computed before ``preview_from_step`` (a request waits for it); the first
+    comes at that step, without waiting for the interval."""
+    data = _data()
+    block = data[0:1, :40, :48]
+    run = TrainingRun(data, small_config("hqssl", axes="TYX", steps=6), preview=block,
+                      preview_interval_s=1e6, preview_from_step=3)
+    run.request_preview()
+    steps = [e.step for e in run.events() if isinstance(e, Preview)]
+    assert steps == [3]
+
+
 def test_hqssl_reports_noise_parameters():
     data = _data()
     run = TrainingRun(data, small_config("hqssl", axes="TYX", steps=3, noise_model="poisson-gaussian"))

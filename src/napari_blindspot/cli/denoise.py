@@ -131,6 +131,10 @@ def cmd_denoise(args: argparse.Namespace) -> int:
             info(f"One-shot: training on the image{'s' if len(images) > 1 else ''} for "
                  f"{ONE_SHOT_MINUTES * 60:.0f} s, then denoising (--steps, --epochs or --minutes to "
                  "change).")
+        if len(images) > 1:
+            info(f"One model for all {len(images)} images, trained on patches of every one: similar "
+                 "images share their noise and structures, and the training time is paid once. "
+                 "For unlike images, denoise each with its own command.")
         model = train_on(args, images)
         if args.tta is None and ONE_SHOT_TTA:
             pixels = sum(int(np.prod(im.data.shape)) for im in images)

@@ -47,7 +47,7 @@ def _line(check: Any) -> None:
 
 
 def cmd_doctor(args: argparse.Namespace) -> int:
-    from ..engine import gpu_check
+    from ..engine.system import gpu_check
     from ..engine.system.software_check import software_checks
 
     methods = [m.strip() for m in args.methods.split(",")] if args.methods else None

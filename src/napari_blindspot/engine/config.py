@@ -95,7 +95,9 @@ class TrainConfig:
     noise_sigma: float | None = _default("noise_sigma")
     #: how training treats the measured noise: kept "fixed", "fine-tune"d in the second half,
     #: learned "joint"ly from the start (the paper's way), or kept fixed and then "refit" with
-    #: the trained prior (curve model only)
+    #: the trained prior (curve model only), or "auto": kept fixed, then the refit kept only where
+    #: thin structure had inflated the image's calibration (engine/noise_fit_choice.py; the
+    #: calibration is kept with other noise models).  Model files store theirs.
     noise_fit: str = _default("noise_fit")
     #: what the noise is measured on: the "image" itself, "repeats" (the samples are repeated
     #: acquisitions of a still scene) or a "pair" (a second acquisition given to training)

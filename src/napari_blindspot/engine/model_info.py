@@ -14,7 +14,9 @@ if TYPE_CHECKING:
 #: How each way of fitting the noise model reads.
 NOISE_FIT_WORDS = {"fixed": "kept fixed during training", "fine-tune": "fine-tuned in the second half "
                    "of training", "joint": "learned with the network",
-                   "refit": "kept fixed during training, refit with the trained prior after it"}
+                   "refit": "kept fixed during training, refit with the trained prior after it",
+                   "auto": "kept fixed during training, refit with the trained prior after it "
+                   "only where thin structure had inflated the measurement"}
 
 
 def _plural(count: int, word: str) -> str:

@@ -11,6 +11,7 @@ from typing import Any
 from ..engine import DenoisingModel, TrainConfig, TrainingRun, method_class
 from ..engine.system.device import interactive_threads
 from .layers import Source, layer_data, selected_sources
+from .preview import first_preview_step
 from .state import TrainRequest
 
 
@@ -61,4 +62,5 @@ def plan_training(viewer: Any, request: TrainRequest, model: DenoisingModel | No
     else:
         run = TrainingRun(source.data, config, target=target, initial=model,
                           preview_interval_s=preview_interval_s)
+    run.preview_from_step = first_preview_step(run.total_steps)  # no preview computed to be hidden
     return PlannedRun(run, config, source, sources)

@@ -76,17 +76,37 @@ def _untta(x: torch.Tensor, k: int, flip: bool) -> torch.Tensor:
     return torch.rot90(x, -k, dims=(-2, -1))
 
 
-def infer_with_tta(infer: InferFn, x: torch.Tensor, tta: bool) -> dict[str, torch.Tensor]:
-    """Run ``infer``; with ``tta`` average over the 8 flips/rotations of the YX plane."""
-    if not tta:
+#: The transforms of each test-time augmentation size: ``(quarter turns, mirrored)``.
+TTA_TRANSFORMS = {
+    1: ((0, False),),
+    2: ((0, False), (2, False)),
+    4: tuple((k, False) for k in range(4)),
+    8: tuple(itertools.product(range(4), (False, True))),
+}
+
+
+def tta_count(tta: bool | int) -> int:
+    """How many transforms ``tta`` means: False 1, True 8, or the number itself (1, 2, 4, 8)."""
+    if isinstance(tta, bool):
+        return 8 if tta else 1
+    if int(tta) not in TTA_TRANSFORMS:
+        raise ValueError(f"tta={tta!r}: use True/False or one of {sorted(TTA_TRANSFORMS)}")
+    return int(tta)
+
+
+def infer_with_tta(infer: InferFn, x: torch.Tensor, tta: bool | int) -> dict[str, torch.Tensor]:
+    """Run ``infer``; with ``tta`` average over flips/rotations of the YX plane (True: all 8,
+    or 2 (half turn), 4 (the quarter turns) or 8 transforms)."""
+    transforms = TTA_TRANSFORMS[tta_count(tta)]
+    if len(transforms) == 1:
         return infer(x)
     total: dict[str, torch.Tensor] = {}
-    for k, flip in itertools.product(range(4), (False, True)):
+    for k, flip in transforms:
         out = infer(_tta(x, k, flip))
         for key, value in out.items():
             value = _untta(value, k, flip)
             total[key] = total[key] + value if key in total else value
-    return {key: value / 8 for key, value in total.items()}
+    return {key: value / len(transforms) for key, value in total.items()}
 
 
 def pad_mode_for(spatial: tuple[int, ...], padded: tuple[int, ...], pad_mode: str) -> str:
@@ -273,4 +293,4 @@ def predict_whole(infer: InferFn, sample: np.ndarray, device: torch.device,
 
 
 __all__ = ["Slab", "TilePlan", "predict_slabs", "predict_sample", "predict_whole", "tile_starts",
-           "infer_with_tta", "pad_mode_for"]
+           "infer_with_tta", "pad_mode_for", "TTA_TRANSFORMS", "tta_count"]

@@ -31,8 +31,7 @@ from ..system.device import (autocast, autocast_dtype, configure_threads, descri
 from .divergence import DivergenceGuard, gave_up_message
 from .duration import DurationWatch
 from ..errors import DataError
-from ..events import (NoiseCurves, Preview, TrainingFinished, TrainingProgress, TrainingStarted,
-                     run_to_end)
+from ..events import NoiseCurves, TrainingFinished, TrainingStarted, run_to_end
 from ..methods.registry import get_method
 from ..system.native_libs import guard_compiler_imports
 from ..system.threads import ThreadTuner
@@ -40,16 +39,16 @@ from ..model import DenoisingModel
 from ..methods.hqssl.noise_curves import ChannelNoiseCurve, channel_curves
 from ..normalization import Normalization, compute_normalization
 from .patches import count_patches, patch_shape_for
-from .schedule import learning_rate
+from .schedule import learning_rate  # noqa: F401  (imported from here by earlier code)
 from .data import build_samplers, image_groups
+from .checkpoints import after_gradients, snapshot, validate_and_keep_best
+from .report import PROGRESS_INTERVAL_S, Reporter  # noqa: F401  (its old home)
+from .step import take_step
 from .preparation import (check_continuable, check_step_memory, fit_default_patch,
                              noise_reference_view, resolve_channels, validation_batch,
                              validation_size)
 
 log = logging.getLogger(__name__)
-
-#: Progress events are sent at most this often (seconds), plus after each validation.
-PROGRESS_INTERVAL_S = 0.1
 
 
 class TrainingRun:
@@ -85,6 +84,9 @@ class TrainingRun:
         A raw canonical block ``(C, [Z,] Y, X)`` (for independent-channel models a
         single channel ``(1, ...)``, see ``preview_channel``) to denoise every
         ``preview_interval_s`` seconds; change it with :meth:`set_preview`.
+    preview_from_step
+        No preview before this step (an untrained network's output is no use to show); the
+        first one comes at that step, without waiting for the interval.
     max_threads
         On a CPU with ``config.num_threads`` None: the most threads the run may use (default all
         cores); it picks the fastest count up to that while it runs (:mod:`.threads`).
@@ -97,7 +99,8 @@ class TrainingRun:
                  target: Any = None,
                  noise_reference: Any = None, initial: DenoisingModel | None = None,
                  preview: np.ndarray | None = None, preview_channel: int | None = None,
-                 preview_interval_s: float = 5.0, max_threads: int | None = None,
+                 preview_interval_s: float = 5.0, preview_from_step: int = 0,
+                 max_threads: int | None = None,
                  distributed: SingleProcess | None = None) -> None:
         # Cheap checks only (settings, shapes, the model to continue): a front end builds the
         # run on its own thread and reports these at once.  Reading the data (statistics,
@@ -153,6 +156,7 @@ class TrainingRun:
         self._preview_now = False
         self._preview_request = (preview, preview_channel)
         self.preview_interval_s = preview_interval_s
+        self.preview_from_step = int(preview_from_step)
         self.best_val: float | None = None
         self.best_state: dict[str, torch.Tensor] | None = None
         self.best_step = 0
@@ -287,46 +291,14 @@ class TrainingRun:
         self.net.train()
         return self.dist.mean(sum(losses) / self.val_batch.shape[1])
 
-    def _recover(self, reason: str) -> Any:
-        """:meth:`.divergence.DivergenceGuard.recover` on this run (None: give up)."""
-        return self._guard.recover(self.net, self.optimizer, self.step, self.best_state,
-                                   self.best_step, reason)
-
     def _snapshot(self, final: bool) -> DenoisingModel:
-        net = copy.deepcopy(self.net)
-        if final and self.best_state is not None:
-            net.load_state_dict(self.best_state)
-        info = {
-            "steps": self.steps_done_before + self.step,
-            "best_val_loss": self.best_val,
-            "device": describe_device(self.device),
-        }
-        if self.channel_choice is not None:
-            info["channels_choice"] = self.channel_choice.message()
-        if self.calibrations:
-            info["noise_calibration"] = [c if isinstance(c, dict) else c.to_dict() for c in self.calibrations]
-        if final:
-            refits = self.method.finish(net, self.view, self.normalization,
-                                        self.config.channels == "independent")
-            if refits:
-                info["noise_refit"] = [c.to_dict() for c in refits]
-        model = DenoisingModel(self.config, net, self.normalization, self.view.n_channels, info)
-        info["noise"] = model.noise_parameters()
-        return model
-
-    def _preview_event(self) -> Preview | None:
-        block, channel = self._preview_request
-        if block is None:
-            return None
-        model = DenoisingModel(self.config, self.net, self.normalization, self.view.n_channels)
-        out = model.predict_block(block, channel)
-        self.net.train()
-        return Preview(self.step, out["denoised"], out.get("uncertainty"))
+        return snapshot(self, final)
 
     # ----------------------------------------------------------- the loop
     def events(self) -> Generator[Any, None, DenoisingModel]:
         """Prepare (see :meth:`prepare`), then train, yielding events; return the (best) model.
-        See the module docstring."""
+        See the module docstring.  One step: :mod:`.step`; validation and the best
+        weights: :mod:`.checkpoints`; progress and previews: :mod:`.report`."""
         self.prepare()
         c = self.config
         n_params = sum(p.numel() for p in self.net.parameters())
@@ -337,20 +309,17 @@ class TrainingRun:
         curves = self.noise_curves()
         if curves:
             yield NoiseCurves(0, tuple(curves))
-        sent_noise = self.method.noise_parameters(self.net, self.normalization)
         watch = DurationWatch(self.total_steps, c.time_budget_s, batch_size=c.batch_size,
                               three_d_cpu=self.device.type == "cpu" and c.train_3d,
                               patch_shape=self.patch_shape)
         start = time.perf_counter()
-        last_progress = last_preview = -math.inf
+        report = Reporter(self, start, bool(curves))
         val_loss: float | None = None
         reason = "completed"
-        running, running_n = 0.0, 0
         self.net.train()
         try:
             while True:
                 elapsed, stop = self.dist.agree(time.perf_counter() - start, self._stop)
-                progress = self._progress(elapsed)
                 if stop:
                     reason = "stopped"
                     break
@@ -359,83 +328,23 @@ class TrainingRun:
                 if c.time_budget_s is not None and elapsed >= c.time_budget_s:
                     reason = "time budget"
                     break
-                lr = learning_rate(c.learning_rate, progress, c.schedule, c.warmup_fraction)
-                for group in self.optimizer.param_groups:
-                    group["lr"] = lr * group["lr_scale"]
-                step_start = time.perf_counter()
-                patches, channels = self.sampler.draw(self.step_patches)
-                batch = torch.from_numpy(patches).to(self.device, non_blocking=True)
-                self.method.before_step(self.net, progress)
-                with self._autocast():
-                    loss = self._loss(batch, self.generator,
-                                      None if channels is None else torch.from_numpy(channels))
-                self.optimizer.zero_grad(set_to_none=True)
-                self.scaler.scale(loss).backward()  # a non-finite loss: non-finite gradients
-                self.dist.after_backward()
-                stepped = self.scaler.is_enabled() or self._guard.finite(self.net, self.step)
-                if stepped:
-                    self.scaler.step(self.optimizer)  # the float16 scaler skips such steps itself
-                    self.scaler.update()
-                    running += float(loss.detach())
-                    running_n += 1
-                self.step += 1
-                if self.threads is not None:
-                    self.threads.step_done(time.perf_counter() - step_start)
-                if self._guard.gradients_diverged():
-                    recovered = self._recover("non-finite gradients for several steps in a row")
-                    if recovered is None:
-                        reason = "diverged"
-                        break
-                    yield recovered
-
+                lr, loss = take_step(self, self._progress(elapsed))
+                report.add_loss(loss)
+                if (yield from after_gradients(self)):
+                    reason = "diverged"
+                    break
                 now = time.perf_counter()
                 slow = watch.step_done(self.step, now, now - start)
                 if slow is not None:
                     log.info("%d steps projected to take %.0f s (%.2f s a step)", slow.total_steps,
                              slow.projected_s, slow.seconds_per_step)
                     yield slow
-                validated = False
                 done = self.total_steps is not None and self.step >= self.total_steps
-                if self.val_batch is not None and (self.step % c.validation_interval == 0 or done):
-                    val_loss = self._validate()
-                    validated = True
-                    if self._guard.validation_diverged(val_loss, self.best_val):
-                        recovered = self._recover(f"validation loss {val_loss:.3g}, best {self.best_val}")
-                        if recovered is None:
-                            reason = "diverged"
-                            break
-                        yield recovered
-                        val_loss = None
-                        validated = False
-                    elif self.best_val is None or val_loss < self.best_val:
-                        self.best_val, self.best_step = val_loss, self.step
-                        self.best_state = {k: v.detach().clone() for k, v in self.net.state_dict().items()}
-                if validated or done or now - last_progress >= PROGRESS_INTERVAL_S:
-                    noise = self.method.noise_parameters(self.net, self.normalization)
-                    elapsed = now - start
-                    progress = self._progress(elapsed)
-                    eta = elapsed * (1 - progress) / progress if progress > 0 else None
-                    train_loss = running / running_n if running_n else float("nan")
-                    self.history.append({"step": self.step, "train_loss": train_loss,
-                                         "val_loss": val_loss if validated else float("nan")})
-                    yield TrainingProgress(
-                        step=self.step, total_steps=self.total_steps,
-                        epoch=self.step / self.steps_per_epoch, train_loss=train_loss,
-                        val_loss=val_loss, best_val_loss=self.best_val, learning_rate=lr,
-                        elapsed_s=elapsed, eta_s=eta, progress=progress,
-                        noise=noise, validated=validated)
-                    running, running_n = 0.0, 0
-                    last_progress = now
-                    if curves and (validated or done) and noise != sent_noise:  # fine-tuned noise
-                        sent_noise = noise
-                        yield NoiseCurves(self.step, tuple(self.noise_curves()))
-                if self._preview_request[0] is not None and (self._preview_now
-                                                  or now - last_preview >= self.preview_interval_s):
-                    self._preview_now = False
-                    ev = self._preview_event()
-                    last_preview = time.perf_counter()
-                    if ev is not None:
-                        yield ev
+                validated, val_loss, gave_up = yield from validate_and_keep_best(self, done, val_loss)
+                if gave_up:
+                    reason = "diverged"
+                    break
+                yield from report.after_step(now, lr, val_loss, validated, done)
         except GeneratorExit:
             reason = "stopped"
             self._model = self._snapshot(final=True)

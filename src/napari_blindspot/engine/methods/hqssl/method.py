@@ -9,7 +9,9 @@ signal given both the prior and ``y``.
 The likelihood only sees ``Sigma_x + Sigma_n``: too little noise costs it nothing (the prior
 variance takes up the rest), so a noise level learned with the network slides down.  The noise
 is therefore measured from the data before training (:mod:`.noise_estimate`) and kept fixed by
-default (``noise_fit="fixed"``); ``"fine-tune"`` learns a per-channel gain once the prior has
+during training; ``noise_fit="auto"`` (the default) then measures it again with the trained prior
+and keeps that refit only where the image calibration was inflated by thin structure
+(:mod:`..noise_fit_choice`), ``"refit"`` always keeps it, ``"fixed"`` never; ``"fine-tune"`` learns a per-channel gain once the prior has
 settled (the second half of training) and ``"joint"`` learns the noise from the start, as the
 paper does, both with the paper's regulariser pushing the noise up, here on ``log sigma_n`` so
 that its strength does not depend on the data's units.
@@ -30,6 +32,7 @@ from ...errors import ConfigError, DataError
 from .blindspot import BlindSpotUNet
 from .noise import MIN_VARIANCE, KnownGaussian, NoiseModel, build_noise_model
 from .noise_estimate import NoiseCalibration, calibrate_image, calibrate_repeats
+from .noise_fit_choice import keep_refit, training_curve
 from .noise_refit import refit_channel
 from .posterior import (lower_triangular, nll_diagonal, nll_full, posterior_full,
                          posterior_mean_diagonal, posterior_std_diagonal)
@@ -54,7 +57,7 @@ LOG_STD_LIMIT = 10.0  # prior std within exp(+-10) normalised units
 
 #: The values of HQ-SSL's settings that take one of a few names.
 NOISE_MODELS = ("curve", "affine", "gaussian", "gaussian-known", "poisson-gaussian", "mean-only")
-NOISE_FITS = ("fixed", "fine-tune", "joint", "refit")
+NOISE_FITS = ("auto", "fixed", "fine-tune", "joint", "refit")
 NOISE_CALIBRATIONS = ("image", "repeats", "pair")
 #: How front ends name the noise models.
 NOISE_MODEL_LABELS = (
@@ -66,6 +69,7 @@ NOISE_MODEL_LABELS = (
     ("mean-only", "none (mean only)"),
 )
 NOISE_FIT_LABELS = (
+    ("auto", "measured, refit if structure inflated it"),
     ("fixed", "measured, kept fixed"),
     ("fine-tune", "measured, then fine-tuned"),
     ("joint", "learned with the network"),
@@ -151,10 +155,11 @@ class HQSSL(Method):
                 "or Gaussian for constant noise", kind="choice", flag="--noise-model",
                 labels=NOISE_MODEL_LABELS, default="curve", choices=NOISE_MODELS),
         Setting("noise_fit", "Noise in training", "how training treats the measured noise: kept "
-                "fixed (the likelihood cannot learn it), fine-tuned in the second half, learned "
-                "with the network (the paper's way), or refit after training with the trained "
+                "fixed, then refit with the trained prior where thin structure had inflated the "
+                "measurement (auto), kept fixed (the likelihood cannot learn it), fine-tuned in "
+                "the second half, learned with the network (the paper's way), or refit after training with the trained "
                 "prior (curve model)", kind="choice", flag="--noise-fit",
-                labels=NOISE_FIT_LABELS, default="fixed", choices=NOISE_FITS),
+                labels=NOISE_FIT_LABELS, default="auto", choices=NOISE_FITS),
         Setting("noise_calibration", "Measure noise on", "what the noise is measured on: the image "
                 "itself, repeated acquisitions of a still scene along the sample axis, or a second "
                 "acquisition (--noise-from)", kind="choice", flag="--noise-calibration",
@@ -203,7 +208,7 @@ class HQSSL(Method):
 
     @property
     def parameters_heading(self) -> str:
-        return "Measured noise" if self.config.noise_fit == "fixed" else "Learned noise"
+        return "Measured noise" if self.config.noise_fit in ("fixed", "auto") else "Learned noise"
 
     def describe_parameters(self, parameters: dict[str, float]) -> str:
         if self.config.noise_model == "curve" and parameters:
@@ -243,7 +248,7 @@ class HQSSL(Method):
         is a second acquisition of the same scene).  Returns the calibrations (intensity units)."""
         if net.noise is None or isinstance(net.noise, KnownGaussian):
             return []
-        if self.config.noise_fit == "refit" and net.channels > 1:
+        if self.config.noise_fit == "refit" and net.channels > 1:  # "auto" keeps the calibration
             raise DataError("noise_fit='refit' re-splits the variance of one channel at a time: train "
                             "with independent channels, or keep the noise fixed.")
         how = self.config.noise_calibration
@@ -282,13 +287,35 @@ class HQSSL(Method):
     def finish(self, net: nn.Module, view: CanonicalView, normalization: Normalization,
                independent_channels: bool) -> list[NoiseCalibration]:
         """``noise_fit="refit"``: measure the noise again with the trained prior
-        (:mod:`..noise_refit`) and let the posterior use it."""
-        if self.config.noise_fit != "refit" or net.noise is None:
+        (:mod:`..noise_refit`) and let the posterior use it; ``"auto"``: the same, kept only for
+        the channels whose image calibration structure had inflated (:mod:`..noise_fit_choice`;
+        the curve model, one channel per prior, calibration on the image).  Returns the refits
+        the posterior uses."""
+        fit = self.config.noise_fit
+        if fit not in ("refit", "auto") or net.noise is None or not hasattr(net.noise, "refit"):
+            return []
+        if fit == "auto" and (net.channels > 1 or self.config.noise_calibration != "image"):
             return []
         cals = [refit_channel(net, view, normalization, c, independent_channels)
                 for c in range(view.n_channels)]
+        keep = [cal.signal.size > 0 for cal in cals]  # an image too small to bin keeps its calibration
+        if fit == "auto":
+            for c, cal in enumerate(cals):
+                if not keep[c]:
+                    continue
+                before = training_curve(net.noise.knots[c].cpu().numpy(),
+                                        net.noise.values[c].cpu().numpy(), float(net.noise.floor[c]))
+                keep[c], ratio = keep_refit(before, cal)
+                log.info("noise fit (auto), channel %d: calibration / refit in the bright half %.2f: %s",
+                         c, ratio, "refit kept" if keep[c] else "calibration kept")
+        if not any(keep):
+            return []
         net.noise.refit(cals)
-        return cals
+        with torch.no_grad():
+            for c, k in enumerate(keep):
+                if not k:
+                    net.noise.post_values[c] = net.noise.values[c]
+        return [cal for cal, k in zip(cals, keep) if k]
 
     def param_groups(self, net: nn.Module, lr: float) -> list[dict]:
         """The network's parameters; the noise's too (``NOISE_LR_SCALE`` times faster) unless
@@ -297,7 +324,7 @@ class HQSSL(Method):
         noise_params = list(net.noise.parameters()) if net.noise is not None else []
         for p in noise_params:
             p.requires_grad_(self.config.noise_fit == "joint")
-        if noise_params and self.config.noise_fit != "fixed":
+        if noise_params and self.config.noise_fit not in ("fixed", "auto"):
             groups.append({"params": noise_params, "lr_scale": NOISE_LR_SCALE})
         return groups
 

@@ -1,0 +1,153 @@
+"""Choosing the noise fit from the data (issue 22): calibration kept vs refit after training.
+
+One training per image with ``noise_fit="refit"`` (the refit changes nothing in training), then the
+same network predicts twice: with the image calibration kept (``"fixed"``) and with the refit curve
+(``"refit"``).  Both curves are stored, so that any decision rule (``engine.noise_refit``) can be
+scored on every image without training again::
+
+    python -m benchmarks.noise_fit_choice measure --images filaments_1 membranes_1 set12_05 set12_09
+    python -m benchmarks.noise_fit_choice measure --no-tta --images fmd_fov01 fmd_fov02
+    python -m benchmarks.noise_fit_choice render
+
+Results: ``docs/noise_fit_choice.json``; the table goes into ``docs/fine_structures.md``
+between ``<!-- generated:noise_fit -->`` markers.  One thread, 300 steps, TTA on (the one-shot
+default; ``--no-tta`` halves the time), BM3D from ``docs/fine_structures.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from . import fine_structures as fs
+from .datasets import default_data_dir, fmd_unit
+from .metrics import psnr
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "docs" / "noise_fit_choice.json"
+DOC = ROOT / "docs" / "fine_structures.md"
+
+
+def fmd_units() -> list:
+    units = []
+    for fov in (1, 2):
+        u = fmd_unit(default_data_dir(), [fov], None)
+        u.noisy, u.clean, u.axes, u.name = u.noisy[0], u.clean[0], "YX", f"fmd_fov{fov:02d}"
+        u.info["held_out"] = True
+        units.append(u)
+    return units
+
+
+def measure(units: list, steps: int, threads: int, tta: bool = True) -> None:
+    import torch
+
+    res = fs.load(RESULTS)
+    for u in units:
+        if u.name in res:
+            continue
+        print(f"{u.name}: training {steps} steps", flush=True)
+        model, info = fs.train(u.noisy, u.axes, {"noise_fit": "refit"}, steps, None, threads)
+        noise = model.net.noise
+        refit_values = noise.post_values.clone()
+        entry = {"noisy": psnr(u.clean, u.noisy.astype(np.float32), u.data_range),
+                 "held_out": bool(u.info.get("held_out")), "steps_per_s": info["steps_per_s"],
+                 "calibration": model.info["noise_calibration"][0],
+                 "refit": model.info["noise_refit"][0], "psnr": {}, "tta": tta}
+        for what in ("fixed", "refit"):
+            with torch.no_grad():
+                noise.post_values.copy_(noise.values if what == "fixed" else refit_values)
+            t0 = time.perf_counter()
+            out = np.asarray(model.denoise(u.noisy, u.axes, tta=tta), np.float32)
+            entry["psnr"][what] = psnr(u.clean, out, u.data_range)
+            print(f"    {what}: {entry['psnr'][what]:.2f} dB ({time.perf_counter() - t0:.0f} s)", flush=True)
+        res[u.name] = entry
+        fs.save(res, RESULTS)
+
+
+def render(res: dict) -> str:
+    from napari_blindspot.engine.methods.hqssl.noise_estimate import NoiseCalibration
+    from napari_blindspot.engine.methods.hqssl.noise_fit_choice import keep_refit
+
+    bm3d = {k: v.get("bm3d", {}).get("psnr") for k, v in fs.load().get("table", {}).items()}
+    header = ["image", "set", "noisy", "BM3D, oracle σ", "calibration kept", "refit",
+              "calibration ÷ refit, bright half", "auto keeps", "auto − BM3D"]
+    rows = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for name, e in res.items():
+        keep, ratio = keep_refit(NoiseCalibration.from_dict(e["calibration"]),
+                                 NoiseCalibration.from_dict(e["refit"]))
+        auto = e["psnr"]["refit" if keep else "fixed"]
+        b = bm3d.get(name)
+        kind = "FMD" if name.startswith("fmd") else "held out" if e["held_out"] else "dev"
+        kind += "" if e.get("tta", True) else ", no TTA"
+        cells = [name, kind, f"{e['noisy']:.2f}", f"{b:.2f}" if b else "—",
+                 f"{e['psnr']['fixed']:.2f}", f"{e['psnr']['refit']:.2f}", f"{ratio:.2f}",
+                 "refit" if keep else "calibration", f"{auto - b:+.2f}" if b else "—"]
+        rows.append("| " + " | ".join(cells) + " |")
+    return "\n".join(rows)
+
+
+AUTO_LABEL = "auto noise fit (new default)"
+
+
+def merge(res: dict) -> None:
+    """Copy the ``"auto"`` choice of every image into ``docs/fine_structures.json`` (``table`` or
+    ``fmd`` section, under :data:`AUTO_LABEL`): the same training, the curve the rule picks."""
+    from napari_blindspot.engine.methods.hqssl.noise_estimate import NoiseCalibration
+    from napari_blindspot.engine.methods.hqssl.noise_fit_choice import keep_refit
+
+    full = fs.load()
+    for name, e in res.items():
+        keep, ratio = keep_refit(NoiseCalibration.from_dict(e["calibration"]),
+                                 NoiseCalibration.from_dict(e["refit"]))
+        section = full.setdefault("fmd" if name.startswith("fmd") else "table", {})
+        if name not in section:
+            continue
+        label = AUTO_LABEL if e.get("tta", True) else f"{AUTO_LABEL}, no TTA"
+        section[name].setdefault("ours", {})[label] = {
+            "psnr": e["psnr"]["refit" if keep else "fixed"], "picked": "refit" if keep else "fixed",
+            "inflation": ratio, "steps": 300, "tta": e.get("tta", True), "from": "docs/noise_fit_choice.json"}
+    fs.save(full)
+
+
+def write_doc(table: str) -> None:
+    text = DOC.read_text()
+    start, end = "<!-- generated:noise_fit -->", "<!-- /generated:noise_fit -->"
+    if start in text:
+        head, rest = text.split(start, 1)
+        text = head + start + "\n" + table + "\n" + end + rest.split(end, 1)[1]
+        DOC.write_text(text)
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m benchmarks.noise_fit_choice", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("part", choices=("measure", "render"))
+    p.add_argument("--images", nargs="*", default=[],
+                   help="fine-set, Set12 or FMD (fmd_fov01, fmd_fov02) image names, in this order")
+    p.add_argument("--steps", type=int, default=fs.STEPS)
+    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--tta", action=argparse.BooleanOptionalAction, default=True,
+                   help="predict with test-time augmentation (the one-shot default) [on]")
+    args = p.parse_args(argv)
+    if args.part == "measure":
+        units = [u for u in fs.all_units() + fmd_units() if u.name in args.images]
+        units.sort(key=lambda u: args.images.index(u.name))
+        measure(units, args.steps, args.threads, args.tta)
+    res = fs.load(RESULTS)
+    table = render(res)
+    print(table)
+    write_doc(table)
+    merge(res)
+    from .fine_structures_report import render as render_fine
+
+    render_fine(fs.load())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,152 @@
+"""The tables and the figure of :mod:`benchmarks.one_minute` (written into docs/performance.md
+between the ``<!-- generated:one_minute_* -->`` markers; the prose around them is by hand)."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+BEGIN, END = "<!-- generated:{} -->", "<!-- /generated:{} -->"
+VARIANTS = ("plain", "tta4", "tta8")
+LABELS = {"plain": "one pass", "tta4": "4 rotations", "tta8": "8 transforms (0.2.0 default)"}
+
+
+def _curve_rows(res: dict) -> dict[int, dict[str, list[float]]]:
+    """steps -> variant -> PSNR of every image measured at that length."""
+    rows: dict[int, dict[str, list[float]]] = {}
+    for key, entry in res.get("curve", {}).items():
+        name, steps = key.rsplit("|", 1)
+        if not name.startswith("fmd"):
+            continue
+        for v in VARIANTS:
+            if v in entry:
+                rows.setdefault(int(steps), {}).setdefault(v, []).append(entry[v])
+    return dict(sorted(rows.items()))
+
+
+def quiet_seconds(res: dict, steps: int, variant: str) -> float | None:
+    """Preparation + ``steps`` training steps + the prediction of ``variant`` on a quiet CPU
+    (the minimum timings of ``speed``), or None before ``speed`` ran."""
+    sp = res.get("speed")
+    if not sp:
+        return None
+    return sp["prepare_s"] + steps * sp["s_per_step"] + sp["predict_s"][variant]
+
+
+def curve_table(res: dict) -> str:
+    rows = _curve_rows(res)
+    if not rows:
+        return "(no measurement yet: `python -m benchmarks.one_minute curve`)"
+    head = "| training steps | images | " + " | ".join(
+        f"{LABELS[v]}: mean dB / quiet s" for v in VARIANTS) + " |"
+    out = [head, "|" + "---|" * (2 + len(VARIANTS))]
+    for steps, by in rows.items():
+        cells = []
+        for v in VARIANTS:
+            vals = by.get(v, [])
+            q = quiet_seconds(res, steps, v)
+            cells.append(("—" if not vals else f"{np.mean(vals):.2f}")
+                         + ("" if q is None else f" / {q:.0f}"))
+        n = max(len(x) for x in by.values())
+        out.append(f"| {steps} | {n} | " + " | ".join(cells) + " |")
+    return "\n".join(out)
+
+
+def per_image_table(res: dict) -> str:
+    entries = sorted(res.get("curve", {}).items(), key=lambda kv: (kv[0].rsplit("|", 1)[0],
+                                                                     int(kv[0].rsplit("|", 1)[1])))
+    if not entries:
+        return ""
+    out = ["| image | steps | noisy | " + " | ".join(LABELS[v] for v in VARIANTS)
+           + " | best step | load (1 min) |", "|" + "---|" * (6 + len(VARIANTS) - 1)]
+    for key, e in entries:
+        name, steps = key.rsplit("|", 1)
+        out.append(f"| {name} | {steps} | {e['noisy']:.2f} | "
+                   + " | ".join(f"{e[v]:.2f}" if v in e else "—" for v in VARIANTS)
+                   + f" | {e.get('best_step', '—')} | {e.get('load', float('nan')):.1f} |")
+    return "\n".join(out)
+
+
+def speed_text(res: dict) -> str:
+    sp = res.get("speed")
+    if not sp:
+        return "(no timing yet: `python -m benchmarks.one_minute speed`)"
+    p = sp["predict_s"]
+    return (f"Timed {sp['date']} on a 512x512 FMD field with {sp['threads']} threads, minimum of "
+            f"repeats, 1-minute load average {sp['load']:.1f} at the end: "
+            f"{sp['s_per_step']:.3f} s a training step ({1 / sp['s_per_step']:.1f} steps/s), "
+            f"{sp['prepare_s']:.1f} s of preparation; prediction {p['plain']:.1f} s (one pass), "
+            f"{p['tta4']:.1f} s (4 rotations), {p['tta8']:.1f} s (8 transforms).")
+
+
+def figure(res: dict, path: Path, size: tuple[int, int] = (640, 400)) -> bool:
+    """PSNR (mean over the FMD fields) against quiet seconds (against steps before ``speed``
+    ran), one line per prediction variant, drawn with PIL; the target (39.5 dB, 60 s) dotted.
+    False when there is nothing to draw."""
+    from PIL import Image, ImageDraw
+
+    rows = _curve_rows(res)
+    lines: dict[str, list[tuple[float, float]]] = {}
+    for steps, by in rows.items():
+        for v in VARIANTS:
+            if by.get(v):
+                q = quiet_seconds(res, steps, v)
+                lines.setdefault(v, []).append((q if q is not None else float(steps),
+                                                float(np.mean(by[v]))))
+    if not lines:
+        return False
+    timed = res.get("speed") is not None
+    xs = [x for pts in lines.values() for x, _ in pts] + ([60.0] if timed else [])
+    ys = [y for pts in lines.values() for _, y in pts] + [39.5]
+    x0, x1 = 0.0, max(xs) * 1.08
+    y0, y1 = min(ys) - 0.3, max(ys) + 0.3
+    w, h = size
+    left, right, top, bottom = 60, 20, 30, 50
+    img = Image.new("RGB", size, "white")
+    d = ImageDraw.Draw(img)
+
+    def px(x: float, y: float) -> tuple[float, float]:
+        return (left + (x - x0) / (x1 - x0) * (w - left - right),
+                h - bottom - (y - y0) / (y1 - y0) * (h - top - bottom))
+
+    d.rectangle([left, top, w - right, h - bottom], outline="black")
+    for k in range(6):  # ticks
+        yv = y0 + (y1 - y0) * k / 5
+        xv = x0 + (x1 - x0) * k / 5
+        d.text((4, px(0, yv)[1] - 6), f"{yv:.1f}", fill="black")
+        d.text((px(xv, y0)[0] - 10, h - bottom + 4), f"{xv:.0f}", fill="black")
+    d.text((left, h - 20), "quiet seconds on 2 CPU cores (training + prediction)" if timed
+           else "training steps", fill="black")
+    d.text((left, 8), "One-shot HQ-SSL on FMD fields: PSNR (dB, mean) against length", fill="black")
+    d.line([px(x0, 39.5), px(x1, 39.5)], fill=(120, 120, 120))
+    if timed:
+        d.line([px(60.0, y0), px(60.0, y1)], fill=(120, 120, 120))
+    colours = {"plain": (130, 130, 130), "tta4": (31, 119, 180), "tta8": (214, 39, 40)}
+    for i, (v, pts) in enumerate(lines.items()):
+        pts = sorted(pts)
+        d.line([px(*p) for p in pts], fill=colours[v], width=2)
+        for p in pts:
+            cx, cy = px(*p)
+            d.ellipse([cx - 3, cy - 3, cx + 3, cy + 3], fill=colours[v])
+        d.text((w - right - 200, top + 6 + 14 * i), LABELS[v], fill=colours[v])
+    path.parent.mkdir(parents=True, exist_ok=True)
+    img.save(path)
+    return True
+
+
+def render_doc(res: dict, doc: Path, fig_path: Path) -> None:
+    blocks: dict[str, Any] = {"one_minute_curve": curve_table(res),
+                              "one_minute_images": per_image_table(res),
+                              "one_minute_speed": speed_text(res)}
+    text = doc.read_text()
+    for key, body in blocks.items():
+        b, e = BEGIN.format(key), END.format(key)
+        if b not in text:
+            text += f"\n{b}\n{e}\n"
+        text = re.sub(re.escape(b) + ".*?" + re.escape(e), lambda _m: f"{b}\n{body}\n{e}", text,
+                      flags=re.S)
+    doc.write_text(text)
+    figure(res, fig_path)

@@ -1,0 +1,34 @@
+"""benchmarks/one_minute's report: the tables and the figure from stored results (no training)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+
+RESULTS = {
+    "curve": {
+        "fmd_fov01|200": {"noisy": 33.27, "plain": 38.84, "tta8": 39.17, "best_step": 200, "load": 0.1},
+        "fmd_fov01|500": {"noisy": 33.27, "plain": 39.3, "tta4": 39.5, "tta8": 39.6, "load": 9.0},
+        "fmd_fov02|500": {"noisy": 35.05, "plain": 39.5, "tta4": 39.7, "tta8": 39.8, "load": 9.0},
+    },
+    "speed": {"s_per_step": 0.1, "prepare_s": 1.0, "predict_s": {"plain": 2.0, "tta4": 8.0, "tta8": 16.0},
+              "load": 0.5, "threads": 2, "date": "2026-12-05 00:00"},
+}
+
+
+def test_the_report_writes_the_curve_between_its_markers(tmp_path, monkeypatch):
+    monkeypatch.syspath_prepend(str(REPO))
+    from benchmarks.one_minute_report import quiet_seconds, render_doc
+
+    doc = tmp_path / "performance.md"
+    doc.write_text("# Performance\n\nprose\n<!-- generated:one_minute_curve -->\nold\n"
+                   "<!-- /generated:one_minute_curve -->\nmore prose\n")
+    render_doc(RESULTS, doc, tmp_path / "one_minute.png")
+    text = doc.read_text()
+    assert "old" not in text and "prose" in text and "more prose" in text
+    # the mean over the fields at 500 steps, and the quiet seconds: 1 + 500 * 0.1 + 16
+    assert "| 500 | 2 | 39.40 / 53 | 39.60 / 59 | 39.70 / 67 |" in text
+    assert quiet_seconds(RESULTS, 500, "tta8") == 67.0
+    assert "0.100 s a training step" in text  # the speed block was added at the end
+    assert (tmp_path / "one_minute.png").stat().st_size > 0
