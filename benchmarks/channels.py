@@ -1,8 +1,12 @@
 """Channels: a CYX image denoised in one run against each channel denoised alone, and the
-automatic choice of independent or joint channels (``--channels auto``).
+automatic choice of shared (independent), separate or joint channels (``--channels auto``).
 
-    python -m benchmarks.channels                       # the numbers in docs/channels.md
+    python -m benchmarks.channels                       # long runs (300 steps, 128x128)
     python -m benchmarks.channels --steps 40 --size 64  # a quick look
+    python -m benchmarks.channels --steps 40 --size 64 --methods hqssl --write  # docs/channels.md
+
+``--write`` puts the table between the ``<!-- generated:channels -->`` markers of
+docs/channels.md.
 
 The data (:func:`napari_blindspot.samples.cells.three_channel_cell`): three channels with a
 Poisson-Gaussian noise of their own (bright nuclei, dimmer F-actin filaments, dim and noisy
@@ -46,7 +50,8 @@ def _train_denoise(data: np.ndarray, axes: str, method: str, steps: int,
 
 
 def measure(kind: str, method: str, steps: int, size: int, seed: int) -> dict:
-    """PSNR per channel: noisy, alone, independent, joint, and the auto choice, for one scene."""
+    """PSNR per channel: noisy, alone, independent (shared), separate, joint, and the auto
+    choice, for one scene."""
     from napari_blindspot.engine import CanonicalView
     from napari_blindspot.engine.training.channel_choice import choose_channels
     from napari_blindspot.samples.cells import three_channel_cell
@@ -61,28 +66,30 @@ def measure(kind: str, method: str, steps: int, size: int, seed: int) -> dict:
         alone.append(psnr(clean[c], out))
         secs += dt
     row["alone"], row["alone_s"] = alone, secs
-    for mode in ("independent", "joint"):
+    for mode in ("independent", "separate", "joint"):
         out, dt, _ = _train_denoise(noisy, "CYX", method, steps, channels=mode)
         row[mode] = [psnr(clean[c], out[c]) for c in range(3)]
         row[f"{mode}_s"] = dt
     # "auto" trains exactly as the mode it picks (same seed and settings): measure only the pick
     choice = choose_channels(CanonicalView(noisy, "CYX"))
-    row["auto"], row["auto_choice"] = row[choice.mode], choice.message()
+    row["auto"], row["auto_mode"], row["auto_choice"] = row[choice.mode], choice.mode, choice.message()
     logging.info("%s", json.dumps(row))
     return row
 
 
 def table(rows: list[dict]) -> str:
     """A markdown table of the rows (PSNR per channel, dB)."""
-    lines = ["| scene | method | steps | channel | noisy | alone | CYX independent | CYX joint | CYX auto |",
-             "|---|---|---|---|---|---|---|---|---|"]
+    lines = ["| scene | method | steps | channel | noisy | alone | CYX independent (shared) "
+             "| CYX separate | CYX joint | CYX auto |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
     names = ("nuclei", "F-actin", "mitochondria")
     for r in rows:
         for c in range(3):
             name = names[c] if r["scene"] == "different" else ""
             lines.append(f"| {r['scene']} | {r['method']} | {r['steps']} | {c} {name} "
                          f"| {r['noisy'][c]:.2f} | {r['alone'][c]:.2f} | {r['independent'][c]:.2f} "
-                         f"| {r['joint'][c]:.2f} | {r['auto'][c]:.2f} |")
+                         f"| {r['separate'][c]:.2f} | {r['joint'][c]:.2f} "
+                         f"| {r['auto'][c]:.2f} ({r['auto_mode']}) |")
     return "\n".join(lines)
 
 
@@ -94,6 +101,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--methods", default="hqssl,n2v2")
     p.add_argument("--scenes", default="different,same")
     p.add_argument("--json", type=Path, default=None, help="write the rows here")
+    p.add_argument("--write", action="store_true",
+                   help="put the table into docs/channels.md (between its generated markers)")
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     rows = [measure(kind, method, args.steps, args.size, args.seed)
@@ -103,6 +112,16 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{r['scene']}/{r['method']}: auto chose: {r['auto_choice']}")
     if args.json:
         args.json.write_text(json.dumps(rows, indent=1))
+    if args.write:
+        doc = REPO / "docs" / "channels.md"
+        b, e = "<!-- generated:channels -->", "<!-- /generated:channels -->"
+        text = doc.read_text()
+        if b not in text:
+            raise SystemExit(f"{doc} has no {b} marker")
+        command = (f"python -m benchmarks.channels --steps {args.steps} --size {args.size} --seed "
+                   f"{args.seed} --methods {args.methods} --scenes {args.scenes} --write")
+        body = f"`{command}`\n\n{table(rows)}"
+        doc.write_text(text[:text.index(b) + len(b)] + "\n" + body + "\n" + text[text.index(e):])
     return 0
 
 

@@ -43,6 +43,9 @@ CASES = {  # method, image channels, configuration
     "hqssl-curve": ("hqssl", 1, dict(hq_depth=1, noise_model="curve")),
     "n2v2-2ch": ("n2v2", 2, dict(unet_depth=1)),
     "hqssl-joint-2ch": ("hqssl", 2, dict(hq_depth=1, channels="joint")),
+    # one network per channel
+    "n2v2-separate-2ch": ("n2v2", 2, dict(unet_depth=1, channels="separate")),
+    "hqssl-separate-2ch": ("hqssl", 2, dict(hq_depth=1, channels="separate")),
     # one noise parameter set per data channel, chosen per folded image
     "hqssl-curve-2ch": ("hqssl", 2, dict(hq_depth=1, noise_model="curve")),
 }
@@ -50,6 +53,7 @@ CASES = {  # method, image channels, configuration
 
 def _model(case: str) -> DenoisingModel:
     from helpers_engine import small_config
+    from napari_blindspot.engine.config import network_channels
     from napari_blindspot.engine.methods import get_method
     from napari_blindspot.engine.normalization import Normalization
 
@@ -57,7 +61,7 @@ def _model(case: str) -> DenoisingModel:
     config = small_config(method, axes="CYX" if channels > 1 else "YX", **overrides)
     normalization = Normalization((100.0, 120.0)[:channels], (20.0, 25.0)[:channels])
     torch.manual_seed(0)
-    net = get_method(config).build(config, 1 if config.channels != "joint" else channels, 2,
+    net = get_method(config).build(config, network_channels(config.channels, channels), 2,
                                    normalization)
     return DenoisingModel(config, net, normalization, channels)
 
@@ -73,9 +77,10 @@ def test_export_passes_bioimageio_core_and_matches_predict(case, tmp_path):
     assert result.path.is_file() and result.test_status == "passed"
     assert not list(tmp_path.glob("*.partial*"))
     # TorchScript where the traced network reproduces the Python one: the U-Nets and
-    # single-channel HQ-SSL; not where the noise model picks parameters per image or
-    # the joint-channel covariance maths bakes in shapes
-    traceable = model.channels == 1 or model.config.method != "hqssl"
+    # single-channel and separate-channel HQ-SSL; not where the noise model picks parameters
+    # per image or the joint-channel covariance maths bakes in shapes
+    traceable = (model.channels == 1 or model.config.method != "hqssl"
+                 or model.config.channels == "separate")
     assert ("torchscript" in result.weights) == traceable, result.torchscript_note
     if not traceable:
         assert result.torchscript_note.startswith("not included")

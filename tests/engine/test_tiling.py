@@ -226,7 +226,8 @@ def test_declared_receptive_radius_covers_the_network(method, depth, ndim):
 @pytest.mark.parametrize("axes,shape,channels", [("YX", (70, 90), "independent"),
                                                  ("TYX", (3, 40, 52), "independent"),
                                                  ("CYX", (2, 40, 44), "independent"),
-                                                 ("CYX", (2, 40, 44), "joint")])
+                                                 ("CYX", (2, 40, 44), "joint"),
+                                                 ("CYX", (2, 40, 44), "separate")])
 def test_prediction_leaves_a_float32_input_untouched(axes, shape, channels):
     """Prediction normalises in place, but never the caller's own float32 array."""
     from helpers_engine import small_config

@@ -265,10 +265,12 @@ AXES_CASES = [
     ("ZYX", (8, 48, 56), True, "independent"),
     ("CYX", (2, 64, 72), False, "independent"),
     ("CYX", (2, 64, 72), False, "joint"),
+    ("CYX", (2, 64, 72), False, "separate"),
     ("YXC", (64, 72, 3), False, "independent"),
     ("YXC", (64, 72, 3), False, "joint"),
     ("TZCYX", (2, 8, 2, 40, 48), False, "independent"),
     ("TZCYX", (2, 8, 2, 40, 48), True, "joint"),
+    ("TZCYX", (2, 8, 2, 40, 48), True, "separate"),
 ]
 
 
@@ -289,7 +291,7 @@ def test_train_and_predict_any_axes(axes, shape, train_3d, channels, method):
     model = train_model(data, cfg)
     n_channels = shape[axes.index("C")] if "C" in axes else 1
     assert model.channels == n_channels
-    assert model.net_channels == (n_channels if channels == "joint" else 1)
+    assert model.net_channels == (n_channels if channels in ("joint", "separate") else 1)
     res = model.predict(data, uncertainty=True)  # axes default to the training axes
     assert res["denoised"].shape == data.shape and res["denoised"].dtype == np.float32
     if method == "hqssl":

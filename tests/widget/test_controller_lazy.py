@@ -45,8 +45,8 @@ def test_a_lazy_multichannel_layer_says_which_channels_it_chose(controller, view
     seen = _messages(controller)
     controller.train(TrainRequest(layer, "CYX", "n2v2", dict(TINY), live_preview=False))
     assert not [t for level, t in seen if level == "error"], seen
-    said = [t for _, t in seen if "Channels: independent (" in t]
+    said = [t for _, t in seen if "Channels: separate, one network per channel (" in t]
     assert said and "different structures" in said[0], seen
-    assert controller.model.config.channels == "independent"
+    assert controller.model.config.channels == "separate"
     out = viewer_model.layers["cell [denoised]"]
     np.testing.assert_allclose(out.scale[-2:], (0.1, 0.1))

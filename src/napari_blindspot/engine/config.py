@@ -27,6 +27,16 @@ LEGACY_METHOD = "n2v2"
 
 SCHEDULES = BY_NAME["schedule"].choices
 CHANNEL_MODES = BY_NAME["channels"].choices
+#: Channel modes whose network takes every channel of a patch at once, ``(B, C, *sp)``: joint
+#: (one network, C inputs) and separate (C single-channel networks side by side).  The other
+#: concrete mode, independent, folds the channels into the batch of one shared network.
+ALL_CHANNELS_AT_ONCE = ("joint", "separate")
+
+
+def network_channels(mode: str, channels: int) -> int:
+    """The channels the network of channel mode ``mode`` takes for ``channels`` data channels."""
+    return channels if mode in ALL_CHANNELS_AT_ONCE else 1
+
 
 #: The values of the fields that take one of a few names (the built-in methods' too).
 FIELD_CHOICES = choices_of(declared_settings())

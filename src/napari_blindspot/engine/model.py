@@ -17,7 +17,7 @@ import torch
 from torch import nn
 
 from .axes import CanonicalView, check_axes
-from .config import TrainConfig
+from .config import ALL_CHANNELS_AT_ONCE, TrainConfig, network_channels
 from .system.device import autocast, autocast_dtype, place_network, select_device
 from .errors import AxesError, DataError
 from .events import PredictedBlock, PredictionProgress, run_to_end
@@ -26,6 +26,7 @@ from .methods.registry import get_method
 from . import model_info
 from .model_file import load_network, save_model
 from .methods.hqssl.noise_curves import ChannelNoiseCurve, channel_curves, noise_table
+from .nets.per_channel import channel_network
 from .normalization import Normalization
 from .prediction import pipeline
 from .prediction.pipeline import PredictionResult, PredictionUnit
@@ -97,7 +98,7 @@ class DenoisingModel:
 
     @property
     def net_channels(self) -> int:
-        return 1 if self.config.channels != "joint" else self.channels
+        return network_channels(self.config.channels, self.channels)
 
     def noise_parameters(self) -> dict[str, float]:
         """Learned noise parameters in the image's intensity units (HQ-SSL), else ``{}``."""
@@ -131,11 +132,12 @@ class DenoisingModel:
         precision: ``{"denoised": ..., ["std": ...]}`` tensors, normalised units."""
         device = self.device
         dtype = autocast_dtype(device) if self.config.mixed_precision else None
+        net = self.net if channel is None else channel_network(self.net, channel)  # separate: its own
 
         def infer(x: torch.Tensor) -> dict[str, torch.Tensor]:
             channels = None if channel is None else torch.full((x.shape[0],), int(channel))
             with autocast(device, dtype):
-                return self.method.infer(self.net, x, channels)
+                return self.method.infer(net, x, channels)
 
         return infer
 
@@ -188,7 +190,8 @@ class DenoisingModel:
         """Bytes of memory the network's inference holds per input pixel, measured once per
         model on a probe tile of ``tile_shape`` (see :func:`.system.memory.bytes_per_pixel`)."""
         if self._bytes_per_pixel is None:
-            probe_channels = torch.zeros(1, dtype=torch.long) if self.config.channels != "joint" else None
+            probe_channels = (None if self.config.channels in ALL_CHANNELS_AT_ONCE
+                              else torch.zeros(1, dtype=torch.long))
             self._bytes_per_pixel = bytes_per_pixel(
                 self.net, lambda net, b: self.method.infer(net, b[0], probe_channels), self.net_channels, 1,
                 tile_shape, multiple, self.device, lambda: autocast(self.device, autocast_dtype(self.device)
@@ -248,8 +251,9 @@ class DenoisingModel:
     def predict_block(self, block: np.ndarray, channel: int | None = None) -> PredictionResult:
         """Denoise one small canonical block ``(C, [Z,] Y, X)`` in one piece (previews).
 
-        ``channel`` selects the normalisation of a single channel for independent-channel
-        models given a ``(1, ...)`` block.
+        ``channel`` selects the normalisation of a single channel (and, with separate channel
+        networks, its network) for independent- or separate-channel models given a ``(1, ...)``
+        block.
         """
         return pipeline.predict_block(self, block, channel)
 

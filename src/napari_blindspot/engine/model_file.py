@@ -20,7 +20,7 @@ from torch import nn
 
 from .. import __version__
 from .atomic import atomic_path
-from .config import TrainConfig
+from .config import TrainConfig, network_channels
 from .system.device import select_device
 from .errors import BlindspotError, ModelFileError
 from .methods.registry import get_method, method_names
@@ -158,7 +158,7 @@ def load_network(path: str | os.PathLike, device: str = "auto") -> StoredModel:
         raise damaged(path, f"its weights cannot be read: {exc}") from exc
     check_weights(tensors, path)
     method = get_method(config)
-    net_channels = 1 if config.channels != "joint" else channels
+    net_channels = network_channels(config.channels, channels)
     net = method.build(config, net_channels, 3 if config.train_3d else 2, normalization)
     try:
         net.load_state_dict(tensors, strict=True)

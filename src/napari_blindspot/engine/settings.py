@@ -190,13 +190,16 @@ GENERAL: tuple[Setting, ...] = (
             default="YX", validated=False),  # parse_axes names the problem
     Setting("train_3d", "", "train on Z,Y,X patches (needs a Z axis)", kind="bool", flag="--3d",
             default=False),
-    Setting("channels", "Channels", "auto: each channel's noise and the signal correlation between "
-            "channels are measured when training starts (and said), then independent, which "
-            "measured better than joint for different and for same structures; independent: one "
-            "network for every channel, each channel a sample; joint: channels are denoised "
+    Setting("channels", "Channels", "auto: measured from the data (each channel's noise, the "
+            "signal correlation between channels; said when training starts): independent when the "
+            "channels show the same structure, else separate; independent: one network shared by "
+            "every channel, each channel a sample; separate: one network per channel, each trained "
+            "as it would be alone (a time budget is then per channel); joint: channels are denoised "
             "together and may inform each other", kind="choice", flag="--channels", default="auto",
-            choices=("auto", "independent", "joint"), widget=4,
-            labels=(("auto", "auto (from the data)"),)),
+            choices=("auto", "independent", "separate", "joint"), widget=4,
+            labels=(("auto", "auto (from the data)"),
+                    ("independent", "independent (one shared network)"),
+                    ("separate", "separate (a network per channel)"))),
     _int("patch_size", "Patch size", "side of the square training patches in pixels (a multiple of "
          "4); larger patches see more context but need more memory", 64, 8, flag="--patch-size",
          maximum=8192, why=BEYOND_MEMORY, multiple_of=4, step=16, editor_range=(8, 1024)),

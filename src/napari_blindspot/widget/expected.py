@@ -61,6 +61,11 @@ def expected_text(method: str, settings: dict[str, Any], shape: tuple[int, ...] 
         long = (f"Expected: about {total} (training {format_duration(train_s)}, denoising about "
                 f"{format_duration(predict_s)} {where}).")
         short = f"ready · about {total} expected"
+    channels = int(shape[axes.upper().index("C")]) if "C" in axes.upper() else 1
+    if config.time_budget_s and config.channels == "auto" and channels > 1:
+        long += (f" Channels that show different structures train a network each (separate "
+                 f"channels, said when training starts), and the time budget is then per "
+                 f"channel: up to {channels} x {format_duration(config.time_budget_s)}.")
     if train_s + (predict_s or 0.0) > DURATION_WARNING_S:
         long += " That is long: a time budget such as '5 minutes' ends in time."
         short += " (long)"

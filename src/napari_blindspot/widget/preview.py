@@ -209,7 +209,8 @@ class LivePreview:
     def _spec_for(self, source: Source, view: CanonicalView, config: TrainConfig,
                   device_type: str) -> PreviewSpec:
         max_yx = 256 if device_type == "cpu" else 512
-        return preview_spec(self.viewer, source, view, config.channels == "independent",
+        # one channel on screen: independent (shared) and separate channel networks
+        return preview_spec(self.viewer, source, view, config.channels in ("independent", "separate"),
                             max_yx=max_yx, max_z=max(32, config.patch_size_z))
 
     def refresh(self, force: bool = False) -> None:

@@ -66,7 +66,7 @@ def blindspot_section(descr: Any) -> dict[str, Any] | None:
 def _own_model(descr: Any, section: dict[str, Any], source: str | Path, device: str) -> "DenoisingModel":
     import torch
 
-    from ..config import TrainConfig
+    from ..config import TrainConfig, network_channels
     from ..system.device import select_device
     from ..methods import get_method
     from ..model import DenoisingModel
@@ -95,7 +95,7 @@ def _own_model(descr: Any, section: dict[str, Any], source: str | Path, device: 
         raise ModelFileError(f"The weights in {str(source)!r} cannot be read: {exc}") from exc
     net_state = {k[len("net."):]: v for k, v in state.items() if k.startswith("net.")}
     method = get_method(config)
-    net_channels = 1 if config.channels != "joint" else channels
+    net_channels = network_channels(config.channels, channels)
     net = method.build(config, net_channels, 3 if config.train_3d else 2, normalization)
     try:
         net.load_state_dict(net_state, strict=True)

@@ -22,7 +22,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from ..config import TrainConfig
+from ..config import ALL_CHANNELS_AT_ONCE, TrainConfig
 from ..methods import get_method
 from ..normalization import Normalization
 
@@ -45,7 +45,7 @@ class BlindspotNetwork(nn.Module):
         self.config = cfg
         self.channels = int(channels)
         self.method = get_method(cfg)
-        self.fold_channels = cfg.channels != "joint"
+        self.fold_channels = cfg.channels not in ALL_CHANNELS_AT_ONCE
         net_channels = 1 if self.fold_channels else self.channels
         norm = Normalization.from_dict(normalization) if normalization is not None else None
         self.net = self.method.build(cfg, net_channels, 3 if cfg.train_3d else 2, norm)

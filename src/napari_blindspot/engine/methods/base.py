@@ -144,6 +144,9 @@ class Method:
 
         ``normalization`` (the training data's statistics) lets noise models express
         user-given noise levels in normalised units; it is None when loading a file.
+        With ``config.channels == "separate"`` and several channels: one single-channel network
+        per channel side by side (:func:`..nets.per_channel.build_per_channel`), and the loss
+        made the sum of the channels' (:func:`..nets.per_channel.channels_summed`).
         """
         raise NotImplementedError
 

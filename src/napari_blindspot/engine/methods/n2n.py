@@ -9,6 +9,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..errors import DataError
+from ..nets.per_channel import build_per_channel, channels_summed
 from ..nets.unet import UNet
 from .base import Method
 
@@ -51,12 +52,17 @@ class Noise2Noise(Method):
 
     def build(self, config: TrainConfig, channels: int, ndim: int,
               normalization: Normalization | None = None) -> nn.Module:
-        return UNet(channels, channels, depth=config.unet_depth, features=config.unet_features,
-                    ndim=ndim, batch_norm=True, blurpool=False, top_skip=True, residual=True)
+        def make(c: int) -> nn.Module:
+            return UNet(c, c, depth=config.unet_depth, features=config.unet_features, ndim=ndim,
+                        batch_norm=True, blurpool=False, top_skip=True, residual=True)
+
+        if config.channels == "separate" and channels > 1:  # one network per channel
+            return build_per_channel(lambda: make(1), channels)
+        return make(channels)
 
     def loss(self, net: nn.Module, batch: torch.Tensor, generator: torch.Generator,
              channels: torch.Tensor | None = None) -> torch.Tensor:
         a, b = batch[0], batch[1]
         if torch.rand((), generator=generator).item() < 0.5:
             a, b = b, a
-        return F.mse_loss(net(a).float(), b.float())
+        return channels_summed(F.mse_loss(net(a).float(), b.float()), net)

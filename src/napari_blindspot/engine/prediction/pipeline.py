@@ -21,6 +21,7 @@ import numpy as np
 import torch
 
 from ..axes import CanonicalView
+from ..config import ALL_CHANNELS_AT_ONCE
 from ..errors import ConfigError, DataError
 from ..events import PredictedBlock, PredictionProgress
 from ..normalization import check_finite
@@ -81,7 +82,7 @@ def tile_shape(config: "TrainConfig", tile_size: int | None, tile_size_z: int | 
 def prediction_units(model: "DenoisingModel", view: CanonicalView) -> list[PredictionUnit]:
     """The parts prediction of ``view`` is done in, in order: every sample, and for
     independent-channel models every data channel of it."""
-    channels = range(view.n_channels) if model.config.channels != "joint" else [None]
+    channels = [None] if model.config.channels in ALL_CHANNELS_AT_ONCE else range(view.n_channels)
     return [PredictionUnit(s, c) for s in range(view.n_samples) for c in channels]
 
 

@@ -73,6 +73,8 @@ def snapshot(run: "TrainingRun", final: bool) -> DenoisingModel:
         refits = run.method.finish(net, run.view, run.normalization, run.config.channels == "independent")
         if refits:
             info["noise_refit"] = [c.to_dict() for c in refits]
-    model = DenoisingModel(run.config, net, run.normalization, run.view.n_channels, info)
+    # separate channels scaled the time budget per channel: the model keeps the one asked for
+    model = DenoisingModel(run.config.replace(time_budget_s=run._asked_budget), net, run.normalization,
+                           run.view.n_channels, info)
     info["noise"] = model.noise_parameters()
     return model

@@ -97,10 +97,15 @@ def expected_duration(config: "TrainConfig", shape: tuple[int, ...], device_type
     train_rate = CPU_TRAIN_PX_PER_S.get(config.method) if cpu else None
     predict_rate = CPU_PREDICT_PX_PER_S.get(config.method) if cpu else None
     step_px = config.batch_size * config.patch_size ** 2 * (config.patch_size_z if config.train_3d else 1)
+    n_channels = int(shape[config.axes.upper().index("C")]) if "C" in config.axes.upper() else 1
+    if config.channels != "joint":  # a step trains every channel (shared or separate networks)
+        step_px *= n_channels
     by_steps = (config.steps * step_px / (train_rate * scale)
                 if config.steps and train_rate else None)
     if config.time_budget_s:
-        train_s: float | None = min(config.time_budget_s, by_steps or math.inf)
+        # separate channels: the budget is per channel network (training_setup.per_channel_budget)
+        budget = config.time_budget_s * (n_channels if config.channels == "separate" else 1)
+        train_s: float | None = min(budget, by_steps or math.inf)
     elif config.epochs:
         train_s = None
     else:

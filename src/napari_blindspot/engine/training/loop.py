@@ -116,7 +116,9 @@ class TrainingRun:
         self._views = self.groups[0]
         self._reference = noise_reference_view(self.method, config, data, noise_reference)
         self.config = config = fit_default_patch(self.method, self.view, config)
-        # channels="auto": measured from the data (how, for the user: channel_choice) or continued
+        # channels="auto": measured from the data (how, for the user: channel_choice) or continued;
+        # separate channels: the time budget is per channel (the model keeps the one asked for)
+        self._asked_budget = config.time_budget_s
         config, self.channel_choice = resolve_channels(config, self.view, initial)
         self.config = config
         self.patch_shape = patch_shape_for(self.view, config.patch_size, config.patch_size_z)

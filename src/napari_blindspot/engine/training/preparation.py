@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -14,7 +15,7 @@ from torch import nn
 
 from ..axes import CanonicalView
 from .channel_choice import ChannelChoice, choose_channels
-from ..config import TrainConfig
+from ..config import ALL_CHANNELS_AT_ONCE, TrainConfig
 from ..system.device import select_device
 from ..errors import ConfigError, DataError
 from ..system.memory import check_training_memory, training_estimate
@@ -76,7 +77,7 @@ def check_step_memory(method: Any, net: nn.Module, c: TrainConfig, net_channels:
                       autocast: Callable[[], Any], n_val: int, step_patches: int | None = None) -> Any:
     """Refuse, before anything big is allocated, a step of ``step_patches`` patches (default
     the batch size) that cannot fit (:mod:`.memory`); returns the estimate."""
-    channels = torch.zeros(1, dtype=torch.long) if c.channels == "independent" else None
+    channels = None if c.channels in ALL_CHANNELS_AT_ONCE else torch.zeros(1, dtype=torch.long)
     estimate = training_estimate(
         net, lambda probe, b: method.loss(probe, b, torch.Generator().manual_seed(0), channels),
         net_channels, n_views, patch_shape, method.size_multiple(c), device, autocast)
@@ -105,10 +106,29 @@ def validation_batch(val_samplers: Sequence[Any], weights: Sequence[float],
 def resolve_channels(config: TrainConfig, view: CanonicalView, initial: DenoisingModel | None
                      ) -> tuple[TrainConfig, ChannelChoice | None]:
     """``config`` with ``channels="auto"`` made concrete: the mode of the model to continue,
-    else the mode measured from ``view`` (:func:`.channel_choice.choose_channels`, returned too)."""
-    if config.channels != "auto":
-        return config, None
-    if initial is not None:
-        return config.replace(channels=initial.config.channels), None
-    choice = choose_channels(view)
-    return config.replace(channels=choice.mode), choice
+    else the mode measured from ``view`` (:func:`.channel_choice.choose_channels`, returned too);
+    then the time budget per channel network (:func:`per_channel_budget`)."""
+    choice = None
+    if config.channels == "auto":
+        if initial is not None:
+            config = config.replace(channels=initial.config.channels)
+        else:
+            choice = choose_channels(view)
+            config = config.replace(channels=choice.mode)
+    budget = config.time_budget_s
+    config = per_channel_budget(config, view.n_channels)
+    if choice is not None and config.time_budget_s != budget:
+        choice = replace(choice, reason=f"{choice.reason}; the time budget is per channel network: "
+                         f"{view.n_channels} x {budget:g} s")
+    return config, choice
+
+
+def per_channel_budget(config: TrainConfig, n_channels: int) -> TrainConfig:
+    """A time budget buys every network its time: separate channels (C networks, a step costs C
+    single-channel steps) train for up to C x ``time_budget_s``, so every channel trains as long
+    as it would alone (a step or epoch count is per channel already)."""
+    if config.channels != "separate" or n_channels < 2 or not config.time_budget_s:
+        return config
+    log.info("separate channels: the time budget of %g s is per channel, %g s in all",
+             config.time_budget_s, config.time_budget_s * n_channels)
+    return config.replace(time_budget_s=config.time_budget_s * n_channels)

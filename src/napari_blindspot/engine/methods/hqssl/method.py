@@ -30,6 +30,7 @@ from torch import nn
 from ...axes import CanonicalView
 from ...errors import ConfigError, DataError
 from .blindspot import BlindSpotUNet
+from ...nets.per_channel import build_per_channel, channels_summed
 from .noise import MIN_VARIANCE, KnownGaussian, NoiseModel, build_noise_model
 from .noise_estimate import NoiseCalibration, calibrate_image, calibrate_repeats
 from .noise_fit_choice import keep_refit, training_curve
@@ -89,13 +90,18 @@ def float32_maths(t: torch.Tensor) -> torch.autocast:
 
 
 class HQSSLNet(nn.Module):
-    """Blind-spot network plus noise model; ``forward`` returns the raw network output."""
+    """Blind-spot network plus noise model; ``forward`` returns the raw network output.
 
-    def __init__(self, net: BlindSpotUNet, noise: NoiseModel | None, channels: int) -> None:
+    ``diagonal``: the prior of every channel is its own (one channel, or separate channel
+    networks, :mod:`..nets.per_channel`): a variance per channel, no covariance."""
+
+    def __init__(self, net: nn.Module, noise: NoiseModel | None, channels: int,
+                 diagonal: bool = False) -> None:
         super().__init__()
         self.net = net
         self.noise = noise
         self.channels = channels
+        self.diagonal = diagonal or channels == 1
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.net(x)
@@ -116,7 +122,7 @@ class HQSSLNet(nn.Module):
         # variance moves on a log scale.  (The paper squares the output; with its A^2 the
         # gradient on a too-large variance shrinks like 1/variance^2 and a short run keeps
         # the inflated prior variance of the first steps.)
-        if c == 1:
+        if self.diagonal:
             return mu, torch.exp(2.0 * torch.clamp(rest, -LOG_STD_LIMIT, LOG_STD_LIMIT)) + MIN_VARIANCE
         L = lower_triangular(rest, c)
         diag = torch.diagonal(L, dim1=-2, dim2=-1)
@@ -223,11 +229,17 @@ class HQSSL(Method):
     def build(self, config: TrainConfig, channels: int, ndim: int,
               normalization: Normalization | None = None) -> nn.Module:
         mean_only = config.noise_model == "mean-only"
-        k = channels if mean_only else channels + channels * (channels + 1) // 2
-        net = BlindSpotUNet(channels, k, depth=config.hq_depth, features=config.hq_features, ndim=ndim)
+        separate = config.channels == "separate" and channels > 1
+        if separate:  # one single-channel network per channel, each with a noise parameter set
+            net: nn.Module = build_per_channel(lambda: BlindSpotUNet(
+                1, 1 if mean_only else 2, depth=config.hq_depth, features=config.hq_features,
+                ndim=ndim), channels)
+        else:
+            k = channels if mean_only else channels + channels * (channels + 1) // 2
+            net = BlindSpotUNet(channels, k, depth=config.hq_depth, features=config.hq_features, ndim=ndim)
         sets = len(normalization.mean) if normalization is not None else channels
         noise = build_noise_model(config.noise_model, sets, normalization, config.noise_sigma)
-        return HQSSLNet(net, noise, channels)
+        return HQSSLNet(net, noise, channels, diagonal=separate)
 
     def size_multiple(self, config: TrainConfig) -> int:
         return 2 ** config.hq_depth
@@ -248,9 +260,9 @@ class HQSSL(Method):
         is a second acquisition of the same scene).  Returns the calibrations (intensity units)."""
         if net.noise is None or isinstance(net.noise, KnownGaussian):
             return []
-        if self.config.noise_fit == "refit" and net.channels > 1:  # "auto" keeps the calibration
+        if self.config.noise_fit == "refit" and not net.diagonal:  # "auto" keeps the calibration
             raise DataError("noise_fit='refit' re-splits the variance of one channel at a time: train "
-                            "with independent channels, or keep the noise fixed.")
+                            "with independent or separate channels, or keep the noise fixed.")
         how = self.config.noise_calibration
         views = [view] if isinstance(view, CanonicalView) else list(view)
         if len(views) > 1 and how != "image":
@@ -294,7 +306,7 @@ class HQSSL(Method):
         fit = self.config.noise_fit
         if fit not in ("refit", "auto") or net.noise is None or not hasattr(net.noise, "refit"):
             return []
-        if fit == "auto" and (net.channels > 1 or self.config.noise_calibration != "image"):
+        if fit == "auto" and (not net.diagonal or self.config.noise_calibration != "image"):
             return []
         cals = [refit_channel(net, view, normalization, c, independent_channels)
                 for c in range(view.n_channels)]
@@ -339,18 +351,18 @@ class HQSSL(Method):
              channels: torch.Tensor | None = None) -> torch.Tensor:
         y = batch[0].float()
         if net.noise is None:  # mean-only ablation: L2 to the noisy pixel itself
-            return F.mse_loss(net(y).float(), y)
+            return channels_summed(F.mse_loss(net(y).float(), y), net)
         mu, prior = net.prior(y)
         with float32_maths(y):
             var_n = net.noise.variance(mu, channels)
-            if net.channels == 1:
+            if net.diagonal:
                 nll = nll_diagonal(y, mu, prior, var_n)
             else:
                 nll = nll_full(y, mu, prior, var_n)
             loss = nll.mean()
             if any(p.requires_grad for p in net.noise.parameters()):
                 loss = loss - REGULARIZER * 0.5 * torch.log(var_n).mean()
-        return loss
+        return channels_summed(loss, net)
 
     def infer(self, net: nn.Module, x: torch.Tensor,
               channels: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
@@ -360,7 +372,7 @@ class HQSSL(Method):
         mu, prior = net.prior(y)
         with float32_maths(y):
             var_n = net.noise.variance(mu, channels)
-            if net.channels == 1:
+            if net.diagonal:
                 if getattr(net.noise, "refitted", False):  # keep the total variance, re-split it
                     post_n = net.noise.posterior_variance(mu, channels)
                     prior = torch.clamp(prior + var_n - post_n, min=MIN_VARIANCE)

@@ -9,6 +9,7 @@ from torch import nn
 
 from ...errors import ConfigError
 from .masking import apply_mask, masked_mse, window_offsets
+from ...nets.per_channel import build_per_channel, channels_summed
 from ...nets.unet import UNet
 from .struct_mask import (DEFAULT_STRUCT_SPAN, MAX_STRUCT_SIZE, STRUCT_MASK_NAMES, struct_extent,
                           struct_offsets)
@@ -92,9 +93,14 @@ class Noise2Void(Method):
 
     def build(self, config: TrainConfig, channels: int, ndim: int,
               normalization: Normalization | None = None) -> nn.Module:
-        return UNet(channels, channels, depth=config.unet_depth, features=config.unet_features,
-                    ndim=ndim, batch_norm=True, blurpool=self.blurpool, top_skip=self.top_skip,
-                    residual=self.residual)
+        def make(c: int) -> nn.Module:
+            return UNet(c, c, depth=config.unet_depth, features=config.unet_features, ndim=ndim,
+                        batch_norm=True, blurpool=self.blurpool, top_skip=self.top_skip,
+                        residual=self.residual)
+
+        if config.channels == "separate" and channels > 1:  # one network per channel
+            return build_per_channel(lambda: make(1), channels)
+        return make(channels)
 
     def network_summary(self) -> str:
         return "is a blind-spot U-Net trained with masked pixels"
@@ -104,7 +110,7 @@ class Noise2Void(Method):
         x = batch[0]
         masked, coords = apply_mask(x, self.fraction, self.radius, self.replacement, generator,
                                     self.struct)
-        return masked_mse(net(masked), x, coords)
+        return channels_summed(masked_mse(net(masked), x, coords), net)
 
 
 class N2V2(Noise2Void):
