@@ -1,7 +1,8 @@
 """Checks the ``blindspot`` command runs before any work: a bad request costs seconds, not
 an hour of training, and nothing the user has is ever replaced by mistake.
 
-* option values that no setting can use (``--minutes inf``, ``--tile-size 0``, ``--seed -1``);
+* option values that no setting can use (``--minutes inf``, ``--tile-size 0``, ``--seed -1``):
+  the limits of the settings' declarations (:mod:`..engine.settings`, each method's own);
 * input files: they exist, are files, can be read; the ``--config`` file is JSON with known
   settings;
 * output files: none is, is inside or contains one of the inputs (also through a symbolic or
@@ -23,39 +24,54 @@ import json
 import math
 import os
 import shutil
-from dataclasses import fields
 from typing import Any
 
 import numpy as np
 
-from ..engine import BlindspotError, ConfigError, DataError, TrainConfig
+from ..engine import BlindspotError, ConfigError, DataError, Setting, TrainConfig
 from ..engine.atomic import resolve_target, same_file, temporary_name
 from ..engine.errors import OutputError
 from ..engine.system.memory import format_bytes
-from ..engine.config import MAXIMA, MAXIMA_WHY
 from ..engine.path_rules import check_apart
 from ..engine.system.device import available_cores
 from .common import info
-from .options import option_of
+from .options import dest, flagged_settings, option_of
 from ..io.tiff import IMAGEJ_DTYPES, OME_DTYPES, check_readable, tiff_format
 
 #: The most pixels the demo's sample may have (``--frames`` x ``--size``^2): about 256 MiB a copy.
 DEMO_PIXELS = 64 * 1024 * 1024
 #: The longest training ``--minutes`` asks for: a month.
 MAX_MINUTES = 31 * 24 * 60
-#: (option attribute, flag, smallest value, largest value, why) for integer options: each
-#: sizes a resource (time, memory, threads, processes), so each has bounds.
-_INTEGERS = (("steps", "--steps", 1, MAXIMA["steps"], MAXIMA_WHY["steps"]),
-             ("epochs", "--epochs", 1, MAXIMA["epochs"], MAXIMA_WHY["epochs"]),
-             ("batch_size", "--batch-size", 1, 1 << 16, "far beyond any memory"),
-             ("patch_size", "--patch-size", 8, 8192, "far beyond any memory"),
-             ("patch_size_z", "--patch-size-z", 4, 2048, "far beyond any memory"),
-             ("features", "--features", 4, MAXIMA["unet_features"], MAXIMA_WHY["unet_features"]),
-             ("depth", "--depth", 1, MAXIMA["unet_depth"], MAXIMA_WHY["unet_depth"]),
-             ("threads", "--threads", 1, None, ""), ("workers", "--workers", 1, None, ""),
-             ("tile_size", "--tile-size", 16, 1 << 16, "larger tiles than any image"),
+#: Integer options that are no training setting: (attribute, flag, smallest value, largest value,
+#: why); each sizes a resource (processes, memory), so each has bounds.
+_INTEGERS = (("workers", "--workers", 1, None, ""),
              ("frames", "--frames", 1, 1000, "the sample would not fit in memory"),
              ("size", "--size", 32, 4096, "the sample would not fit in memory"))
+
+
+def option_problem(setting: Setting, value: Any) -> str | None:
+    """Why the option of ``setting`` cannot take ``value`` (one line naming the option and the
+    fix), from the setting's declaration; None if it can."""
+    flag = setting.flag
+    if not setting.validated or value is None:
+        return None
+    lo, hi = setting.minimum, setting.maximum
+    if setting.kind == "int":
+        if hi is not None and not setting.why and lo is not None and not lo <= value <= hi:
+            return f"{flag} {value} is out of range: give an integer from {int(lo)} to {int(hi)}."
+        if lo is not None and value < lo:
+            unbounded = setting.nullable and hi is None  # e.g. --threads: left out, all cores
+            return (f"{flag} {value} is too small: give an integer of at least {int(lo)}"
+                    + (" (or leave it out)." if unbounded else "."))
+        if hi is not None and value > hi:
+            return f"{flag} {value} is too large ({setting.why}): give at most {int(hi):,}."
+        step = setting.multiple_of
+        if step and value % step:
+            below = value // step * step or int(lo or step)
+            return f"{flag} {value} is not a multiple of {step}: try {below} or {(value // step + 1) * step}."
+    elif setting.value_type is float and lo is not None and hi is not None and setting.problem(value):
+        return f"{flag} {value} is out of range: give a number in {setting.interval()}."
+    return None
 
 
 def with_option(exc: ConfigError) -> ConfigError:
@@ -70,12 +86,17 @@ def with_option(exc: ConfigError) -> ConfigError:
 
 # ------------------------------------------------------------------ options
 def check_options(args: argparse.Namespace) -> None:
-    """Refuse option values no setting can use, naming the option."""
+    """Refuse option values no setting can use, naming the option (the limits are the settings'
+    declared ones, :func:`option_problem`)."""
+    for setting in flagged_settings():
+        problem = option_problem(setting, getattr(args, dest(setting), None))
+        if problem:
+            raise ConfigError(problem)
     for attr, flag, lo, hi, why in _INTEGERS:
         value = getattr(args, attr, None)
         if value is not None and value < lo:
             raise ConfigError(f"{flag} {value} is too small: give an integer of at least {lo}"
-                              + (" (or leave it out)." if attr in ("threads", "workers") else "."))
+                              + (" (or leave it out)." if attr == "workers" else "."))
         if value is not None and hi is not None and value > hi:
             raise ConfigError(f"{flag} {value} is too large ({why}): give at most {hi:,}.")
     frames, size = getattr(args, "frames", None), getattr(args, "size", None)
@@ -91,10 +112,6 @@ def check_options(args: argparse.Namespace) -> None:
             info(f"{flag} {value}: this machine lets the run use {cores} core"
                  f"{'s' if cores != 1 else ''}; using {cores} {what}.")
             setattr(args, attr, cores)
-    patch = getattr(args, "patch_size", None)
-    if patch is not None and patch % 4:
-        raise ConfigError(f"--patch-size {patch} is not a multiple of 4: try {patch // 4 * 4 or 8} "
-                          f"or {(patch // 4 + 1) * 4}.")
     minutes = getattr(args, "minutes", None)
     if minutes is not None and not (math.isfinite(minutes) and minutes > 0):
         raise ConfigError(f"--minutes {minutes} is not a training time: give a positive, finite "
@@ -102,25 +119,10 @@ def check_options(args: argparse.Namespace) -> None:
     if minutes is not None and minutes > MAX_MINUTES:
         raise ConfigError(f"--minutes {minutes:g} is too large (years of training): give at most "
                           f"{MAX_MINUTES:,} (a month).")
-    for attr, flag, lo, hi, closed in (("lr", "--lr", 0.0, 1.0, False),
-                                       ("mask_fraction", "--mask-fraction", 0.0, 0.25, True),
-                                       ("validation_fraction", "--validation-fraction", 0.0, 0.5, False)):
-        value = getattr(args, attr, None)
-        if value is None:
-            continue
-        low_ok = value >= lo if attr == "validation_fraction" else value > lo
-        high_ok = value <= hi if closed else value < hi
-        if not (math.isfinite(value) and low_ok and high_ok):
-            raise ConfigError(f"{flag} {value} is out of range: give a number in "
-                              f"{'[' if attr == 'validation_fraction' else '('}{lo:g}, {hi:g}"
-                              f"{']' if closed else ')'}.")
-    sigma = getattr(args, "noise_sigma", None)
+    sigma = getattr(args, "noise_sigma", None)  # > 0 with the known-sigma model: a rule between settings
     if sigma is not None and not (math.isfinite(sigma) and sigma > 0):
         raise ConfigError(f"--noise-sigma {sigma} is not a noise level: give the noise standard "
                           "deviation in the image's intensity units, a positive finite number.")
-    seed = getattr(args, "seed", None)
-    if seed is not None and not 0 <= seed < 2 ** 32 - 3:
-        raise ConfigError(f"--seed {seed} is out of range: give an integer from 0 to {2 ** 32 - 4}.")
 
 
 def load_config_file(path: str) -> dict[str, Any]:
@@ -140,7 +142,7 @@ def load_config_file(path: str) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise ConfigError(f"--config file {path!r} must hold a JSON object of settings, like "
                           '{"batch_size": 8}, not a ' + type(data).__name__ + ".")
-    known = [f.name for f in fields(TrainConfig)]
+    known = TrainConfig.setting_names()
     for key in data:
         if key not in known:
             text = str(key).lower().replace("-", "_")

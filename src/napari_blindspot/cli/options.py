@@ -1,5 +1,6 @@
-"""The `blindspot` options: the common ones and the training options, with each registered
-method's own settings (their flags and help come from the methods)."""
+"""The `blindspot` options: the common ones and the training options, made from the settings'
+declarations (:mod:`..engine.settings` and each registered method's own: flag, type, choices,
+help and default); a few options set their settings by a rule of their own (:data:`RULED`)."""
 
 from __future__ import annotations
 
@@ -7,8 +8,9 @@ import argparse
 from typing import Any
 
 from ..engine import Setting, TrainConfig, method_classes, method_names
-from ..engine.config import FIELD_CHOICES
 from ..engine.defaults import DEFAULT_METHOD, default_plan
+from ..engine.methods import declared_setting
+from ..engine.settings import BY_NAME, GENERAL
 
 #: One-shot `denoise` trains for this long unless told otherwise (the engine's default plan,
 #: the widget's too), so that training plus prediction of a 512x512 frame take about 3 minutes
@@ -16,62 +18,92 @@ from ..engine.defaults import DEFAULT_METHOD, default_plan
 ONE_SHOT_MINUTES = float(default_plan("cpu").time_budget_s or 165.0) / 60.0
 
 
-def method_settings() -> list[Setting]:
-    """The registered methods' own settings that have a command-line flag (each flag once)."""
-    seen: dict[str, Setting] = {}
-    for cls in method_classes():
-        for setting in cls.settings:
-            if setting.flag:
-                seen.setdefault(setting.flag, setting)
-    return list(seen.values())
-
-
-def dest(setting: Setting) -> str:
-    """The argparse destination of a method setting's flag."""
-    return str(setting.flag).lstrip("-").replace("-", "_")
-
-
-#: The options copied into the training settings as given: argparse destination -> setting
-#: (:class:`~..engine.TrainConfig` field); the methods' own settings join them (:func:`option_fields`).
-COPIED = {"patch_size": "patch_size", "patch_size_z": "patch_size_z", "batch_size": "batch_size",
-          "lr": "learning_rate", "seed": "seed", "device": "device",
-          "validation_fraction": "validation_fraction", "channels": "channels",
-          "threads": "num_threads", "tile_size": "tile_size"}
 #: The settings an option sets by a rule of its own (:func:`.training.config_from_args`):
 #: setting -> flag; ``--features``/``--depth`` set each method's network size.
 RULED = {"steps": "--steps", "epochs": "--epochs", "time_budget_s": "--minutes", "train_3d": "--3d",
          "axes": "--axes"}
+#: The settings every command that reads an image has (:func:`add_common`); the other options
+#: of settings are training options (:func:`add_training_options`).
+COMMON = ("device", "tile_size")
+
+
+def flagged_settings() -> list[Setting]:
+    """Every declared setting with a command-line flag: the general ones, then each registered
+    method's own (a flag several declare, once: its first declaration)."""
+    seen: dict[str, Setting] = {}
+    for setting in GENERAL + tuple(s for cls in method_classes() for s in cls.settings):
+        if setting.flag:
+            seen.setdefault(setting.flag, setting)
+    return list(seen.values())
+
+
+def copied_settings() -> list[Setting]:
+    """The settings whose option is copied into the configuration as given (all with a flag but
+    :data:`RULED`, ``--method`` and the network's size)."""
+    network = {name for cls in method_classes() for name in cls.network_size}
+    return [s for s in flagged_settings()
+            if s.field not in RULED and s.field not in network and s.field != "method"]
+
+
+def dest(setting: Setting) -> str:
+    """The argparse destination of a setting's flag."""
+    return str(setting.flag).lstrip("-").replace("-", "_")
 
 
 def option_fields() -> dict[str, str]:
     """argparse destination -> setting, for every option copied into the settings as given."""
-    return COPIED | {dest(s): s.field for s in method_settings()}
+    return {dest(s): s.field for s in copied_settings()}
 
 
 def option_of() -> dict[str, str]:
-    """Setting -> the command-line flag that sets it (for messages): the one table above."""
-    table = {field: "--" + arg.replace("_", "-") for arg, field in option_fields().items()} | RULED
+    """Setting -> the command-line flag that sets it (for messages)."""
+    table: dict[str, str] = {}
+    for setting in copied_settings():
+        table.setdefault(setting.field, str(setting.flag))
+    table.update(RULED)
     for cls in method_classes():
         width, depth = cls.network_size
         table[width], table[depth] = "--features", "--depth"
     return table
 
 
-def add_method_setting(g: Any, setting: Setting) -> None:
-    """The option of a method setting, its help naming the methods that use it."""
-    users = "/".join(cls.display_name for cls in method_classes()
-                     if any(s.flag == setting.flag for s in cls.settings))
-    default = getattr(TrainConfig(), setting.field)
-    extra = f" (default {default})" if default is not None else ""
-    kwargs: dict[str, Any] = {"dest": dest(setting),
-                              "help": f"{users}: {setting.help}{extra}".replace("%", "%%")}
-    if setting.kind == "choice":
-        kwargs["choices"] = FIELD_CHOICES[setting.field]
+def setting_help(setting: Setting) -> str:
+    """A setting's option help: its declared help and default; a method's own setting names the
+    methods that use it, a general one the methods whose default differs."""
+    general = setting.field in BY_NAME
+    if general:
+        text = setting.help
+        own = "".join(f"; {cls.display_name} {cls.defaults[setting.field]}" for cls in method_classes()
+                      if setting.field in cls.defaults)
+    else:
+        users = "/".join(cls.display_name for cls in method_classes()
+                         if any(s.flag == setting.flag for s in cls.settings))
+        text, own = f"{users}: {setting.help}", ""
+    if setting.default is not None:
+        text += f" (default {setting.default}{own})"
+    return text.replace("%", "%%")
+
+
+def add_setting_option(g: Any, setting: Setting) -> None:
+    """The option of a declared setting: flag, type or choices, help and default."""
+    kwargs: dict[str, Any] = {"dest": dest(setting), "help": setting_help(setting)}
+    if setting.choices:
+        kwargs["choices"] = setting.choices
     elif setting.kind == "text":
         kwargs["metavar"] = setting.placeholder or None
     else:
-        kwargs["type"] = int if setting.kind == "int" else float
+        kwargs["type"] = setting.value_type
     g.add_argument(setting.flag, **kwargs)
+
+
+def _network_help(role: int) -> str:
+    """``--features`` (role 0) / ``--depth`` (1): the declared help and each method's default."""
+    def declared(cls: Any) -> Setting:
+        return declared_setting(cls.network_size[role]) or BY_NAME["unet_depth"]
+
+    defaults = "; ".join(f"{cls.display_name} {cls.defaults.get(declared(cls).field, declared(cls).default)}"
+                         for cls in method_classes())
+    return f"{declared(method_classes()[0]).help} (default {defaults})".replace("%", "%%")
 
 
 def add_training_options(p: argparse.ArgumentParser) -> None:
@@ -91,32 +123,11 @@ def add_training_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--epochs", type=int, help="passes over the data")
     g.add_argument("--minutes", type=float, help="wall-clock training budget; --steps/--epochs, if "
                    "also given, cap it")
-    g.add_argument("--patch-size", type=int, help=f"side of the square training patches in pixels "
-                   f"(default {TrainConfig().patch_size}; a multiple of 4)")
-    g.add_argument("--patch-size-z", type=int, help=f"depth of the training patches in Z, with --3d "
-                   f"(default {TrainConfig().patch_size_z}; a multiple of 4)")
-    g.add_argument("--batch-size", type=int, help=f"patches per training step (default "
-                   f"{TrainConfig().batch_size}" + "".join(
-                       f"; {cls.display_name} {cls.defaults['batch_size']}" for cls in method_classes()
-                       if "batch_size" in cls.defaults) + ")")
-    g.add_argument("--lr", type=float, help="learning rate")
-    g.add_argument("--features", type=int, help="network width (first level)")
-    g.add_argument("--depth", type=int, help="network depth (number of poolings)")
-    for setting in method_settings():
-        add_method_setting(g, setting)
-    g.add_argument("--channels", choices=FIELD_CHOICES["channels"],
-                   help="auto (default): measured from the data (each channel's noise, the signal "
-                   "correlation between channels; said when training starts): independent when "
-                   "the channels show the same structure, else separate; "
-                   "independent: one network shared by every channel, each channel a sample; "
-                   "separate: one network per channel, each trained as it would be alone (a time "
-                   "budget, --minutes, is then per channel); "
-                   "joint: channels are denoised together and may inform each other")
-    g.add_argument("--validation-fraction", type=float,
-                   help="share of the data held out to pick the best model (default 0.1)")
-    g.add_argument("--seed", type=int, help="random seed: the same seed and settings give the same "
-                   "model (default 0)")
-    g.add_argument("--threads", type=int, help="CPU threads (default: all cores)")
+    for setting in copied_settings():  # the declared settings' options, methods' own last
+        if setting.field not in COMMON:
+            add_setting_option(g, setting)
+    g.add_argument("--features", type=int, help=_network_help(0))
+    g.add_argument("--depth", type=int, help=_network_help(1))
     g.add_argument("--config", help="JSON file with training settings (command-line options win)")
     paired = "/".join(cls.display_name for cls in method_classes() if cls.takes_target())
     g.add_argument("--target", help=f"second independent noisy acquisition ({paired})")
@@ -128,8 +139,8 @@ def add_training_options(p: argparse.ArgumentParser) -> None:
 def add_common(p: argparse.ArgumentParser) -> None:
     """The input and prediction options every command that reads an image has."""
     p.add_argument("--axes", help="axes of the input, e.g. YX, TYX, ZYX, CZYX (default: from TIFF metadata)")
-    p.add_argument("--device", help="auto (default), cpu, cuda, cuda:N or mps")
-    p.add_argument("--tile-size", type=int, help="prediction tile size in pixels (default 384; smaller uses less memory)")
+    for name in COMMON:
+        add_setting_option(p, BY_NAME[name])
     p.add_argument("--allow-missing-chunks", action="store_true",
                    help="read the chunks a zarr input lacks as its fill value (for writers that leave "
                    "out empty chunks; default: refuse an incomplete store)")

@@ -1,29 +1,32 @@
-"""Training configuration: one typed dataclass, validated in one place, JSON round trip."""
+"""Training configuration: one typed dataclass, validated in one place, JSON round trip.
+
+Every setting is declared once (:mod:`.settings` for the general ones, each method's
+``settings`` for its own): :class:`TrainConfig` takes its field defaults from the declarations
+and :meth:`TrainConfig.validate` checks every declared setting in one loop, plus the few rules
+between settings.  A registered method's own setting that is not a field here lives in
+``extra``: it reads and sets as an attribute and is stored flat in the JSON, like the fields.
+"""
 
 from __future__ import annotations
 
 import dataclasses
 import json
-import math
 from dataclasses import dataclass, field
 from typing import Any
 
 from .axes import parse_axes
 from .errors import ConfigError
-from .methods.registry import method_class, method_classes
-from .methods.n2v.struct_mask import DEFAULT_STRUCT_SPAN, check_struct_mask
+from .methods.hqssl.method import NOISE_CALIBRATIONS, NOISE_FITS, NOISE_MODELS
+from .methods.n2v.struct_mask import check_struct_mask
+from .methods.registry import declared_setting, declared_settings, method_class, users_of
+from .settings import BY_NAME, DEFAULT_METHOD, MAX_SEED, choices_of, maxima_of
 
-#: The default method of every front end (the evidence for it: :mod:`.defaults`).
-DEFAULT_METHOD = "hqssl"
 #: The method a configuration without a ``method`` key meant (model files of version 1 always
 #: store it; this keeps any older JSON loading as it did).
 LEGACY_METHOD = "n2v2"
 
-NOISE_MODELS = ("curve", "affine", "gaussian", "gaussian-known", "poisson-gaussian", "mean-only")
-NOISE_FITS = ("auto", "fixed", "fine-tune", "joint", "refit")
-NOISE_CALIBRATIONS = ("image", "repeats", "pair")
-SCHEDULES = ("cosine", "constant")
-CHANNEL_MODES = ("auto", "independent", "separate", "joint")
+SCHEDULES = BY_NAME["schedule"].choices
+CHANNEL_MODES = BY_NAME["channels"].choices
 #: Channel modes whose network takes every channel of a patch at once, ``(B, C, *sp)``: joint
 #: (one network, C inputs) and separate (C single-channel networks side by side).  The other
 #: concrete mode, independent, folds the channels into the batch of one shared network.
@@ -33,26 +36,22 @@ ALL_CHANNELS_AT_ONCE = ("joint", "separate")
 def network_channels(mode: str, channels: int) -> int:
     """The channels the network of channel mode ``mode`` takes for ``channels`` data channels."""
     return channels if mode in ALL_CHANNELS_AT_ONCE else 1
-#: Seeds run from 0 to 2**32 - 4 (numpy and torch generators get seed + 0..3).
-MAX_SEED = 2 ** 32 - 3
-
-#: The values of the fields that take one of a few names (front ends offer these).
-FIELD_CHOICES = {"noise_model": NOISE_MODELS, "noise_fit": NOISE_FITS,
-                 "noise_calibration": NOISE_CALIBRATIONS, "schedule": SCHEDULES,
-                 "channels": CHANNEL_MODES}
 
 
+#: The values of the fields that take one of a few names (the built-in methods' too).
+FIELD_CHOICES = choices_of(declared_settings())
 #: The largest value of settings that size a resource (network, memory, run time), and why.
-MAXIMA = {"unet_depth": 8, "hq_depth": 8, "unet_features": 512, "hq_features": 512,
-          "steps": 100_000_000, "epochs": 1_000_000}
-MAXIMA_WHY = {"unet_depth": "2^8 = 256-pixel poolings; deeper networks see nothing more",
-              "hq_depth": "2^8 = 256-pixel poolings; deeper networks see nothing more",
-              "unet_features": "wider networks do not fit in memory",
-              "hq_features": "wider networks do not fit in memory",
-              "steps": "years of training", "epochs": "years of training"}
+MAXIMA, MAXIMA_WHY = maxima_of(declared_settings())
 
 
-@dataclass
+def _default(name: str) -> Any:
+    """The declared default of setting ``name``."""
+    setting = declared_setting(name)
+    assert setting is not None, name
+    return setting.default
+
+
+@dataclass(init=False, repr=False)
 class TrainConfig:
     """Everything that defines a training run; stored with the model.
 
@@ -66,68 +65,116 @@ class TrainConfig:
     every front end starts from (its :data:`~.defaults.DEFAULT_METHOD` is ``method``'s default).
     """
 
-    method: str = DEFAULT_METHOD
-    axes: str = "YX"
-    train_3d: bool = False
+    method: str = _default("method")
+    axes: str = _default("axes")
+    train_3d: bool = _default("train_3d")
     #: "independent", "joint", or "auto": chosen from the data when training starts
     #: (:mod:`.channel_choice`); a trained model's configuration holds the mode it trained with
     #: (a model built by hand from an "auto" configuration counts as independent)
-    channels: str = "auto"
+    channels: str = _default("channels")
 
-    patch_size: int = 64
-    patch_size_z: int = 16
-    batch_size: int = 16
-    steps: int | None = 1500
-    epochs: int | None = None
-    time_budget_s: float | None = None
-    validation_fraction: float = 0.1
-    validation_interval: int = 50
+    patch_size: int = _default("patch_size")
+    patch_size_z: int = _default("patch_size_z")
+    batch_size: int = _default("batch_size")
+    steps: int | None = _default("steps")
+    epochs: int | None = _default("epochs")
+    time_budget_s: float | None = _default("time_budget_s")
+    validation_fraction: float = _default("validation_fraction")
+    validation_interval: int = _default("validation_interval")
 
-    learning_rate: float = 4e-4
-    schedule: str = "cosine"
-    warmup_fraction: float = 0.05
+    learning_rate: float = _default("learning_rate")
+    schedule: str = _default("schedule")
+    warmup_fraction: float = _default("warmup_fraction")
 
     # Noise2Void / N2V2
-    mask_fraction: float = 0.002
-    mask_radius: int = 2
+    mask_fraction: float = _default("mask_fraction")
+    mask_radius: int = _default("mask_radius")
     #: structN2V (N2V/N2V2 only): "none", "horizontal" / "vertical" (a line of
     #: ``struct_span`` pixels along X / Y) or a 0/1 pattern such as "010/111/010" (rows
     #: separated by "/", the centre is the blind spot); see :mod:`.struct_mask`
-    struct_mask: str = "none"
-    struct_span: int = DEFAULT_STRUCT_SPAN
-    unet_depth: int = 2
-    unet_features: int = 32
+    struct_mask: str = _default("struct_mask")
+    struct_span: int = _default("struct_span")
+    unet_depth: int = _default("unet_depth")
+    unet_features: int = _default("unet_features")
 
     # HQ-SSL
-    hq_depth: int = 3
-    hq_features: int = 16
-    noise_model: str = "curve"
-    noise_sigma: float | None = None  # known Gaussian sigma, in the input's intensity units
+    hq_depth: int = _default("hq_depth")
+    hq_features: int = _default("hq_features")
+    noise_model: str = _default("noise_model")
+    #: the known Gaussian sigma, in the input's intensity units
+    noise_sigma: float | None = _default("noise_sigma")
     #: how training treats the measured noise: kept "fixed", "fine-tune"d in the second half,
     #: learned "joint"ly from the start (the paper's way), or kept fixed and then "refit" with
     #: the trained prior (curve model only), or "auto": kept fixed, then the refit kept only where
     #: thin structure had inflated the image's calibration (engine/noise_fit_choice.py; the
     #: calibration is kept with other noise models).  Model files store theirs.
-    noise_fit: str = "auto"
+    noise_fit: str = _default("noise_fit")
     #: what the noise is measured on: the "image" itself, "repeats" (the samples are repeated
     #: acquisitions of a still scene) or a "pair" (a second acquisition given to training)
-    noise_calibration: str = "image"
+    noise_calibration: str = _default("noise_calibration")
 
-    seed: int = 0
-    device: str = "auto"
-    mixed_precision: bool = True
-    num_threads: int | None = None
+    seed: int = _default("seed")
+    device: str = _default("device")
+    mixed_precision: bool = _default("mixed_precision")
+    num_threads: int | None = _default("num_threads")
 
     # Prediction defaults (stored so a model file predicts the same way).  On a CPU, tiles of
     # 384 one at a time predicted fastest for N2V2 and HQ-SSL alike (docs/performance.md);
     # ``tile_batch=None`` picks the batch for the device (see :func:`.device.default_tile_batch`).
-    tile_size: int = 384
-    tile_size_z: int = 32
-    tile_batch: int | None = None
+    tile_size: int = _default("tile_size")
+    tile_size_z: int = _default("tile_size_z")
+    tile_batch: int | None = _default("tile_batch")
 
-    version: int = field(default=1, repr=False)
+    version: int = field(default=_default("version"), repr=False)
+    #: The registered methods' own settings that are not fields above, by name (set and read
+    #: as attributes; the JSON holds them flat, next to the fields).
+    extra: dict[str, Any] = field(default_factory=dict)
 
-    # ------------------------------------------------------------------ helpers
+    # ------------------------------------------------------------------ construction
+    def __init__(self, **values: Any) -> None:
+        """Any setting by name: the fields above, or a registered method's own settings (the
+        configuration's method's own ones default to their declared defaults)."""
+        own = {k: values.pop(k) for k in list(values) if k not in _FIELDS}
+        unknown = [k for k in own if k == "extra" or declared_setting(k) is None]
+        if unknown:
+            raise TypeError(f"TrainConfig got an unexpected keyword argument {unknown[0]!r}")
+        for f in dataclasses.fields(self):
+            if f.name != "extra":
+                object.__setattr__(self, f.name, values.get(f.name, f.default))
+        object.__setattr__(self, "extra", {})
+        for setting in _own_settings(self.method):
+            self.extra[setting.field] = setting.default
+        self.extra.update(own)
+
+    def __repr__(self) -> str:
+        shown = [f.name for f in dataclasses.fields(self) if f.repr and f.name != "extra"]
+        values = [(name, getattr(self, name)) for name in shown] + list(self.extra.items())
+        return f"TrainConfig({', '.join(f'{k}={v!r}' for k, v in values)})"
+
+    def __getattr__(self, name: str) -> Any:
+        # only called for names that are not fields: a method's own setting
+        extra = self.__dict__.get("extra", {})
+        if name in extra:
+            return extra[name]
+        setting = declared_setting(name) if not name.startswith("_") else None
+        if setting is None:
+            raise AttributeError(f"TrainConfig has no setting {name!r}")
+        return setting.default  # another method's setting: its default
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name in _FIELDS or name == "extra":
+            object.__setattr__(self, name, value)
+        elif declared_setting(name) is not None:
+            self.extra[name] = value
+        else:
+            raise AttributeError(f"TrainConfig has no setting {name!r}")
+
+    @classmethod
+    def setting_names(cls) -> list[str]:
+        """The names a configuration (and its JSON) can hold: the fields, then the registered
+        methods' own settings."""
+        return list(_FIELDS) + [s.field for s in declared_settings() if s.field not in _FIELDS]
+
     @classmethod
     def for_method(cls, method: str, **overrides: Any) -> "TrainConfig":
         """Defaults tuned for ``method`` on the device it will train on, 2D or 3D
@@ -142,8 +189,13 @@ class TrainConfig:
         values.update(overrides)
         return cls(method=method, **values).validate()
 
+    # ------------------------------------------------------------------ validation
     def validate(self) -> "TrainConfig":
-        """Check every field; raise :class:`ConfigError` naming the first bad one."""
+        """Check every setting; raise :class:`ConfigError` naming the first bad one.
+
+        Each declared setting the configuration holds is checked as declared
+        (:meth:`.settings.Setting.problem`); the rules between settings follow.
+        """
         def bad(name: str, why: str) -> ConfigError:
             err = ConfigError(f"Invalid setting {name}={getattr(self, name)!r}: {why}")
             err.setting = name  # type: ignore[attr-defined]  # front ends name their own option
@@ -153,94 +205,58 @@ class TrainConfig:
         parse_axes(self.axes)
         if self.train_3d and "Z" not in self.axes.upper():
             raise bad("train_3d", f"3D training needs a Z axis, but axes are {self.axes!r}")
-        if self.channels not in CHANNEL_MODES:
-            raise bad("channels", f"choose one of {', '.join(CHANNEL_MODES)}")
-        for name, lo in (("patch_size", 8), ("patch_size_z", 4), ("batch_size", 1),
-                         ("unet_depth", 1), ("unet_features", 4), ("hq_depth", 1),
-                         ("hq_features", 4), ("validation_interval", 1), ("tile_size", 16),
-                         ("tile_size_z", 4), ("mask_radius", 1)):
-            value = getattr(self, name)
-            if not isinstance(value, int) or isinstance(value, bool) or value < lo:
-                raise bad(name, f"must be an integer >= {lo}")
-            if name in MAXIMA and value > MAXIMA[name]:
-                raise bad(name, f"must be at most {MAXIMA[name]} ({MAXIMA_WHY[name]})")
-        for name in ("patch_size", "patch_size_z"):
-            if getattr(self, name) % 4:
-                raise bad(name, "must be a multiple of 4")
-        for name in ("validation_fraction", "learning_rate", "warmup_fraction", "mask_fraction",
-                     "time_budget_s", "noise_sigma", "num_threads"):
-            value = getattr(self, name)
-            optional = name in ("time_budget_s", "noise_sigma", "num_threads")
-            if optional and value is None:
-                continue
-            if isinstance(value, bool) or not isinstance(value, (int, float)):
-                raise bad(name, "must be a number" + (" or None" if optional else ""))
-            if not math.isfinite(value):
-                raise bad(name, "must be a finite number" + (" or None" if optional else ""))
         if self.steps is None and self.epochs is None and self.time_budget_s is None:
             raise ConfigError("Set a training length: steps, epochs or time_budget_s.")
-        for name in ("steps", "epochs"):
-            value = getattr(self, name)
-            if value is not None and (not isinstance(value, int) or value < 1):
-                raise bad(name, "must be a positive integer or None")
-            if value is not None and value > MAXIMA[name]:
-                raise bad(name, f"must be at most {MAXIMA[name]:,} ({MAXIMA_WHY[name]}); for a run "
-                          "that stops on time, set time_budget_s")
-        if self.time_budget_s is not None and not self.time_budget_s > 0:
-            raise bad("time_budget_s", "must be a positive number of seconds or None")
-        if not 0.0 <= self.validation_fraction < 0.5:
-            raise bad("validation_fraction", "must be in [0, 0.5)")
-        if not 0.0 < self.learning_rate < 1.0:
-            raise bad("learning_rate", "must be in (0, 1)")
-        if self.schedule not in SCHEDULES:
-            raise bad("schedule", f"choose one of {', '.join(SCHEDULES)}")
-        if not 0.0 <= self.warmup_fraction < 1.0:
-            raise bad("warmup_fraction", "must be in [0, 1)")
-        if self.noise_model not in NOISE_MODELS:
-            raise bad("noise_model", f"choose one of {', '.join(NOISE_MODELS)}")
-        if self.noise_fit not in NOISE_FITS:
-            raise bad("noise_fit", f"choose one of {', '.join(NOISE_FITS)}")
+        for setting in declared_settings():
+            if setting.field in _FIELDS or setting.field in self.extra:
+                in_range = not setting.method_only or setting.field in method.fields()
+                why = setting.problem(getattr(self, setting.field), in_range)
+                if why:
+                    raise bad(setting.field, why)
+        for name in self.extra:
+            if declared_setting(name) is None:
+                raise bad(name, "no registered method has this setting")
+        # the rules between settings
         if self.noise_fit == "refit" and self.noise_model != "curve":
             raise bad("noise_fit", "a refit after training needs the 'curve' noise model")
-        if self.noise_calibration not in NOISE_CALIBRATIONS:
-            raise bad("noise_calibration", f"choose one of {', '.join(NOISE_CALIBRATIONS)}")
         if self.noise_model == "gaussian-known":
             if self.noise_sigma is None or not self.noise_sigma > 0:
                 raise bad("noise_sigma", "a known-sigma Gaussian noise model needs noise_sigma > 0 "
                           "(in the image's intensity units)")
-        if not isinstance(self.seed, int) or isinstance(self.seed, bool) or not 0 <= self.seed < MAX_SEED:
-            raise bad("seed", f"must be an integer from 0 to {MAX_SEED - 1}")
-        if not isinstance(self.device, str) or not self.device:
-            raise bad("device", "use 'auto', 'cpu', 'cuda', 'cuda:N' or 'mps'")
-        if self.tile_batch is not None and (not isinstance(self.tile_batch, int)
-                                            or isinstance(self.tile_batch, bool) or self.tile_batch < 1):
-            raise bad("tile_batch", "must be an integer >= 1, or None for the device's default")
-        if self.num_threads is not None and (not isinstance(self.num_threads, int) or self.num_threads < 1):
-            raise bad("num_threads", "must be an integer >= 1 or None")
         struct_problem = check_struct_mask(self.struct_mask, self.struct_span)
         if struct_problem:
             raise bad(*struct_problem)
         if self.struct_mask != "none" and "struct_mask" not in method.fields():
-            users = " and ".join(c.display_name for c in method_classes() if "struct_mask" in c.fields())
+            users = " and ".join(c.display_name for c in users_of("struct_mask"))
             raise bad("struct_mask", f"structN2V masks are for {users} only, not "
                       f"{method.display_name}: {method.struct_mask_refusal or 'train with N2V2'}")
         method.validate(self)
         self.axes = self.axes.upper()
         return self
 
+    # ------------------------------------------------------------------ copies and JSON
     def replace(self, **changes: Any) -> "TrainConfig":
-        """A validated copy with some fields changed."""
-        return dataclasses.replace(self, **changes).validate()
+        """A validated copy with some settings changed."""
+        values = self.to_dict()
+        if "method" in changes and changes["method"] != self.method:
+            # the new method's own settings start at their defaults unless given
+            for setting in _own_settings(changes["method"]):
+                values.pop(setting.field, None)
+        values.update(changes)
+        return type(self)(**values).validate()
 
     def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        """The settings, flat: ``{name: value}`` (the fields, then ``extra``'s)."""
+        values = {name: getattr(self, name) for name in _FIELDS}
+        values.update(self.extra)
+        return values
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), indent=2, sort_keys=True)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "TrainConfig":
-        known = {f.name for f in dataclasses.fields(cls)}
+        known = set(cls.setting_names())
         data = dict(data)
         data.setdefault("method", LEGACY_METHOD)  # what a configuration without one meant
         unknown = sorted(set(data) - known)
@@ -258,3 +274,22 @@ class TrainConfig:
         if not isinstance(data, dict):
             raise ConfigError("Configuration JSON must be an object.")
         return cls.from_dict(data)
+
+
+#: The names of TrainConfig's fields (``extra`` aside).
+_FIELDS: tuple[str, ...] = tuple(f.name for f in dataclasses.fields(TrainConfig) if f.name != "extra")
+
+
+def _own_settings(method: Any) -> list:
+    """The settings of ``method`` (a name) that are not TrainConfig fields (none for a name that
+    is not registered: validation names it)."""
+    try:
+        cls = method_class(method)
+    except ConfigError:
+        return []
+    return [s for s in cls.settings if s.field not in _FIELDS]
+
+
+__all__ = ["CHANNEL_MODES", "DEFAULT_METHOD", "FIELD_CHOICES", "LEGACY_METHOD", "MAXIMA",
+           "MAXIMA_WHY", "MAX_SEED", "NOISE_CALIBRATIONS", "NOISE_FITS", "NOISE_MODELS", "SCHEDULES",
+           "TrainConfig"]

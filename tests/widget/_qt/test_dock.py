@@ -515,13 +515,35 @@ def test_a_registered_method_is_offered_with_its_own_settings(toy_method, viewer
     assert widget.settings.batch.value() == 2  # the toy method's default
     widget.settings.editor("mask_fraction").setValue(3.0)  # percent
     assert widget.settings.overrides()["mask_fraction"] == pytest.approx(0.03)
+    # its own setting (no TrainConfig field): an editor in its advanced panel, from the declaration
+    weight = widget.settings.editor("toy_weight")
+    panel = widget.settings.panel.advanced
+    assert panel.layout().labelForField(weight).text() == "Toy weight"
+    assert weight.value() == 0.5 and (weight.minimum(), weight.maximum()) == (0.01, 1.0)
+    assert "pulls the output" in weight.toolTip()
+    weight.setValue(0.25)
+    assert widget.settings.overrides()["toy_weight"] == 0.25
     viewer.add_image(stack(), name="cells", metadata={"axes": "TYX"})
     tiny(widget, "toy", "3 steps")
     widget.train()
     wait_idle(qtbot, widget)
-    assert widget.model.config.method == "toy"
+    assert widget.model.config.method == "toy" and widget.model.config.toy_weight == 0.25
     assert "Toy smoother" in widget.model_label.text()
     assert viewer.layers["cells [denoised]"].data.shape == (2, 48, 48)
+
+
+def test_the_advanced_rows_are_made_from_the_declarations(viewer_widget):
+    from napari_blindspot.engine.settings import BY_NAME
+
+    _, widget = viewer_widget
+    s = widget.settings
+    labels = [s.advanced_form.labelForField(s.general_editors[x.field]).text() for x in s.general]
+    assert labels == ["Validation", "Seed", "Device", "Channels", "Tile size"]
+    tile = BY_NAME["tile_size"]
+    assert (s.tile.minimum(), s.tile.maximum(), s.tile.value()) == (*tile.editor_range, tile.default)
+    assert s.seed.maximum() == 2 ** 31 - 1 and s.validation.maximum() == 0.45
+    assert s.channels.itemText(0) == "auto (from the data)" and s.channels.currentData() == "auto"
+    assert s.tile.toolTip().startswith("Denoising works on tiles")
 
 
 @pytest.mark.parametrize("device, scale, want", [

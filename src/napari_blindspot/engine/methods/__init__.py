@@ -5,7 +5,9 @@ from .base import Method, Setting
 from .hqssl.method import HQSSL
 from .n2n import Noise2Noise
 from .n2v.method import N2V2, Noise2Void
-from .registry import REGISTRY, get_method, method_class, method_classes, method_names
+from .registry import (REGISTRY, declared_setting, declared_settings, get_method, method_class,
+                       method_classes, method_names, users_of)
 
 __all__ = ["HQSSL", "Method", "N2V2", "Noise2Noise", "Noise2Void", "REGISTRY", "Setting",
-           "get_method", "method_class", "method_classes", "method_names"]
+           "declared_setting", "declared_settings", "get_method", "method_class", "method_classes",
+           "method_names", "users_of"]

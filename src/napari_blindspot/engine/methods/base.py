@@ -8,13 +8,13 @@ the method (through the registry) for everything that differs between methods.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import torch
 from torch import nn
 
 from ..errors import DataError
+from ..settings import Setting
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..axes import CanonicalView
@@ -23,45 +23,6 @@ if TYPE_CHECKING:  # pragma: no cover
 
 #: Settings every method's network has: fixed when training continues.
 COMMON_NETWORK_FIELDS = ("method", "train_3d", "channels")
-
-
-@dataclass(frozen=True)
-class Setting:
-    """A :class:`~..config.TrainConfig` field a method uses, described for the front ends.
-
-    ``kind`` says how to edit it: ``"int"``, ``"float"``, ``"percent"`` (a fraction the
-    widget shows in percent), ``"choice"`` (the values come from
-    :data:`~..config.FIELD_CHOICES`, ``labels`` names them), ``"optional-float"`` (empty
-    means None) or ``"text"`` (free text; ``labels`` lists suggested values).  ``flag`` is its
-    command-line option.  ``only_if`` ``(field, value)``: the setting matters only while that
-    other field has that value (or one of the values, for a tuple).  ``note``: a sentence front
-    ends show next to the editor (the help is its tooltip).
-    """
-
-    field: str
-    label: str
-    help: str
-    kind: str = "float"
-    flag: str | None = None
-    minimum: float | None = None
-    maximum: float | None = None
-    step: float | None = None
-    decimals: int = 2
-    labels: tuple[tuple[str, str], ...] = ()
-    only_if: tuple[str, Any] | None = None
-    placeholder: str = ""
-    note: str = ""
-
-    def applies(self, value: Any) -> bool:
-        """Whether this setting matters while its ``only_if`` field holds ``value``."""
-        if self.only_if is None:
-            return True
-        wanted = self.only_if[1]
-        return value in wanted if isinstance(wanted, tuple) else value == wanted
-
-    def label_of(self, value: str) -> str:
-        """The label of choice ``value`` (the value itself when it has none)."""
-        return dict(self.labels).get(value, value)
 
 
 class Method:
@@ -90,7 +51,10 @@ class Method:
     gpu_defaults: ClassVar[dict[str, Any]] = {}
     #: ... and for 3D training on a CPU, where a 3D step costs tens of 2D ones.
     cpu_3d_defaults: ClassVar[dict[str, Any]] = {}
-    #: The method's own settings (beyond the common ones and :attr:`network_size`).
+    #: The method's own settings (beyond the general ones of :mod:`..settings` and
+    #: :attr:`network_size`), each with its default, range, flag, help and widget label: the
+    #: configuration, the command line and the widget take them from here.  A setting that is
+    #: not a :class:`TrainConfig` field lives in the configuration's ``extra`` values.
     settings: ClassVar[tuple[Setting, ...]] = ()
     #: The configuration fields holding the network's width (first level) and depth.
     network_size: ClassVar[tuple[str, str]] = ("unet_features", "unet_depth")

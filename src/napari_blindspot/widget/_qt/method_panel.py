@@ -13,7 +13,7 @@ from qtpy.QtWidgets import (QAbstractSpinBox, QComboBox, QDoubleSpinBox, QFormLa
                             QSizePolicy, QSpinBox, QWidget)
 
 from ...engine import ConfigError, Method, Setting, TrainConfig
-from ...engine.config import FIELD_CHOICES
+from ...engine.methods import declared_setting
 
 
 #: Width of a spin box's two step buttons and frame, in pixels (napari's style: 20 px buttons).
@@ -47,17 +47,22 @@ def form_layout(parent: QWidget | None = None) -> QFormLayout:
     return form
 
 
-def spin_box(lo: int, hi: int, value: int, step: int = 1, tip: str = "") -> QSpinBox:
-    box = QSpinBox()
-    box.setRange(lo, hi)
-    box.setSingleStep(step)
-    box.setValue(value)
-    box.setToolTip(tip)
-    compact(box, min(len(str(hi)), 5))
-    return box
+def declared(name: str) -> Setting:
+    """The declaration of setting ``name`` (engine/settings.py or a method's)."""
+    setting = declared_setting(name)
+    if setting is None:
+        raise KeyError(name)
+    return setting
 
 
-def _sentence(text: str) -> str:
+def spin_digits(setting: Setting) -> int:
+    """How many digits a spin box of ``setting`` shrinks to: its largest value's, at most 5."""
+    if setting.kind != "int":
+        return 4
+    return min(len(str(int(setting.editor_bounds()[1] or 0))), 5)
+
+
+def sentence(text: str) -> str:
     return text[:1].upper() + text[1:] + ("" if text.endswith(".") else ".")
 
 
@@ -68,12 +73,13 @@ def _float(text: str, name: str) -> float:
         raise ConfigError(f"{name} {text!r} is not a number.") from None
 
 
-def make_editor(setting: Setting, value: Any) -> QWidget:
-    """An editor for ``setting`` showing ``value`` (see :class:`Setting` for the kinds)."""
+def make_editor(setting: Setting, value: Any, digits: int = 6) -> QWidget:
+    """An editor for ``setting`` showing ``value`` (see :class:`Setting` for the kinds; its
+    range is the declared one, or ``editor_range``); a spin box shrinks to ``digits``."""
     editor: Any
     if setting.kind == "choice":
         editor = QComboBox()
-        for choice in FIELD_CHOICES[setting.field]:
+        for choice in setting.choices:
             editor.addItem(setting.label_of(choice), choice)
         compact_combo(editor)
     elif setting.kind == "optional-float":
@@ -88,19 +94,21 @@ def make_editor(setting: Setting, value: Any) -> QWidget:
         compact_combo(editor)
     elif setting.kind == "int":
         editor = QSpinBox()
-        editor.setRange(int(setting.minimum or 0), int(setting.maximum or 2**31 - 1))
+        lo, hi = setting.editor_bounds()
+        editor.setRange(int(lo or 0), int(hi if hi is not None else 2**31 - 1))
         editor.setSingleStep(int(setting.step or 1))
     else:
         editor = QDoubleSpinBox()
         scale = 100.0 if setting.kind == "percent" else 1.0
         editor.setDecimals(setting.decimals)
-        editor.setRange((setting.minimum or 0.0) * scale, (setting.maximum or 1e9) * scale)
+        lo, hi = setting.editor_bounds(scale)
+        editor.setRange(lo or 0.0, hi if hi is not None else 1e9 * scale)
         editor.setSingleStep((setting.step or 0.1) * scale)
         if setting.kind == "percent":
             editor.setSuffix(" %")
     if isinstance(editor, QAbstractSpinBox):
-        compact(editor, 6)
-    editor.setToolTip(_sentence(setting.help))
+        compact(editor, digits)
+    editor.setToolTip(sentence(setting.help))
     set_editor_value(setting, editor, value)
     return editor
 
@@ -142,37 +150,35 @@ class MethodPanel:
     def __init__(self, method: type[Method]) -> None:
         self.method = method
         base = TrainConfig.for_method(method.name)
-        self.batch = spin_box(1, 1024, base.batch_size, 1, "Patches per training step. Lower it if the "
-                              "GPU runs out of memory.")
+        self.batch = make_editor(declared("batch_size"), base.batch_size,
+                                 spin_digits(declared("batch_size")))
         self.basic = QWidget()
         basic = form_layout(self.basic)
         basic.setContentsMargins(0, 0, 0, 0)
-        basic.addRow("Batch size", self.batch)
+        basic.addRow(declared("batch_size").label, self.batch)
 
-        self.learning_rate = QLineEdit(f"{base.learning_rate:g}")
-        self.learning_rate.setToolTip("Peak learning rate (warm-up, then cosine decay).")
+        self.learning_rate = QLineEdit(f"{base.learning_rate:g}")  # typed: 4e-4 reads better
+        self.learning_rate.setToolTip(sentence(declared("learning_rate").help))
         self.editors: dict[str, Any] = {s.field: make_editor(s, getattr(base, s.field))
                                         for s in method.settings}
         width_field, depth_field = method.network_size
-        self.width_box = spin_box(4, 256, getattr(base, width_field), 4, "Features in the first network "
-                                  "layer (doubled at every level). Smaller is faster, larger may "
-                                  "denoise better.")
-        self.depth_box = spin_box(1, 6, getattr(base, depth_field), 1, "Levels of the network; more "
-                                  "levels see more context.")
+        self.width_box, self.depth_box = (
+            make_editor(declared(name), getattr(base, name), spin_digits(declared(name)))
+            for name in (width_field, depth_field))
 
         self.advanced = QWidget()
         adv = form_layout(self.advanced)
         adv.setContentsMargins(0, 0, 0, 0)
-        adv.addRow("Learning rate", self.learning_rate)
+        adv.addRow(declared("learning_rate").label, self.learning_rate)
         for setting in method.settings:
             adv.addRow(setting.label, self.editors[setting.field])
             if setting.note:
-                note = QLabel(_sentence(setting.note))
+                note = QLabel(sentence(setting.note))
                 note.setWordWrap(True)
                 note.setStyleSheet("color: gray;")
                 adv.addRow("", note)
-        adv.addRow("Network width", self.width_box)  # two rows: one does not fit a narrow dock
-        adv.addRow("Network depth", self.depth_box)
+        for name, box in ((width_field, self.width_box), (depth_field, self.depth_box)):
+            adv.addRow(declared(name).label, box)  # two rows: one does not fit a narrow dock
         for editor in self.editors.values():
             for signal in ("currentTextChanged", "currentIndexChanged", "valueChanged", "textChanged"):
                 if hasattr(editor, signal):

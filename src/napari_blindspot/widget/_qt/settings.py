@@ -11,14 +11,15 @@ from __future__ import annotations
 from typing import Any
 
 from qtpy.QtCore import Qt, Signal
-from qtpy.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QHBoxLayout, QLabel,
-                            QLineEdit, QSizePolicy, QStackedWidget, QToolButton, QVBoxLayout,
-                            QWidget)
+from qtpy.QtWidgets import (QCheckBox, QComboBox, QHBoxLayout, QLabel, QLineEdit, QSizePolicy,
+                            QStackedWidget, QToolButton, QVBoxLayout, QWidget)
 
-from ...engine import TrainConfig, available_devices, method_classes
+from ...engine import Setting, TrainConfig, available_devices, method_classes
+from ...engine.settings import BY_NAME, GENERAL
 from ..expected import widget_plan
 from ..lengths import LENGTH_EXAMPLES, format_length, parse_length
-from .method_panel import MethodPanel, compact, compact_combo, form_layout, spin_box
+from .method_panel import (MethodPanel, compact_combo, editor_value, form_layout, make_editor,
+                           sentence, set_editor_value, spin_digits)
 
 __all__ = ["LENGTH_EXAMPLES", "SettingsPanel", "format_length", "parse_length"]
 
@@ -61,11 +62,8 @@ class SettingsPanel(QWidget):
         self.length.setToolTip(f"How long to train: {LENGTH_EXAMPLES}. With a time budget, training "
                                "stops when the time is up. The default is the command line's "
                                f"one-shot default: {plan.reason}.")
-        self.patch = spin_box(8, 1024, patch, 16, "Side of the square training patches, in "
-                              "pixels (a multiple of 4). Larger patches see more context but need more "
-                              "memory.")
-        self.patch_z = spin_box(4, 256, patch_z, 4, "Depth of the training patches in Z "
-                                "(3D only).")
+        self.patch, self.patch_z = (make_editor(BY_NAME[name], value, spin_digits(BY_NAME[name]))
+                                    for name, value in (("patch_size", patch), ("patch_size_z", patch_z)))
         self.basic_stack = _stack([panel.basic for panel in self.panels.values()])
 
         basic = form_layout()
@@ -73,10 +71,10 @@ class SettingsPanel(QWidget):
         basic.addRow("Training length", self.length)
         patch_row = QHBoxLayout()
         patch_row.addWidget(self.patch)
-        self.patch_z_label = QLabel("Z")
+        self.patch_z_label = QLabel(BY_NAME["patch_size_z"].label)
         patch_row.addWidget(self.patch_z_label)
         patch_row.addWidget(self.patch_z)
-        basic.addRow("Patch size", patch_row)
+        basic.addRow(BY_NAME["patch_size"].label, patch_row)
 
         # ---- advanced
         self.toggle = QToolButton()
@@ -88,36 +86,16 @@ class SettingsPanel(QWidget):
         self.toggle.toggled.connect(self._fold)
         self.advanced_stack = _stack([panel.advanced for panel in self.panels.values()])
 
-        self.validation = QDoubleSpinBox()
-        self.validation.setRange(0.0, 0.45)
-        self.validation.setSingleStep(0.05)
-        self.validation.setValue(base.validation_fraction)
-        compact(self.validation, 4)
-        self.validation.setToolTip("Share of the data held out to compute the validation loss; the "
-                                   "model with the best validation loss is kept.")
-        self.seed = spin_box(0, 2**31 - 1, base.seed, 1, "Random seed: the same seed and settings give "
-                             "the same model on the same device.")
-        self.device = QComboBox()
-        self.device.addItem("auto (best available)", "auto")
-        for name in available_devices():
-            self.device.addItem(name, name)
-        compact_combo(self.device)
-        self.device.currentIndexChanged.connect(lambda *_: self.device_changed.emit(self.device_name))
-        self.channels = QComboBox()
-        self.channels.addItem("auto (from the data)", "auto")
-        self.channels.addItem("independent (one shared network)", "independent")
-        self.channels.addItem("separate (a network per channel)", "separate")
-        self.channels.addItem("joint", "joint")
-        compact_combo(self.channels)
-        self.channels.setToolTip("auto: each channel's noise and the channels' correlation are "
-                                 "measured when training starts and said in the messages: "
-                                 "independent for channels of the same structure, else separate; "
-                                 "independent: one network shared by the channels denoises each "
-                                 "on its own; separate: a network per channel, each trained as it "
-                                 "would be alone (a time budget is per channel); "
-                                 "joint: channels are denoised together (correlated channels).")
-        self.tile = spin_box(32, 8192, base.tile_size, 64, "Denoising works on tiles of this size "
-                             "(pixels); lower it if the GPU runs out of memory while denoising.")
+        # the general settings of the advanced section, as declared (engine/settings.py)
+        self.general = sorted((s for s in GENERAL if s.widget), key=lambda s: s.widget)
+        self.general_editors: dict[str, Any] = {
+            s.field: self._device_box(s) if s.field == "device" else
+            make_editor(s, getattr(base, s.field), spin_digits(s)) for s in self.general}
+        self.validation = self.general_editors["validation_fraction"]
+        self.seed = self.general_editors["seed"]
+        self.device = self.general_editors["device"]
+        self.channels = self.general_editors["channels"]
+        self.tile = self.general_editors["tile_size"]
         self.tta = QCheckBox("8 flips and rotations (8x slower)")
         self.tta.setToolTip("Average the prediction over the 8 flips and rotations.")
         self.live_preview = QCheckBox("live preview while training")
@@ -131,12 +109,9 @@ class SettingsPanel(QWidget):
         adv_layout.setContentsMargins(12, 0, 0, 0)
         adv_layout.setSpacing(0)
         adv_layout.addWidget(self.advanced_stack)
-        adv = form_layout()
-        adv.addRow("Validation", self.validation)
-        adv.addRow("Seed", self.seed)
-        adv.addRow("Device", self.device)
-        adv.addRow("Channels", self.channels)
-        adv.addRow("Tile size", self.tile)
+        adv = self.advanced_form = form_layout()
+        for setting in self.general:
+            adv.addRow(setting.label, self.general_editors[setting.field])
         adv.addRow("Test-time aug.", self.tta)
         adv.addRow("Preview", self.live_preview)
         adv_layout.addLayout(adv)
@@ -153,6 +128,17 @@ class SettingsPanel(QWidget):
         self._has_channels = False
         self._show_method()
         self._update_enabled()
+
+    def _device_box(self, setting: Setting) -> QComboBox:
+        """The device editor: the devices this machine has."""
+        box = QComboBox()
+        box.addItem("auto (best available)", "auto")
+        for name in available_devices():
+            box.addItem(name, name)
+        compact_combo(box)
+        box.setToolTip(sentence(setting.help))
+        box.currentIndexChanged.connect(lambda *_: self.device_changed.emit(self.device_name))
+        return box
 
     # ------------------------------------------------------------------ state
     @property
@@ -230,13 +216,12 @@ class SettingsPanel(QWidget):
     # ------------------------------------------------------------------ config
     def overrides(self, *, training: bool = True) -> dict[str, Any]:
         """The settings as :class:`TrainConfig` fields (raises ConfigError for bad text)."""
-        out: dict[str, Any] = {
-            "patch_size": self.patch.value(), "patch_size_z": self.patch_z.value(),
-            "validation_fraction": round(self.validation.value(), 4),
-            "seed": self.seed.value(), "device": self.device_name,
-            "channels": self.channels.currentData() if self._has_channels else "independent",
-            "tile_size": self.tile.value(),
-        }
+        out: dict[str, Any] = {"patch_size": self.patch.value(), "patch_size_z": self.patch_z.value()}
+        for setting in self.general:
+            out[setting.field] = editor_value(setting, self.general_editors[setting.field])
+        out["device"] = self.device_name  # the name behind the device's label
+        if not self._has_channels:
+            out["channels"] = "independent"
         out.update(self.panel.values())
         if training:
             out.update(parse_length(self.length.text()))
@@ -249,8 +234,8 @@ class SettingsPanel(QWidget):
         self.patch.setValue(config.patch_size)
         self.patch_z.setValue(config.patch_size_z)
         self.panel.apply(config)
-        self.validation.setValue(config.validation_fraction)
-        self.seed.setValue(config.seed)
-        self.channels.setCurrentIndex(max(0, self.channels.findData(config.channels)))
-        self.tile.setValue(config.tile_size)
+        for setting in self.general:
+            if setting.field != "device":  # the device is this machine's choice
+                set_editor_value(setting, self.general_editors[setting.field],
+                                 getattr(config, setting.field))
         self._update_enabled()

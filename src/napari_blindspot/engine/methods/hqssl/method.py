@@ -56,7 +56,11 @@ CALIBRATION_FRAMES = 8
 MAX_REPEATS = 32
 LOG_STD_LIMIT = 10.0  # prior std within exp(+-10) normalised units
 
-#: How front ends name the noise models (the values are :data:`..config.NOISE_MODELS`).
+#: The values of HQ-SSL's settings that take one of a few names.
+NOISE_MODELS = ("curve", "affine", "gaussian", "gaussian-known", "poisson-gaussian", "mean-only")
+NOISE_FITS = ("auto", "fixed", "fine-tune", "joint", "refit")
+NOISE_CALIBRATIONS = ("image", "repeats", "pair")
+#: How front ends name the noise models.
 NOISE_MODEL_LABELS = (
     ("curve", "measured curve (any camera)"),
     ("affine", "Poisson-Gaussian with offset"),
@@ -155,17 +159,17 @@ class HQSSL(Method):
         Setting("noise_model", "Noise model", "the noise model: a curve of noise variance against "
                 "brightness measured from the data (any camera), Poisson-Gaussian with an offset, "
                 "or Gaussian for constant noise", kind="choice", flag="--noise-model",
-                labels=NOISE_MODEL_LABELS),
+                labels=NOISE_MODEL_LABELS, default="curve", choices=NOISE_MODELS),
         Setting("noise_fit", "Noise in training", "how training treats the measured noise: kept "
                 "fixed, then refit with the trained prior where thin structure had inflated the "
                 "measurement (auto), kept fixed (the likelihood cannot learn it), fine-tuned in "
                 "the second half, learned with the network (the paper's way), or refit after training with the trained "
                 "prior (curve model)", kind="choice", flag="--noise-fit",
-                labels=NOISE_FIT_LABELS),
+                labels=NOISE_FIT_LABELS, default="auto", choices=NOISE_FITS),
         Setting("noise_calibration", "Measure noise on", "what the noise is measured on: the image "
                 "itself, repeated acquisitions of a still scene along the sample axis, or a second "
                 "acquisition (--noise-from)", kind="choice", flag="--noise-calibration",
-                labels=NOISE_CALIBRATION_LABELS),
+                labels=NOISE_CALIBRATION_LABELS, default="image", choices=NOISE_CALIBRATIONS),
         Setting("noise_sigma", "Noise sigma", "the known Gaussian noise standard deviation, in the "
                 "image's intensity units", kind="optional-float", flag="--noise-sigma",
                 only_if=("noise_model", "gaussian-known"), placeholder="sigma, in image units"),

@@ -11,7 +11,8 @@ from ...errors import ConfigError
 from .masking import apply_mask, masked_mse, window_offsets
 from ...nets.per_channel import build_per_channel, channels_summed
 from ...nets.unet import UNet
-from .struct_mask import MAX_STRUCT_SIZE, STRUCT_MASK_NAMES, struct_extent, struct_offsets
+from .struct_mask import (DEFAULT_STRUCT_SPAN, MAX_STRUCT_SIZE, STRUCT_MASK_NAMES, struct_extent,
+                          struct_offsets)
 from ..base import Method, Setting
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -19,8 +20,9 @@ if TYPE_CHECKING:  # pragma: no cover
     from ...normalization import Normalization
 
 MASK_SETTING = Setting(
-    "mask_fraction", "Masked pixels", "share of the pixels masked per patch (0.2 % is the usual)", kind="percent", flag="--mask-fraction", minimum=0.0001, maximum=0.25,
-    step=0.001, decimals=2)
+    "mask_fraction", "Masked pixels", "share of the pixels masked per patch (0.2 % is the usual)",
+    kind="percent", flag="--mask-fraction", default=0.002, minimum=0.0, open_minimum=True,
+    maximum=0.25, method_only=True, hint="; N2V uses about 0.002 (0.2%)", step=0.001, decimals=2)
 STRUCT_MASK_SETTING = Setting(
     "struct_mask", "structN2V mask", "structN2V (Broaddus et al. 2020) for noise correlated along "
     "rows or columns (sCMOS line noise, scan stripes): also hide the neighbours on a 'horizontal' "
@@ -28,13 +30,15 @@ STRUCT_MASK_SETTING = Setting(
     "those of a 0/1 pattern with odd sides and the blind spot in the centre, rows separated by "
     "'/' (e.g. 010/111/010) or read from a text FILE; 'none' is plain N2V/N2V2",
     kind="text", flag="--struct-mask", labels=tuple((n, n) for n in STRUCT_MASK_NAMES),
+    default="none", validated=False,  # with struct_span: struct_mask.check_struct_mask
     placeholder="none|horizontal|vertical|PATTERN|FILE",
     note="For stripes: hide the pixels on the stripe's line too, e.g. 'horizontal' for noise "
          "correlated along rows.")
 STRUCT_SPAN_SETTING = Setting(
     "struct_span", "structN2V span", "length in pixels of the 'horizontal'/'vertical' structN2V line, "
     "the blind spot in its middle (odd; at least twice the stripes' correlation length)",
-    kind="int", flag="--struct-span", minimum=3, maximum=MAX_STRUCT_SIZE, step=2,
+    kind="int", flag="--struct-span", default=DEFAULT_STRUCT_SPAN, minimum=3,
+    maximum=MAX_STRUCT_SIZE, step=2, validated=False,
     only_if=("struct_mask", ("horizontal", "vertical")))
 
 
@@ -70,8 +74,6 @@ class Noise2Void(Method):
             err.setting = name  # type: ignore[attr-defined]  # front ends name their own option
             return err
 
-        if not 0.0 < config.mask_fraction <= 0.25:
-            raise bad("mask_fraction", "must be in (0, 0.25]; N2V uses about 0.002 (0.2%)")
         smallest = min(config.patch_size, config.patch_size_z) if config.train_3d else config.patch_size
         if 2 * config.mask_radius > smallest:
             # a larger window would reach past the patch even after mirroring the offset
