@@ -252,3 +252,27 @@ def test_every_method_has_a_one_line_tagline_for_the_dock():
     for method in method_classes():
         assert method.tagline and len(method.tagline) <= 72, method.name  # one line in the dock
         assert method.help and method.tagline != method.help  # the paragraph is the tooltip
+
+
+def test_test_time_augmentation_is_the_one_shot_one(controller, viewer_model, monkeypatch):
+    """The widget's checkbox gives what one-shot `blindspot denoise` does: the rotations
+    (ONE_SHOT_TTA) on images up to ONE_SHOT_TTA_MAX_PIXELS, none on larger ones (issue 23)."""
+    from napari_blindspot.engine import DenoisingModel
+    from napari_blindspot.engine import defaults
+
+    layer = viewer_model.add_image(stack(), name="cells")
+    controller.train(request(layer, live_preview=False))
+    seen = []
+    real = DenoisingModel.predict_iter
+
+    def spy(self, *args, **kwargs):
+        seen.append(kwargs.get("tta"))
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(DenoisingModel, "predict_iter", spy)
+    controller.denoise(DenoiseRequest(layer, "TYX", tile_size=64, tta=True))
+    controller.denoise(DenoiseRequest(layer, "TYX", tile_size=64, tta=False))
+    monkeypatch.setattr(defaults, "ONE_SHOT_TTA_MAX_PIXELS", 1000)  # the layer is now "too big"
+    controller.denoise(DenoiseRequest(layer, "TYX", tile_size=64, tta=True))
+    assert seen == [defaults.ONE_SHOT_TTA, False, False]
+    assert defaults.ONE_SHOT_TTA == 4

@@ -22,6 +22,7 @@ from psygnal import Signal
 from ..engine import (DenoisingModel, DivergenceRecovered, DurationWarning, NoiseCurves, Preview,
                       TrainingFinished, TrainingProgress, TrainingRun, TrainingStarted, method_class,
                       method_classes)
+from ..engine.defaults import one_shot_tta
 from ..engine.system.device import configure_threads, interactive_threads
 from ..text import (denoising_progress, divergence_warning, duration_warning, finished_progress, noise_text,
                     progress_line, training_finished, training_started)
@@ -270,12 +271,14 @@ class DenoiseController(ResultExport, Reporter):
             self._queue = sources[1:]  # every selected layer, one after another
             self._start_denoising(sources[0], request.tile_size, request.tta)
 
-    def _start_denoising(self, source: Source, tile_size: int | None, tta: bool) -> None:
+    def _start_denoising(self, source: Source, tile_size: int | None, tta: bool | int) -> None:
         model = self.model
         assert model is not None
         if model.device.type == "cpu":
             configure_threads(interactive_threads())
         keys = ("denoised", "uncertainty") if model.has_uncertainty else ("denoised",)
+        # test-time augmentation as one-shot `blindspot denoise` does it (the rotations, small images)
+        tta = one_shot_tta(tuple(source.data.shape)) if tta else False
         if should_stream(source.data, len(keys)):  # lazy layers that fill in as they are written
             if not model.native:
                 raise LayerError(f"{source.name!r} is too big for memory, and a bioimage.io model from "
