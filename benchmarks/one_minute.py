@@ -102,13 +102,14 @@ def curve(args: argparse.Namespace) -> None:
     for name, noisy, clean in units(args.set, args.fovs):
         for steps in args.steps:
             key = f"{name}|{steps}"
-            if key in res.get("curve", {}) and not args.force:
+            section = f"curve_lr{args.lr:g}" if args.lr else "curve"
+            if key in res.get(section, {}) and not args.force:
                 continue
-            model, info = train(noisy, steps)
+            model, info = train(noisy, steps, **({"learning_rate": args.lr} if args.lr else {}))
             entry = {"noisy": psnr(clean, noisy.astype(np.float32), 255.0), **info}
             for variant in args.variants:
                 entry[variant] = psnr(clean, predict(model, noisy, variant), 255.0)
-            res.setdefault("curve", {})[key] = entry
+            res.setdefault(section, {})[key] = entry
             save(res)
             print(key, {k: round(v, 3) if isinstance(v, float) else v for k, v in entry.items()},
                   flush=True)
@@ -178,6 +179,8 @@ def main(argv: list[str] | None = None) -> int:
     c.add_argument("--steps", type=int, nargs="+", default=[250, 500, 1000, 2000])
     c.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=list(VARIANTS))
     c.add_argument("--force", action="store_true")
+    c.add_argument("--lr", type=float, default=None,
+                   help="another learning rate than the default (stored apart: curve_lr<value>)")
     s = sub.add_parser("speed")
     s.add_argument("--repeats", type=int, default=6)
     s.add_argument("--window", type=int, default=20)

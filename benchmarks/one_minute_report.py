@@ -137,8 +137,36 @@ def figure(res: dict, path: Path, size: tuple[int, int] = (640, 400)) -> bool:
     return True
 
 
+def lr_table(res: dict) -> str:
+    """Each run at another learning rate (``curve_lr<value>``) beside the same image and length
+    in ``curve`` (measured at the learning rate of its time, 2e-3), 4 rotations."""
+    lines = ["| image | steps | learning rate | 4 rotations, dB | at 2e-3, dB | difference |",
+             "|---|---|---|---|---|---|"]
+    diffs = []
+    for section in sorted(k for k in res if k.startswith("curve_lr")):
+        lr = section[len("curve_lr"):]
+        for key, entry in sorted(res[section].items()):
+            name, steps = key.rsplit("|", 1)
+            base = res.get("curve", {}).get(key, {}).get("tta4")
+            new = entry.get("tta4")
+            if new is None:
+                continue
+            diff = "" if base is None else f"{new - base:+.2f}"
+            if base is not None:
+                diffs.append(new - base)
+            lines.append(f"| {name} | {steps} | {lr} | {new:.2f} | {'' if base is None else f'{base:.2f}'} | {diff} |")
+    if len(lines) == 2:
+        return "(no run at another learning rate yet: `python -m benchmarks.one_minute curve --lr 4e-3`)"
+    if diffs:
+        mean_new = sum(e["tta4"] for s in res if s.startswith("curve_lr") for e in res[s].values()) / sum(
+            1 for s in res if s.startswith("curve_lr") for _ in res[s].values())
+        lines.append(f"| **mean** ({len(diffs)} images) | | | **{mean_new:.2f}** | | **{sum(diffs) / len(diffs):+.2f}** |")
+    return "\n".join(lines)
+
+
 def render_doc(res: dict, doc: Path, fig_path: Path) -> None:
     blocks: dict[str, Any] = {"one_minute_curve": curve_table(res),
+                              "one_minute_lr": lr_table(res),
                               "one_minute_images": per_image_table(res),
                               "one_minute_speed": speed_text(res)}
     text = doc.read_text()
