@@ -12,7 +12,8 @@ from safetensors.torch import load_file, save_file
 
 from helpers_engine import small_config
 
-from napari_blindspot.engine import DenoisingModel, TrainingStarted, load_model, save_model, train_model
+from napari_blindspot.engine import (DenoisingModel, ModelFileError, TrainingStarted, load_model,
+                                     save_model, train_model)
 from napari_blindspot.engine.axes import CanonicalView
 from napari_blindspot.engine.model_file import read_metadata
 from napari_blindspot.engine.model_info import describe
@@ -135,6 +136,13 @@ def test_model_file_round_trip_and_old_file_without_level(bead_model, tmp_path):
                                                                   model.normalization.std), 1)
     assert np.array_equal(loaded_old.denoise(data, "YX"), plain.denoise(data, "YX"))
     assert not np.array_equal(loaded_old.denoise(data, "YX"), model.denoise(data, "YX"))
+    # a damaged level is a damaged file
+    norm["saturation"] = [{"level": 1.0, "share": 0.01}, None]
+    meta["normalization"] = json.dumps(norm)
+    bad = tmp_path / "bad.safetensors"
+    save_file(load_file(str(path)), str(bad), metadata=meta)
+    with pytest.raises(ModelFileError, match="damaged"):
+        load_model(bad, device="cpu")
 
 
 @pytest.mark.parametrize("method,axes,extra", [

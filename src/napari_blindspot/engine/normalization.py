@@ -115,10 +115,14 @@ class Normalization:
 
     @classmethod
     def from_dict(cls, data: dict) -> "Normalization":
-        sat = data.get("saturation")
-        return cls(tuple(float(v) for v in data["mean"]), tuple(float(v) for v in data["std"]),
-                   None if not sat else tuple(None if s is None else SaturationLevel.from_dict(s)
-                                              for s in sat))
+        mean, std = tuple(float(v) for v in data["mean"]), tuple(float(v) for v in data["std"])
+        sat = data.get("saturation")  # absent in model files before 0.2
+        levels = None if not sat else tuple(None if s is None else SaturationLevel.from_dict(s)
+                                            for s in sat)
+        if levels is not None and (len(levels) != len(mean) or not all(
+                np.isfinite(s.level) for s in levels if s is not None)):
+            raise ValueError(f"saturation levels {sat} do not fit {len(mean)} channel(s)")
+        return cls(mean, std, levels)
 
 
 def check_finite(block: np.ndarray, where: str) -> None:
