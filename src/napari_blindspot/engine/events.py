@@ -29,6 +29,8 @@ class TrainingStarted:
     n_parameters: int
     #: How channels="auto" was resolved, one sentence ("" when given or one channel).
     channels: str = ""
+    #: The saturation levels for bright sparse spots, one clause per clipped channel ("" when none).
+    saturation: str = ""
 
 
 @dataclass(frozen=True)

@@ -45,6 +45,7 @@ def describe(model: DenoisingModel) -> list[str]:
     if "noise_model" in model.method.fields():
         lines += _noise_lines(model)
     lines.append(f"normalisation mean: {model.normalization.mean}  std: {model.normalization.std}")
+    lines += [f"saturation level: {line}" for line in model.normalization.messages()]
     return lines
 
 

@@ -51,11 +51,18 @@ def _version() -> str:
 
 
 def _float32_model(model: Any) -> Any:
-    """The same model predicting without mixed precision (the package's reference output)."""
+    """The same model predicting without mixed precision (the package's reference output) and,
+    as the package's fixed pre/postprocessing does, without a saturation level."""
     from ..model import DenoisingModel
+    from ..normalization import Normalization
 
+    norm = model.normalization
+    if norm.clips:
+        log.warning("The package cannot keep bright sparse spots as measured (%s): its network sees "
+                    "them unclipped; napari-blindspot itself does clip them.", "; ".join(norm.messages()))
     return DenoisingModel(config=model.config.replace(mixed_precision=False), net=model.net,
-                          normalization=model.normalization, channels=model.channels, info=model.info)
+                          normalization=Normalization(norm.mean, norm.std), channels=model.channels,
+                          info=model.info)
 
 
 def _exported_network(model: Any) -> BlindspotNetwork:

@@ -141,6 +141,8 @@ def _stream_units(model: "DenoisingModel", view: CanonicalView, units: list, pla
                     with np.errstate(over="ignore", invalid="ignore"):  # overflow: refused below
                         done = {"denoised": normalization.denormalize(
                             ev.outputs["denoised"], c, inplace=True)}
+                        if normalization.clips:  # bright sparse spots: as measured
+                            normalization.restore(done["denoised"], measured_rows(view, s, c, ev), c)
                         if "std" in ev.outputs:
                             done["std"] = normalization.scale_std(ev.outputs["std"], c)
                     check_result(done, s)
@@ -151,6 +153,14 @@ def _stream_units(model: "DenoisingModel", view: CanonicalView, units: list, pla
                                              time.perf_counter() - start)
         finally:
             gen.close()
+
+
+def measured_rows(view: CanonicalView, sample: int, channel: int | None, slab: Slab) -> np.ndarray:
+    """The input's rows ``[slab.start, slab.stop)`` of ``sample`` (channel ``channel``'s
+    ``(1, ...)`` or all ``(C, ...)``), as measured (float32)."""
+    region = (slice(slab.start, slab.stop),) + tuple(slice(None) for _ in view.spatial_axes[1:])
+    block = view.read(sample, region)
+    return np.asarray(block if channel is None else block[channel:channel + 1], np.float32)
 
 
 def predict_iter(model: "DenoisingModel", data: Any, axes: str | None = None, *,
@@ -200,11 +210,13 @@ def predict_block(model: "DenoisingModel", block: np.ndarray, channel: int | Non
     finally:
         net.train(was_training)
     res = {"denoised": normalization.denormalize(out["denoised"], channel)}
+    if normalization.clips:  # bright sparse spots: as measured
+        normalization.restore(res["denoised"], np.asarray(block, np.float32), channel)
     if "std" in out:
         res["uncertainty"] = normalization.scale_std(out["std"], channel)
     return res
 
 
 __all__ = ["PredictionResult", "PredictionUnit", "check_prediction_options", "check_result",
-           "plan_tiles", "predict_block", "predict_iter", "predict_stream", "prediction_units",
+           "measured_rows", "plan_tiles", "predict_block", "predict_iter", "predict_stream", "prediction_units",
            "tile_shape"]

@@ -185,10 +185,14 @@ class TrainingRun:
         sample_seed, mask_seed = self.dist.rank_seeds(c.seed)
         self.rng = np.random.default_rng(sample_seed)
         self.generator = torch.Generator().manual_seed(mask_seed)
-        normalization = self.normalization or compute_normalization([g[0] for g in self.groups])
+        normalization = self.normalization
+        if normalization is None:
+            normalization = compute_normalization([g[0] for g in self.groups])
+            for line in normalization.messages():  # bright sparse spots: a saturation level
+                log.info("%s", line)
         for group in self.groups:
-            if len(group) == 2:
-                compute_normalization(group[1])  # checks the target for NaN/inf and constant data
+            if len(group) == 2:  # checks the target for NaN/inf and constant data
+                compute_normalization(group[1], saturation=False)
         independent = c.channels == "independent"
         self.sampler, weights, val_samplers = build_samplers(
             self.groups, normalization, self.patch_shape, c.validation_fraction, self.rng, c.seed,
@@ -307,7 +311,8 @@ class TrainingRun:
         yield TrainingStarted(c.method, describe_device(self.device), self.total_steps, c.time_budget_s,
                               self.epoch_patches, 0 if self.val_batch is None else self.val_batch.shape[1],
                               n_params, "" if self.channel_choice is None or self.view.n_channels == 1
-                              else self.channel_choice.message())
+                              else self.channel_choice.message(),
+                              "; ".join(self.normalization.messages()))
         curves = self.noise_curves()
         if curves:
             yield NoiseCurves(0, tuple(curves))

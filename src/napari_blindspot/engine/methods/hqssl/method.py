@@ -275,19 +275,21 @@ class HQSSL(Method):
         picks = [np.unique(np.linspace(0, v.n_samples - 1, min(v.n_samples, per_view))
                            .round().astype(int)) for v in views]
         cals = []
+        clip = normalization.clip  # bright sparse spots: measured below their level, as trained
         for c in range(view.n_channels):
             if how == "repeats":
                 repeats = np.unique(np.linspace(0, view.n_samples - 1, min(view.n_samples, MAX_REPEATS))
                                     .round().astype(int))
-                stack = np.stack([view.read(int(s))[c] for s in repeats])
+                stack = np.stack([clip(view.read(int(s))[c:c + 1], c)[0] for s in repeats])
                 cal = calibrate_repeats(stack, dtype=dtype)
             elif how == "pair":
                 assert reference is not None
-                stack = np.stack([np.stack([v.read(int(s))[c] for s in picks[0]])
+                stack = np.stack([np.stack([clip(v.read(int(s))[c:c + 1], c)[0] for s in picks[0]])
                                   for v in (view, reference)])
                 cal = calibrate_repeats(stack, dtype=dtype)
             else:
-                frames = [_middle_slice(v.read(int(s))[c]) for v, ps in zip(views, picks) for s in ps]
+                frames = [_middle_slice(clip(v.read(int(s))[c:c + 1], c)[0])
+                          for v, ps in zip(views, picks) for s in ps]
                 cal = calibrate_image(frames, dtype=dtype)
             cals.append(cal)
         net.noise.calibrate(cals, normalization)
