@@ -10,7 +10,7 @@ The image and the score are :mod:`benchmarks.bit_depth`'s (96x96, beads of ``amp
 brightest structure, PSNR away from the beads, 30 steps, seed 0, one thread).  Variants:
 
 - ``engine``: the engine as it is: a saturation level where bright sparse spots call for one
-  (:mod:`napari_blindspot.engine.saturation`), stored with the model, the network trained and
+  (:mod:`napari_blindspot.engine.normalization.saturation`), stored with the model, the network trained and
   predicting below it, the pixels above it returned as measured;
 - ``none``: the engine without the saturation level (as before it; the level search switched off);
 - ``huber``: ``none`` with a pixel's weight in the loss bounded beyond ``k`` (``--k``, 3):
@@ -99,7 +99,7 @@ def measure(method: str, variant: str, amplitude: float, steps: int, k: float) -
 
 def level_share(amplitude: float) -> str:
     """The engine's saturation level on the bead image: the share above it, or "none"."""
-    from napari_blindspot.engine.saturation import find_level
+    from napari_blindspot.engine.normalization.saturation import find_level
 
     found = find_level(bd.bead_image(amplitude)[1])
     return "none" if found is None else f"{100 * found.share:.2f}%"

@@ -18,7 +18,7 @@ from napari_blindspot.engine.axes import CanonicalView
 from napari_blindspot.engine.model_file import read_metadata
 from napari_blindspot.engine.model_info import describe
 from napari_blindspot.engine.normalization import Normalization, compute_normalization
-from napari_blindspot.engine.saturation import SaturationLevel, find_level
+from napari_blindspot.engine.normalization.saturation import SaturationLevel, find_level
 from napari_blindspot.engine.training.loop import TrainingRun
 from napari_blindspot.text import training_started
 

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .axes import CanonicalView
-from .errors import DataError
+from ..axes import CanonicalView
+from ..errors import DataError
 from .saturation import SaturationLevel, find_levels, level_message
 
 #: Statistics are estimated on at most this many samples (frames or volumes), evenly spaced.
