@@ -57,7 +57,8 @@ def test_engine_speed_prints_a_row_per_method_and_variant(monkeypatch, capsys):
                               "--image", "96"]) == 0
     rows = [line for line in capsys.readouterr().out.splitlines() if line.startswith("| n2v2 |")]
     assert [r.split("|")[2].strip() for r in rows] == list(engine_speed.VARIANTS)
-    assert all(float(r.split("|")[4]) > 0 for r in rows)
+    # a rate, printed with two decimals: a loaded machine may print 0.00 (not a timed test)
+    assert all(float(r.split("|")[4]) >= 0 for r in rows)
 
 
 def test_hqssl_posterior_check_reports_posterior_and_prior(monkeypatch, capsys):
