@@ -229,3 +229,20 @@ def test_command_modules_take_nothing_from_the_parser():
     assert importers == [f"{PACKAGE}.cli", f"{PACKAGE}.cli.__main__"]
     assert f"{PACKAGE}.cli.training" in graph[f"{PACKAGE}.cli.denoise"]
     assert f"{PACKAGE}.cli.training" in graph[f"{PACKAGE}.cli.distributed"]
+
+
+#: The size guide (issue 24): no module over ~400 lines, no class over ~350.
+MAX_MODULE_LINES, MAX_CLASS_LINES = 400, 350
+
+
+def test_no_module_or_class_outgrows_the_guide():
+    too_long = []
+    for path in sorted(ROOT.rglob("*.py")):
+        text = path.read_text(encoding="utf-8")
+        if text.count("\n") > MAX_MODULE_LINES:
+            too_long.append(f"{path.relative_to(ROOT)}: {text.count(chr(10))} lines")
+        for node in ast.walk(ast.parse(text)):
+            if isinstance(node, ast.ClassDef) and node.end_lineno - node.lineno + 1 > MAX_CLASS_LINES:
+                too_long.append(f"{path.relative_to(ROOT)}: class {node.name} "
+                                f"{node.end_lineno - node.lineno + 1} lines")
+    assert not too_long, "split these: " + "; ".join(too_long)

@@ -393,10 +393,7 @@ def build_noise_model(kind: str, channels: int, normalization: Normalization | N
     if kind == "gaussian":
         return LearnedGaussian(channels)
     if kind == "poisson-gaussian":
-        if normalization is None:
-            offset = torch.zeros(channels)
-        else:
-            offset = torch.tensor([m / s for m, s in zip(normalization.mean[:channels],
-                                                         normalization.std[:channels])])
+        offset = (torch.zeros(channels) if normalization is None else torch.tensor(
+            [m / s for m, s in zip(normalization.mean[:channels], normalization.std[:channels])]))
         return PoissonGaussian(offset)
     return NOISE_MODELS[kind](normalization, channels)
