@@ -36,7 +36,7 @@ def test_the_widget_starts_from_the_engines_defaults_and_says_how_long(docked, q
     assert widget.inputs.method == plan.method == DEFAULT_METHOD == "hqssl"
     assert widget.settings.method == "hqssl"
     assert widget.settings.overrides()["time_budget_s"] == plan.time_budget_s == ONE_SHOT_MINUTES * 60
-    assert widget.settings.length.text() == "2 min 45 s"
+    assert widget.settings.length.text() == "45 s"
     # the method's own defaults for the device, as on the command line (HQ-SSL: patches of 128)
     cli_like = TrainConfig.for_method("hqssl", **plan.length)
     assert widget.settings.patch.value() == cli_like.patch_size == 128
@@ -51,11 +51,11 @@ def test_the_widget_starts_from_the_engines_defaults_and_says_how_long(docked, q
     widget.update_expected()
     short, tip = widget.progress.format(), widget.progress.toolTip()
     assert short.startswith("ready · about ") and short.endswith("expected"), short
-    assert tip.startswith("Expected: about ") and "training 2:45" in tip and "denoising about" in tip
+    assert tip.startswith("Expected: about ") and "training 45 s" in tip and "denoising about" in tip
     assert tip in widget.train_button.toolTip()
     widget.settings.length.setText("1500 steps")  # a step count: the measured rate of the method
     widget.set_method("n2v2")
-    qtbot.waitUntil(lambda: "training 2:45" not in widget.progress.toolTip(), timeout=5_000)
+    qtbot.waitUntil(lambda: "training 45 s" not in widget.progress.toolTip(), timeout=5_000)
     assert widget.progress.toolTip().startswith("Expected: about ")
     widget.settings.length.setText("nonsense")
     qtbot.waitUntil(lambda: widget.progress.toolTip() == "", timeout=5_000)
