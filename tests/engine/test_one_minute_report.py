@@ -32,3 +32,16 @@ def test_the_report_writes_the_curve_between_its_markers(tmp_path, monkeypatch):
     assert quiet_seconds(RESULTS, 500, "tta8") == 67.0
     assert "0.100 s a training step" in text  # the speed block was added at the end
     assert (tmp_path / "one_minute.png").stat().st_size > 0
+
+
+def test_another_learning_rate_is_set_beside_the_default(monkeypatch):
+    monkeypatch.syspath_prepend(str(REPO))
+    from benchmarks.one_minute_report import lr_table
+
+    assert "no run at another learning rate" in lr_table(RESULTS)
+    results = dict(RESULTS, **{"curve_lr0.004": {"fmd_fov01|500": {"tta4": 39.9},
+                                                 "fmd_fov02|500": {"tta4": 39.5}}})
+    lines = lr_table(results).splitlines()
+    assert "| fmd_fov01 | 500 | 0.004 | 39.90 | 39.50 | +0.40 |" in lines
+    assert "| fmd_fov02 | 500 | 0.004 | 39.50 | 39.70 | -0.20 |" in lines
+    assert lines[-1] == "| **mean** (2 images) | | | **39.70** | | **+0.10** |"
