@@ -32,6 +32,7 @@ import numpy as np
 import torch
 
 from . import bit_depth as bd
+from .doc_blocks import write_block
 
 REPO = Path(__file__).resolve().parent.parent
 VARIANTS = ("none", "huber", "engine", "wrapper")
@@ -151,15 +152,10 @@ def main(argv: list[str] | None = None) -> int:
         lines.append(row)
         print(row, flush=True)
     if args.write:
-        doc = REPO / "docs" / "channels.md"
-        b, e = "<!-- generated:bead_remedies -->", "<!-- /generated:bead_remedies -->"
-        text = doc.read_text()
-        if b not in text:
-            raise SystemExit(f"{doc} has no {b} marker")
         command = (f"python -m benchmarks.bead_remedies --methods {args.methods} --variants "
                    f"{args.variants} --amplitudes {args.amplitudes} --steps {args.steps} --write")
         body = f"`{command}`\n\n" + "\n".join(lines)
-        doc.write_text(text[:text.index(b) + len(b)] + "\n" + body + "\n" + text[text.index(e):])
+        write_block(REPO / "docs" / "channels.md", "bead_remedies", body, required=True)
     return 0
 
 

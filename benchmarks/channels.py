@@ -26,6 +26,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .doc_blocks import write_block
+
 REPO = Path(__file__).resolve().parents[1]
 
 
@@ -113,15 +115,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.json:
         args.json.write_text(json.dumps(rows, indent=1))
     if args.write:
-        doc = REPO / "docs" / "channels.md"
-        b, e = "<!-- generated:channels -->", "<!-- /generated:channels -->"
-        text = doc.read_text()
-        if b not in text:
-            raise SystemExit(f"{doc} has no {b} marker")
         command = (f"python -m benchmarks.channels --steps {args.steps} --size {args.size} --seed "
                    f"{args.seed} --methods {args.methods} --scenes {args.scenes} --write")
         body = f"`{command}`\n\n{table(rows)}"
-        doc.write_text(text[:text.index(b) + len(b)] + "\n" + body + "\n" + text[text.index(e):])
+        write_block(REPO / "docs" / "channels.md", "channels", body, required=True)
     return 0
 
 

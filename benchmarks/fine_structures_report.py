@@ -3,16 +3,15 @@ findings live in that file between the generated blocks; this only replaces the 
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 import numpy as np
 
+from .doc_blocks import BEGIN, END, replace_block
 from .report import f, machine_info, table
 
 ROOT = Path(__file__).resolve().parents[1]
 DOC = ROOT / "docs" / "fine_structures.md"
-BEGIN, END = "<!-- generated:{} -->", "<!-- /generated:{} -->"
 
 
 def study_table(res: dict) -> str:
@@ -116,10 +115,7 @@ def render(res: dict, doc: Path = DOC) -> None:
     text = doc.read_text() if doc.is_file() else "\n\n".join(
         f"{BEGIN.format(k)}\n{END.format(k)}" for k in blocks) + "\n"
     for key, body in blocks.items():
-        b, e = BEGIN.format(key), END.format(key)
-        if b in text:
-            text = re.sub(re.escape(b) + ".*?" + re.escape(e), lambda _m: f"{b}\n{body}\n{e}",
-                          text, flags=re.S)
+        text = replace_block(text, key, body) or text
     doc.write_text(text)
     table_runs = [n for n in ("defaults",) if any(n in e.get("ours", {}) for e in res.get("table", {}).values())]
     shown = [n for n in res.get("table", {}) if not n.startswith("set12") or n == "set12_09"]

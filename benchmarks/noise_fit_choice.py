@@ -26,6 +26,7 @@ import numpy as np
 
 from . import fine_structures as fs
 from .datasets import default_data_dir, fmd_unit
+from .doc_blocks import write_block
 from .metrics import psnr
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -115,12 +116,7 @@ def merge(res: dict) -> None:
 
 
 def write_doc(table: str) -> None:
-    text = DOC.read_text()
-    start, end = "<!-- generated:noise_fit -->", "<!-- /generated:noise_fit -->"
-    if start in text:
-        head, rest = text.split(start, 1)
-        text = head + start + "\n" + table + "\n" + end + rest.split(end, 1)[1]
-        DOC.write_text(text)
+    write_block(DOC, "noise_fit", table)
 
 
 def main(argv: list[str] | None = None) -> int:

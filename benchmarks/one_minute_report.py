@@ -3,13 +3,13 @@ between the ``<!-- generated:one_minute_* -->`` markers; the prose around them i
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-BEGIN, END = "<!-- generated:{} -->", "<!-- /generated:{} -->"
+from .doc_blocks import BEGIN, END, replace_block
+
 VARIANTS = ("plain", "tta4", "tta8")
 LABELS = {"plain": "one pass", "tta4": "4 rotations", "tta8": "8 transforms (0.2.0 default)"}
 
@@ -171,10 +171,8 @@ def render_doc(res: dict, doc: Path, fig_path: Path) -> None:
                               "one_minute_speed": speed_text(res)}
     text = doc.read_text()
     for key, body in blocks.items():
-        b, e = BEGIN.format(key), END.format(key)
-        if b not in text:
-            text += f"\n{b}\n{e}\n"
-        text = re.sub(re.escape(b) + ".*?" + re.escape(e), lambda _m: f"{b}\n{body}\n{e}", text,
-                      flags=re.S)
+        if BEGIN.format(key) not in text:
+            text += f"\n{BEGIN.format(key)}\n{END.format(key)}\n"
+        text = replace_block(text, key, body) or text
     doc.write_text(text)
     figure(res, fig_path)

@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 from scipy import ndimage
 
+from .doc_blocks import write_block
 from .fine_structures_data import add_fmd_noise
 from .metrics import psnr
 from .report import table
@@ -131,12 +132,7 @@ def main(argv: list[str] | None = None) -> int:
                 RESULTS.write_text(json.dumps(res, indent=1, sort_keys=True))
     body = render(res)
     print(body)
-    doc = ROOT / "docs" / "zstack.md"
-    if doc.is_file():
-        b, e = "<!-- generated:zstack -->", "<!-- /generated:zstack -->"
-        text = doc.read_text()
-        if b in text:
-            doc.write_text(text[:text.index(b) + len(b)] + "\n" + body + "\n" + text[text.index(e):])
+    write_block(ROOT / "docs" / "zstack.md", "zstack", body)
     return 0
 
 

@@ -106,7 +106,7 @@ class TrainConfig:
     #: how training treats the measured noise: kept "fixed", "fine-tune"d in the second half,
     #: learned "joint"ly from the start (the paper's way), or kept fixed and then "refit" with
     #: the trained prior (curve model only), or "auto": kept fixed, then the refit kept only where
-    #: thin structure had inflated the image's calibration (engine/noise_fit_choice.py; the
+    #: thin structure had inflated the image's calibration (methods/hqssl/noise_fit_choice.py; the
     #: calibration is kept with other noise models).  Model files store theirs.
     noise_fit: str = _default("noise_fit")
     #: what the noise is measured on: the "image" itself, "repeats" (the samples are repeated
@@ -120,7 +120,7 @@ class TrainConfig:
 
     # Prediction defaults (stored so a model file predicts the same way).  On a CPU, tiles of
     # 384 one at a time predicted fastest for N2V2 and HQ-SSL alike (docs/performance.md);
-    # ``tile_batch=None`` picks the batch for the device (see :func:`.device.default_tile_batch`).
+    # ``tile_batch=None`` picks the batch for the device (see :func:`.system.device.default_tile_batch`).
     tile_size: int = _default("tile_size")
     tile_size_z: int = _default("tile_size_z")
     tile_batch: int | None = _default("tile_batch")
