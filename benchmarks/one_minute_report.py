@@ -164,11 +164,53 @@ def lr_table(res: dict) -> str:
     return "\n".join(lines)
 
 
+def oneshot_table(res: dict) -> str:
+    """The bare one-shot command per FMD field (:mod:`benchmarks.one_shot_wall`): alone, and
+    beside one CPU-bound process where measured; wall-clock seconds of the whole process,
+    training steps the 45 s budget bought, PSNR; the mean row over the fields measured."""
+    quiet, busy = res.get("oneshot", {}), res.get("oneshot_busy", {})
+    names = sorted(k for k in quiet if k != "startup_s")
+    if not names:
+        return "(no run yet: `python -m benchmarks.one_shot_wall`)"
+    out = ["| image | noisy | alone: steps | alone: wall s | alone: dB | beside a busy process: steps "
+           "| wall s | dB | steps alone ÷ beside | wall beside ÷ alone |", "|" + "---|" * 10]
+    rows = {}
+    for name in names:
+        q, b = quiet[name], busy.get(name)
+        rows[name] = [q["noisy"], q["steps"], q["wall_s"], q["psnr"]] + (
+            [b["steps"], b["wall_s"], b["psnr"], q["steps"] / b["steps"], b["wall_s"] / q["wall_s"]]
+            if b else [None] * 5)
+        out.append(f"| {name} | " + " | ".join(_cell(i, v) for i, v in enumerate(rows[name])) + " |")
+    groups = [(f"all {len(names)} fields", names)]
+    both = [n for n in names if rows[n][4] is not None]
+    if both and len(both) < len(names):
+        groups.append((f"the {len(both)} fields measured beside", both))
+    for label, which in groups:
+        means = [None if any(rows[n][i] is None for n in which) else float(np.mean([rows[n][i] for n in which]))
+                 for i in range(9)]
+        out.append(f"| **mean, {label}** | " + " | ".join(
+            "—" if v is None else f"**{_cell(i, v)}**" for i, v in enumerate(means)) + " |")
+    start = quiet.get("startup_s")
+    if start is not None:
+        out.append(f"\nThe wall clock includes {start:.1f} s of Python, torch and CLI start-up "
+                   "(a process that only imports them, minimum of 3).")
+    return "\n".join(out)
+
+
+def _cell(i: int, v: float | None) -> str:
+    if v is None:
+        return "—"
+    if i in (1, 4):
+        return f"{v:.0f}"
+    return f"{v:.2f}" if i in (0, 3, 6, 7, 8) else f"{v:.1f}"
+
+
 def render_doc(res: dict, doc: Path, fig_path: Path) -> None:
     blocks: dict[str, Any] = {"one_minute_curve": curve_table(res),
                               "one_minute_lr": lr_table(res),
                               "one_minute_images": per_image_table(res),
-                              "one_minute_speed": speed_text(res)}
+                              "one_minute_speed": speed_text(res),
+                              "one_minute_oneshot": oneshot_table(res)}
     text = doc.read_text()
     for key, body in blocks.items():
         if BEGIN.format(key) not in text:
