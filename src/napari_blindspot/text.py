@@ -57,7 +57,8 @@ def training_started(ev: TrainingStarted) -> str:
     return (f"Training {display_name(ev.method)} on {ev.device}" + (f" for {length}" if length else "")
             + f": {ev.n_train_patches:,} patch{'' if ev.n_train_patches == 1 else 'es'} per epoch, "
             f"{ev.n_parameters / 1e6:.2f} M parameters." + (f" {ev.channels}" if ev.channels else "")
-            + (f" Bright sparse spots: {ev.saturation}." if ev.saturation else ""))
+            + (f" Bright sparse spots: {ev.saturation}." if ev.saturation else "")
+            + (f" Weights {ev.start}." if ev.start else ""))
 
 
 def progress_line(ev: TrainingProgress) -> str:

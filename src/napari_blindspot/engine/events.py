@@ -31,6 +31,8 @@ class TrainingStarted:
     channels: str = ""
     #: The saturation levels for bright sparse spots, one clause per clipped channel ("" when none).
     saturation: str = ""
+    #: Where the weights started other than at random, e.g. "started from the trained prior".
+    start: str = ""
 
 
 @dataclass(frozen=True)

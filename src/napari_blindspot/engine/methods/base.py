@@ -150,6 +150,12 @@ class Method:
         """
         raise NotImplementedError
 
+    def start_weights(self, net: nn.Module) -> str:
+        """Before a fresh training (not a resumed one): give ``net`` other starting weights than
+        its random ones, e.g. a prior trained ahead of time; returns what was done, in words for
+        the user ('' for nothing, the default)."""
+        return ""
+
     def calibrate(self, net: nn.Module, view: CanonicalView, normalization: Normalization,
                   independent_channels: bool, reference: CanonicalView | None = None) -> list:
         """Data-driven initialisation before training (e.g. noise levels); returns what was

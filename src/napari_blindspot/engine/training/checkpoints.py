@@ -67,6 +67,8 @@ def snapshot(run: "TrainingRun", final: bool) -> DenoisingModel:
     }
     if run.channel_choice is not None:
         info["channels_choice"] = run.channel_choice.message()
+    if run.start_note:
+        info["warm_start"] = run.start_note
     if run.calibrations:
         info["noise_calibration"] = [c if isinstance(c, dict) else c.to_dict() for c in run.calibrations]
     if final:

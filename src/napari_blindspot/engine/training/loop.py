@@ -151,6 +151,7 @@ class TrainingRun:
         self.val_channels: torch.Tensor | None = None
         #: What the method measured before training (HQ-SSL: the noise calibrations).
         self.calibrations: list = list(initial.info.get("noise_calibration", [])) if initial else []
+        self.start_note = ""  # where the weights started (a prior), in words
         self.prepared = False
 
         self._guard = DivergenceGuard()
@@ -203,6 +204,7 @@ class TrainingRun:
             net = place_network(self.method.build(c, self.net_channels, self.view.ndim_spatial,
                                                   normalization),
                                 self.device, self.view.ndim_spatial)
+            self.start_note = self.method.start_weights(net)
             views = self.view if len(self.groups) == 1 else [g[0] for g in self.groups]
             self.calibrations = self.method.calibrate(net, views, normalization, independent,
                                                       self._reference)
@@ -312,7 +314,7 @@ class TrainingRun:
                               self.epoch_patches, 0 if self.val_batch is None else self.val_batch.shape[1],
                               n_params, "" if self.channel_choice is None or self.view.n_channels == 1
                               else self.channel_choice.message(),
-                              "; ".join(self.normalization.messages()))
+                              "; ".join(self.normalization.messages()), self.start_note)
         curves = self.noise_curves()
         if curves:
             yield NoiseCurves(0, tuple(curves))

@@ -31,12 +31,14 @@ from ...axes import CanonicalView
 from ...errors import ConfigError, DataError
 from .blindspot import BlindSpotUNet
 from ...nets.per_channel import build_per_channel, channels_summed
-from .noise import MIN_VARIANCE, KnownGaussian, NoiseModel, build_noise_model
+from .noise import MIN_VARIANCE, KnownGaussian, build_noise_model
 from .noise_estimate import NoiseCalibration, calibrate_image, calibrate_repeats
 from .noise_fit_choice import keep_refit, training_curve
 from .noise_refit import refit_channel
-from .posterior import (lower_triangular, nll_diagonal, nll_full, posterior_full,
-                         posterior_mean_diagonal, posterior_std_diagonal)
+from .network import HQSSLNet, float32_maths  # noqa: F401 (HQSSLNet: re-exported)
+from .prior_weights import load_prior
+from .posterior import (nll_diagonal, nll_full, posterior_full, posterior_mean_diagonal,
+                        posterior_std_diagonal)
 from ..base import Method, Setting
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -54,7 +56,6 @@ FINE_TUNE_FROM = 0.5
 CALIBRATION_FRAMES = 8
 #: Repeated acquisitions of a still scene read for ``noise_calibration="repeats"``.
 MAX_REPEATS = 32
-LOG_STD_LIMIT = 10.0  # prior std within exp(+-10) normalised units
 
 #: The values of HQ-SSL's settings that take one of a few names.
 NOISE_MODELS = ("curve", "affine", "gaussian", "gaussian-known", "poisson-gaussian", "mean-only")
@@ -76,60 +77,12 @@ NOISE_FIT_LABELS = (
     ("joint", "learned with the network"),
     ("refit", "measured, refit after training"),
 )
+WARM_START_LABELS = (("prior", "a trained prior (where it fits)"), ("none", "random weights"))
 NOISE_CALIBRATION_LABELS = (
     ("image", "the image itself"),
     ("repeats", "repeats of a still scene (T)"),
     ("pair", "a second acquisition"),
 )
-
-
-def float32_maths(t: torch.Tensor) -> torch.autocast:
-    """A context switching autocast off on ``t``'s device: likelihoods, covariances (matrix
-    products would otherwise run in bfloat16) and posteriors are computed in float32."""
-    return torch.autocast(device_type=t.device.type, enabled=False)
-
-
-class HQSSLNet(nn.Module):
-    """Blind-spot network plus noise model; ``forward`` returns the raw network output.
-
-    ``diagonal``: the prior of every channel is its own (one channel, or separate channel
-    networks, :mod:`..nets.per_channel`): a variance per channel, no covariance."""
-
-    def __init__(self, net: nn.Module, noise: NoiseModel | None, channels: int,
-                 diagonal: bool = False) -> None:
-        super().__init__()
-        self.net = net
-        self.noise = noise
-        self.channels = channels
-        self.diagonal = diagonal or channels == 1
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.net(x)
-
-    def prior(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """``mu (B, C, *sp)`` and prior ``var (B, C, *sp)`` (C=1) or ``cov (B, *sp, C, C)``.
-
-        The network may run under mixed precision; everything after it is float32.
-        """
-        out = self.net(x)
-        with float32_maths(out):
-            return self._prior_from(out.float())
-
-    def _prior_from(self, out: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        c = self.channels
-        mu, rest = out[:, :c], out[:, c:]
-        # log-Cholesky parameterisation: the diagonal of the factor is exp(output), so the
-        # variance moves on a log scale.  (The paper squares the output; with its A^2 the
-        # gradient on a too-large variance shrinks like 1/variance^2 and a short run keeps
-        # the inflated prior variance of the first steps.)
-        if self.diagonal:
-            return mu, torch.exp(2.0 * torch.clamp(rest, -LOG_STD_LIMIT, LOG_STD_LIMIT)) + MIN_VARIANCE
-        L = lower_triangular(rest, c)
-        diag = torch.diagonal(L, dim1=-2, dim2=-1)
-        L = L - torch.diag_embed(diag) + torch.diag_embed(
-            torch.exp(torch.clamp(diag, -LOG_STD_LIMIT, LOG_STD_LIMIT)))
-        eye = torch.eye(c, device=out.device, dtype=L.dtype)
-        return mu, L @ L.transpose(-2, -1) + MIN_VARIANCE * eye
 
 
 class HQSSL(Method):
@@ -170,6 +123,11 @@ class HQSSL(Method):
                 "itself, repeated acquisitions of a still scene along the sample axis, or a second "
                 "acquisition (--noise-from)", kind="choice", flag="--noise-calibration",
                 labels=NOISE_CALIBRATION_LABELS, default="image", choices=NOISE_CALIBRATIONS),
+        Setting("warm_start", "Start from", "the network's starting weights: a prior trained ahead "
+                "of time on synthetic fluorescence images and fine-tuned on yours (the CPU network, "
+                "2D, one channel per network; benchmarks/warm_start.py), or random weights",
+                kind="choice", flag="--warm-start", labels=WARM_START_LABELS, default="prior",
+                choices=("prior", "none")),
         Setting("noise_sigma", "Noise sigma", "the known Gaussian noise standard deviation, in the "
                 "image's intensity units", kind="optional-float", flag="--noise-sigma",
                 only_if=("noise_model", "gaussian-known"), placeholder="sigma, in image units"),
@@ -240,6 +198,14 @@ class HQSSL(Method):
         sets = len(normalization.mean) if normalization is not None else channels
         noise = build_noise_model(config.noise_model, sets, normalization, config.noise_sigma)
         return HQSSLNet(net, noise, channels, diagonal=separate)
+
+    def start_weights(self, net: nn.Module) -> str:
+        """The shipped prior (:mod:`.prior_weights`) in every network it fits, unless
+        ``warm_start="none"``."""
+        if self.config.warm_start != "prior":
+            return ""
+        n = load_prior(net)
+        return "" if not n else "started from the trained prior" + (f" ({n} networks)" if n > 1 else "")
 
     def size_multiple(self, config: TrainConfig) -> int:
         return 2 ** config.hq_depth

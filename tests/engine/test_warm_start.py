@@ -1,0 +1,104 @@
+"""The warm start of HQ-SSL from the shipped prior (engine/methods/hqssl/prior_weights.py)."""
+
+from __future__ import annotations
+
+import logging
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+import torch
+
+from napari_blindspot.engine import TrainConfig, TrainingRun, TrainingStarted
+from napari_blindspot.engine.methods.hqssl.blindspot import BlindSpotUNet
+from napari_blindspot.engine.methods.hqssl.network import HQSSLNet
+from napari_blindspot.engine.methods.hqssl.prior_weights import (PRIOR_FILE, PRIOR_SHAPE,
+                                                               blindspot_networks, load_prior,
+                                                               save_prior)
+from napari_blindspot.engine.nets.per_channel import build_per_channel
+
+
+def _hq(features: int = 16, depth: int = 3, channels: int = 1) -> HQSSLNet:
+    k = channels + channels * (channels + 1) // 2
+    return HQSSLNet(BlindSpotUNet(channels, k, depth=depth, features=features), None, channels)
+
+
+def _same(a: torch.nn.Module, b: torch.nn.Module) -> bool:
+    return all(torch.equal(x, y) for x, y in zip(a.state_dict().values(), b.state_dict().values()))
+
+
+@pytest.fixture
+def prior_file(tmp_path):
+    torch.manual_seed(1)
+    source = _hq()
+    path = tmp_path / "prior.pt"
+    save_prior(SimpleNamespace(net=source), 123, path)
+    return source, path
+
+
+def test_prior_round_trip(prior_file):
+    source, path = prior_file
+    torch.manual_seed(2)
+    target = _hq()
+    assert not _same(source.net, target.net)
+    assert load_prior(target, path) == 1
+    assert _same(source.net, target.net)
+    assert torch.load(path, weights_only=True)["steps"] == 123
+
+
+def test_networks_that_do_not_fit_keep_their_weights(prior_file):
+    _, path = prior_file
+    for other in (_hq(features=8), _hq(depth=2), _hq(channels=2)):
+        before = {k: v.clone() for k, v in other.state_dict().items()}
+        assert load_prior(other, path) == 0
+        assert all(torch.equal(before[k], v) for k, v in other.state_dict().items())
+
+
+def test_separate_channel_networks_each_start_from_it(prior_file):
+    source, path = prior_file
+    net = HQSSLNet(build_per_channel(lambda: BlindSpotUNet(1, 2, depth=3, features=16), 3), None, 3,
+                   diagonal=True)
+    assert len(blindspot_networks(net)) == 3
+    assert load_prior(net, path) == 3
+    assert all(_same(source.net, u) for u in blindspot_networks(net))
+
+
+def test_missing_or_damaged_file_trains_from_random_weights(tmp_path, caplog):
+    bad = tmp_path / "prior.pt"
+    bad.write_bytes(b"not a torch file")
+    with caplog.at_level(logging.WARNING):
+        assert load_prior(_hq(), tmp_path / "missing.pt") == 0
+        assert load_prior(_hq(), bad) == 0
+    assert "could not be read" in caplog.text
+
+
+def test_shipped_prior_fits_the_cpu_default():
+    assert PRIOR_FILE.is_file(), "the prior ships with the package (pyproject package-data)"
+    stored = torch.load(PRIOR_FILE, weights_only=True)
+    assert {k: stored[k] for k in PRIOR_SHAPE} == PRIOR_SHAPE
+    cfg = TrainConfig.for_method("hqssl", device="cpu")
+    assert (cfg.hq_features, cfg.hq_depth) == (PRIOR_SHAPE["features"], PRIOR_SHAPE["depth"])
+
+
+def _started(cfg: TrainConfig) -> tuple[TrainingStarted, TrainingRun]:
+    img = np.random.default_rng(0).poisson(20, (64, 64)).astype(np.float32)
+    run = TrainingRun(img, cfg)
+    events = run.events()
+    first = next(ev for ev in events if isinstance(ev, TrainingStarted))
+    events.close()
+    return first, run
+
+
+def test_training_says_where_its_weights_started():
+    cfg = TrainConfig.for_method("hqssl", axes="YX", steps=2, patch_size=32, device="cpu",
+                                 validation_fraction=0.0)
+    started, run = _started(cfg)
+    assert started.start == "started from the trained prior"
+    stored = torch.load(PRIOR_FILE, weights_only=True)["state_dict"]
+    unet = blindspot_networks(run.net)[0]
+    assert torch.equal(unet.enc0.conv.weight.detach().float(), stored["enc0.conv.weight"])
+    assert run.model.info["warm_start"] == "started from the trained prior"
+
+    started, run = _started(cfg.replace(warm_start="none"))
+    assert started.start == ""
+    assert "warm_start" not in run.model.info
