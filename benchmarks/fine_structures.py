@@ -171,7 +171,7 @@ def dev_units(crop: int | None) -> list[Unit]:
 
 
 def all_units() -> list[Unit]:
-    units = [fsd.synthetic_unit(k, s) for k, s in fsd.DEV + fsd.HELD_OUT]
+    units = [fsd.synthetic_unit(k, s) for k, s in fsd.DEV + fsd.HELD_OUT + fsd.FRESH]
     return units + fsd.set12([f"{i:02d}" for i in range(1, 13)])
 
 
