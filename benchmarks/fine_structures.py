@@ -162,6 +162,7 @@ def bm3d_entry(u: Unit, section: str = "") -> dict:
 def unit_entry(u: Unit) -> dict:
     return {"noisy": psnr(u.clean, u.noisy.astype(np.float32), u.data_range),
             "held_out": bool(u.info.get("held_out")), "shape": list(u.noisy.shape),
+            "fresh": bool(u.info.get("fresh")),
             "sigma_note": u.sigma_note}
 
 
