@@ -162,6 +162,7 @@ def bm3d_entry(u: Unit, section: str = "") -> dict:
 def unit_entry(u: Unit) -> dict:
     return {"noisy": psnr(u.clean, u.noisy.astype(np.float32), u.data_range),
             "held_out": bool(u.info.get("held_out")), "shape": list(u.noisy.shape),
+            "fresh": bool(u.info.get("fresh")),
             "sigma_note": u.sigma_note}
 
 
@@ -171,7 +172,7 @@ def dev_units(crop: int | None) -> list[Unit]:
 
 
 def all_units() -> list[Unit]:
-    units = [fsd.synthetic_unit(k, s) for k, s in fsd.DEV + fsd.HELD_OUT]
+    units = [fsd.synthetic_unit(k, s) for k, s in fsd.DEV + fsd.HELD_OUT + fsd.FRESH]
     return units + fsd.set12([f"{i:02d}" for i in range(1, 13)])
 
 

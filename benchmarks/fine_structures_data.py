@@ -13,6 +13,9 @@ data looks like (512x512 uint8, dark background of a few counts, bright structur
 
 Each kind comes in several seeds; :data:`DEV` is what the factor study tunes on and
 :data:`HELD_OUT` is never used for choosing a setting (only for the final table).
+:data:`FRESH` is a second held-out group, generated only after the ``noise_fit="auto"`` rule's
+bright/dark variant had been written down (issue 22): it decides that rule and nothing else
+looked at it before.
 """
 
 from __future__ import annotations
@@ -34,6 +37,8 @@ SIZE = 512
 #: (kind, seed) of the development images and of the held-out ones.
 DEV = (("filaments", 1), ("membranes", 1))
 HELD_OUT = (("filaments", 2), ("membranes", 2), ("filaments", 3))
+#: A fresh held-out group (new seeds), first looked at to decide the noise-fit rule's variant.
+FRESH = (("filaments", 4), ("filaments", 5), ("filaments", 6), ("membranes", 3), ("membranes", 4))
 #: Set12 images the study tunes on (textures) and the held-out rest (all 12 go in the table).
 SET12_DEV = ("05", "09")
 
@@ -147,7 +152,8 @@ def synthetic_unit(kind: str, seed: int, size: int = SIZE, crop: int | None = No
     sigma = float(np.std(noisy.astype(np.float64) - clean))
     return Unit("fine", s.name, noisy, clean, "YX", 255.0, sigma,
                 "oracle σ = std(noisy − clean)", info={"kind": kind, "seed": seed,
-                                                         "held_out": (kind, seed) in HELD_OUT})
+                                                         "held_out": (kind, seed) in HELD_OUT + FRESH,
+                                                         "fresh": (kind, seed) in FRESH})
 
 
 def set12(ids: list[str], crop: int | None = None, seed: int = 0,
@@ -158,5 +164,5 @@ def set12(ids: list[str], crop: int | None = None, seed: int = 0,
     return units
 
 
-__all__ = ["FMD_NOISE", "DEV", "HELD_OUT", "SET12_DEV", "SET12_NAMES", "SIGMA", "Synthetic",
+__all__ = ["FMD_NOISE", "DEV", "HELD_OUT", "FRESH", "SET12_DEV", "SET12_NAMES", "SIGMA", "Synthetic",
            "filaments", "membranes", "add_fmd_noise", "noise_sigma", "synthetic", "synthetic_unit", "set12"]

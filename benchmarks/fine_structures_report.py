@@ -59,7 +59,8 @@ def result_table(res: dict, section: str) -> str:
     rows = []
     for name, e in sec.items():
         ours = [e.get("ours", {}).get(n, {}).get("psnr") for n in labels]
-        kind = "FMD" if section == "fmd" else "held out" if e.get("held_out") else "dev"
+        kind = ("FMD" if section == "fmd" else "held out, fresh" if e.get("fresh")
+                else "held out" if e.get("held_out") else "dev")
         row = [name, kind, f(e["noisy"])]
         if has_bm3d:
             row.append(f(e.get("bm3d", {}).get("psnr")))

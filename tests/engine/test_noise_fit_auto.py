@@ -7,7 +7,8 @@ import torch
 from napari_blindspot.engine import train_model
 from napari_blindspot.engine.methods.hqssl import noise_fit_choice
 from napari_blindspot.engine.methods.hqssl.noise_estimate import NoiseCalibration, calibrate_image
-from napari_blindspot.engine.methods.hqssl.noise_fit_choice import inflation, keep_refit, training_curve
+from napari_blindspot.engine.methods.hqssl.noise_fit_choice import (inflation, keep_refit,
+                                                                    relative_inflation, training_curve)
 
 from helpers_engine import small_config
 
@@ -17,18 +18,50 @@ def _cal(signal, variance, source="image") -> NoiseCalibration:
     return NoiseCalibration(x, v, np.full(x.size, 500), 1.0, 0.0, 1 / 12, source)
 
 
+def test_the_default_rule_is_the_bright_half():
+    assert noise_fit_choice.RULE == "bright"
+    with pytest.raises(ValueError, match="bright/dark"):
+        keep_refit(_cal([1.0, 2.0], [1.0, 2.0]), _cal([1.0, 2.0], [1.0, 2.0], "refit"), "dark")
+
+
 def test_a_calibration_inflated_in_the_bright_bins_gives_way_to_the_refit():
     x = np.linspace(5, 200, 20)
     true = 4.2 * x + 4.0
     inflated = true * np.where(x > 100, 1.6, 1.05)  # structure sits in the bright bins
     keep, ratio = keep_refit(_cal(x, inflated), _cal(x, true, "refit"))
     assert keep and ratio == pytest.approx(1.6, rel=0.02)
+    keep, ratio = keep_refit(_cal(x, inflated), _cal(x, true, "refit"), "bright/dark")
+    assert keep and ratio == pytest.approx(1.6 / 1.05, rel=0.02)
+
+
+def test_bright_over_dark_sees_a_mild_inflation_over_a_low_background():
+    """The held-out filaments' case: the bright half 1.08x the refit, the dark bins 0.95x (the
+    refit a little above the calibration there).  The bright rule (the default) misses it, the
+    bright/dark variant keeps the refit (1.08 / 0.95 = 1.14)."""
+    x = np.linspace(5, 200, 24)
+    true = 4.2 * x + 4.0
+    at = (x - x.min()) / np.ptp(x)
+    cal = true * np.where(at >= 0.5, 1.08, np.where(at <= 0.25, 0.95, 1.0))
+    assert relative_inflation(_cal(x, cal), _cal(x, true, "refit")) == pytest.approx(1.08 / 0.95)
+    assert keep_refit(_cal(x, cal), _cal(x, true, "refit"), "bright/dark")[0]
+    assert not keep_refit(_cal(x, cal), _cal(x, true, "refit"))[0]
+
+
+def test_a_refit_off_at_every_brightness_keeps_the_calibration():
+    """Texture (Barbara): the refit reads what the prior cannot predict as noise, at every
+    brightness; the ratio falls in the dark bins as much as in the bright ones."""
+    x = np.linspace(5, 200, 24)
+    true = 4.2 * x + 4.0
+    keep, ratio = keep_refit(_cal(x, true), _cal(x, 1.5 * true, "refit"), "bright/dark")
+    assert not keep and ratio == pytest.approx(1.0)
+    assert keep_refit(_cal(x, true), _cal(x, 1.5 * true, "refit")) == (False, pytest.approx(1 / 1.5))
 
 
 def test_an_agreeing_or_lower_calibration_is_kept():
     x = np.linspace(5, 200, 20)
     true = 4.2 * x + 4.0
     assert keep_refit(_cal(x, true * 1.05), _cal(x, true, "refit")) == (False, pytest.approx(1.05))
+    assert keep_refit(_cal(x, true * 1.05), _cal(x, true, "refit"), "bright/dark") == (False, pytest.approx(1.0))
     # a refit above the calibration (the prior's error over-subtracted nowhere) keeps it too
     assert not keep_refit(_cal(x, true), _cal(x, 1.5 * true, "refit"))[0]
     # inflation only in the dark bins is not structure: kept
@@ -37,6 +70,7 @@ def test_an_agreeing_or_lower_calibration_is_kept():
     # a calibration against repeats or a second acquisition is never replaced
     assert not keep_refit(_cal(x, 2 * true, "repeats"), _cal(x, true, "refit"))[0]
     assert inflation(_cal([], []), _cal(x, true, "refit")) == 1.0
+    assert relative_inflation(_cal([], []), _cal(x, true, "refit")) == 1.0
     assert not keep_refit(_cal(x, 2 * true), _cal([], [], "refit"))[0]  # nothing to refit with
 
 

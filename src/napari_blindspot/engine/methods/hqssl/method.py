@@ -33,6 +33,7 @@ from .blindspot import BlindSpotUNet
 from ...nets.per_channel import build_per_channel, channels_summed
 from .noise import MIN_VARIANCE, KnownGaussian, build_noise_model
 from .noise_estimate import NoiseCalibration, calibrate_image, calibrate_repeats
+from . import noise_fit_choice
 from .noise_fit_choice import keep_refit, training_curve
 from .noise_refit import refit_channel
 from .network import HQSSLNet, float32_maths  # noqa: F401 (HQSSLNet: re-exported)
@@ -286,8 +287,8 @@ class HQSSL(Method):
                 before = training_curve(net.noise.knots[c].cpu().numpy(),
                                         net.noise.values[c].cpu().numpy(), float(net.noise.floor[c]))
                 keep[c], ratio = keep_refit(before, cal)
-                log.info("noise fit (auto), channel %d: calibration / refit in the bright half %.2f: %s",
-                         c, ratio, "refit kept" if keep[c] else "calibration kept")
+                log.info("noise fit (auto), channel %d: calibration / refit %.2f (rule %s): %s",
+                         c, ratio, noise_fit_choice.RULE, "refit kept" if keep[c] else "calibration kept")
         if not any(keep):
             return []
         net.noise.refit(cals)
