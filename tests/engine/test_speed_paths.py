@@ -71,7 +71,7 @@ def test_tta_refuses_other_counts():
 def _train(**overrides):
     """A tiny HQ-SSL run with ``compile=True``: (run, its CompileFallback events, train losses)."""
     img = np.random.default_rng(0).normal(100, 10, (48, 48)).astype(np.float32)
-    run = TrainingRun(img, small_config("hqssl", steps=4, validation_interval=1, **overrides))
+    run = TrainingRun(img, small_config("hqssl", **{"steps": 4, "validation_interval": 1, **overrides}))
     notes = [ev for ev in run.events() if isinstance(ev, CompileFallback)]
     return run, notes, [h["train_loss"] for h in run.history]
 
