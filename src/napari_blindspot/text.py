@@ -8,14 +8,15 @@ from __future__ import annotations
 
 import math
 
-from .engine import (BlindspotError, ConfigError, DenoisingModel, DivergenceRecovered, DurationWarning, Method,
+from .engine import (BlindspotError, CompileFallback, ConfigError, DenoisingModel, DivergenceRecovered, DurationWarning, Method,
                      TrainingFinished,
                      TrainingProgress, TrainingStarted, describe_device, method_class, select_device)
 from .engine.system.device import interactive_threads
 
 #: How a finished run's ``reason`` reads after "Training ...".
 REASON_WORDS = {"completed": "finished", "stopped": "stopped", "time budget": "used its time budget",
-                "diverged": "kept diverging; it ended with its best weights"}
+                "diverged": "kept diverging; it ended with its best weights",
+                "converged": "converged"}
 
 
 def format_duration(seconds: float | None) -> str:
@@ -94,6 +95,13 @@ def divergence_warning(ev: DivergenceRecovered) -> str:
     back = f"the weights of step {ev.restored_step}" if ev.restored_step else "its initial weights"
     return (f"Training diverged at step {ev.step} ({ev.reason}): it went back to {back} and goes "
             f"on at {ev.learning_rate_factor:g}x the learning rate (recovery {ev.recoveries}).")
+
+
+def compile_fallback(ev: CompileFallback) -> str:
+    """Compiling was asked for but could not be used, e.g. ``torch.compile could not be used
+    (InductorError: ...): training goes on uncompiled, as fast as without --compile.``"""
+    return (f"torch.compile could not be used ({ev.reason}): training goes on uncompiled from "
+            f"step {ev.step:,}, at the usual speed; the model is the same kind.")
 
 
 def duration_warning(ev: DurationWarning, command_line: bool) -> str:

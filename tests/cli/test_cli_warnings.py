@@ -57,3 +57,16 @@ def test_a_2d_model_on_a_z_stack_warns_on_stderr(stack_tif, tmp_path):
     (line,) = [line for line in err.splitlines() if "slice by slice" in line]
     assert line.startswith("WARNING") and "--3d" in line and "ZYX" in line
     assert "slice by slice" not in denoise("TYX")
+
+
+def test_compile_without_torch_compile_trains_and_says_so(stack_tif, tmp_path, capsys, monkeypatch):
+    import torch
+
+    monkeypatch.delattr(torch, "compile")  # an older torch
+    model = tmp_path / "m.safetensors"
+    assert main(["train", str(stack_tif), "--method", "n2v2", "-o", str(model), "--steps", "3",
+                 "--compile", *TINY]) == 0
+    err = capsys.readouterr().err
+    (line,) = [x for x in err.splitlines() if "torch.compile could not be used" in x]
+    assert line.startswith("Note: torch.compile could not be used (this torch") and "uncompiled" in line
+    assert "Training finished after 3 steps" in err and model.is_file()

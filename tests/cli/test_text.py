@@ -78,3 +78,30 @@ def test_notifications_show_a_short_text():
     assert len(shown) <= NOTICE_CHARS
     long = "word " * 40
     assert len(short_notice(long)) <= NOTICE_CHARS and short_notice(long).endswith("… (details in the dock)")
+
+
+def test_yes_no_settings_have_flag_and_no_flag():
+    """``--compile``/``--no-compile`` and ``--[no-]stop-when-converged`` (issue 23): left out,
+    the default (or the --config file's) holds."""
+    from napari_blindspot.cli import build_parser
+    from napari_blindspot.cli.training import config_from_args
+
+    def config(*flags: str):
+        args = build_parser().parse_args(["train", "in.tif", "-o", "m.safetensors", *flags])
+        return config_from_args(args, "YX")
+
+    plain = config()
+    assert plain.compile is False and plain.stop_when_converged is True
+    changed = config("--compile", "--no-stop-when-converged")
+    assert changed.compile is True and changed.stop_when_converged is False
+
+
+def test_the_converged_and_compile_fallback_texts():
+    from napari_blindspot.engine import CompileFallback
+    from napari_blindspot.text import compile_fallback, finished_progress
+
+    fin = TrainingFinished(None, 1200, "converged", 75.0)  # type: ignore[arg-type]
+    assert training_finished(fin) == "Training converged after 1,200 steps (1:15)"
+    assert finished_progress(fin).startswith("converged · 1,200 steps")
+    note = compile_fallback(CompileFallback(1, "InductorError: no C++ compiler"))
+    assert "(InductorError: no C++ compiler)" in note and "uncompiled" in note

@@ -1,5 +1,6 @@
 """The speed paths' fallbacks (issue 23): a CPU without native bfloat16 trains and predicts in
-float32; test-time augmentation of 1, 2, 4 or 8 transforms gives the same answer on an
+float32; a torch without ``torch.compile``, or a compiler that fails, trains eagerly and says
+so; test-time augmentation of 1, 2, 4 or 8 transforms gives the same answer on an
 equivariant function and refuses other counts."""
 
 from __future__ import annotations
@@ -8,9 +9,10 @@ import numpy as np
 import pytest
 import torch
 
-from napari_blindspot.engine import TrainingRun
+from napari_blindspot.engine import CompileFallback, TrainingRun
 from napari_blindspot.engine.system import device as device_mod
 from napari_blindspot.engine.prediction.tiling import TTA_TRANSFORMS, infer_with_tta, tta_count
+from napari_blindspot.text import compile_fallback
 
 from helpers_engine import small_config
 
@@ -63,3 +65,80 @@ def test_tta_rotations_undo_themselves():
 def test_tta_refuses_other_counts():
     with pytest.raises(ValueError, match="tta=3"):
         tta_count(3)
+
+
+# ------------------------------------------------------------------ torch.compile's fallback
+def _train(**overrides):
+    """A tiny HQ-SSL run with ``compile=True``: (run, its CompileFallback events, train losses)."""
+    img = np.random.default_rng(0).normal(100, 10, (48, 48)).astype(np.float32)
+    run = TrainingRun(img, small_config("hqssl", **{"steps": 4, "validation_interval": 1, **overrides}))
+    notes = [ev for ev in run.events() if isinstance(ev, CompileFallback)]
+    return run, notes, [h["train_loss"] for h in run.history]
+
+
+def _plain_keys(run):
+    keys = list(run.model.net.state_dict())
+    assert keys and not any("_orig_mod" in k for k in keys)
+
+
+def test_a_torch_without_compile_trains_eagerly_and_says_so(monkeypatch, caplog):
+    monkeypatch.delattr(torch, "compile")
+    with caplog.at_level("WARNING"):
+        run, notes, losses = _train(compile=True)
+    assert run.step == 4 and not run._loss.compiled
+    assert len(notes) == 1 and "no torch.compile" in notes[0].reason and notes[0].step == 1
+    assert "training goes on uncompiled" in caplog.text
+    assert "torch.compile could not be used (this torch" in compile_fallback(notes[0])
+    _plain_keys(run)
+    _, _, eager = _train(compile=False)
+    assert losses == eager  # the same training as without the setting
+
+
+def test_a_compiler_that_raises_when_wrapping_falls_back(monkeypatch):
+    def refuse(fn):
+        raise RuntimeError("Windows not yet supported for torch.compile\nmore lines")
+
+    monkeypatch.setattr(torch, "compile", refuse)
+    run, notes, _ = _train(compile=True)
+    assert run.step == 4 and notes[0].reason == "RuntimeError: Windows not yet supported for torch.compile"
+
+
+def test_a_compiled_step_that_raises_falls_back_to_the_same_eager_step(monkeypatch):
+    calls = []
+
+    def broken(fn):
+        def compiled(*args):
+            calls.append(1)
+            raise RuntimeError("InductorError: CppCompileError: C++ compile error")
+        return compiled
+
+    monkeypatch.setattr(torch, "compile", broken)
+    run, notes, losses = _train(compile=True)
+    assert calls == [1] and run.step == 4 and not run._loss.compiled
+    assert len(notes) == 1 and "CppCompileError" in notes[0].reason
+    _plain_keys(run)
+    _, _, eager = _train(compile=False)
+    assert losses == eager  # the failed step was taken again, eagerly, on the same batch
+
+
+def test_an_error_of_an_eager_step_is_not_swallowed(monkeypatch):
+    from napari_blindspot.engine.methods.hqssl.method import HQSSL
+
+    def bad_loss(self, *args, **kwargs):
+        raise ValueError("a real bug")
+
+    monkeypatch.setattr(HQSSL, "loss", bad_loss)
+    with pytest.raises(ValueError, match="a real bug"):
+        _train(compile=False)
+
+
+@pytest.mark.slow
+def test_a_real_compile_gives_the_eager_losses():
+    """Inductor on this CPU (needs a C++ compiler; minutes on a loaded 2-core machine)."""
+    run, notes, compiled = _train(compile=True, steps=2)
+    if notes:
+        pytest.skip(f"torch.compile is not usable here: {notes[0].reason}")
+    assert run._loss.compiled
+    _plain_keys(run)
+    _, _, eager = _train(compile=False, steps=2)
+    np.testing.assert_allclose(compiled, eager, rtol=1e-4)

@@ -54,3 +54,20 @@ def test_hqssl_curves_reach_the_state_and_n2v2_has_none(controller, viewer_model
     np.testing.assert_allclose(loaded.measured_std, curve.measured_std)
     controller.train(request(layer, "n2v2", live_preview=False))
     assert controller.noise_curves.curves == []
+
+
+def test_a_failed_compile_is_said_and_training_goes_on(controller, viewer_model, monkeypatch):
+    import torch
+
+    def broken(fn):
+        def compiled(*args):
+            raise RuntimeError("InductorError: no C++ compiler")
+        return compiled
+
+    monkeypatch.setattr(torch, "compile", broken)
+    layer = viewer_model.add_image(stack(), name="cells")
+    seen = record(controller)
+    controller.train(request(layer, live_preview=False, settings={"steps": 4, "compile": True}))
+    (text,) = [t for t in warnings(seen) if "torch.compile" in t]
+    assert "(RuntimeError: InductorError: no C++ compiler)" in text and "uncompiled" in text
+    assert controller.model.info["steps"] == 4

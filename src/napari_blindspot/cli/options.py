@@ -85,10 +85,13 @@ def setting_help(setting: Setting) -> str:
 
 
 def add_setting_option(g: Any, setting: Setting) -> None:
-    """The option of a declared setting: flag, type or choices, help and default."""
+    """The option of a declared setting: flag, type or choices (a yes/no setting: ``--flag``
+    and ``--no-flag``), help and default."""
     kwargs: dict[str, Any] = {"dest": dest(setting), "help": setting_help(setting)}
     if setting.choices:
         kwargs["choices"] = setting.choices
+    elif setting.kind == "bool":  # --flag / --no-flag; left out: the configuration's value
+        kwargs.update(action=argparse.BooleanOptionalAction, default=None)
     elif setting.kind == "text":
         kwargs["metavar"] = setting.placeholder or None
     else:

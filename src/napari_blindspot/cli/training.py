@@ -13,14 +13,14 @@ from .common import info
 from .common import read_input as _read
 from .options import DEFAULT_METHOD, option_fields
 from .progress import ProgressBar
-from ..engine import (BlindspotError, DenoisingModel, DivergenceRecovered, DurationWarning, Preview,
+from ..engine import (BlindspotError, CompileFallback, DenoisingModel, DivergenceRecovered, DurationWarning, Preview,
                       TrainConfig, TrainingFinished, TrainingProgress, TrainingRun, TrainingStarted,
                       method_class, method_classes)
 from ..engine.training.dimensionality import default_train_3d
 from ..engine.errors import ConfigError
 from ..engine.methods.hqssl.stillness import stillness
 from ..engine.methods.n2v.struct_mask import STRUCT_MASK_NAMES, pattern_from_file
-from ..text import (divergence_warning, duration_warning, noise_text, still_scene_hint,
+from ..text import (compile_fallback, divergence_warning, duration_warning, noise_text, still_scene_hint,
                     training_finished, training_started)
 
 
@@ -136,6 +136,8 @@ def train_on(args: argparse.Namespace, images: list[Any], distributed: Any = Non
             bar.note(f"Warning: {duration_warning(ev, command_line=True)}")
         elif isinstance(ev, DivergenceRecovered):
             bar.note(f"Warning: {divergence_warning(ev)}")
+        elif isinstance(ev, CompileFallback):
+            bar.note(f"Note: {compile_fallback(ev)}")
         elif isinstance(ev, TrainingFinished):
             bar.end()
             model = ev.model

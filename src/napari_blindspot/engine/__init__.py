@@ -13,7 +13,7 @@ from .axes import CanonicalView, check_axes, guess_axes, parse_axes
 from .config import NOISE_MODELS, TrainConfig
 from .system.device import available_devices, describe_device, select_device
 from .errors import AxesError, BlindspotError, ConfigError, DataError, ModelFileError
-from .events import DivergenceRecovered, DurationWarning, NoiseCurves, Preview, PredictionProgress, TrainingFinished, TrainingProgress, TrainingStarted
+from .events import CompileFallback, DivergenceRecovered, DurationWarning, NoiseCurves, Preview, PredictionProgress, TrainingFinished, TrainingProgress, TrainingStarted
 from .methods import Method, Setting, get_method, method_class, method_classes, method_names
 from .loading import load_model
 from .model import DenoisingModel
@@ -24,7 +24,7 @@ from .training.loop import TrainingRun, train, train_model
 METHODS = method_names()
 
 __all__ = [
-    "AxesError", "BlindspotError", "DivergenceRecovered", "DurationWarning", "NoiseCurves", "CanonicalView", "ConfigError", "DataError", "DenoisingModel",
+    "AxesError", "BlindspotError", "CompileFallback", "DivergenceRecovered", "DurationWarning", "NoiseCurves", "CanonicalView", "ConfigError", "DataError", "DenoisingModel",
     "METHODS", "Method", "ModelFileError", "NOISE_MODELS", "PredictionProgress", "Preview",
     "Setting", "TrainConfig", "TrainingFinished", "TrainingProgress", "TrainingRun",
     "TrainingStarted", "available_devices", "check_axes", "describe_device", "get_method",

@@ -81,6 +81,8 @@ class TrainConfig:
     time_budget_s: float | None = _default("time_budget_s")
     validation_fraction: float = _default("validation_fraction")
     validation_interval: int = _default("validation_interval")
+    #: end early once the validation loss stopped improving (:mod:`.training.convergence`)
+    stop_when_converged: bool = _default("stop_when_converged")
 
     learning_rate: float = _default("learning_rate")
     schedule: str = _default("schedule")
@@ -117,6 +119,8 @@ class TrainConfig:
     device: str = _default("device")
     mixed_precision: bool = _default("mixed_precision")
     num_threads: int | None = _default("num_threads")
+    #: wrap the training network in torch.compile (:mod:`.training.compiled`; falls back to eager)
+    compile: bool = _default("compile")
 
     # Prediction defaults (stored so a model file predicts the same way).  On a CPU, tiles of
     # 384 one at a time predicted fastest for N2V2 and HQ-SSL alike (docs/performance.md);

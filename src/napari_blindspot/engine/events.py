@@ -100,6 +100,16 @@ class DivergenceRecovered:
 
 
 @dataclass(frozen=True)
+class CompileFallback:
+    """Sent once when ``compile=True`` could not be used (see :mod:`.training.compiled`):
+    training goes on uncompiled from ``step``; ``reason`` says why in one line (no
+    ``torch.compile`` in this torch, or the compiler's error)."""
+
+    step: int
+    reason: str
+
+
+@dataclass(frozen=True)
 class NoiseCurves:
     """The noise model's curves of noise against brightness, one per data channel (intensity
     units, :class:`~.methods.hqssl.noise_curves.ChannelNoiseCurve`): sent before the first step by methods
@@ -125,7 +135,8 @@ class Preview:
 
 @dataclass(frozen=True)
 class TrainingFinished:
-    """Sent last; ``reason`` is ``"completed"``, ``"stopped"``, ``"time budget"`` or
+    """Sent last; ``reason`` is ``"completed"``, ``"stopped"``, ``"time budget"``,
+    ``"converged"`` (the validation loss stopped improving, :mod:`.training.convergence`) or
     ``"diverged"`` (it kept diverging after :data:`~.training.divergence.MAX_RECOVERIES` recoveries:
     ``model`` holds its best validated weights)."""
 
@@ -183,7 +194,7 @@ class PredictedBlock:
         return out
 
 
-TrainingEvent = Any  # TrainingStarted | TrainingProgress | DurationWarning | DivergenceRecovered | NoiseCurves | Preview | TrainingFinished
+TrainingEvent = Any  # TrainingStarted | TrainingProgress | DurationWarning | DivergenceRecovered | CompileFallback | NoiseCurves | Preview | TrainingFinished
 
 
 def run_to_end(gen: Generator[Any, None, Any], on_event: Callable[[Any], None] | None = None) -> Any:

@@ -223,6 +223,9 @@ GENERAL: tuple[Setting, ...] = (
             flag="--validation-fraction", default=0.1, minimum=0.0, maximum=0.5, open_maximum=True,
             step=0.05, widget=1, editor_range=(0.0, 0.45)),
     _int("validation_interval", "", "training steps between validation losses", 50, 1),
+    Setting("stop_when_converged", "Stop when converged", "end training early once the "
+            "validation loss has stopped improving (never before half the run; the best weights "
+            "are kept)", kind="bool", flag="--stop-when-converged", default=True, widget=6),
     Setting("learning_rate", "Learning rate", "peak learning rate (warm-up, then cosine decay)",
             flag="--lr", default=4e-4, minimum=0.0, maximum=1.0, open_minimum=True,
             open_maximum=True),
@@ -254,6 +257,9 @@ GENERAL: tuple[Setting, ...] = (
             default=True),
     _int("num_threads", "", "CPU threads (default: all cores)", None, 1, flag="--threads",
          optional=True),
+    Setting("compile", "Compile", "compile the training network with torch.compile (slow to "
+            "start; without a working compiler training goes on uncompiled and says so)",
+            kind="bool", flag="--compile", default=False, widget=7),
     _int("tile_size", "Tile size", "denoising works on tiles of this size (pixels); lower it if "
          "the memory runs out while denoising", 384, 16, flag="--tile-size", maximum=1 << 16,
          why="larger tiles than any image", step=64, widget=5, editor_range=(32, 8192)),

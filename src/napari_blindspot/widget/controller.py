@@ -19,12 +19,12 @@ from typing import Any
 
 from psygnal import Signal
 
-from ..engine import (DenoisingModel, DivergenceRecovered, DurationWarning, NoiseCurves, Preview,
+from ..engine import (CompileFallback, DenoisingModel, DivergenceRecovered, DurationWarning, NoiseCurves, Preview,
                       TrainingFinished, TrainingProgress, TrainingRun, TrainingStarted, method_class,
                       method_classes)
 from ..engine.defaults import one_shot_tta
 from ..engine.system.device import configure_threads, interactive_threads
-from ..text import (denoising_progress, divergence_warning, duration_warning, finished_progress, noise_text,
+from ..text import (compile_fallback, denoising_progress, divergence_warning, duration_warning, finished_progress, noise_text,
                     progress_line, training_finished, training_started)
 from .exporting import ResultExport
 from .gc_pause import CollectorPause
@@ -212,6 +212,8 @@ class DenoiseController(ResultExport, Reporter):
             self.say(duration_warning(ev, command_line=False), "warning")
         elif isinstance(ev, DivergenceRecovered):
             self.say(divergence_warning(ev), "warning")
+        elif isinstance(ev, CompileFallback):
+            self.say(compile_fallback(ev), "warning")
         elif isinstance(ev, TrainingStarted):
             self.state.device_text = f"Device: {ev.device}"
             self.say(training_started(ev))
@@ -240,7 +242,7 @@ class DenoiseController(ResultExport, Reporter):
         sources = self._sources or [source]
         self._set_model(result, f"trained on {source.name!r}" if len(sources) == 1
                         else f"trained on {len(sources)} layers")
-        if fin.reason == "completed":
+        if fin.reason in ("completed", "converged"):
             self.state.progress = 1.0
         self.state.progress_text = finished_progress(fin)
         noise = result.noise_parameters()

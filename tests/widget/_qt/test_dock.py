@@ -538,7 +538,14 @@ def test_the_advanced_rows_are_made_from_the_declarations(viewer_widget):
     _, widget = viewer_widget
     s = widget.settings
     labels = [s.advanced_form.labelForField(s.general_editors[x.field]).text() for x in s.general]
-    assert labels == ["Validation", "Seed", "Device", "Channels", "Tile size"]
+    assert labels == ["Validation", "Seed", "Device", "Channels", "Tile size", "Stop when converged",
+                      "Compile"]
+    stop, compile_ = s.general_editors["stop_when_converged"], s.general_editors["compile"]
+    assert stop.isChecked() and not compile_.isChecked()  # yes/no settings: check boxes
+    compile_.setChecked(True)
+    stop.setChecked(False)
+    values = s.overrides(training=False)
+    assert values["compile"] is True and values["stop_when_converged"] is False
     tile = BY_NAME["tile_size"]
     assert (s.tile.minimum(), s.tile.maximum(), s.tile.value()) == (*tile.editor_range, tile.default)
     assert s.seed.maximum() == 2 ** 31 - 1 and s.validation.maximum() == 0.45

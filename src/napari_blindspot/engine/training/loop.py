@@ -42,6 +42,8 @@ from .patches import count_patches, patch_shape_for
 from .schedule import learning_rate  # noqa: F401  (imported from here by earlier code)
 from .data import build_samplers, image_groups
 from .checkpoints import after_gradients, snapshot, validate_and_keep_best
+from .compiled import CompiledLoss
+from .convergence import ConvergenceRule
 from .report import PROGRESS_INTERVAL_S, Reporter  # noqa: F401  (its old home)
 from .step import take_step
 from .preparation import (check_continuable, check_step_memory, fit_default_patch,
@@ -155,6 +157,7 @@ class TrainingRun:
         self.prepared = False
 
         self._guard = DivergenceGuard()
+        self.convergence = ConvergenceRule(enabled=config.stop_when_converged)
         self._stop = False
         self._preview_now = False
         self._preview_request = (preview, preview_channel)
@@ -220,7 +223,8 @@ class TrainingRun:
                                           lr=c.learning_rate)
         self.scaler = torch.amp.GradScaler("cuda", enabled=(self.device.type == "cuda"
                                                             and self.amp_dtype == torch.float16))
-        self._loss = self.dist.training_loss(self.method, net)  # after the optimizer froze what stays
+        self._loss = CompiledLoss(self.dist.training_loss(self.method, net),  # after the optimizer
+                                  c.compile)  # froze what stays; the network itself stays plain
         self.normalization, self.net = normalization, net
         self._guard.start(net)
         self.prepared = True
@@ -338,6 +342,7 @@ class TrainingRun:
                     reason = "time budget"
                     break
                 lr, loss = take_step(self, self._progress(elapsed))
+                yield from self._loss.notes(self.step)
                 report.add_loss(loss)
                 if (yield from after_gradients(self)):
                     reason = "diverged"
@@ -354,6 +359,10 @@ class TrainingRun:
                     reason = "diverged"
                     break
                 yield from report.after_step(now, lr, val_loss, validated, done)
+                # elapsed: the time every rank agreed on (they all stop at the same step)
+                if validated and not done and self.convergence.update(val_loss, self._progress(elapsed)):
+                    reason = "converged"  # the best weights are kept, as at any end
+                    break
         except GeneratorExit:
             reason = "stopped"
             self._model = self._snapshot(final=True)

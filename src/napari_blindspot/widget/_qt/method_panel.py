@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from qtpy.QtWidgets import (QAbstractSpinBox, QComboBox, QDoubleSpinBox, QFormLayout, QLabel, QLineEdit,
+from qtpy.QtWidgets import (QAbstractSpinBox, QCheckBox, QComboBox, QDoubleSpinBox, QFormLayout, QLabel, QLineEdit,
                             QSizePolicy, QSpinBox, QWidget)
 
 from ...engine import ConfigError, Method, Setting, TrainConfig
@@ -92,6 +92,8 @@ def make_editor(setting: Setting, value: Any, digits: int = 6) -> QWidget:
         for suggestion, label in setting.labels:
             editor.addItem(label, suggestion)
         compact_combo(editor)
+    elif setting.kind == "bool":
+        editor = QCheckBox()
     elif setting.kind == "int":
         editor = QSpinBox()
         lo, hi = setting.editor_bounds()
@@ -123,6 +125,8 @@ def set_editor_value(setting: Setting, editor: Any, value: Any) -> None:
         editor.setEditText(setting.label_of(str(value)))
     elif setting.kind == "percent":
         editor.setValue(float(value) * 100)
+    elif setting.kind == "bool":
+        editor.setChecked(bool(value))
     else:
         editor.setValue(value)
 
@@ -140,6 +144,8 @@ def editor_value(setting: Setting, editor: Any) -> Any:
         return by_label.get(text, text)
     if setting.kind == "percent":
         return round(editor.value() / 100, 6)
+    if setting.kind == "bool":
+        return bool(editor.isChecked())
     return editor.value()
 
 
