@@ -45,3 +45,29 @@ def test_another_learning_rate_is_set_beside_the_default(monkeypatch):
     assert "| fmd_fov01 | 500 | 0.004 | 39.90 | 39.50 | +0.40 |" in lines
     assert "| fmd_fov02 | 500 | 0.004 | 39.50 | 39.70 | -0.20 |" in lines
     assert lines[-1] == "| **mean** (2 images) | | | **39.70** | | **+0.10** |"
+
+
+def test_the_oneshot_table_pairs_alone_and_beside(monkeypatch):
+    monkeypatch.syspath_prepend(str(REPO))
+    from benchmarks.one_minute_report import oneshot_table
+
+    field = {"noisy": 33.0, "steps": 500, "wall_s": 59.0, "psnr": 39.5}
+    res = {"oneshot": {"startup_s": 2.0, "fmd_fov01": field, "fmd_fov02": {**field, "psnr": 40.5}},
+           "oneshot_busy": {"fmd_fov01": {**field, "steps": 250, "wall_s": 65.0, "psnr": 39.0}}}
+    text = oneshot_table(res)
+    assert "| **mean, all 2 fields** | **33.00** | **500** | **59.0** | **40.00** | — |" in text
+    # the beside row compares the same field alone: 500 / 250 steps, 65 / 59 s
+    assert "**mean, the 1 fields measured beside** | **33.00** | **500** | **59.0** | **39.50** | **250**" in text
+    assert "**2.00** | **1.10** |" in text and "2.0 s of Python" in text
+
+
+def test_the_warm_start_table_differences(monkeypatch):
+    monkeypatch.syspath_prepend(str(REPO))
+    from benchmarks.warm_start import table
+
+    res = {"prior|500": {"a": {"tta4": 40.5}, "b": {"tta4": 39.0}},
+           "scratch|500": {"a": {"tta4": 40.0}, "b": {"tta4": 39.5}, "c": {"tta4": 30.0}}}
+    text = table(res)
+    assert "| a | 500 | 40.00 | 40.50 | +0.50 |" in text
+    assert "| c | 500 | 30.00 | — | — |" in text
+    assert "| **mean** (2 images) | 500 | | | **+0.00** |" in text
