@@ -210,7 +210,8 @@ def render_doc(res: dict, doc: Path, fig_path: Path) -> None:
                               "one_minute_lr": lr_table(res),
                               "one_minute_images": per_image_table(res),
                               "one_minute_speed": speed_text(res),
-                              "one_minute_oneshot": oneshot_table(res)}
+                              "one_minute_oneshot": oneshot_table(res),
+                              "one_minute_oneshot_before": oneshot_table(res.get("before_warm_start", {}))}
     text = doc.read_text()
     for key, body in blocks.items():
         if BEGIN.format(key) not in text:

@@ -162,11 +162,12 @@ def table(res: dict) -> str:
         a, b = by.get("scratch"), by.get("prior")
         d = None if a is None or b is None else b - a
         if d is not None:
-            diffs.setdefault(rest, []).append(d)
+            diffs.setdefault(f"{name.split('_')[0]}|{rest}", []).append(d)
         out.append(f"| {name} | {rest} | " + " | ".join("—" if v is None else f"{v:.2f}" for v in (a, b))
                    + f" | {'—' if d is None else f'{d:+.2f}'} |")
-    for rest, ds in diffs.items():
-        out.append(f"| **mean** ({len(ds)} images) | {rest} | | | **{np.mean(ds):+.2f}** |")
+    for key, ds in sorted(diffs.items()):
+        group, rest = key.split("|", 1)
+        out.append(f"| **mean, {group}** ({len(ds)} images) | {rest} | | | **{np.mean(ds):+.2f}** |")
     return "\n".join(out)
 
 

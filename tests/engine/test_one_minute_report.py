@@ -65,9 +65,11 @@ def test_the_warm_start_table_differences(monkeypatch):
     monkeypatch.syspath_prepend(str(REPO))
     from benchmarks.warm_start import table
 
-    res = {"prior|500": {"a": {"tta4": 40.5}, "b": {"tta4": 39.0}},
-           "scratch|500": {"a": {"tta4": 40.0}, "b": {"tta4": 39.5}, "c": {"tta4": 30.0}}}
+    res = {"prior|500": {"fmd_a": {"tta4": 40.5}, "fmd_b": {"tta4": 39.0}, "set12_a": {"tta4": 29.0}},
+           "scratch|500": {"fmd_a": {"tta4": 40.0}, "fmd_b": {"tta4": 39.5}, "fmd_c": {"tta4": 30.0},
+                           "set12_a": {"tta4": 28.0}}}
     text = table(res)
-    assert "| a | 500 | 40.00 | 40.50 | +0.50 |" in text
-    assert "| c | 500 | 30.00 | — | — |" in text
-    assert "| **mean** (2 images) | 500 | | | **+0.00** |" in text
+    assert "| fmd_a | 500 | 40.00 | 40.50 | +0.50 |" in text
+    assert "| fmd_c | 500 | 30.00 | — | — |" in text
+    assert "| **mean, fmd** (2 images) | 500 | | | **+0.00** |" in text
+    assert "| **mean, set12** (1 images) | 500 | | | **+1.00** |" in text
