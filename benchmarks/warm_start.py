@@ -145,8 +145,17 @@ def measure(args: argparse.Namespace) -> None:
         print(section, name, round(entry["tta4"], 3), flush=True)
 
 
-def table(res: dict) -> str:
-    """Per image: from scratch and from the prior at each length measured, and the difference."""
+def bm3d_psnr() -> dict[str, float]:
+    """BM3D's PSNR per image (true/oracle sigma) from docs/fine_structures.json, where measured."""
+    path = ROOT / "docs" / "fine_structures.json"
+    table = json.loads(path.read_text()).get("table", {}) if path.is_file() else {}
+    return {name: e["bm3d"]["psnr"] for name, e in table.items() if "bm3d" in e}
+
+
+def table(res: dict, bm3d: dict[str, float] | None = None) -> str:
+    """Per image: from scratch and from the prior at each length measured, the difference, and
+    (``bm3d``: PSNR per image) BM3D with the true sigma beside the prior."""
+    bm3d = bm3d or {}
     arms: dict[tuple[str, str], dict[str, float]] = {}
     for section, entries in res.items():
         if "|" not in section:
@@ -156,25 +165,29 @@ def table(res: dict) -> str:
             arms.setdefault((rest, name), {})[arm] = e["tta4"]
     if not arms:
         return "(no measurement yet: `python -m benchmarks.warm_start measure ...`)"
-    out = ["| image | steps | from scratch, dB | from the prior, dB | difference |", "|---|---|---|---|---|"]
+    out = ["| image | steps | from scratch, dB | from the prior, dB | difference | BM3D (true sigma), dB "
+           "| prior − BM3D |", "|---|---|---|---|---|---|---|"]
     diffs: dict[str, list[float]] = {}
     for (rest, name), by in sorted(arms.items(), key=lambda kv: (kv[0][0], kv[0][1])):
         a, b = by.get("scratch"), by.get("prior")
         d = None if a is None or b is None else b - a
         if d is not None:
             diffs.setdefault(f"{name.split('_')[0]}|{rest}", []).append(d)
+        ref = bm3d.get(name)
+        vs = None if ref is None or b is None else b - ref
         out.append(f"| {name} | {rest} | " + " | ".join("—" if v is None else f"{v:.2f}" for v in (a, b))
-                   + f" | {'—' if d is None else f'{d:+.2f}'} |")
+                   + f" | {'—' if d is None else f'{d:+.2f}'} | {'—' if ref is None else f'{ref:.2f}'}"
+                   + f" | {'—' if vs is None else f'{vs:+.2f}'} |")
     for key, ds in sorted(diffs.items()):
         group, rest = key.split("|", 1)
-        out.append(f"| **mean, {group}** ({len(ds)} images) | {rest} | | | **{np.mean(ds):+.2f}** |")
+        out.append(f"| **mean, {group}** ({len(ds)} images) | {rest} | | | **{np.mean(ds):+.2f}** | | |")
     return "\n".join(out)
 
 
 def render(args: argparse.Namespace) -> None:
     from .doc_blocks import write_block
 
-    write_block(DOC, "warm_start", table(load()))
+    write_block(DOC, "warm_start", table(load(), bm3d_psnr()))
 
 
 def main(argv: list[str] | None = None) -> int:

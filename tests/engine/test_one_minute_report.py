@@ -68,8 +68,9 @@ def test_the_warm_start_table_differences(monkeypatch):
     res = {"prior|500": {"fmd_a": {"tta4": 40.5}, "fmd_b": {"tta4": 39.0}, "set12_a": {"tta4": 29.0}},
            "scratch|500": {"fmd_a": {"tta4": 40.0}, "fmd_b": {"tta4": 39.5}, "fmd_c": {"tta4": 30.0},
                            "set12_a": {"tta4": 28.0}}}
-    text = table(res)
-    assert "| fmd_a | 500 | 40.00 | 40.50 | +0.50 |" in text
-    assert "| fmd_c | 500 | 30.00 | — | — |" in text
-    assert "| **mean, fmd** (2 images) | 500 | | | **+0.00** |" in text
-    assert "| **mean, set12** (1 images) | 500 | | | **+1.00** |" in text
+    text = table(res, {"set12_a": 29.5})
+    assert "| fmd_a | 500 | 40.00 | 40.50 | +0.50 | — | — |" in text
+    assert "| fmd_c | 500 | 30.00 | — | — | — | — |" in text
+    assert "| set12_a | 500 | 28.00 | 29.00 | +1.00 | 29.50 | -0.50 |" in text
+    assert "| **mean, fmd** (2 images) | 500 | | | **+0.00** | | |" in text
+    assert "| **mean, set12** (1 images) | 500 | | | **+1.00** | | |" in text
