@@ -85,13 +85,13 @@ def train(args: argparse.Namespace) -> None:
     """Train the prior (the CPU's one-shot network) on :func:`training_images`, write its weights."""
     import torch
 
+    from napari_blindspot.engine import TrainingFinished, TrainingRun
     from napari_blindspot.engine.methods.hqssl.prior_weights import save_prior
 
     from .one_minute import THREADS, config
 
     torch.set_num_threads(THREADS)
     images = training_images()
-    from napari_blindspot.engine import TrainingFinished, TrainingRun
 
     run = TrainingRun(images, config(args.steps, warm_start="none"), axes=["YX"] * len(images))
     t0 = time.perf_counter()
@@ -105,7 +105,7 @@ def train(args: argparse.Namespace) -> None:
           flush=True)
 
 
-def units(which: str, fovs: list[int], set12: list[str]) -> list[tuple[str, np.ndarray, np.ndarray]]:
+def units(fovs: list[int], set12: list[str]) -> list[tuple[str, np.ndarray, np.ndarray]]:
     out = []
     if fovs:
         from .one_minute import units as fmd
@@ -128,7 +128,7 @@ def measure(args: argparse.Namespace) -> None:
     torch.set_num_threads(THREADS)
     section = f"{args.arm}|{args.steps}" + (f"|lr{args.lr:g}" if args.lr else "")
     res = load()
-    for name, noisy, clean in units("", args.fovs, args.set12):
+    for name, noisy, clean in units(args.fovs, args.set12):
         if name in res.get(section, {}) and not args.force:
             continue
         over = {"warm_start": "prior" if args.arm == "prior" else "none"}
