@@ -15,7 +15,7 @@ Each kind comes in several seeds; :data:`DEV` is what the factor study tunes on 
 :data:`HELD_OUT` is never used for choosing a setting (only for the final table).
 :data:`FRESH` is a second held-out group, generated only after the ``noise_fit="auto"`` rule's
 bright/dark variant had been written down (issue 22): it decides that rule and nothing else
-looked at it before.
+looked at it before.  :data:`FRESH2`, a third, came after the combined rule's thresholds.
 """
 
 from __future__ import annotations
@@ -39,6 +39,9 @@ DEV = (("filaments", 1), ("membranes", 1))
 HELD_OUT = (("filaments", 2), ("membranes", 2), ("filaments", 3))
 #: A fresh held-out group (new seeds), first looked at to decide the noise-fit rule's variant.
 FRESH = (("filaments", 4), ("filaments", 5), ("filaments", 6), ("membranes", 3), ("membranes", 4))
+#: A second fresh group, generated after the combined rule's thresholds had been committed
+#: (``noise_fit_choice.BOTH_BRIGHT_ABOVE``): it decides that rule.
+FRESH2 = (("filaments", 7), ("filaments", 8), ("filaments", 9), ("membranes", 5), ("membranes", 6))
 #: Set12 images the study tunes on (textures) and the held-out rest (all 12 go in the table).
 SET12_DEV = ("05", "09")
 
@@ -152,8 +155,9 @@ def synthetic_unit(kind: str, seed: int, size: int = SIZE, crop: int | None = No
     sigma = float(np.std(noisy.astype(np.float64) - clean))
     return Unit("fine", s.name, noisy, clean, "YX", 255.0, sigma,
                 "oracle σ = std(noisy − clean)", info={"kind": kind, "seed": seed,
-                                                         "held_out": (kind, seed) in HELD_OUT + FRESH,
-                                                         "fresh": (kind, seed) in FRESH})
+                                                         "held_out": (kind, seed) in HELD_OUT + FRESH + FRESH2,
+                                                         "fresh": (kind, seed) in FRESH + FRESH2,
+                                                         "fresh2": (kind, seed) in FRESH2})
 
 
 def set12(ids: list[str], crop: int | None = None, seed: int = 0,
@@ -164,5 +168,5 @@ def set12(ids: list[str], crop: int | None = None, seed: int = 0,
     return units
 
 
-__all__ = ["FMD_NOISE", "DEV", "HELD_OUT", "FRESH", "SET12_DEV", "SET12_NAMES", "SIGMA", "Synthetic",
+__all__ = ["FMD_NOISE", "DEV", "HELD_OUT", "FRESH", "FRESH2", "SET12_DEV", "SET12_NAMES", "SIGMA", "Synthetic",
            "filaments", "membranes", "add_fmd_noise", "noise_sigma", "synthetic", "synthetic_unit", "set12"]

@@ -126,7 +126,12 @@ def measure(args: argparse.Namespace) -> None:
     from .one_minute import THREADS, predict, train as train_one
 
     torch.set_num_threads(THREADS)
-    section = f"{args.arm}|{args.steps}" + (f"|lr{args.lr:g}" if args.lr else "")
+    if args.prior:  # a candidate prior file instead of the shipped one
+        from napari_blindspot.engine.methods.hqssl import prior_weights
+
+        prior_weights.PRIOR_FILE = Path(args.prior)
+    arm = args.label or args.arm
+    section = f"{arm}|{args.steps}" + (f"|lr{args.lr:g}" if args.lr else "")
     res = load()
     for name, noisy, clean in units(args.fovs, args.set12):
         if name in res.get(section, {}) and not args.force:
@@ -203,6 +208,8 @@ def main(argv: list[str] | None = None) -> int:
     m.add_argument("--steps", type=int, default=500)
     m.add_argument("--lr", type=float, default=None)
     m.add_argument("--force", action="store_true")
+    m.add_argument("--prior", help="a prior file to start from instead of the shipped one (arm prior)")
+    m.add_argument("--label", help="the results' arm name (default: --arm)")
     sub.add_parser("render")
     args = p.parse_args(argv)
     {"train": train, "measure": measure, "render": render}[args.cmd](args)

@@ -20,7 +20,7 @@ def _cal(signal, variance, source="image") -> NoiseCalibration:
 
 def test_the_default_rule_is_the_bright_half():
     assert noise_fit_choice.RULE == "bright"
-    with pytest.raises(ValueError, match="bright/dark"):
+    with pytest.raises(ValueError, match="bright/dark.*both"):
         keep_refit(_cal([1.0, 2.0], [1.0, 2.0]), _cal([1.0, 2.0], [1.0, 2.0], "refit"), "dark")
 
 
@@ -126,3 +126,23 @@ def test_auto_is_the_default_and_harmless_elsewhere():
     model = train_model(noisy, small_config("hqssl", noise_model="affine", noise_fit="auto",
                                             steps=2, batch_size=2))
     assert "noise_refit" not in model.info
+
+
+def test_the_combined_rule_needs_both_ratios():
+    """rule="both": the bright/dark ratio above 1.05 *and* the bright half above 1.05.  A texture
+    whose bright half agrees (1.03) while its dark quarter reads more noise in the refit (Set12
+    07's case) keeps the calibration; the held-out filaments' mild case (1.08 over 0.95) keeps
+    the refit; a dark-only disagreement (bright 1.09, dark 1.05: Set12 01) keeps the calibration."""
+    x = np.linspace(5, 200, 24)
+    true = 4.2 * x + 4.0
+    at = (x - x.min()) / np.ptp(x)
+
+    def shaped(bright, dark):
+        return _cal(x, true * np.where(at >= 0.5, bright, np.where(at <= 0.25, dark, 1.0)))
+
+    refit = _cal(x, true, "refit")
+    assert keep_refit(shaped(1.08, 0.95), refit, "both")[0]
+    texture = shaped(1.03, 0.92)
+    assert keep_refit(texture, refit, "bright/dark")[0] and not keep_refit(texture, refit, "both")[0]
+    keep, ratio = keep_refit(shaped(1.09, 1.045), refit, "both")
+    assert not keep and ratio == pytest.approx(1.09 / 1.045)

@@ -48,12 +48,14 @@ def _fits(unet: nn.Module, shape: dict[str, int]) -> bool:
             and unet.enc0.conv.out_channels == shape["features"])
 
 
-def load_prior(net: nn.Module, path: Path = PRIOR_FILE) -> int:
-    """Copy the prior's weights into every fitting blind-spot network of ``net``; returns how many
-    networks started from it (0: none fits, or the file is missing or unreadable, logged)."""
+def load_prior(net: nn.Module, path: Path | None = None) -> int:
+    """Copy the prior's weights (``path``, by default :data:`PRIOR_FILE`) into every fitting
+    blind-spot network of ``net``; returns how many networks started from it (0: none fits, or
+    the file is missing or unreadable, logged)."""
     targets = blindspot_networks(net)
     if not targets:
         return 0
+    path = PRIOR_FILE if path is None else path
     try:
         stored = torch.load(path, map_location="cpu", weights_only=True)
         shape = {k: int(stored[k]) for k in PRIOR_SHAPE}
