@@ -76,6 +76,7 @@ def measure(units: list, steps: int, threads: int, tta: bool = True, results: Pa
             out = np.asarray(model.denoise(u.noisy, u.axes, tta=tta), np.float32)
             entry["psnr"][what] = psnr(u.clean, out, u.data_range)
             print(f"    {what}: {entry['psnr'][what]:.2f} dB ({time.perf_counter() - t0:.0f} s)", flush=True)
+        res = fs.load(results)  # another process may have added images meanwhile
         res[u.name] = entry
         fs.save(res, results)
 

@@ -157,35 +157,55 @@ def bm3d_psnr() -> dict[str, float]:
     return {name: e["bm3d"]["psnr"] for name, e in table.items() if "bm3d" in e}
 
 
+#: The arms of the table: from random weights, the first prior (3,000 steps on twelve
+#: fluorescence-like images, :func:`train`) and the shipped one (:mod:`benchmarks.prior_training`).
+ARMS = (("scratch", "from scratch"), ("prior_v1", "first prior"), ("prior", "broader prior (shipped)"))
+
+
+def _cell(v: float | None, fmt: str = ".2f") -> str:
+    return "—" if v is None else format(v, fmt)
+
+
 def table(res: dict, bm3d: dict[str, float] | None = None) -> str:
-    """Per image: from scratch and from the prior at each length measured, the difference, and
-    (``bm3d``: PSNR per image) BM3D with the true sigma beside the prior."""
+    """Per image and length: PSNR from scratch, from the first prior and from the shipped one,
+    the shipped prior's gain over each, and (``bm3d``: PSNR per image) BM3D with the true sigma;
+    then the means of each difference per group of images (``fmd``, ``set12``)."""
     bm3d = bm3d or {}
     arms: dict[tuple[str, str], dict[str, float]] = {}
     for section, entries in res.items():
         if "|" not in section:
             continue
         arm, rest = section.split("|", 1)
+        rest = rest.replace("|lr", " at lr ")  # a cell of the table: no "|" in it
         for name, e in entries.items():
             arms.setdefault((rest, name), {})[arm] = e["tta4"]
     if not arms:
         return "(no measurement yet: `python -m benchmarks.warm_start measure ...`)"
-    out = ["| image | steps | from scratch, dB | from the prior, dB | difference | BM3D (true sigma), dB "
-           "| prior − BM3D |", "|---|---|---|---|---|---|---|"]
-    diffs: dict[str, list[float]] = {}
+    heads = [label + ", dB" for _, label in ARMS]
+    out = ["| image | steps | " + " | ".join(heads) + " | shipped − scratch | shipped − first prior "
+           "| BM3D (true sigma), dB | shipped − BM3D |", "|---|---|" + "---|" * (len(ARMS) + 4)]
+    diffs: dict[tuple[str, str], dict[str, list[float]]] = {}
     for (rest, name), by in sorted(arms.items(), key=lambda kv: (kv[0][0], kv[0][1])):
-        a, b = by.get("scratch"), by.get("prior")
-        d = None if a is None or b is None else b - a
-        if d is not None:
-            diffs.setdefault(f"{name.split('_')[0]}|{rest}", []).append(d)
+        a, first, b = (by.get(key) for key, _ in ARMS)
         ref = bm3d.get(name)
-        vs = None if ref is None or b is None else b - ref
-        out.append(f"| {name} | {rest} | " + " | ".join("—" if v is None else f"{v:.2f}" for v in (a, b))
-                   + f" | {'—' if d is None else f'{d:+.2f}'} | {'—' if ref is None else f'{ref:.2f}'}"
-                   + f" | {'—' if vs is None else f'{vs:+.2f}'} |")
-    for key, ds in sorted(diffs.items()):
-        group, rest = key.split("|", 1)
-        out.append(f"| **mean, {group}** ({len(ds)} images) | {rest} | | | **{np.mean(ds):+.2f}** | | |")
+        d = {"scratch": None if a is None or b is None else b - a,
+             "first": None if first is None or b is None else b - first,
+             "bm3d": None if ref is None or b is None else b - ref}
+        group = diffs.setdefault((name.split("_")[0], rest), {})
+        for key, v in d.items():
+            if v is not None:
+                group.setdefault(key, []).append(v)
+        out.append(f"| {name} | {rest} | " + " | ".join(_cell(v) for v in (a, first, b))
+                   + f" | {_cell(d['scratch'], '+.2f')} | {_cell(d['first'], '+.2f')} | {_cell(ref)}"
+                   + f" | {_cell(d['bm3d'], '+.2f')} |")
+    for (group, rest), ds in sorted(diffs.items()):
+        if not any(ds.get(k) for k in ("scratch", "first", "bm3d")):
+            continue
+        cells = [f"**{np.mean(ds[k]):+.2f}** ({len(ds[k])})" if ds.get(k) else ""
+                 for k in ("scratch", "first")]
+        vs = f"**{np.mean(ds['bm3d']):+.2f}** ({len(ds['bm3d'])})" if ds.get("bm3d") else ""
+        out.append(f"| **mean, {group}** (images measured) | {rest} |" + " |" * len(ARMS)
+                   + f" {cells[0]} | {cells[1]} | | {vs} |")
     return "\n".join(out)
 
 

@@ -125,8 +125,9 @@ class HQSSL(Method):
                 "acquisition (--noise-from)", kind="choice", flag="--noise-calibration",
                 labels=NOISE_CALIBRATION_LABELS, default="image", choices=NOISE_CALIBRATIONS),
         Setting("warm_start", "Start from", "the network's starting weights: a prior trained ahead "
-                "of time on synthetic fluorescence images and fine-tuned on yours (the CPU network, "
-                "2D, one channel per network; benchmarks/warm_start.py), or random weights",
+                "of time on synthetic fluorescence-like and natural-like images and fine-tuned on "
+                "yours (the CPU network, 2D, one channel per network; benchmarks/prior_training.py), "
+                "or random weights",
                 kind="choice", flag="--warm-start", labels=WARM_START_LABELS, default="prior",
                 choices=("prior", "none")),
         Setting("noise_sigma", "Noise sigma", "the known Gaussian noise standard deviation, in the "

@@ -1,13 +1,16 @@
 """A warm start for HQ-SSL: blind-spot weights trained ahead of time, fine-tuned on the image.
 
 One training from scratch on a single image spends its first minute learning what any
-fluorescence image looks like (edges, blobs, lines, a dark background).  The shipped prior
+image looks like (edges, blobs, lines, textures, a dark background).  The shipped prior
 (``prior_2d.pt`` beside this module) has learned that already: the CPU's one-shot network
-(16 features, depth 3, one channel, 2D) trained by ``python -m benchmarks.warm_start train`` on
-synthetic filaments, membranes and textured blobs with the Poisson-Gaussian noise measured on
-FMD confocal data.  The images are generated from seeds by the benchmark, so the weights carry
-this project's licence.  Only the blind-spot network's weights start from the prior; the noise
-model is measured on the user's image as always, and every weight is trained on it.
+(16 features, depth 3, one channel, 2D), first trained by ``python -m benchmarks.warm_start
+train`` on synthetic filaments, membranes and textured blobs with the Poisson-Gaussian noise
+measured on FMD confocal data, then by ``python -m benchmarks.prior_training`` on a broader
+synthetic set (those kinds at several camera gains, and dead-leaves images with edges, shading,
+gratings and textures under Gaussian or Poisson-Gaussian noise), each image with its true noise.
+The images are generated from seeds by the benchmarks, so the weights carry this project's
+licence.  Only the blind-spot network's weights start from the prior; the noise model is
+measured on the user's image as always, and every weight is trained on it.
 
 The prior fits a network of the same size and dimensionality with one input channel (a
 single-channel image, or each network of ``channels="separate"``); other networks start from
