@@ -72,7 +72,11 @@ def load(path: Path = RESULTS) -> dict:
 
 
 def save(res: dict, path: Path = RESULTS) -> None:
-    path.write_text(json.dumps(res, indent=1, sort_keys=True))
+    """Write ``res`` to ``path`` atomically (benchmarks may run side by side)."""
+    from napari_blindspot.engine.atomic import atomic_path
+
+    with atomic_path(path) as tmp:
+        Path(tmp).write_text(json.dumps(res, indent=1, sort_keys=True))
 
 
 def robust_normalization(noisy: np.ndarray) -> Any:

@@ -50,7 +50,10 @@ def fmd_units() -> list:
     return units
 
 
-def measure(units: list, steps: int, threads: int, tta: bool = True, results: Path = RESULTS) -> None:
+def measure(units: list, steps: int, threads: int, tta: bool = True, results: Path = RESULTS,
+            warm_start: str = "none") -> None:
+    """Train each unit once (``noise_fit="refit"``, ``warm_start``) and predict with both
+    curves; results accumulate in ``results``."""
     import torch
 
     res = fs.load(results)
@@ -60,13 +63,14 @@ def measure(units: list, steps: int, threads: int, tta: bool = True, results: Pa
         if u.name in res:
             continue
         print(f"{u.name}: training {steps} steps", flush=True)
-        model, info = fs.train(u.noisy, u.axes, {"noise_fit": "refit"}, steps, None, threads)
+        model, info = fs.train(u.noisy, u.axes, {"noise_fit": "refit", "warm_start": warm_start},
+                               steps, None, threads)
         noise = model.net.noise
         refit_values = noise.post_values.clone()
         entry = {"noisy": psnr(u.clean, u.noisy.astype(np.float32), u.data_range),
                  "held_out": bool(u.info.get("held_out")), "steps_per_s": info["steps_per_s"],
                  "fresh": bool(u.info.get("fresh")), "fresh2": bool(u.info.get("fresh2")),
-                 "steps": steps,
+                 "steps": steps, "warm_start": warm_start,
                  "calibration": model.info["noise_calibration"][0],
                  "refit": model.info["noise_refit"][0], "psnr": {}, "tta": tta}
         for what in ("fixed", "refit"):
@@ -153,13 +157,14 @@ def merge(res: dict) -> None:
 
 
 def write_doc(table: str, block: str = "noise_fit") -> None:
-    write_block(DOC, block, table)
+    write_block(DOC, block, table, required=True)
 
 
-#: Rounds of this benchmark: the first (300 steps from random weights, before the warm start)
-#: and the one with the defaults of the warm start (the shipped prior, ``--steps 500``).
-ROUNDS = {"first": (RESULTS, "noise_fit"),
-          "prior": (ROOT / "docs" / "noise_fit_choice_prior.json", "noise_fit_prior")}
+#: Rounds of this benchmark, each with its results file, table, starting weights and length: the
+#: first (300 steps from random weights, before the warm start) and the warm start's one-shot
+#: defaults (the shipped prior, 500 steps).
+ROUNDS = {"first": (RESULTS, "noise_fit", "none", fs.STEPS),
+          "prior": (ROOT / "docs" / "noise_fit_choice_prior.json", "noise_fit_prior", "prior", 500)}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -168,18 +173,18 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("part", choices=("measure", "render"))
     p.add_argument("--images", nargs="*", default=[],
                    help="fine-set, Set12 or FMD (fmd_fov01, fmd_fov02) image names, in this order")
-    p.add_argument("--steps", type=int, default=fs.STEPS)
+    p.add_argument("--steps", type=int, default=None, help="training steps [the round's: 300 or 500]")
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--tta", action=argparse.BooleanOptionalAction, default=True,
                    help="predict with test-time augmentation (the one-shot default) [on]")
     p.add_argument("--round", choices=tuple(ROUNDS), default="first",
                    help="which results file and table: 'first' (before the warm start) or 'prior'")
     args = p.parse_args(argv)
-    results, block = ROUNDS[args.round]
+    results, block, warm_start, steps = ROUNDS[args.round]
     if args.part == "measure":
         units = [u for u in fs.all_units() + fmd_units() if u.name in args.images]
         units.sort(key=lambda u: args.images.index(u.name))
-        measure(units, args.steps, args.threads, args.tta, results)
+        measure(units, args.steps or steps, args.threads, args.tta, results, warm_start)
     res = fs.load(results)
     table = render(res)
     print(table)

@@ -3,8 +3,10 @@
 The first prior (:func:`benchmarks.warm_start.train`) was the engine's one-shot training run on
 twelve fluorescence-like images at one noise level, its noise measured from the pooled images.
 This trains the same network (the CPU's one-shot HQ-SSL blind-spot U-Net, 16 features, depth 3)
-on a broader set, each image with its *known* noise variance in the likelihood, since the images
-are synthetic and the noise is ours:
+on a broader set, each image with the variance of the noise model that made it in the likelihood
+(the images are synthetic and the noise is ours; where the fluorescence-like images are clipped
+at 0, as 8-bit camera data are, the clipped pixels' noise is smaller than that model says, which
+the fine-tuning on the user's image, with its own measured noise, corrects):
 
 * fluorescence-like images (filaments, membranes, textured blobs; seeds 100-107, apart from the
   fine set's dev and held-out seeds below 100) with Poisson-Gaussian noise over a range of gains
@@ -18,8 +20,10 @@ Each image is normalised by its own mean and std, as the engine normalises a use
 noise variance enters the likelihood in those units.  Nothing is copied from any data set, so
 the weights carry this project's licence::
 
-    python -m benchmarks.prior_training --steps 4000 --out /tmp/prior_v2.pt
-    python -m benchmarks.warm_start measure --arm prior --prior /tmp/prior_v2.pt --label v2 ...
+    python -m benchmarks.warm_start train --steps 3000 --out first_prior.pt    # the first prior
+    python -m benchmarks.prior_training --steps 3500 --batch 4 --lr 1e-3 --start first_prior.pt \
+        --out prior_2d.pt                                                   # the shipped one
+    python -m benchmarks.warm_start measure --arm prior --prior prior_2d.pt --label candidate ...
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ import math
 import sys
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 from scipy import ndimage
@@ -131,6 +136,8 @@ def training_set() -> list[tuple[str, np.ndarray, np.ndarray]]:
 
 def _batch(images: list[tuple[np.ndarray, np.ndarray]], rng: np.random.Generator, batch: int,
            patch: int) -> tuple[np.ndarray, np.ndarray]:
+    """``batch`` random ``patch``-square crops, each turned and flipped at random, of the
+    normalised images and of their noise variance alike: two ``(B, 1, patch, patch)`` arrays."""
     ys, vs = [], []
     for _ in range(batch):
         y, v = images[int(rng.integers(len(images)))]
@@ -188,12 +195,9 @@ def train(steps: int, *, batch: int = 4, patch: int = 128, lr: float = 1e-3, see
                   flush=True)
             running = []
 
-    class _Model:  # what save_prior reads: a model whose ``net`` holds one blind-spot U-Net
-        pass
-
-    model = _Model()
-    model.net = net  # type: ignore[attr-defined]
-    save_prior(model, steps, out)
+    model = SimpleNamespace(net=net)  # what save_prior reads: a model holding one blind-spot U-Net
+    before = 0 if start is None else int(torch.load(start, map_location="cpu", weights_only=True)["steps"])
+    save_prior(model, before + steps, out)  # the steps behind the weights, the first prior's included
     print(f"prior: {steps} steps x {batch} patches on {len(images)} images in "
           f"{time.perf_counter() - t0:.0f} s -> {out}", flush=True)
 

@@ -9,10 +9,15 @@ seeds) and textured blobs (nuclei-like), with the Poisson-Gaussian noise measure
 measured on images *unlike* that training data: the real FMD confocal fields (cells and nuclei)
 and Set12's natural images with Gaussian noise::
 
-    python -m benchmarks.warm_start train --steps 3000            # writes the prior file
-    python -m benchmarks.warm_start measure --arm prior --fovs 1 2 3 --steps 500
+    python -m benchmarks.warm_start train --steps 3000 --out first_prior.pt   # the first prior
+    python -m benchmarks.warm_start measure --arm prior --fovs 1 2 3 --steps 500  # the shipped prior
+    python -m benchmarks.warm_start measure --arm prior --prior first_prior.pt --label prior_v1 ...
     python -m benchmarks.warm_start measure --arm scratch --fovs 1 2 3 --steps 500
     python -m benchmarks.warm_start render                        # the table in docs/performance.md
+
+The shipped prior is the first one trained further on a broader set by
+:mod:`benchmarks.prior_training` (issue 22); the first one is also in git
+(``git show dbfc814:src/napari_blindspot/engine/methods/hqssl/prior_2d.pt``).
 
 Every arm uses the CPU's one-shot HQ-SSL settings (two threads, seed 0, the 4-rotation
 prediction); results accumulate in ``docs/warm_start.json``.
@@ -21,6 +26,7 @@ prediction); results accumulate in ``docs/warm_start.json``.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import sys
@@ -72,13 +78,11 @@ def load() -> dict:
 
 
 def save(res: dict) -> None:
-    RESULTS.write_text(json.dumps(res, indent=1, sort_keys=True) + "\n")
+    """Write the results atomically (measurements may run side by side)."""
+    from napari_blindspot.engine.atomic import atomic_path
 
-
-def prior_path() -> Path:
-    from napari_blindspot.engine.methods.hqssl.prior_weights import PRIOR_FILE
-
-    return PRIOR_FILE
+    with atomic_path(RESULTS) as tmp:
+        Path(tmp).write_text(json.dumps(res, indent=1, sort_keys=True) + "\n")
 
 
 def train(args: argparse.Namespace) -> None:
@@ -100,7 +104,7 @@ def train(args: argparse.Namespace) -> None:
         if isinstance(ev, TrainingFinished):
             model = ev.model
     assert model is not None
-    save_prior(model, args.steps, Path(args.out) if args.out else prior_path())
+    save_prior(model, args.steps, Path(args.out))
     print(f"prior: {args.steps} steps on {len(images)} images in {time.perf_counter() - t0:.0f} s",
           flush=True)
 
@@ -125,11 +129,14 @@ def measure(args: argparse.Namespace) -> None:
     from .metrics import psnr
     from .one_minute import THREADS, predict, train as train_one
 
+    from napari_blindspot.engine.methods.hqssl import prior_weights
+
     torch.set_num_threads(THREADS)
     if args.prior:  # a candidate prior file instead of the shipped one
-        from napari_blindspot.engine.methods.hqssl import prior_weights
-
+        if args.arm != "prior" or not Path(args.prior).is_file():
+            raise SystemExit(f"--prior {args.prior}: needs --arm prior and an existing prior file")
         prior_weights.PRIOR_FILE = Path(args.prior)
+    digest = hashlib.sha256(prior_weights.PRIOR_FILE.read_bytes()).hexdigest()[:16]
     arm = args.label or args.arm
     section = f"{arm}|{args.steps}" + (f"|lr{args.lr:g}" if args.lr else "")
     res = load()
@@ -140,6 +147,12 @@ def measure(args: argparse.Namespace) -> None:
         if args.lr:
             over["learning_rate"] = args.lr
         model, info = train_one(noisy, args.steps, **over)
+        started = bool(model.info.get("warm_start"))
+        if started != (args.arm == "prior"):
+            raise SystemExit(f"{name}: the run {'did' if started else 'did not'} start from the prior "
+                             f"({prior_weights.PRIOR_FILE}); nothing recorded")
+        if started:
+            info["prior_sha256"] = digest
         peak = 255.0
         entry = {"noisy": psnr(clean, noisy.astype(np.float32), peak), **info,
                  "tta4": psnr(clean, predict(model, noisy, "tta4"), peak),
@@ -176,6 +189,8 @@ def table(res: dict, bm3d: dict[str, float] | None = None) -> str:
         if "|" not in section:
             continue
         arm, rest = section.split("|", 1)
+        if arm not in dict(ARMS):  # a candidate's label: measured, not in the table
+            continue
         rest = rest.replace("|lr", " at lr ")  # a cell of the table: no "|" in it
         for name, e in entries.items():
             arms.setdefault((rest, name), {})[arm] = e["tta4"]
@@ -220,7 +235,8 @@ def main(argv: list[str] | None = None) -> int:
     sub = p.add_subparsers(dest="cmd", required=True)
     t = sub.add_parser("train")
     t.add_argument("--steps", type=int, default=3000)
-    t.add_argument("--out", help="write here instead of the package's prior file")
+    t.add_argument("--out", required=True,
+                   help="where to write the prior (the shipped file is benchmarks.prior_training's)")
     m = sub.add_parser("measure")
     m.add_argument("--arm", choices=("scratch", "prior"), required=True)
     m.add_argument("--fovs", type=int, nargs="*", default=[])

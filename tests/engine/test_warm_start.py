@@ -44,6 +44,7 @@ def test_prior_round_trip(prior_file):
     assert load_prior(target, path) == 1
     assert _same(source.net, target.net)
     assert torch.load(path, weights_only=True)["steps"] == 123
+    assert path.stat().st_mode & 0o444 == 0o444, "the prior ships as package data: readable by all"
 
 
 def test_networks_that_do_not_fit_keep_their_weights(prior_file):

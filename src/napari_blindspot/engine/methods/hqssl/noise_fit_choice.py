@@ -109,18 +109,19 @@ def keep_refit(calibration: NoiseCalibration, refit: NoiseCalibration,
                rule: str | None = None) -> tuple[bool, float]:
     """Whether ``noise_fit="auto"`` keeps ``refit`` instead of the image ``calibration`` (only a
     calibration measured on the image itself can be inflated by structure), and the ratio that
-    decided it: :func:`inflation` or, ``rule="bright/dark"`` and ``"both"`` (which also needs
-    :func:`inflation` above :data:`BOTH_BRIGHT_ABOVE`), :func:`relative_inflation` (``rule``
-    None: :data:`RULE`)."""
+    decided it: :func:`inflation` or, ``rule="bright/dark"``, :func:`relative_inflation`;
+    ``rule="both"`` needs :func:`inflation` above :data:`BOTH_BRIGHT_ABOVE` (that ratio is
+    returned when it fails) and then :func:`relative_inflation` above :data:`RELATIVE_ABOVE`
+    (``rule`` None: :data:`RULE`)."""
     rule = RULE if rule is None else rule
     if rule == "bright":
         ratio, above = inflation(calibration, refit), REFIT_BELOW
     elif rule == "bright/dark":
         ratio, above = relative_inflation(calibration, refit), RELATIVE_ABOVE
-    elif rule == "both":  # reported: the bright/dark ratio; the bright one must pass as well
-        ratio, above = relative_inflation(calibration, refit), RELATIVE_ABOVE
-        if inflation(calibration, refit) <= BOTH_BRIGHT_ABOVE:
-            above = float("inf")
+    elif rule == "both":  # the ratio that decided: the bright half's when it fails, else bright/dark
+        ratio, above = inflation(calibration, refit), BOTH_BRIGHT_ABOVE
+        if ratio > above:
+            ratio, above = relative_inflation(calibration, refit), RELATIVE_ABOVE
     else:
         raise ValueError(f"unknown noise-fit rule {rule!r}: use 'bright', 'bright/dark' or 'both'")
     usable = calibration.source == "image" and np.asarray(refit.signal).size > 0

@@ -94,6 +94,7 @@ def save_prior(model: Any, steps: int, path: Path = PRIOR_FILE) -> None:
     os.close(fd)
     try:
         torch.save(payload, tmp)
+        os.chmod(tmp, 0o644)  # package data: readable by every user (mkstemp made it 0600)
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):
