@@ -176,7 +176,7 @@ def dev_units(crop: int | None) -> list[Unit]:
 
 
 def all_units() -> list[Unit]:
-    units = [fsd.synthetic_unit(k, s) for k, s in fsd.DEV + fsd.HELD_OUT + fsd.FRESH + fsd.FRESH2]
+    units = [fsd.synthetic_unit(k, s) for k, s in fsd.DEV + fsd.HELD_OUT + fsd.FRESH + fsd.FRESH2 + fsd.UNSEEN]
     return units + fsd.set12([f"{i:02d}" for i in range(1, 13)])
 
 

@@ -10,14 +10,24 @@ scored on every image without training again::
     python -m benchmarks.noise_fit_choice measure --no-tta --images filaments_4 filaments_5 \
         filaments_6 membranes_3 membranes_4 set12_01 set12_07      # the fresh held-out group
     python -m benchmarks.noise_fit_choice render
+    python -m benchmarks.noise_fit_choice measure --round prior --images filaments_7 ... fibres_1 ...
+    python -m benchmarks.noise_fit_choice measure --round scratch --images fibres_1 ...
+    python -m benchmarks.noise_fit_choice render --round prior
 
-The table scores both rules of ``keep_refit`` (``"bright"``, the default, and ``"bright/dark"``)
-and what each pick costs against the better curve.
+Rounds (:data:`ROUNDS`): ``first`` trains 300 steps from random weights (before the warm start);
+``prior`` trains as the one-shot default does today, 500 steps from the shipped prior;
+``scratch`` is ``prior``'s length from random weights, a column of ``prior``'s table.
 
-Results: ``docs/noise_fit_choice.json``; the table goes into ``docs/fine_structures.md``
-between ``<!-- generated:noise_fit -->`` markers.  One thread, 300 steps, TTA on (the one-shot
-default; ``--no-tta`` halves the time), BM3D from ``docs/fine_structures.json`` (computed there,
-oracle sigma, for an image that has none yet).
+The table scores the rules of ``keep_refit`` (``"bright"``, ``"bright/dark"`` and ``"both"``, the
+default) and what each pick costs against the better curve.
+
+Results: ``docs/noise_fit_choice.json`` (first round), ``docs/noise_fit_choice_prior.json`` and
+``docs/noise_fit_choice_scratch.json``; the tables go into ``docs/fine_structures.md`` between
+``<!-- generated:noise_fit -->`` and ``<!-- generated:noise_fit_prior -->`` markers.  One
+thread, TTA on (the one-shot's transforms; entries measured before this was fixed say ``TTA 8``:
+eight transforms, 0.09 dB more than the one-shot's four on average), ``--no-tta`` halves the
+time; BM3D from ``docs/fine_structures.json`` (computed there, oracle sigma, for an image that
+has none yet).
 """
 
 from __future__ import annotations
@@ -56,6 +66,9 @@ def measure(units: list, steps: int, threads: int, tta: bool = True, results: Pa
     curves; results accumulate in ``results``."""
     import torch
 
+    from napari_blindspot.engine.defaults import ONE_SHOT_TTA
+
+    transforms = ONE_SHOT_TTA if tta else False  # the one-shot's transforms (entries before: True = 8)
     res = fs.load(results)
     for u in units:
         if not u.name.startswith("fmd"):
@@ -72,12 +85,12 @@ def measure(units: list, steps: int, threads: int, tta: bool = True, results: Pa
                  "fresh": bool(u.info.get("fresh")), "fresh2": bool(u.info.get("fresh2")),
                  "steps": steps, "warm_start": warm_start,
                  "calibration": model.info["noise_calibration"][0],
-                 "refit": model.info["noise_refit"][0], "psnr": {}, "tta": tta}
+                 "refit": model.info["noise_refit"][0], "psnr": {}, "tta": transforms}
         for what in ("fixed", "refit"):
             with torch.no_grad():
                 noise.post_values.copy_(noise.values if what == "fixed" else refit_values)
             t0 = time.perf_counter()
-            out = np.asarray(model.denoise(u.noisy, u.axes, tta=tta), np.float32)
+            out = np.asarray(model.denoise(u.noisy, u.axes, tta=transforms), np.float32)
             entry["psnr"][what] = psnr(u.clean, out, u.data_range)
             print(f"    {what}: {entry['psnr'][what]:.2f} dB ({time.perf_counter() - t0:.0f} s)", flush=True)
         res = fs.load(results)  # another process may have added images meanwhile
@@ -97,9 +110,20 @@ def bm3d_missing(u) -> None:
         fs.save(full)
 
 
-def render(res: dict) -> str:
+def _auto(e: dict) -> float:
+    """The PSNR of the curve the default rule keeps for a results entry."""
+    from napari_blindspot.engine.methods.hqssl.noise_estimate import NoiseCalibration
+    from napari_blindspot.engine.methods.hqssl.noise_fit_choice import keep_refit
+
+    keep = keep_refit(NoiseCalibration.from_dict(e["calibration"]), NoiseCalibration.from_dict(e["refit"]))[0]
+    return e["psnr"]["refit" if keep else "fixed"]
+
+
+def render(res: dict, scratch: dict | None = None) -> str:
     """The table: both curves' PSNR, both rules' ratios and choices, what each choice cost
-    against the better curve, and the default rule's result against BM3D."""
+    against the better curve, and the default rule's result against BM3D; with ``scratch``
+    (results of the same images trained from random weights) the default's result from random
+    weights and the warm start's gain over it."""
     from napari_blindspot.engine.methods.hqssl.noise_estimate import NoiseCalibration
     from napari_blindspot.engine.methods.hqssl.noise_fit_choice import (BOTH_BRIGHT_ABOVE, RELATIVE_ABOVE,
                                                                         REFIT_BELOW, RULE, keep_refit)
@@ -110,6 +134,8 @@ def render(res: dict) -> str:
               f"bright ÷ dark (refit if > {RELATIVE_ABOVE})", "bright/dark rule: keeps, cost",
               f"both rule (bright > {BOTH_BRIGHT_ABOVE} and bright ÷ dark > {RELATIVE_ABOVE}): keeps, cost",
               f"auto ({RULE} rule) − BM3D"]
+    if scratch is not None:
+        header += ["auto, from random weights", "warm start's gain"]
     rows = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     order = sorted(res, key=lambda n: (n.startswith("fmd"), n.startswith("set12"), n))
     for name in order:
@@ -122,14 +148,21 @@ def render(res: dict) -> str:
             got = e["psnr"]["refit" if keep else "fixed"]
             cells += ([] if rule == "both" else [f"{ratio:.2f}"]) + [
                 f"{'refit' if keep else 'calibration'}, {got - best:+.2f}"]
-        auto = e["psnr"]["refit" if keep_refit(cal, ref)[0] else "fixed"]
+        auto = _auto(e)
         b = bm3d.get(name)
-        kind = ("FMD" if name.startswith("fmd") else "held out, fresh 2" if e.get("fresh2")
+        kind = ("FMD" if name.startswith("fmd") else "held out, a kind unseen by the prior"
+                if name.startswith("fibres") else "held out, fresh 2" if e.get("fresh2")
                 else "held out, fresh" if e.get("fresh") else "held out" if e["held_out"] else "dev")
-        kind += "" if e.get("tta", True) else ", no TTA"
+        t = e.get("tta", True)
+        kind += ", no TTA" if not t else ", TTA 8" if t is True else f", TTA {t}"
+        if scratch is not None:
+            cold = _auto(scratch[name]) if name in scratch else None
+            cells += [f"{auto - b:+.2f}" if b else "—", "—" if cold is None else f"{cold:.2f}",
+                      "—" if cold is None else f"{auto - cold:+.2f}"]
+        else:
+            cells += [f"{auto - b:+.2f}" if b else "—"]
         rows.append("| " + " | ".join([name, kind, f"{e['noisy']:.2f}", f"{b:.2f}" if b else "—",
-                                       f"{e['psnr']['fixed']:.2f}", f"{e['psnr']['refit']:.2f}", *cells,
-                                       f"{auto - b:+.2f}" if b else "—"]) + " |")
+                                       f"{e['psnr']['fixed']:.2f}", f"{e['psnr']['refit']:.2f}", *cells]) + " |")
     return "\n".join(rows)
 
 
@@ -164,7 +197,9 @@ def write_doc(table: str, block: str = "noise_fit") -> None:
 #: first (300 steps from random weights, before the warm start) and the warm start's one-shot
 #: defaults (the shipped prior, 500 steps).
 ROUNDS = {"first": (RESULTS, "noise_fit", "none", fs.STEPS),
-          "prior": (ROOT / "docs" / "noise_fit_choice_prior.json", "noise_fit_prior", "prior", 500)}
+          "prior": (ROOT / "docs" / "noise_fit_choice_prior.json", "noise_fit_prior", "prior", 500),
+          # the same as "prior" from random weights: its results are a column of the prior's table
+          "scratch": (ROOT / "docs" / "noise_fit_choice_scratch.json", "", "none", 500)}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -178,15 +213,18 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--tta", action=argparse.BooleanOptionalAction, default=True,
                    help="predict with test-time augmentation (the one-shot default) [on]")
     p.add_argument("--round", choices=tuple(ROUNDS), default="first",
-                   help="which results file and table: 'first' (before the warm start) or 'prior'")
+                   help="which results file and table: 'first' (before the warm start), 'prior' or "
+                   "'scratch' (the prior round's images from random weights)")
     args = p.parse_args(argv)
     results, block, warm_start, steps = ROUNDS[args.round]
     if args.part == "measure":
         units = [u for u in fs.all_units() + fmd_units() if u.name in args.images]
         units.sort(key=lambda u: args.images.index(u.name))
         measure(units, args.steps or steps, args.threads, args.tta, results, warm_start)
+    if args.round == "scratch":
+        results, block = ROUNDS["prior"][:2]
     res = fs.load(results)
-    table = render(res)
+    table = render(res, fs.load(ROUNDS["scratch"][0]) if args.round != "first" else None)
     print(table)
     write_doc(table, block)
     if args.round != "first":

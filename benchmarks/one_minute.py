@@ -71,7 +71,7 @@ def config(steps: int | None, budget: float | None = None, **overrides: Any) -> 
     from napari_blindspot.engine import TrainConfig
 
     return TrainConfig.for_method("hqssl", axes="YX", steps=steps, time_budget_s=budget,
-                                  device="cpu", num_threads=THREADS, seed=0, **overrides)
+                                  device="cpu", num_threads=THREADS, **{"seed": 0, **overrides})
 
 
 def train(noisy: np.ndarray, steps: int, **overrides: Any) -> tuple[Any, dict]:

@@ -109,7 +109,9 @@ def train(args: argparse.Namespace) -> None:
           flush=True)
 
 
-def units(fovs: list[int], set12: list[str]) -> list[tuple[str, np.ndarray, np.ndarray]]:
+def units(fovs: list[int], set12: list[str], fine: list[str] = ()) -> list[tuple[str, np.ndarray, np.ndarray]]:
+    """``(name, noisy, clean)`` of FMD fields ``fovs``, Set12 images ``set12`` (sigma 25) and
+    fine-set images ``fine`` (e.g. ``fibres_1``: :mod:`benchmarks.fine_structures_data`)."""
     out = []
     if fovs:
         from .one_minute import units as fmd
@@ -120,6 +122,12 @@ def units(fovs: list[int], set12: list[str]) -> list[tuple[str, np.ndarray, np.n
 
         for u in fsd.set12(set12):
             out.append((u.name, u.noisy, u.clean.astype(np.float32)))
+    for name in fine:
+        from . import fine_structures_data as fsd
+
+        kind, seed = name.rsplit("_", 1)
+        s = fsd.synthetic(kind, int(seed))
+        out.append((s.name, s.noisy, s.clean.astype(np.float32)))
     return out
 
 
@@ -138,14 +146,17 @@ def measure(args: argparse.Namespace) -> None:
         prior_weights.PRIOR_FILE = Path(args.prior)
     digest = hashlib.sha256(prior_weights.PRIOR_FILE.read_bytes()).hexdigest()[:16]
     arm = args.label or args.arm
-    section = f"{arm}|{args.steps}" + (f"|lr{args.lr:g}" if args.lr else "")
+    section = (f"{arm}|{args.steps}" + (f"|lr{args.lr:g}" if args.lr else "")
+               + (f"|seed{args.seed}" if args.seed else ""))
     res = load()
-    for name, noisy, clean in units(args.fovs, args.set12):
+    for name, noisy, clean in units(args.fovs, args.set12, args.fine):
         if name in res.get(section, {}) and not args.force:
             continue
         over = {"warm_start": "prior" if args.arm == "prior" else "none"}
         if args.lr:
             over["learning_rate"] = args.lr
+        if args.seed:
+            over["seed"] = args.seed
         model, info = train_one(noisy, args.steps, **over)
         started = bool(model.info.get("warm_start"))
         if started != (args.arm == "prior"):
@@ -191,7 +202,7 @@ def table(res: dict, bm3d: dict[str, float] | None = None) -> str:
         arm, rest = section.split("|", 1)
         if arm not in dict(ARMS):  # a candidate's label: measured, not in the table
             continue
-        rest = rest.replace("|lr", " at lr ")  # a cell of the table: no "|" in it
+        rest = rest.replace("|lr", " at lr ").replace("|seed", ", seed ")  # a cell: no "|" in it
         for name, e in entries.items():
             arms.setdefault((rest, name), {})[arm] = e["tta4"]
     if not arms:
@@ -241,8 +252,10 @@ def main(argv: list[str] | None = None) -> int:
     m.add_argument("--arm", choices=("scratch", "prior"), required=True)
     m.add_argument("--fovs", type=int, nargs="*", default=[])
     m.add_argument("--set12", nargs="*", default=[])
+    m.add_argument("--fine", nargs="*", default=[], help="fine-set images, e.g. fibres_1 filaments_7")
     m.add_argument("--steps", type=int, default=500)
     m.add_argument("--lr", type=float, default=None)
+    m.add_argument("--seed", type=int, default=0, help="the training's seed (patches, masks) [0]")
     m.add_argument("--force", action="store_true")
     m.add_argument("--prior", help="a prior file to start from instead of the shipped one (arm prior)")
     m.add_argument("--label", help="the results' arm name (default: --arm)")

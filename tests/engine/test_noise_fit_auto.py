@@ -18,8 +18,8 @@ def _cal(signal, variance, source="image") -> NoiseCalibration:
     return NoiseCalibration(x, v, np.full(x.size, 500), 1.0, 0.0, 1 / 12, source)
 
 
-def test_the_default_rule_is_the_bright_half():
-    assert noise_fit_choice.RULE == "bright"
+def test_the_default_rule_needs_both_ratios():
+    assert noise_fit_choice.RULE == "both"
     with pytest.raises(ValueError, match="bright/dark.*both"):
         keep_refit(_cal([1.0, 2.0], [1.0, 2.0]), _cal([1.0, 2.0], [1.0, 2.0], "refit"), "dark")
 
@@ -28,8 +28,9 @@ def test_a_calibration_inflated_in_the_bright_bins_gives_way_to_the_refit():
     x = np.linspace(5, 200, 20)
     true = 4.2 * x + 4.0
     inflated = true * np.where(x > 100, 1.6, 1.05)  # structure sits in the bright bins
-    keep, ratio = keep_refit(_cal(x, inflated), _cal(x, true, "refit"))
+    keep, ratio = keep_refit(_cal(x, inflated), _cal(x, true, "refit"), "bright")
     assert keep and ratio == pytest.approx(1.6, rel=0.02)
+    assert keep_refit(_cal(x, inflated), _cal(x, true, "refit")) == (True, pytest.approx(1.6 / 1.05, rel=0.02))
     keep, ratio = keep_refit(_cal(x, inflated), _cal(x, true, "refit"), "bright/dark")
     assert keep and ratio == pytest.approx(1.6 / 1.05, rel=0.02)
 
@@ -44,7 +45,8 @@ def test_bright_over_dark_sees_a_mild_inflation_over_a_low_background():
     cal = true * np.where(at >= 0.5, 1.08, np.where(at <= 0.25, 0.95, 1.0))
     assert relative_inflation(_cal(x, cal), _cal(x, true, "refit")) == pytest.approx(1.08 / 0.95)
     assert keep_refit(_cal(x, cal), _cal(x, true, "refit"), "bright/dark")[0]
-    assert not keep_refit(_cal(x, cal), _cal(x, true, "refit"))[0]
+    assert keep_refit(_cal(x, cal), _cal(x, true, "refit"))[0]  # the default ("both") too
+    assert not keep_refit(_cal(x, cal), _cal(x, true, "refit"), "bright")[0]
 
 
 def test_a_refit_off_at_every_brightness_keeps_the_calibration():
@@ -60,7 +62,8 @@ def test_a_refit_off_at_every_brightness_keeps_the_calibration():
 def test_an_agreeing_or_lower_calibration_is_kept():
     x = np.linspace(5, 200, 20)
     true = 4.2 * x + 4.0
-    assert keep_refit(_cal(x, true * 1.05), _cal(x, true, "refit")) == (False, pytest.approx(1.05))
+    assert keep_refit(_cal(x, true * 1.05), _cal(x, true, "refit"), "bright") == (False, pytest.approx(1.05))
+    assert not keep_refit(_cal(x, true * 1.05), _cal(x, true, "refit"))[0]
     assert keep_refit(_cal(x, true * 1.05), _cal(x, true, "refit"), "bright/dark") == (False, pytest.approx(1.0))
     # a refit above the calibration (the prior's error over-subtracted nowhere) keeps it too
     assert not keep_refit(_cal(x, true), _cal(x, 1.5 * true, "refit"))[0]
@@ -88,7 +91,8 @@ def test_thin_lines_measure_inflated_against_the_true_curve():
     for name, clean in (("lines", lines), ("ramp", ramp)):
         cal = calibrate_image([rng.poisson(clean).astype(np.float32)])
         truth = _cal(cal.signal, np.maximum(cal.signal, 1.0), "refit")  # Poisson: var = signal
-        keep, ratios[name] = keep_refit(cal, truth)
+        keep, _ = keep_refit(cal, truth)
+        ratios[name] = inflation(cal, truth)
         assert keep == (name == "lines"), ratios
     assert ratios["lines"] > noise_fit_choice.REFIT_BELOW > ratios["ramp"]
 
@@ -103,7 +107,8 @@ def test_training_curve_drops_the_padding_points():
 @pytest.mark.parametrize("threshold, kept", [(0.0, True), (np.inf, False)])
 def test_auto_keeps_or_drops_the_refit_in_training(monkeypatch, threshold, kept):
     """Both branches of the decision, wired into HQ-SSL's end of training."""
-    monkeypatch.setattr(noise_fit_choice, "REFIT_BELOW", threshold)
+    for name in ("REFIT_BELOW", "BOTH_BRIGHT_ABOVE", "RELATIVE_ABOVE"):
+        monkeypatch.setattr(noise_fit_choice, name, threshold)
     rng = np.random.default_rng(1)
     clean = np.tile(np.linspace(20, 200, 128), (128, 1))  # big enough for the refit's bins
     noisy = (rng.poisson(clean) + rng.normal(0, 2, clean.shape)).astype(np.float32)
