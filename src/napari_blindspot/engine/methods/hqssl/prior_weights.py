@@ -7,7 +7,8 @@ image looks like (edges, blobs, lines, textures, a dark background).  The shippe
 train`` on synthetic filaments, membranes and textured blobs with the Poisson-Gaussian noise
 measured on FMD confocal data, then by ``python -m benchmarks.prior_training`` on a broader
 synthetic set (those kinds at several camera gains, and dead-leaves images with edges, shading,
-gratings and textures under Gaussian or Poisson-Gaussian noise), each image with its true noise.
+gratings and textures under Gaussian or Poisson-Gaussian noise), each image with the noise
+model that made it.
 The images are generated from seeds by the benchmarks, so the weights carry this project's
 licence.  Only the blind-spot network's weights start from the prior; the noise model is
 measured on the user's image as always, and every weight is trained on it.
