@@ -112,19 +112,16 @@ def train(args: argparse.Namespace) -> None:
 def units(fovs: list[int], set12: list[str], fine: list[str] = ()) -> list[tuple[str, np.ndarray, np.ndarray]]:
     """``(name, noisy, clean)`` of FMD fields ``fovs``, Set12 images ``set12`` (sigma 25) and
     fine-set images ``fine`` (e.g. ``fibres_1``: :mod:`benchmarks.fine_structures_data`)."""
+    from . import fine_structures_data as fsd
+
     out = []
     if fovs:
         from .one_minute import units as fmd
 
         out += fmd("fmd", fovs)
-    if set12:
-        from . import fine_structures_data as fsd
-
-        for u in fsd.set12(set12):
-            out.append((u.name, u.noisy, u.clean.astype(np.float32)))
+    for u in fsd.set12(list(set12)) if set12 else []:
+        out.append((u.name, u.noisy, u.clean.astype(np.float32)))
     for name in fine:
-        from . import fine_structures_data as fsd
-
         kind, seed = name.rsplit("_", 1)
         s = fsd.synthetic(kind, int(seed))
         out.append((s.name, s.noisy, s.clean.astype(np.float32)))
