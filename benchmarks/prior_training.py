@@ -14,11 +14,17 @@ the fine-tuning on the user's image, with its own measured noise, corrects):
 * **dead-leaves images** (occluding shapes with a power-law size distribution, the classical
   synthetic model of natural-image statistics) whose leaves are flat, shaded, striped (gratings
   of random frequency and orientation) or textured, with Gaussian noise of sigma 5-50 or
-  Poisson-Gaussian noise: edges, corners and periodic textures, which nothing in the first set had.
+  Poisson-Gaussian noise: edges, corners and periodic textures, which nothing in the first set had;
+* **natural pictures** (:data:`NATURAL`: the photographs and micrographs bundled with
+  scikit-image, under its BSD licence and most stated CC0 or public domain, made grey;
+  ``camera`` left out, since Set12 holds the same picture) with fresh Gaussian noise of sigma
+  5-50 on every crop (``--natural``: the share of the patches cut from them): the edges,
+  textures and shading of real scenes, which the dead leaves only imitate.
 
 Each image is normalised by its own mean and std, as the engine normalises a user's image; the
-noise variance enters the likelihood in those units.  Nothing is copied from any data set, so
-the weights carry this project's licence::
+noise variance enters the likelihood in those units.  Everything the weights learned from is
+generated here or permissively licensed (the natural pictures: BSD, CC0, public domain), and no
+picture is stored in them, so they carry this project's licence::
 
     python -m benchmarks.warm_start train --steps 3000 --out first_prior.pt    # the first prior
     python -m benchmarks.prior_training --steps 3500 --batch 4 --lr 1e-3 --start first_prior.pt \
@@ -42,6 +48,13 @@ from scipy import ndimage
 FLUO_SEEDS = range(100, 108)
 LEAVES_SEEDS = range(200, 224)
 LEAVES_SIZE = 384
+#: Photographs and micrographs bundled with scikit-image (under its BSD licence, most stated CC0
+#: or public domain in ``skimage.data``), made grey; ``camera`` is left out because Set12 holds
+#: the same picture.
+NATURAL = ("astronaut", "brick", "cell", "chelsea", "clock", "coffee", "coins", "grass", "gravel",
+           "hubble_deep_field", "immunohistochemistry", "moon", "page", "retina", "rocket", "text")
+#: Gaussian noise of the natural images: sigma drawn log-uniformly in this range (0..255 units).
+NATURAL_SIGMA = (5.0, 50.0)
 
 
 def _texture(rng: np.random.Generator, size: int, base: float) -> np.ndarray:
@@ -134,14 +147,49 @@ def training_set() -> list[tuple[str, np.ndarray, np.ndarray]]:
     return out
 
 
+def natural_images() -> list[tuple[str, np.ndarray]]:
+    """``(name, clean)`` of the :data:`NATURAL` pictures, ``(Y, X)`` float32 0..255."""
+    from skimage import color, data
+
+    out = []
+    for name in NATURAL:
+        img = np.asarray(getattr(data, name)(), np.float32)
+        if img.ndim == 3:  # RGB(A): luminance
+            img = color.rgb2gray(img[..., :3] / 255.0).astype(np.float32) * 255.0
+        out.append((name, img))
+    return out
+
+
+def _natural_patch(image: np.ndarray, rng: np.random.Generator,
+                   patch: int) -> tuple[np.ndarray, np.ndarray]:
+    """A ``patch``-square crop of the clean ``image`` with fresh Gaussian noise (a new sigma
+    each time, :data:`NATURAL_SIGMA`), normalised as the engine normalises the whole noisy
+    image (the image's mean; the std the noisy image would have), with its noise variance in
+    those units."""
+    lo, hi = NATURAL_SIGMA
+    sigma = float(np.exp(rng.uniform(np.log(lo), np.log(hi))))
+    i, j = (int(rng.integers(0, n - patch + 1)) for n in image.shape)
+    crop = image[i:i + patch, j:j + patch]
+    noisy = crop + rng.normal(0, sigma, crop.shape).astype(np.float32)
+    s = math.sqrt(float(image.var()) + sigma * sigma)
+    return (noisy - float(image.mean())) / s, np.full(crop.shape, (sigma / s) ** 2, np.float32)
+
+
 def _batch(images: list[tuple[np.ndarray, np.ndarray]], rng: np.random.Generator, batch: int,
-           patch: int) -> tuple[np.ndarray, np.ndarray]:
+           patch: int, natural: list[np.ndarray] = (), natural_share: float = 0.0,
+           ) -> tuple[np.ndarray, np.ndarray]:
     """``batch`` random ``patch``-square crops, each turned and flipped at random, of the
-    normalised images and of their noise variance alike: two ``(B, 1, patch, patch)`` arrays."""
+    normalised images and of their noise variance alike: two ``(B, 1, patch, patch)`` arrays.
+    A share ``natural_share`` of them (on average) are crops of the clean ``natural`` pictures
+    with fresh noise (:func:`_natural_patch`)."""
     ys, vs = [], []
     for _ in range(batch):
-        y, v = images[int(rng.integers(len(images)))]
-        i, j = (int(rng.integers(0, n - patch + 1)) for n in y.shape)
+        if natural_share > 0 and rng.random() < natural_share:
+            y, v = _natural_patch(natural[int(rng.integers(len(natural)))], rng, patch)
+            i = j = 0
+        else:
+            y, v = images[int(rng.integers(len(images)))]
+            i, j = (int(rng.integers(0, n - patch + 1)) for n in y.shape)
         k, flip = int(rng.integers(4)), bool(rng.integers(2))
         py, pv = (np.rot90(a[i:i + patch, j:j + patch], k) for a in (y, v))
         if flip:
@@ -152,9 +200,11 @@ def _batch(images: list[tuple[np.ndarray, np.ndarray]], rng: np.random.Generator
 
 
 def train(steps: int, *, batch: int = 4, patch: int = 128, lr: float = 1e-3, seed: int = 0,
-          start: Path | None = None, out: Path, threads: int = 2) -> None:
+          start: Path | None = None, out: Path, threads: int = 2,
+          natural_share: float = 0.0) -> None:
     """Train the prior for ``steps`` steps (Adam, cosine-decayed ``lr``) from ``start`` (a prior
-    file) or random weights, and write it to ``out``."""
+    file) or random weights, and write it to ``out``; ``natural_share`` of the patches (on
+    average) come from the natural pictures (:func:`natural_images`)."""
     import torch
 
     from napari_blindspot.engine.methods.hqssl.blindspot import BlindSpotUNet
@@ -170,6 +220,7 @@ def train(steps: int, *, batch: int = 4, patch: int = 128, lr: float = 1e-3, see
     for _, noisy, var in training_set():
         m, s = float(noisy.mean()), float(noisy.std())
         images.append(((noisy - m) / s, var / (s * s)))
+    natural = [img for _, img in natural_images()] if natural_share > 0 else []
     unet = BlindSpotUNet(1, 2, depth=PRIOR_SHAPE["depth"], features=PRIOR_SHAPE["features"], ndim=2)
     net = HQSSLNet(unet, None, 1)
     if start is not None and not load_prior(net, start):
@@ -180,7 +231,8 @@ def train(steps: int, *, batch: int = 4, patch: int = 128, lr: float = 1e-3, see
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, steps, eta_min=lr * 0.02)
     t0, running = time.perf_counter(), []
     for step in range(1, steps + 1):
-        y, v = (torch.from_numpy(a) for a in _batch(images, rng, batch, patch))
+        y, v = (torch.from_numpy(a)
+                for a in _batch(images, rng, batch, patch, natural, natural_share))
         with autocast(cpu, amp):  # as the engine trains on a CPU: bfloat16 where it runs
             mu, var_x = net.prior(y)
         loss = nll_diagonal(y, mu, var_x, v).mean()
@@ -198,7 +250,8 @@ def train(steps: int, *, batch: int = 4, patch: int = 128, lr: float = 1e-3, see
     model = SimpleNamespace(net=net)  # what save_prior reads: a model holding one blind-spot U-Net
     before = 0 if start is None else int(torch.load(start, map_location="cpu", weights_only=True)["steps"])
     save_prior(model, before + steps, out)  # the steps behind the weights, the first prior's included
-    print(f"prior: {steps} steps x {batch} patches on {len(images)} images in "
+    print(f"prior: {steps} steps x {batch} patches on {len(images)} images "
+          f"(+{len(natural)} natural pictures, share {natural_share:g}) in "
           f"{time.perf_counter() - t0:.0f} s -> {out}", flush=True)
 
 
@@ -208,11 +261,18 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--batch", type=int, default=4)
     p.add_argument("--lr", type=float, default=1e-3)
     p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--seed", type=int, default=0,
+                   help="seed of the patches, their noise and turns (a continued run: a new one)")
     p.add_argument("--start", help="a prior file to continue from (default: random weights)")
+    p.add_argument("--natural", type=float, default=0.0,
+                   help="share of the patches cut from the natural pictures (0..1)")
     p.add_argument("--out", required=True, help="where to write the prior")
     args = p.parse_args(argv)
-    train(args.steps, batch=args.batch, lr=args.lr, threads=args.threads,
-          start=Path(args.start) if args.start else None, out=Path(args.out))
+    if not 0.0 <= args.natural <= 1.0:
+        p.error("--natural is a share of the patches, from 0 to 1")
+    train(args.steps, batch=args.batch, lr=args.lr, threads=args.threads, seed=args.seed,
+          natural_share=args.natural, start=Path(args.start) if args.start else None,
+          out=Path(args.out))
     return 0
 
 
