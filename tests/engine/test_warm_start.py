@@ -11,6 +11,7 @@ import torch
 
 from napari_blindspot.engine import TrainConfig, TrainingRun, TrainingStarted
 from napari_blindspot.engine.methods.hqssl.blindspot import BlindSpotUNet
+from napari_blindspot.engine.methods.hqssl.method import PRIOR_LR_SCALE
 from napari_blindspot.engine.methods.hqssl.network import HQSSLNet
 from napari_blindspot.engine.methods.hqssl.prior_weights import (PRIOR_FILE, PRIOR_SHAPE,
                                                                blindspot_networks, load_prior,
@@ -94,12 +95,39 @@ def test_training_says_where_its_weights_started():
     cfg = TrainConfig.for_method("hqssl", axes="YX", steps=2, patch_size=32, device="cpu",
                                  validation_fraction=0.0)
     started, run = _started(cfg)
-    assert started.start == "started from the trained prior"
+    note = "started from the trained prior, fine-tuned at a learning rate of 0.0005 (0.25x the rate set)"
+    assert started.start == note
     stored = torch.load(PRIOR_FILE, weights_only=True)["state_dict"]
     unet = blindspot_networks(run.net)[0]
     assert torch.equal(unet.enc0.conv.weight.detach().float(), stored["enc0.conv.weight"])
-    assert run.model.info["warm_start"] == "started from the trained prior"
+    assert run.model.info["warm_start"] == note
 
     started, run = _started(cfg.replace(warm_start="none"))
     assert started.start == ""
     assert "warm_start" not in run.model.info
+
+
+def _network_rates(cfg: TrainConfig) -> list[float]:
+    """The learning rates the network's own parameters trained at over a short run (each
+    distinct rate once)."""
+    img = np.random.default_rng(0).poisson(20, (64, 64)).astype(np.float32)
+    run = TrainingRun(img, cfg)
+    rates = []
+    for _ in run.events():
+        if run.prepared and run.step:
+            rates.append(run.optimizer.param_groups[0]["lr"])
+    assert run.step == cfg.steps
+    assert run.optimizer.param_groups[0]["params"][0] is next(run.net.net.parameters())
+    return sorted(set(rates))
+
+
+def test_a_network_from_the_prior_fine_tunes_at_a_quarter_of_the_rate():
+    """The full rate undoes the prior (docs/fine_structures.md): the prior's network trains at
+    PRIOR_LR_SCALE of the rate set; random weights and networks the prior does not fit at all of it."""
+    cfg = TrainConfig.for_method("hqssl", axes="YX", steps=3, patch_size=32, device="cpu",
+                                 validation_fraction=0.0, schedule="constant", warmup_fraction=0.0,
+                                 learning_rate=1e-3)
+    assert PRIOR_LR_SCALE == 0.25
+    assert _network_rates(cfg) == pytest.approx([2.5e-4])
+    assert _network_rates(cfg.replace(warm_start="none")) == pytest.approx([1e-3])
+    assert _network_rates(cfg.replace(hq_features=8)) == pytest.approx([1e-3])  # the prior does not fit
