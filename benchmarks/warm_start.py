@@ -179,8 +179,11 @@ def bm3d_psnr() -> dict[str, float]:
 
 
 #: The arms of the table: from random weights, the first prior (3,000 steps on twelve
-#: fluorescence-like images, :func:`train`) and the shipped one (:mod:`benchmarks.prior_training`).
-ARMS = (("scratch", "from scratch"), ("prior_v1", "first prior"), ("prior", "broader prior (shipped)"))
+#: fluorescence-like images, :func:`train`), the broader prior (:mod:`benchmarks.prior_training`,
+#: synthetic images; fine-tuned at the full rate) and the shipped one (the broader prior trained
+#: further with natural pictures, fine-tuned at a quarter of the rate).
+ARMS = (("scratch", "from scratch"), ("prior_v1", "first prior"),
+        ("prior_v2", "broader prior, full rate"), ("prior", "natural pictures, quarter rate (shipped)"))
 
 
 def _cell(v: float | None, fmt: str = ".2f") -> str:
@@ -188,9 +191,9 @@ def _cell(v: float | None, fmt: str = ".2f") -> str:
 
 
 def table(res: dict, bm3d: dict[str, float] | None = None) -> str:
-    """Per image and length: PSNR from scratch, from the first prior and from the shipped one,
-    the shipped prior's gain over each, and (``bm3d``: PSNR per image) BM3D with the true sigma;
-    then the means of each difference per group of images (``fmd``, ``set12``)."""
+    """Per image and length: PSNR of each arm (:data:`ARMS`), the shipped prior's gain over
+    random weights and over the arm before it, and (``bm3d``: PSNR per image) BM3D with the true
+    sigma; then the means of each difference per group of images (``fmd``, ``set12``, ...)."""
     bm3d = bm3d or {}
     arms: dict[tuple[str, str], dict[str, float]] = {}
     for section, entries in res.items():
@@ -205,27 +208,28 @@ def table(res: dict, bm3d: dict[str, float] | None = None) -> str:
     if not arms:
         return "(no measurement yet: `python -m benchmarks.warm_start measure ...`)"
     heads = [label + ", dB" for _, label in ARMS]
-    out = ["| image | steps | " + " | ".join(heads) + " | shipped − scratch | shipped − first prior "
+    out = ["| image | steps | " + " | ".join(heads) + " | shipped − scratch | shipped − broader prior "
            "| BM3D (true sigma), dB | shipped − BM3D |", "|---|---|" + "---|" * (len(ARMS) + 4)]
     diffs: dict[tuple[str, str], dict[str, list[float]]] = {}
     for (rest, name), by in sorted(arms.items(), key=lambda kv: (kv[0][0], kv[0][1])):
-        a, first, b = (by.get(key) for key, _ in ARMS)
+        values = [by.get(key) for key, _ in ARMS]
+        a, before, b = values[0], values[-2], values[-1]
         ref = bm3d.get(name)
         d = {"scratch": None if a is None or b is None else b - a,
-             "first": None if first is None or b is None else b - first,
+             "before": None if before is None or b is None else b - before,
              "bm3d": None if ref is None or b is None else b - ref}
         group = diffs.setdefault((name.split("_")[0], rest), {})
         for key, v in d.items():
             if v is not None:
                 group.setdefault(key, []).append(v)
-        out.append(f"| {name} | {rest} | " + " | ".join(_cell(v) for v in (a, first, b))
-                   + f" | {_cell(d['scratch'], '+.2f')} | {_cell(d['first'], '+.2f')} | {_cell(ref)}"
+        out.append(f"| {name} | {rest} | " + " | ".join(_cell(v) for v in values)
+                   + f" | {_cell(d['scratch'], '+.2f')} | {_cell(d['before'], '+.2f')} | {_cell(ref)}"
                    + f" | {_cell(d['bm3d'], '+.2f')} |")
     for (group, rest), ds in sorted(diffs.items()):
-        if not any(ds.get(k) for k in ("scratch", "first", "bm3d")):
+        if not any(ds.get(k) for k in ("scratch", "before", "bm3d")):
             continue
         cells = [f"**{np.mean(ds[k]):+.2f}** ({len(ds[k])})" if ds.get(k) else ""
-                 for k in ("scratch", "first")]
+                 for k in ("scratch", "before")]
         vs = f"**{np.mean(ds['bm3d']):+.2f}** ({len(ds['bm3d'])})" if ds.get("bm3d") else ""
         out.append(f"| **mean, {group}** (images measured) | {rest} |" + " |" * len(ARMS)
                    + f" {cells[0]} | {cells[1]} | | {vs} |")
