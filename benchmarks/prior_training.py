@@ -28,7 +28,9 @@ picture is stored in them, so they carry this project's licence::
 
     python -m benchmarks.warm_start train --steps 3000 --out first_prior.pt    # the first prior
     python -m benchmarks.prior_training --steps 3500 --batch 4 --lr 1e-3 --start first_prior.pt \
-        --out prior_2d.pt                                                   # the shipped one
+        --out broader_prior.pt                                              # the broader one
+    python -m benchmarks.prior_training --steps 3000 --batch 4 --lr 1e-3 --threads 1 --seed 0 \
+        --natural 0.5 --start broader_prior.pt --out prior_2d.pt            # the shipped one
     python -m benchmarks.warm_start measure --arm prior --prior prior_2d.pt --label candidate ...
 """
 
@@ -38,6 +40,7 @@ import argparse
 import math
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -176,7 +179,7 @@ def _natural_patch(image: np.ndarray, rng: np.random.Generator,
 
 
 def _batch(images: list[tuple[np.ndarray, np.ndarray]], rng: np.random.Generator, batch: int,
-           patch: int, natural: list[np.ndarray] = (), natural_share: float = 0.0,
+           patch: int, natural: Sequence[np.ndarray] = (), natural_share: float = 0.0,
            ) -> tuple[np.ndarray, np.ndarray]:
     """``batch`` random ``patch``-square crops, each turned and flipped at random, of the
     normalised images and of their noise variance alike: two ``(B, 1, patch, patch)`` arrays.

@@ -1,13 +1,15 @@
-"""A warm start for one-shot HQ-SSL (issue 23, item 2): a prior trained ahead of time on
-synthetic fluorescence-like images, fine-tuned on the user's image, against training from
-scratch, at the same number of steps.
+"""A warm start for one-shot HQ-SSL (issue 23, item 2): a prior trained ahead of time,
+fine-tuned on the user's image, against training from scratch, at the same number of steps.
 
-The prior's training images are generated here from seeds (nothing is copied; the shipped
-weights therefore carry the project's own licence): filaments and membranes from
+The first prior's training images are generated here from seeds: filaments and membranes from
 :mod:`benchmarks.fine_structures_data` (seeds 100+, apart from its development and held-out
-seeds) and textured blobs (nuclei-like), with the Poisson-Gaussian noise measured on FMD.  It is
-measured on images *unlike* that training data: the real FMD confocal fields (cells and nuclei)
-and Set12's natural images with Gaussian noise::
+seeds) and textured blobs (nuclei-like), with the Poisson-Gaussian noise measured on FMD.  The
+shipped prior is that one trained further by :mod:`benchmarks.prior_training` (issue 22): on a
+broader generated set, then with natural pictures bundled with scikit-image (BSD, most stated
+CC0 or public domain; not ``camera``, which Set12 holds); the weights carry the project's own
+licence.  It is fine-tuned at a quarter of the learning rate (``PRIOR_LR_SCALE``).  It is
+measured on the real FMD confocal fields (cells and nuclei, which no prior saw), Set12's natural
+images with Gaussian noise and the fine set's stress fibres (a kind no prior saw)::
 
     python -m benchmarks.warm_start train --steps 3000 --out first_prior.pt   # the first prior
     python -m benchmarks.warm_start measure --arm prior --fovs 1 2 3 --steps 500  # the shipped prior
@@ -15,9 +17,9 @@ and Set12's natural images with Gaussian noise::
     python -m benchmarks.warm_start measure --arm scratch --fovs 1 2 3 --steps 500
     python -m benchmarks.warm_start render                        # the table in docs/performance.md
 
-The shipped prior is the first one trained further on a broader set by
-:mod:`benchmarks.prior_training` (issue 22); the first one is also in git
-(``git show dbfc814:src/napari_blindspot/engine/methods/hqssl/prior_2d.pt``).
+The first prior is in git (``git show dbfc814:src/napari_blindspot/engine/methods/hqssl/prior_2d.pt``),
+the broader one too (``git show d15998e:...``).  ``--lr`` sets the rate for random weights: a
+network from the prior trains at a quarter of it (``--lr 0.008``: the full rate of before, 2e-3).
 
 Every arm uses the CPU's one-shot HQ-SSL settings (two threads, seed 0, the 4-rotation
 prediction); results accumulate in ``docs/warm_start.json``.

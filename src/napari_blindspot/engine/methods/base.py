@@ -156,6 +156,11 @@ class Method:
         the user ('' for nothing, the default)."""
         return ""
 
+    def continue_weights(self, info: dict[str, Any]) -> str:
+        """Before a resumed training of a model whose ``info`` is given: how its weights
+        started, in words for the user, kept with the model ('' for nothing, the default)."""
+        return ""
+
     def calibrate(self, net: nn.Module, view: CanonicalView, normalization: Normalization,
                   independent_channels: bool, reference: CanonicalView | None = None) -> list:
         """Data-driven initialisation before training (e.g. noise levels); returns what was

@@ -203,6 +203,7 @@ class TrainingRun:
             independent)
         if initial is not None:
             net = place_network(copy.deepcopy(initial.net), self.device, self.view.ndim_spatial)
+            self.start_note = self.method.continue_weights(initial.info)
         else:
             net = place_network(self.method.build(c, self.net_channels, self.view.ndim_spatial,
                                                   normalization),

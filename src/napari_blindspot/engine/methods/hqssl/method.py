@@ -94,6 +94,10 @@ NOISE_CALIBRATION_LABELS = (
 class HQSSL(Method):
     """High-Quality Self-Supervised denoising (Laine et al. 2019)."""
 
+    #: This run's network started from the prior (or continues a model that did): it trains at
+    #: :data:`PRIOR_LR_SCALE` of the rate (:meth:`param_groups`).
+    from_prior: bool = False
+
     name = "hqssl"
     display_name = "HQ-SSL"
     tagline = "Best for camera noise; every pixel trains; gives an uncertainty map."
@@ -130,8 +134,9 @@ class HQSSL(Method):
                 "acquisition (--noise-from)", kind="choice", flag="--noise-calibration",
                 labels=NOISE_CALIBRATION_LABELS, default="image", choices=NOISE_CALIBRATIONS),
         Setting("warm_start", "Start from", "the network's starting weights: a prior trained ahead "
-                "of time on synthetic fluorescence-like images and natural pictures and fine-tuned on "
-                "yours at a quarter of the learning rate (the CPU network, 2D, one channel per network; benchmarks/prior_training.py), "
+                "of time on synthetic fluorescence-like images and natural pictures and "
+                "fine-tuned on yours at a quarter of the learning rate (the CPU network, 2D, one "
+                "channel per network; benchmarks/prior_training.py), "
                 "or random weights",
                 kind="choice", flag="--warm-start", labels=WARM_START_LABELS, default="prior",
                 choices=("prior", "none")),
@@ -212,11 +217,21 @@ class HQSSL(Method):
         if self.config.warm_start != "prior":
             return ""
         n = load_prior(net)
-        self.from_prior = n > 0  # fine-tuned at PRIOR_LR_SCALE of the rate (param_groups)
+        self.from_prior = n > 0
         if not n:
             return ""
         return ("started from the trained prior" + (f" ({n} networks)" if n > 1 else "")
-                + f", fine-tuned at a learning rate of {PRIOR_LR_SCALE * self.config.learning_rate:.2g}"
+                + self._rate_note())
+
+    def continue_weights(self, info: dict[str, Any]) -> str:
+        """A model that started from the prior goes on at :data:`PRIOR_LR_SCALE` of the rate."""
+        self.from_prior = bool(info.get("warm_start"))
+        if not self.from_prior:
+            return ""
+        return "continued a model that started from the trained prior" + self._rate_note()
+
+    def _rate_note(self) -> str:
+        return (f", fine-tuned at a learning rate of {PRIOR_LR_SCALE * self.config.learning_rate:.2g}"
                 f" ({PRIOR_LR_SCALE:g}x the rate set)")
 
     def size_multiple(self, config: TrainConfig) -> int:
@@ -313,7 +328,7 @@ class HQSSL(Method):
         """The network's parameters (at :data:`PRIOR_LR_SCALE` of the rate when it started from
         the prior); the noise's too (``NOISE_LR_SCALE`` times faster) unless the noise is kept
         fixed."""
-        scale = PRIOR_LR_SCALE if getattr(self, "from_prior", False) else 1.0
+        scale = PRIOR_LR_SCALE if self.from_prior else 1.0
         groups = [{"params": list(net.net.parameters()), "lr_scale": scale}]
         noise_params = list(net.noise.parameters()) if net.noise is not None else []
         for p in noise_params:
