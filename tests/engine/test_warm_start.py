@@ -142,7 +142,7 @@ def test_continuing_a_model_from_the_prior_keeps_the_quarter_rate():
     from_prior = _network_rates.model
     assert _network_rates(cfg, from_prior) == pytest.approx([2.5e-4])
     continued = _network_rates.model  # and a continuation of the continuation
-    assert continued.info["warm_start"].startswith("continued a model that started from the trained prior")
+    assert continued.info["warm_start"].startswith("come from a model that started from the trained prior")
     assert _network_rates(cfg, continued) == pytest.approx([2.5e-4])
     _network_rates(cfg.replace(warm_start="none"))
     assert _network_rates(cfg, _network_rates.model) == pytest.approx([1e-3])

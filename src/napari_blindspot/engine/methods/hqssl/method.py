@@ -228,7 +228,7 @@ class HQSSL(Method):
         self.from_prior = bool(info.get("warm_start"))
         if not self.from_prior:
             return ""
-        return "continued a model that started from the trained prior" + self._rate_note()
+        return "come from a model that started from the trained prior" + self._rate_note()
 
     def _rate_note(self) -> str:
         return (f", fine-tuned at a learning rate of {PRIOR_LR_SCALE * self.config.learning_rate:.2g}"
