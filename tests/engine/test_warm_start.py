@@ -107,9 +107,9 @@ def test_training_says_where_its_weights_started():
     assert "warm_start" not in run.model.info
 
 
-def _network_rates(cfg: TrainConfig, initial=None) -> list[float]:
+def _trained(cfg: TrainConfig, initial=None) -> tuple[list[float], object]:
     """The learning rates the network's own parameters trained at over a short run (each
-    distinct rate once); ``initial``: a model to continue."""
+    distinct rate once), and the model; ``initial``: a model to continue."""
     img = np.random.default_rng(0).poisson(20, (64, 64)).astype(np.float32)
     run = TrainingRun(img, cfg, initial=initial)
     rates = []
@@ -118,8 +118,11 @@ def _network_rates(cfg: TrainConfig, initial=None) -> list[float]:
             rates.append(run.optimizer.param_groups[0]["lr"])
     assert run.step == cfg.steps
     assert run.optimizer.param_groups[0]["params"][0] is next(run.net.net.parameters())
-    _network_rates.model = run.model
-    return sorted(set(rates))
+    return sorted(set(rates)), run.model
+
+
+def _network_rates(cfg: TrainConfig, initial=None) -> list[float]:
+    return _trained(cfg, initial)[0]
 
 
 def test_a_network_from_the_prior_fine_tunes_at_a_quarter_of_the_rate():
@@ -138,11 +141,10 @@ def test_continuing_a_model_from_the_prior_keeps_the_quarter_rate():
     cfg = TrainConfig.for_method("hqssl", axes="YX", steps=2, patch_size=32, device="cpu",
                                  validation_fraction=0.0, schedule="constant", warmup_fraction=0.0,
                                  learning_rate=1e-3)
-    _network_rates(cfg)
-    from_prior = _network_rates.model
-    assert _network_rates(cfg, from_prior) == pytest.approx([2.5e-4])
-    continued = _network_rates.model  # and a continuation of the continuation
+    _, from_prior = _trained(cfg)
+    rates, continued = _trained(cfg, from_prior)
+    assert rates == pytest.approx([2.5e-4])
     assert continued.info["warm_start"].startswith("come from a model that started from the trained prior")
-    assert _network_rates(cfg, continued) == pytest.approx([2.5e-4])
-    _network_rates(cfg.replace(warm_start="none"))
-    assert _network_rates(cfg, _network_rates.model) == pytest.approx([1e-3])
+    assert _network_rates(cfg, continued) == pytest.approx([2.5e-4])  # a continuation's continuation
+    _, scratch = _trained(cfg.replace(warm_start="none"))
+    assert _network_rates(cfg, scratch) == pytest.approx([1e-3])

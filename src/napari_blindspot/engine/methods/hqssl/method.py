@@ -53,8 +53,9 @@ REGULARIZER = 0.02
 NOISE_LR_SCALE = 10.0
 #: A network that starts from the trained prior is fine-tuned at this share of the learning rate
 #: (the rate is the one for random weights): the full rate undoes much of what the prior knows
-#: in the first hundred steps (issue 22: 500 steps from the prior at 5e-4 instead of 2e-3, +0.2
-#: to +1.7 dB on stress fibres no prior saw and Set12, FMD unchanged; docs/fine_structures.md).
+#: in the first hundred steps (issue 22: 500 steps from the prior at 5e-4 against 2e-3, mean of
+#: three seeds: +0.43, +0.20, 0.00 dB on stress fibres no prior saw, the seeds within 0.16 dB
+#: instead of 0.41; Set12 +0.02, FMD +0.01; docs/fine_structures.md, "The fourth round").
 PRIOR_LR_SCALE = 0.25
 #: ``noise_fit="fine-tune"`` learns the noise gain from this share of the training on.
 FINE_TUNE_FROM = 0.5
