@@ -5,9 +5,12 @@ textured inside), blurred by an anisotropic confocal PSF (axial blur ~3x the lat
 with a z-spacing of ``--spacing`` pixels (1: isotropic; 4: a typical confocal stack) and given
 the Poisson-Gaussian noise measured on FMD (:data:`.fine_structures_data.FMD_NOISE`).  Both
 trainings see the same ``ZYX`` stack with the CPU defaults: 2D trains one model on every slice
-(``train_3d=False``), 3D on ``16x64x64`` patches (``train_3d=True``)::
+(``train_3d=False``), 3D on ``16x64x64`` patches (``train_3d=True``).  ``2d`` and ``3d`` train
+from random weights (as measured before the warm start); ``2d_prior`` is 2D from the trained
+prior, as the one-shot default trains a stack on a CPU (the prior fits the 2D network only)::
 
     python -m benchmarks.zstack --spacing 1 4 --steps 200
+    python -m benchmarks.zstack --spacing 4 1 --steps 100 300 --modes 2d_prior
 
 writes ``docs/zstack.json`` and the table in ``docs/zstack.md``.
 """
@@ -70,14 +73,20 @@ def volume(spacing: int, depth: int = 32, size: int = 128, seed: int = 0) -> np.
     return np.clip(3.0 + vol, 0, 255).astype(np.float32)
 
 
-def train_denoise(noisy: np.ndarray, three_d: bool, steps: int, threads: int) -> tuple[np.ndarray, dict]:
+#: The trainings: 2D and 3D from random weights, 2D from the trained prior (the CPU default).
+MODES = {"2d": "2D", "3d": "3D", "2d_prior": "2D from the prior"}
+
+
+def train_denoise(noisy: np.ndarray, three_d: bool, steps: int, threads: int,
+                  warm_start: str = "none") -> tuple[np.ndarray, dict]:
     import torch
 
     from napari_blindspot.engine import TrainConfig, TrainingFinished, TrainingRun
 
     torch.set_num_threads(threads)
     config = TrainConfig.for_method("hqssl", axes="ZYX", train_3d=three_d, steps=steps,
-                                    device="cpu", num_threads=threads, seed=0)
+                                    device="cpu", num_threads=threads, seed=0,
+                                    warm_start=warm_start)
     run = TrainingRun(noisy, config)
     run.prepare()
     fin = None
@@ -97,10 +106,10 @@ def train_denoise(noisy: np.ndarray, three_d: bool, steps: int, threads: int) ->
 def render(res: dict) -> str:
     rows = []
     for key, e in sorted(res.items()):
-        for mode in ("2d", "3d"):
+        for mode in MODES:
             for steps, r in sorted(e.get(mode, {}).items(), key=lambda kv: int(kv[0])):
                 rows.append([f"{e['spacing']}x ({e['shape'][0]}x{e['shape'][1]}x{e['shape'][2]})",
-                             f"{e['noisy']:.2f}", mode.upper(), steps, f"{r['psnr']:.2f}",
+                             f"{e['noisy']:.2f}", MODES[mode], steps, f"{r['psnr']:.2f}",
                              f"{r['s_per_step']:.3f}", f"{r['loop_s']:.0f}"])
     return table(["z-spacing / pixel", "noisy", "training", "steps", "PSNR", "s/step (1 thread)",
                   "training loop s"], rows)
@@ -111,7 +120,7 @@ def main(argv: list[str] | None = None) -> int:
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--spacing", type=int, nargs="+", default=[1, 4])
     p.add_argument("--steps", type=int, nargs="+", default=[200])
-    p.add_argument("--modes", nargs="+", default=["2d", "3d"], choices=("2d", "3d"))
+    p.add_argument("--modes", nargs="+", default=["2d", "3d"], choices=tuple(MODES))
     p.add_argument("--threads", type=int, default=1)
     args = p.parse_args(argv)
     res: dict[str, Any] = json.loads(RESULTS.read_text()) if RESULTS.is_file() else {}
@@ -125,7 +134,8 @@ def main(argv: list[str] | None = None) -> int:
                 if str(steps) in e.get(mode, {}):
                     continue
                 print(f"spacing {spacing}: {mode} {steps} steps", flush=True)
-                out, info = train_denoise(noisy, mode == "3d", steps, args.threads)
+                out, info = train_denoise(noisy, mode == "3d", steps, args.threads,
+                                          "prior" if mode == "2d_prior" else "none")
                 info["psnr"] = psnr(clean, out, 255.0)
                 print(f"    {info['psnr']:.2f} dB, {info['s_per_step']:.3f} s/step", flush=True)
                 e.setdefault(mode, {})[str(steps)] = info
