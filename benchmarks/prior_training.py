@@ -30,7 +30,11 @@ picture is stored in them, so they carry this project's licence::
     python -m benchmarks.prior_training --steps 3500 --batch 4 --lr 1e-3 --start first_prior.pt \
         --out broader_prior.pt                                              # the broader one
     python -m benchmarks.prior_training --steps 3000 --batch 4 --lr 1e-3 --threads 1 --seed 0 \
-        --natural 0.5 --start broader_prior.pt --out prior_2d.pt            # the shipped one
+        --natural 0.5 --start broader_prior.pt --out natural_prior.pt       # the fourth round's
+    python -m benchmarks.prior_training --steps 3000 --batch 4 --lr 1e-3 --threads 1 --seed 1 \
+        --natural 0.5 --start natural_prior.pt --out longer_1.pt            # the fifth round:
+    python -m benchmarks.prior_training --steps 4500 --batch 4 --lr 1e-3 --threads 2 --seed 2 \
+        --natural 0.5 --start longer_1.pt --out prior_2d.pt                 # the shipped one
     python -m benchmarks.warm_start measure --arm prior --prior prior_2d.pt --label candidate ...
 """
 
