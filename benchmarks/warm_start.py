@@ -212,7 +212,7 @@ def table(res: dict, bm3d: dict[str, float] | None = None) -> str:
     if not arms:
         return "(no measurement yet: `python -m benchmarks.warm_start measure ...`)"
     heads = [label + ", dB" for _, label in ARMS]
-    out = ["| image | steps | " + " | ".join(heads) + " | shipped − scratch | shipped − the arm before "
+    out = ["| image | steps | " + " | ".join(heads) + f" | shipped − scratch | shipped − {ARMS[-2][1]} "
            "| BM3D (true sigma), dB | shipped − BM3D |", "|---|---|" + "---|" * (len(ARMS) + 4)]
     diffs: dict[tuple[str, str], dict[str, list[float]]] = {}
     for (rest, name), by in sorted(arms.items(), key=lambda kv: (kv[0][0], kv[0][1])):

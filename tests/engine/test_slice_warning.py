@@ -34,3 +34,12 @@ def test_3d_model_warns_nothing_on_zyx_and_refuses_data_without_z(caplog) -> Non
     assert model.slice_warning("ZYX") is None and model.slice_warning() is None
     with pytest.raises(AxesError, match="3D.*no Z axis.*'TYX'.*2D model"):
         model.denoise(np.zeros((3, 40, 40), np.float32), "TYX")
+
+
+def test_the_note_names_the_prior_only_for_a_model_that_started_from_it() -> None:
+    model = untrained_model("n2v2", axes="ZYX")
+    assert "prior" not in model.slice_warning("ZYX")
+    model.info["warm_start"] = "Weights started from the trained prior, fine-tuned at a learning rate of 0.0005"
+    note = model.slice_warning("ZYX")
+    assert note.startswith("Denoised slice by slice") and "started from the trained prior" in note
+    assert "a tenth of the CPU time" in note

@@ -36,8 +36,10 @@ log = logging.getLogger(__name__)
 
 #: What a 2D model applied to data with a Z axis does, and what would do better.
 SLICE_BY_SLICE = ("Denoised slice by slice (a 2D model on axes {axes}). A 3D model (blindspot train "
-                  "--3d, or 3D in the widget) would use the context across Z; on a CPU, 2D from the "
-                  "trained prior measured better and 10x faster (docs/zstack.md).")
+                  "--3d, or 3D in the widget) would use the context across Z.")
+#: Added for a 2D model that started from the trained prior (HQ-SSL's CPU network).
+SLICE_FROM_PRIOR = (" This model started from the trained prior, which on synthetic stacks beat 3D from "
+                    "random weights at about a tenth of the CPU time (docs/zstack.md).")
 
 
 def check_image(data: Any) -> None:
@@ -168,7 +170,8 @@ class DenoisingModel:
         axes = (axes or self.config.axes).upper()
         if self.config.train_3d or "Z" not in axes:
             return None
-        return SLICE_BY_SLICE.format(axes=axes)
+        note = SLICE_BY_SLICE.format(axes=axes)
+        return note + SLICE_FROM_PRIOR if self.info.get("warm_start") else note
 
     def view(self, data: Any, axes: str | None = None) -> CanonicalView:
         """The canonical view prediction works on (axes default: the training axes); checks
