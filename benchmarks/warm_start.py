@@ -130,6 +130,13 @@ def units(fovs: list[int], set12: list[str], fine: list[str] = ()) -> list[tuple
     return out
 
 
+def prior_digest() -> str:
+    """The first 16 hex digits of the sha256 of the prior file in use (which prior a result used)."""
+    from napari_blindspot.engine.methods.hqssl import prior_weights
+
+    return hashlib.sha256(prior_weights.PRIOR_FILE.read_bytes()).hexdigest()[:16]
+
+
 def measure(args: argparse.Namespace) -> None:
     import torch
 
@@ -143,7 +150,7 @@ def measure(args: argparse.Namespace) -> None:
         if args.arm != "prior" or not Path(args.prior).is_file():
             raise SystemExit(f"--prior {args.prior}: needs --arm prior and an existing prior file")
         prior_weights.PRIOR_FILE = Path(args.prior)
-    digest = hashlib.sha256(prior_weights.PRIOR_FILE.read_bytes()).hexdigest()[:16]
+    digest = prior_digest()
     arm = args.label or args.arm
     section = (f"{arm}|{args.steps}" + (f"|lr{args.lr:g}" if args.lr else "")
                + (f"|seed{args.seed}" if args.seed else ""))

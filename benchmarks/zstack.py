@@ -31,6 +31,7 @@ from .doc_blocks import write_block
 from .fine_structures_data import add_fmd_noise
 from .metrics import psnr
 from .report import table
+from .warm_start import prior_digest
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "docs" / "zstack.json"
@@ -73,15 +74,6 @@ def volume(spacing: int, depth: int = 32, size: int = 128, seed: int = 0) -> np.
     return np.clip(3.0 + vol, 0, 255).astype(np.float32)
 
 
-def _prior_digest() -> str:
-    """The first 16 hex digits of the shipped prior file's sha256 (which prior a row used)."""
-    import hashlib
-
-    from napari_blindspot.engine.methods.hqssl.prior_weights import PRIOR_FILE
-
-    return hashlib.sha256(PRIOR_FILE.read_bytes()).hexdigest()[:16]
-
-
 #: The trainings: 2D and 3D from random weights, 2D from the trained prior (the CPU default).
 MODES = {"2d": "2D", "3d": "3D", "2d_prior": "2D from the prior"}
 
@@ -111,7 +103,7 @@ def train_denoise(noisy: np.ndarray, three_d: bool, steps: int, threads: int,
     return np.asarray(out, np.float32), {
         "steps": int(fin.step), "loop_s": float(fin.elapsed_s),
         "s_per_step": fin.elapsed_s / max(fin.step, 1), "predict_s": time.perf_counter() - t0,
-        **({"prior_sha256": _prior_digest()} if started else {}),
+        **({"prior_sha256": prior_digest()} if started else {}),
         "patch": [config.patch_size_z, config.patch_size, config.patch_size] if three_d
         else [config.patch_size, config.patch_size], "batch_size": config.batch_size}
 
