@@ -153,7 +153,8 @@ def measure(args: argparse.Namespace) -> None:
     digest = prior_digest()
     arm = args.label or args.arm
     section = (f"{arm}|{args.steps}" + (f"|lr{args.lr:g}" if args.lr else "")
-               + (f"|seed{args.seed}" if args.seed else ""))
+               + (f"|seed{args.seed}" if args.seed else "")
+               + (f"|sigma{args.noise_sigma:g}" if args.noise_sigma else ""))
     res = load()
     for name, noisy, clean in units(args.fovs, args.set12, args.fine):
         if name in res.get(section, {}) and not args.force:
@@ -163,6 +164,8 @@ def measure(args: argparse.Namespace) -> None:
             over["learning_rate"] = args.lr
         if args.seed:
             over["seed"] = args.seed
+        if args.noise_sigma:  # the true noise instead of the curve measured on the image
+            over.update(noise_model="gaussian-known", noise_sigma=args.noise_sigma)
         model, info = train_one(noisy, args.steps, **over)
         started = bool(model.info.get("warm_start"))
         if started != (args.arm == "prior"):
@@ -213,7 +216,8 @@ def table(res: dict, bm3d: dict[str, float] | None = None) -> str:
         arm, rest = section.split("|", 1)
         if arm not in dict(ARMS):  # a candidate's label: measured, not in the table
             continue
-        rest = rest.replace("|lr", " at lr ").replace("|seed", ", seed ")  # a cell: no "|" in it
+        rest = (rest.replace("|lr", " at lr ").replace("|seed", ", seed ")
+                .replace("|sigma", ", true sigma "))  # a cell: no "|" in it
         for name, e in entries.items():
             arms.setdefault((rest, name), {})[arm] = e["tta4"]
     if not arms:
@@ -268,6 +272,8 @@ def main(argv: list[str] | None = None) -> int:
     m.add_argument("--steps", type=int, default=500)
     m.add_argument("--lr", type=float, default=None)
     m.add_argument("--seed", type=int, default=0, help="the training's seed (patches, masks) [0]")
+    m.add_argument("--noise-sigma", type=float, default=None,
+                   help="give the true Gaussian noise sigma (0..255 units) instead of measuring the noise")
     m.add_argument("--force", action="store_true")
     m.add_argument("--prior", help="a prior file to start from instead of the shipped one (arm prior)")
     m.add_argument("--label", help="the results' arm name (default: --arm)")
