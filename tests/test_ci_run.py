@@ -63,3 +63,13 @@ def test_the_suites_failure_comes_first(tmp_path):
     done, _ = run_ci(tmp_path, "echo 'No space left on device' >&2; false", second="(exit 7)")
     assert done.returncode == 7
     assert "ENVIRONMENT" in done.stderr
+
+
+def test_a_working_install_hands_its_python_to_the_suite_and_is_removed(tmp_path):
+    fake_doctor = ("printf '#!/bin/sh\\nexit 0\\n' > \"$VIRTUAL_ENV/bin/blindspot\" && "
+                   "chmod +x \"$VIRTUAL_ENV/bin/blindspot\"")
+    done, scratch = run_ci(tmp_path, fake_doctor,
+                           second='"$BLINDSPOT_USER_PYTHON" -c "import sys; assert sys.prefix != sys.base_prefix"')
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "DRIFT" not in done.stderr and "ENVIRONMENT" not in done.stderr
+    assert list(scratch.iterdir()) == []
