@@ -34,7 +34,9 @@ picture is stored in them, so they carry this project's licence::
     python -m benchmarks.prior_training --steps 3000 --batch 4 --lr 1e-3 --threads 1 --seed 1 \
         --natural 0.5 --start natural_prior.pt --out longer_1.pt            # the fifth round:
     python -m benchmarks.prior_training --steps 4500 --batch 4 --lr 1e-3 --threads 2 --seed 2 \
-        --natural 0.5 --start longer_1.pt --out prior_2d.pt                 # the shipped one
+        --natural 0.5 --start longer_1.pt --out longer_prior.pt             # the fifth round's
+    python -m benchmarks.prior_training --steps 14000 --batch 4 --lr 1e-3 --threads 2 --seed 3 \
+        --natural 0.5 --start longer_prior.pt --out prior_2d.pt             # the shipped one
     python -m benchmarks.warm_start measure --arm prior --prior prior_2d.pt --label candidate ...
 """
 
