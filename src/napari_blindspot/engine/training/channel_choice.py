@@ -132,8 +132,8 @@ def choose_channels(view: CanonicalView) -> ChannelChoice:
         mode = "separate"
         case = (f"signal correlation between channels down to {least:.2f}: the channels show "
                 "different structures, so each channel trains a network of its own, as it would "
-                "alone (one shared network measured worse on a channel of such data: by up to "
-                "0.2 dB from the trained prior, 2.6 dB from random weights)")
+                "alone (one shared network measured worse on a channel of such data: by 0.04 dB "
+                "from the trained prior, up to 2.6 dB from random weights)")
     choice = ChannelChoice(mode, sigma, snr, corr_rows, f"{case}; noise sigma per channel {noise_text}")
     log.info("%s", choice.message())
     return choice
