@@ -27,6 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from .doc_blocks import write_block
+from .warm_start import prior_digest
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -118,6 +119,8 @@ def main(argv: list[str] | None = None) -> int:
         command = (f"python -m benchmarks.channels --steps {args.steps} --size {args.size} --seed "
                    f"{args.seed} --methods {args.methods} --scenes {args.scenes} --write")
         body = f"`{command}`\n\n{table(rows)}"
+        if "hqssl" in args.methods.split(","):  # which prior the single-channel networks started from
+            body += f"\n\nThe shipped HQ-SSL prior at the time of this run: sha256 `{prior_digest()}`."
         write_block(REPO / "docs" / "channels.md", "channels", body, required=True)
     return 0
 

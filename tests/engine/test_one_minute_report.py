@@ -66,6 +66,7 @@ def test_the_warm_start_table_differences(monkeypatch):
     from benchmarks.warm_start import table
 
     res = {"prior|500": {"fmd_a": {"tta4": 40.5}, "fmd_b": {"tta4": 39.0}, "set12_a": {"tta4": 29.0}},
+           "prior_v4|500": {"fmd_a": {"tta4": 40.3}, "set12_a": {"tta4": 28.75}},
            "prior_v3q|500": {"fmd_a": {"tta4": 40.25}, "set12_a": {"tta4": 28.5}},
            "prior_v2|500": {"fmd_a": {"tta4": 40.2}},
            "prior_v1|500": {"fmd_a": {"tta4": 40.1}},
@@ -74,10 +75,10 @@ def test_the_warm_start_table_differences(monkeypatch):
                            "set12_a": {"tta4": 28.0}}}
     text = table(res, {"set12_a": 29.5})
     assert "50.00" not in text
-    assert "| fmd_a | 500 | 40.00 | 40.10 | 40.20 | 40.25 | 40.50 | +0.50 | +0.25 | — | — |" in text
-    assert "| fmd_b | 500 | 39.50 | — | — | — | 39.00 | -0.50 | — | — | — |" in text
-    assert "| fmd_c | 500 | 30.00 | — | — | — | — | — | — | — | — |" in text
-    assert "| set12_a | 500 | 28.00 | — | — | 28.50 | 29.00 | +1.00 | +0.50 | 29.50 | -0.50 |" in text
-    assert "| **mean, fmd** (images measured) | 500 | | | | | | **+0.00** (2) | **+0.25** (1) | |  |" in text
-    assert ("| **mean, set12** (images measured) | 500 | | | | | | **+1.00** (1) | **+0.50** (1) | | "
+    assert "| fmd_a | 500 | 40.00 | 40.10 | 40.20 | 40.25 | 40.30 | 40.50 | +0.50 | +0.20 | — | — |" in text
+    assert "| fmd_b | 500 | 39.50 | — | — | — | — | 39.00 | -0.50 | — | — | — |" in text
+    assert "| fmd_c | 500 | 30.00 | — | — | — | — | — | — | — | — | — |" in text
+    assert "| set12_a | 500 | 28.00 | — | — | 28.50 | 28.75 | 29.00 | +1.00 | +0.25 | 29.50 | -0.50 |" in text
+    assert "| **mean, fmd** (images measured) | 500 | | | | | | | **+0.00** (2) | **+0.20** (1) | |  |" in text
+    assert ("| **mean, set12** (images measured) | 500 | | | | | | | **+1.00** (1) | **+0.25** (1) | | "
             "**-0.50** (1) |") in text
