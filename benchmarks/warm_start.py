@@ -208,8 +208,8 @@ def _cell(v: float | None, fmt: str = ".2f") -> str:
 
 def table(res: dict, bm3d: dict[str, float] | None = None) -> str:
     """Per image and length: PSNR of each arm (:data:`ARMS`), the shipped prior's gain over
-    random weights and over the arm before it (the previous shipped prior), and (``bm3d``: PSNR per image) BM3D with the true
-    sigma; then the means of each difference per group of images (``fmd``, ``set12``, ...)."""
+    random weights and over the arm before it (the previous shipped prior), and (``bm3d``: PSNR
+    per image) BM3D with the true sigma; then the means of each difference per group of images (``fmd``, ``set12``, ...)."""
     bm3d = bm3d or {}
     arms: dict[tuple[str, str], dict[str, float]] = {}
     for section, entries in res.items():

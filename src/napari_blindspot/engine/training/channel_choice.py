@@ -19,7 +19,7 @@ The rule, from the measurements in docs/channels.md (HQ-SSL, equal steps per cha
 whose signals all correlate at least :data:`SAME_STRUCTURE` show the same structure, and one
 network shared by them learns it from all of them (it matched or beat every channel alone, by
 0.0-1.1 dB); channels with different structures lost 0.7-2.6 dB per channel with one shared
-network from random weights (from the trained prior: -0.2 to +0.8 dB, a loss on the F-actin),
+network from random weights (from the trained prior: -0.04 to +0.6 dB, a loss on the F-actin),
 so each gets its own (separate channels: as good as alone, by construction).  Joint channels measured
 worst in both cases (the blind spot hides a pixel in every channel at once, so a joint network
 cannot use the other channels' value there); they stay available by name.
