@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from napari_blindspot.engine import defaults
 from napari_blindspot.engine.defaults import ONE_SHOT_TTA
 
 import napari_blindspot.cli.denoise as cli_denoise
@@ -32,11 +33,28 @@ def test_one_shot_tta_default(image, tmp_path, capsys, monkeypatch, flags, limit
 
     monkeypatch.setattr(cli_denoise, "denoise_files", spy)
     if limit is not None:  # an image over the size limit gets no TTA
-        monkeypatch.setattr(cli_denoise, "ONE_SHOT_TTA_MAX_PIXELS", limit)
+        monkeypatch.setattr(defaults, "ONE_SHOT_TTA_MAX_PIXELS", limit)
     assert main(["denoise", str(image), "-o", str(tmp_path / "out.tif"), "--steps", "2",
                  "--patch-size", "32", *flags]) == 0
     assert seen["tta"] == want and type(seen["tta"]) is type(want)
     said = capsys.readouterr().err
     assert ("test-time augmentation" in said) is (want is ONE_SHOT_TTA)
     if want is ONE_SHOT_TTA:
-        assert f"{ONE_SHOT_TTA}-fold test-time augmentation (rotations" in said
+        assert "8-fold test-time augmentation (the rotations and their mirror images; --no-tta" in said
+
+
+def test_the_one_shot_transforms_and_their_expected_time():
+    """All eight transforms up to 1 megapixel, none above; HQ-SSL's expected prediction time
+    counts the rotations' shared network pass (BlindSpotUNet.tta_outputs)."""
+    from napari_blindspot.engine import TrainConfig
+    from napari_blindspot.engine.training.duration import expected_duration, tta_passes
+
+    assert ONE_SHOT_TTA == 8
+    assert defaults.one_shot_tta((512, 512)) == 8 and defaults.one_shot_tta((4, 512, 512)) == 8
+    assert defaults.one_shot_tta((1025, 1024)) is False
+    plan = defaults.default_plan("cpu", (512, 512), "YX", threads=2)
+    cfg = TrainConfig.for_method("hqssl", axes="YX", device="cpu")
+    plain = expected_duration(cfg, (512, 512), "cpu", 2)[1]
+    assert plan.expected_predict_s == pytest.approx(plain * tta_passes(cfg, 8))
+    assert 3 < tta_passes(cfg, 8) < 5 and tta_passes(cfg, 1) == 1
+    assert tta_passes(cfg.replace(method="n2v2"), 8) == 8

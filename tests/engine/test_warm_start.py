@@ -11,7 +11,7 @@ import torch
 
 from napari_blindspot.engine import TrainConfig, TrainingRun, TrainingStarted
 from napari_blindspot.engine.methods.hqssl.blindspot import BlindSpotUNet
-from napari_blindspot.engine.methods.hqssl.method import PRIOR_LR_SCALE
+from napari_blindspot.engine.methods.hqssl.method import PRIOR_KEEP, PRIOR_LR_SCALE
 from napari_blindspot.engine.methods.hqssl.network import HQSSLNet
 from napari_blindspot.engine.methods.hqssl.prior_weights import (PRIOR_FILE, PRIOR_SHAPE,
                                                                blindspot_networks, load_prior,
@@ -95,7 +95,8 @@ def test_training_says_where_its_weights_started():
     cfg = TrainConfig.for_method("hqssl", axes="YX", steps=2, patch_size=32, device="cpu",
                                  validation_fraction=0.0)
     started, run = _started(cfg)
-    note = "started from the trained prior, fine-tuned at a learning rate of 0.0005 (0.25x the rate set)"
+    note = ("started from the trained prior, fine-tuned at a learning rate of 0.0005 (0.25x the rate set), "
+            f"then blended with it ({PRIOR_KEEP:g} fine-tuned weights)")
     assert started.start == note
     stored = torch.load(PRIOR_FILE, weights_only=True)["state_dict"]
     unet = blindspot_networks(run.net)[0]

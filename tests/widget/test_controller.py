@@ -255,8 +255,9 @@ def test_every_method_has_a_one_line_tagline_for_the_dock():
 
 
 def test_test_time_augmentation_is_the_one_shot_one(controller, viewer_model, monkeypatch):
-    """The widget's checkbox gives what one-shot `blindspot denoise` does: the rotations
-    (ONE_SHOT_TTA) on images up to ONE_SHOT_TTA_MAX_PIXELS, none on larger ones (issue 23)."""
+    """The widget's checkbox gives what one-shot `blindspot denoise` does: the rotations and
+    their mirror images (ONE_SHOT_TTA) on images up to ONE_SHOT_TTA_MAX_PIXELS, none on larger
+    ones (issues 22, 23)."""
     from napari_blindspot.engine import DenoisingModel
     from napari_blindspot.engine import defaults
 
@@ -275,4 +276,4 @@ def test_test_time_augmentation_is_the_one_shot_one(controller, viewer_model, mo
     monkeypatch.setattr(defaults, "ONE_SHOT_TTA_MAX_PIXELS", 1000)  # the layer is now "too big"
     controller.denoise(DenoiseRequest(layer, "TYX", tile_size=64, tta=True))
     assert seen == [defaults.ONE_SHOT_TTA, False, False]
-    assert defaults.ONE_SHOT_TTA == 4
+    assert defaults.ONE_SHOT_TTA == 8

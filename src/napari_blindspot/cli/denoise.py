@@ -21,7 +21,7 @@ from . import checks
 from ..files.batch import (BatchSummary, FileDone, FileFailed, FileJob, FileStarted, denoise_files,
                     expand_inputs, plan_outputs, prepare_folders)
 from .common import info, open_all, read_input
-from ..engine.defaults import ONE_SHOT_TTA, ONE_SHOT_TTA_MAX_PIXELS
+from ..engine.defaults import one_shot_tta_for_pixels, tta_words
 from ..engine import BlindspotError, ConfigError, PredictionProgress, load_model, method_classes
 from ..engine.path_rules import check_apart
 from ..io.ownership import check_replaceable
@@ -136,12 +136,12 @@ def cmd_denoise(args: argparse.Namespace) -> int:
                  "images share their noise and structures, and the training time is paid once. "
                  "For unlike images, denoise each with its own command.")
         model = train_on(args, images)
-        if args.tta is None and ONE_SHOT_TTA:
-            pixels = sum(int(np.prod(im.data.shape)) for im in images)
-            args.tta = ONE_SHOT_TTA if pixels <= ONE_SHOT_TTA_MAX_PIXELS else False
+        if args.tta is None:
+            args.tta = one_shot_tta_for_pixels(sum(int(np.prod(im.data.shape)) for im in images))
             if args.tta:
-                info(f"One-shot: denoising with {ONE_SHOT_TTA}-fold test-time augmentation (rotations; "
-                     "--tta for all 8 transforms, --no-tta to skip).")
+                info(f"One-shot: denoising with {args.tta}-fold test-time augmentation "
+                     f"({tta_words(args.tta)}; " + ("--tta for all 8 transforms, " if args.tta != 8 else "")
+                     + "--no-tta to skip).")
         args.doing = "denoising"
         if args.save_model:
             model.save(args.save_model)

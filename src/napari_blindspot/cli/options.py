@@ -148,6 +148,7 @@ def add_common(p: argparse.ArgumentParser) -> None:
                    help="read the chunks a zarr input lacks as its fill value (for writers that leave "
                    "out empty chunks; default: refuse an incomplete store)")
     p.add_argument("--tta", action=argparse.BooleanOptionalAction, default=None,
-                   help="8-fold test-time augmentation (8x slower prediction, 0.2-0.4 dB better; "
-                   "default: on for one-shot `denoise` of images up to 1 megapixel, else off)")
+                   help="8-fold test-time augmentation, the rotations and their mirror images "
+                   "(0.2-0.4 dB better; prediction takes about 4x one pass with HQ-SSL, 8x with the "
+                   "others; default: on for one-shot `denoise` of up to 1 megapixel, else off)")
     p.add_argument("-v", "--verbose", action="store_true", help="log details")

@@ -25,11 +25,12 @@ from typing import Any
 from .config import DEFAULT_METHOD, LEGACY_METHOD, TrainConfig
 
 #: One-shot `denoise` and the widget's Train predict with test-time augmentation over this many
-#: transforms (the four rotations) unless told --no-tta: +0.1-0.3 dB on FMD fields, filaments,
-#: membranes and textures (docs/fine_structures.md, docs/performance.md); the other four (mirror
-#: images) added 0.09 dB for twice the prediction time.  Above ONE_SHOT_TTA_MAX_PIXELS pixels
-#: prediction would take too long: no augmentation.
-ONE_SHOT_TTA = 4
+#: transforms (the four rotations and their mirror images) unless told --no-tta: +0.1-0.3 dB on
+#: FMD fields, filaments, membranes and textures with the rotations (docs/fine_structures.md,
+#: docs/performance.md), +0.03-0.15 dB more with the mirror images (issue 22, the seventh
+#: round), in the time the rotations alone took before HQ-SSL's rotations shared one network
+#: pass.  Above ONE_SHOT_TTA_MAX_PIXELS pixels prediction would take too long: no augmentation.
+ONE_SHOT_TTA = 8
 ONE_SHOT_TTA_MAX_PIXELS = 4 * 512 * 512
 #: Seconds of training of a run that trains and then denoises, per device type.
 DEFAULT_BUDGET_S = {"cpu": 45.0, "cuda": 165.0, "mps": 165.0}
@@ -75,26 +76,39 @@ def default_plan(device_type: str = "cpu", shape: tuple[int, ...] | None = None,
     plan = DefaultPlan(DEFAULT_METHOD, budget, None, kind, reason)
     if shape is None or axes is None:
         return plan
-    from .training.duration import expected_duration
+    from .training.duration import expected_duration, tta_passes
     from .methods.registry import method_class
 
     values = method_class(DEFAULT_METHOD).defaults_for(kind, False)
     config = TrainConfig(method=DEFAULT_METHOD, axes=axes, steps=None, time_budget_s=budget,
                          **values).validate()
     train_s, predict_s = expected_duration(config, shape, kind, threads)
-    if predict_s is not None:  # one pass per transform of the test-time augmentation
-        predict_s *= one_shot_tta(shape) or 1
+    if predict_s is not None:  # the passes of the test-time augmentation
+        predict_s *= tta_passes(config, int(one_shot_tta(shape) or 1))
     return DefaultPlan(plan.method, budget, None, kind, reason, train_s, predict_s)
 
 
 def one_shot_tta(shape: tuple[int, ...]) -> int | bool:
-    """The test-time augmentation a train-then-denoise run of data of ``shape`` predicts with:
-    :data:`ONE_SHOT_TTA` transforms up to :data:`ONE_SHOT_TTA_MAX_PIXELS` pixels, else False."""
+    """The test-time augmentation a train-then-denoise run of data of ``shape`` predicts with
+    (:func:`one_shot_tta_for_pixels` of its number of pixels)."""
     pixels = 1
     for n in shape:
         pixels *= int(n)
+    return one_shot_tta_for_pixels(pixels)
+
+
+def one_shot_tta_for_pixels(pixels: int) -> int | bool:
+    """Transforms of the test-time augmentation for ``pixels`` pixels in all:
+    :data:`ONE_SHOT_TTA` up to :data:`ONE_SHOT_TTA_MAX_PIXELS`, else False (none)."""
     return ONE_SHOT_TTA if ONE_SHOT_TTA and pixels <= ONE_SHOT_TTA_MAX_PIXELS else False
 
 
+def tta_words(transforms: int | bool) -> str:
+    """What a test-time augmentation averages over, in words."""
+    return {8: "the rotations and their mirror images", 4: "the rotations", 2: "the half turn"}.get(
+        int(transforms), f"{int(transforms)} transforms")
+
+
 __all__ = ["BEST_QUALITY_BUDGET_S", "DEFAULT_BUDGET_S", "DEFAULT_METHOD", "DefaultPlan", "LEGACY_METHOD", "ONE_SHOT_TTA",
-           "ONE_SHOT_TTA_MAX_PIXELS", "default_plan", "one_shot_tta"]
+           "ONE_SHOT_TTA_MAX_PIXELS", "default_plan", "one_shot_tta",
+           "one_shot_tta_for_pixels", "tta_words"]

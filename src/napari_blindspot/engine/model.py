@@ -142,6 +142,12 @@ class DenoisingModel:
             with autocast(device, dtype):
                 return self.method.infer(net, x, channels)
 
+        def with_tta(x: torch.Tensor, transforms: tuple[tuple[int, bool], ...]) -> dict[str, torch.Tensor] | None:
+            channels = None if channel is None else torch.full((x.shape[0],), int(channel))
+            with autocast(device, dtype):
+                return self.method.infer_tta(net, x, transforms, channels)
+
+        infer.with_tta = with_tta  # type: ignore[attr-defined]  # tiling.infer_with_tta
         return infer
 
     def _view(self, data: Any, axes: str | None) -> CanonicalView:

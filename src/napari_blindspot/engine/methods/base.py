@@ -195,6 +195,13 @@ class Method:
         """Denoise ``x``: ``{"denoised": ..., ["std": ...]}``, same shape as ``x``."""
         return {"denoised": net(x)}
 
+    def infer_tta(self, net: nn.Module, x: torch.Tensor, transforms: tuple[tuple[int, bool], ...],
+                  channels: torch.Tensor | None = None) -> dict[str, torch.Tensor] | None:
+        """:meth:`infer` averaged over the test-time ``transforms`` (``(quarter turns,
+        mirrored)`` of the YX plane) when the method has a faster way than one :meth:`infer`
+        per transform; None (the default) to transform the input and infer each."""
+        return None
+
     def noise_parameters(self, net: nn.Module, normalization: Normalization) -> dict[str, float]:
         """Learned noise parameters in the image's intensity units (empty if none)."""
         return {}

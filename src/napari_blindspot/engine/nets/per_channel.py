@@ -32,7 +32,11 @@ class PerChannel(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if x.shape[1] != len(self.nets):
             raise ValueError(f"PerChannel: {len(self.nets)} networks, input of {x.shape[1]} channels")
-        outs = [net(x[:, c:c + 1]) for c, net in enumerate(self.nets)]
+        return self.combine([net(x[:, c:c + 1]) for c, net in enumerate(self.nets)])
+
+    @staticmethod
+    def combine(outs: list[torch.Tensor]) -> torch.Tensor:
+        """The networks' outputs ``(B, K, *sp)`` (one per channel) as :meth:`forward` gives them."""
         if outs[0].shape[1] == 1:
             return torch.cat(outs, 1)
         return torch.cat([o[:, k:k + 1] for k in range(outs[0].shape[1]) for o in outs], 1)

@@ -96,10 +96,17 @@ def tta_count(tta: bool | int) -> int:
 
 def infer_with_tta(infer: InferFn, x: torch.Tensor, tta: bool | int) -> dict[str, torch.Tensor]:
     """Run ``infer``; with ``tta`` average over flips/rotations of the YX plane (True: all 8,
-    or 2 (half turn), 4 (the quarter turns) or 8 transforms)."""
+    or 2 (half turn), 4 (the quarter turns) or 8 transforms).  An ``infer`` with a ``with_tta(x,
+    transforms)`` attribute (:meth:`.DenoisingModel.infer_fn`) computes the average itself
+    where it can (None where not)."""
     transforms = TTA_TRANSFORMS[tta_count(tta)]
     if len(transforms) == 1:
         return infer(x)
+    shared = getattr(infer, "with_tta", None)  # a faster way of the method's (HQ-SSL's), if any
+    if shared is not None and x.ndim == 4:
+        out = shared(x, transforms)
+        if out is not None:
+            return out
     total: dict[str, torch.Tensor] = {}
     for k, flip in transforms:
         out = infer(_tta(x, k, flip))

@@ -79,6 +79,9 @@ class ThreadTuner:
             finally:
                 self.step_done(time.perf_counter() - t0)
 
+        shared = getattr(fn, "with_tta", None)  # a model's test-time augmentation in one call
+        if shared is not None:
+            run.with_tta = self.timed(shared)  # type: ignore[attr-defined]
         return run
 
     def _other(self) -> int:

@@ -81,6 +81,17 @@ CPU_TRAIN_PX_PER_S = {"n2v2": 145.0 * 4096, "n2v": 145.0 * 4096, "n2n": 145.0 * 
 CPU_PREDICT_PX_PER_S = {"n2v2": 2.29e6, "n2v": 2.29e6, "n2n": 2.29e6, "hqssl": 0.18e6}
 #: The threads those rates were measured with.
 MEASURED_THREADS = 2
+#: Prediction time of a test-time augmentation in plain passes, per number of transforms: one
+#: pass each, except HQ-SSL's 2D network, whose rotations share one U-Net pass
+#: (:meth:`.BlindSpotUNet.tta_outputs`; 512x512 frame, two threads, docs/performance.md).
+SHARED_TTA_PASSES = {4: 1.84, 8: 3.75}
+
+
+def tta_passes(config: "TrainConfig", transforms: int) -> float:
+    """How many plain prediction passes a test-time augmentation over ``transforms`` costs."""
+    if config.method == "hqssl" and not config.train_3d and transforms in SHARED_TTA_PASSES:
+        return SHARED_TTA_PASSES[transforms]
+    return float(max(1, transforms))
 
 
 def expected_duration(config: "TrainConfig", shape: tuple[int, ...], device_type: str,

@@ -150,7 +150,8 @@ class BlindSpotUNet(nn.Module):
         h = act(cb(act(ca(h))))
         return shift_down(h)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def _padded(self, x: torch.Tensor) -> tuple[torch.Tensor, tuple[int, ...]]:
+        """``x`` zero-padded at the end to a multiple of ``2**depth``, and its own spatial size."""
         spatial = tuple(x.shape[2:])
         m = 2 ** self.depth
         extra = [(-s) % m for s in spatial]
@@ -159,6 +160,10 @@ class BlindSpotUNet(nn.Module):
             for e in reversed(extra):
                 pad += [0, e]
             x = F.pad(x, pad)
+        return x, spatial
+
+    def _branches(self, x: torch.Tensor) -> list[torch.Tensor]:
+        """Every orientation through the shared U-Net, each turned back: ``(N, 2F, *sp)`` each."""
         n = x.shape[0]
         views = [fwd(x) for fwd, _ in self.transforms]
         # one batched pass per distinct oriented shape (one pass for square/cubic inputs)
@@ -170,7 +175,39 @@ class BlindSpotUNet(nn.Module):
             out = self.branch(torch.cat([views[i] for i in idx], dim=0))
             for j, i in enumerate(idx):
                 feats[i] = out[j * n:(j + 1) * n]
-        h = torch.cat([inv(f) for (_, inv), f in zip(self.transforms, feats)], dim=1)
-        h = self.act(self.nin_a(h))
-        h = self.act(self.nin_b(h))
-        return crop_to(self.nin_c(h), spatial)
+        return [inv(f) for (_, inv), f in zip(self.transforms, feats)]
+
+    def _fuse(self, feats: list[torch.Tensor]) -> torch.Tensor:
+        """The 1x1 convolutions over the branches, in the order given."""
+        h = self.act(self.nin_a(torch.cat(feats, dim=1)))
+        return self.nin_c(self.act(self.nin_b(h)))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x, spatial = self._padded(x)
+        return crop_to(self._fuse(self._branches(x)), spatial)
+
+    def tta_outputs(self, x: torch.Tensor,
+                    transforms: tuple[tuple[int, bool], ...]) -> list[torch.Tensor] | None:
+        """2D: the outputs for the inputs turned by ``k`` quarter turns (and mirrored along X),
+        each turned back, for every ``(k, mirrored)`` of ``transforms``: what ``forward`` of each
+        transformed input gives, turned back.  None for a 3D network or a size that is not a
+        multiple of ``2**depth`` (the padding, and with it the pooling grid, would move).
+
+        Turning the input by a quarter turn only permutes the four branches (their U-Net
+        outputs turn with it) and the fusing 1x1 convolutions act per pixel, so one U-Net pass
+        serves all four rotations, and one on the mirror image all four mirrored ones: two
+        passes for eight transforms instead of eight."""
+        if self.ndim != 2 or any(s % 2 ** self.depth for s in x.shape[2:]):
+            return None
+        feats: dict[bool, list[torch.Tensor]] = {}
+        outs = []
+        for k, mirrored in transforms:
+            if mirrored not in feats:
+                feats[mirrored] = self._branches(torch.flip(x, dims=(-1,)) if mirrored else x)
+            b = feats[mirrored]
+            if mirrored:  # branch j of the transformed input is the mirror image's branch j - k
+                out = torch.flip(self._fuse([b[(j - k) % 4] for j in range(4)]), dims=(-1,))
+            else:  # branch j of the input turned by k is the input's branch j + k, turned by k
+                out = self._fuse([b[(j + k) % 4] for j in range(4)])
+            outs.append(out)
+        return outs

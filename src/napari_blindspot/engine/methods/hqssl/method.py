@@ -31,15 +31,14 @@ from ...axes import CanonicalView
 from ...errors import ConfigError, DataError
 from .blindspot import BlindSpotUNet
 from ...nets.per_channel import build_per_channel, channels_summed
-from .noise import MIN_VARIANCE, KnownGaussian, build_noise_model
+from .noise import KnownGaussian, build_noise_model
 from .noise_estimate import NoiseCalibration, calibrate_image, calibrate_repeats
 from . import noise_fit_choice
 from .noise_fit_choice import keep_refit, training_curve
 from .noise_refit import refit_channel
 from .network import HQSSLNet, float32_maths  # noqa: F401 (HQSSLNet: re-exported)
-from .prior_weights import load_prior
-from .posterior import (nll_diagonal, nll_full, posterior_full, posterior_mean_diagonal,
-                        posterior_std_diagonal)
+from .prior_weights import blend_with_prior, load_prior
+from .posterior import nll_diagonal, nll_full
 from ..base import Method, Setting
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -52,11 +51,13 @@ log = logging.getLogger(__name__)
 REGULARIZER = 0.02
 NOISE_LR_SCALE = 10.0
 #: A network that starts from the trained prior is fine-tuned at this share of the learning rate
-#: (the rate is the one for random weights): the full rate undoes much of what the prior knows
-#: in the first hundred steps (issue 22: 500 steps from the prior at 5e-4 against 2e-3, mean of
-#: three seeds: +0.43, +0.20, 0.00 dB on stress fibres no prior saw, the seeds within 0.16 dB
-#: instead of 0.41; Set12 +0.02, FMD +0.01; docs/fine_structures.md, "The fourth round").
+#: (of the rate for random weights): the full rate undoes much of what the prior knows (issue
+#: 22: 5e-4 against 2e-3, 500 steps, three seeds: +0.43, +0.20, 0.00 dB on unseen stress fibres,
+#: Set12 +0.02, FMD +0.01; docs/fine_structures.md, "The fourth round")...
 PRIOR_LR_SCALE = 0.25
+#: ...and its weights end as this share of the fine-tuned ones plus the rest of the prior's
+#: (:func:`.prior_weights.blend_with_prior`; docs/fine_structures.md, "The seventh round").
+PRIOR_KEEP = 0.8
 #: ``noise_fit="fine-tune"`` learns the noise gain from this share of the training on.
 FINE_TUNE_FROM = 0.5
 #: Frames (2D samples, or the middle slice of volumes) the noise is measured on, per channel.
@@ -98,6 +99,8 @@ class HQSSL(Method):
     #: This run's network started from the prior (or continues a model that did): it trains at
     #: :data:`PRIOR_LR_SCALE` of the rate (:meth:`param_groups`).
     from_prior: bool = False
+    #: This run started from the prior (not a resumed one): :meth:`finish` blends it back in.
+    blend_prior: bool = False
 
     name = "hqssl"
     display_name = "HQ-SSL"
@@ -218,11 +221,11 @@ class HQSSL(Method):
         if self.config.warm_start != "prior":
             return ""
         n = load_prior(net)
-        self.from_prior = n > 0
+        self.from_prior = self.blend_prior = n > 0
         if not n:
             return ""
         return ("started from the trained prior" + (f" ({n} networks)" if n > 1 else "")
-                + self._rate_note())
+                + self._rate_note() + f", then blended with it ({PRIOR_KEEP:g} fine-tuned weights)")
 
     def continue_weights(self, info: dict[str, Any]) -> str:
         """A model that started from the prior goes on at :data:`PRIOR_LR_SCALE` of the rate."""
@@ -298,7 +301,10 @@ class HQSSL(Method):
         (:mod:`..noise_refit`) and let the posterior use it; ``"auto"``: the same, kept only for
         the channels whose image calibration structure had inflated (:mod:`..noise_fit_choice`;
         the curve model, one channel per prior, calibration on the image).  Returns the refits
-        the posterior uses."""
+        the posterior uses.  First, a network that started from the prior is blended with it
+        (:data:`PRIOR_KEEP`)."""
+        if self.blend_prior:
+            blend_with_prior(net, PRIOR_KEEP)
         fit = self.config.noise_fit
         if fit not in ("refit", "auto") or net.noise is None or not hasattr(net.noise, "refit"):
             return []
@@ -368,17 +374,12 @@ class HQSSL(Method):
         if net.noise is None:
             return {"denoised": net(y).float()}
         mu, prior = net.prior(y)
-        with float32_maths(y):
-            var_n = net.noise.variance(mu, channels)
-            if net.diagonal:
-                if getattr(net.noise, "refitted", False):  # keep the total variance, re-split it
-                    post_n = net.noise.posterior_variance(mu, channels)
-                    prior = torch.clamp(prior + var_n - post_n, min=MIN_VARIANCE)
-                    var_n = post_n
-                return {"denoised": posterior_mean_diagonal(y, mu, prior, var_n),
-                        "std": posterior_std_diagonal(prior, var_n)}
-            mean, std = posterior_full(y, mu, prior, var_n)
-        return {"denoised": mean, "std": std}
+        return net.posterior(y, mu, prior, channels)
+
+    def infer_tta(self, net: nn.Module, x: torch.Tensor, transforms: tuple[tuple[int, bool], ...],
+                  channels: torch.Tensor | None = None) -> dict[str, torch.Tensor] | None:
+        """:meth:`.HQSSLNet.tta_posterior`: one blind-spot pass per mirror state."""
+        return net.tta_posterior(x.float(), transforms, channels) if net.noise is not None else None
 
     def noise_parameters(self, net: nn.Module, normalization: Normalization) -> dict[str, float]:
         if net.noise is None:

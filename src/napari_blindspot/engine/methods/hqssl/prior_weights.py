@@ -84,6 +84,38 @@ def load_prior(net: nn.Module, path: Path | None = None) -> int:
     return done
 
 
+def blend_with_prior(net: nn.Module, keep: float, path: Path | None = None) -> int:
+    """Move every fitting blind-spot network of a fine-tuned ``net`` back toward the prior:
+    ``keep * fine-tuned + (1 - keep) * prior`` per weight (a weight-space ensemble of the two,
+    as in Wortsman et al. 2022, "Robust fine-tuning of zero-shot models").  Returns how many
+    networks were blended (0: none fits, or the prior file cannot be read, logged)."""
+    targets = blindspot_networks(net)
+    if not targets or keep >= 1.0:
+        return 0
+    path = PRIOR_FILE if path is None else path
+    try:
+        stored = torch.load(path, map_location="cpu", weights_only=True)
+        shape = {k: int(stored[k]) for k in PRIOR_SHAPE}
+        prior = stored["state_dict"]
+    except (OSError, RuntimeError, ValueError, EOFError, KeyError, TypeError,
+            pickle.UnpicklingError) as exc:
+        log.warning("the fine-tuned weights are kept as they are: the prior %s could not be read (%s)",
+                    path, str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
+        return 0
+    done = 0
+    with torch.no_grad():
+        for unet in targets:
+            own = unet.state_dict()
+            if not _fits(unet, shape) or set(own) != set(prior) or any(
+                    own[k].shape != prior[k].shape for k in own):
+                continue
+            for k, v in own.items():
+                if v.is_floating_point():
+                    v.mul_(keep).add_(prior[k].to(v.device, v.dtype), alpha=1.0 - keep)
+            done += 1
+    return done
+
+
 def save_prior(model: Any, steps: int, path: Path = PRIOR_FILE) -> None:
     """Write the blind-spot weights of a trained single-channel HQ-SSL ``model`` as the prior
     (atomically: a temporary file renamed over ``path``)."""
@@ -105,4 +137,5 @@ def save_prior(model: Any, steps: int, path: Path = PRIOR_FILE) -> None:
             os.unlink(tmp)
 
 
-__all__ = ["PRIOR_FILE", "PRIOR_SHAPE", "blindspot_networks", "load_prior", "save_prior"]
+__all__ = ["PRIOR_FILE", "PRIOR_SHAPE", "blend_with_prior", "blindspot_networks", "load_prior",
+           "save_prior"]
