@@ -156,6 +156,22 @@ def speed(args: argparse.Namespace) -> None:
             predict(model, noisy, variant)
             best = min(best, time.perf_counter() - t)
         pred[variant] = best
+    # the same augmentations without HQ-SSL's shared rotations (one network pass per transform,
+    # as before issue 22's seventh round), timed in the same run for the ratio
+    from napari_blindspot.engine.methods.hqssl.method import HQSSL
+
+    shared = HQSSL.infer_tta
+    HQSSL.infer_tta = lambda *a, **k: None
+    try:
+        for variant in ("tta4", "tta8"):
+            best = np.inf
+            for _ in range(max(1, args.repeats // 2)):
+                t = time.perf_counter()
+                predict(model, noisy, variant)
+                best = min(best, time.perf_counter() - t)
+            pred[f"{variant}_unshared"] = best
+    finally:
+        HQSSL.infer_tta = shared
     res = load()
     res["speed"] = {"s_per_step": min(per_step), "s_per_step_all": per_step,
                     "prepare_s": prepare_s, "predict_s": pred, "load": load_average(),

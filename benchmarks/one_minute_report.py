@@ -11,7 +11,7 @@ import numpy as np
 from .doc_blocks import BEGIN, END, replace_block
 
 VARIANTS = ("plain", "tta4", "tta8")
-LABELS = {"plain": "one pass", "tta4": "4 rotations", "tta8": "8 transforms (0.2.0 default)"}
+LABELS = {"plain": "one pass", "tta4": "4 rotations", "tta8": "8 transforms (the default again)"}
 
 
 def _curve_rows(res: dict) -> dict[int, dict[str, list[float]]]:
@@ -79,7 +79,9 @@ def speed_text(res: dict) -> str:
             f"repeats, 1-minute load average {sp['load']:.1f} at the end: "
             f"{sp['s_per_step']:.3f} s a training step ({1 / sp['s_per_step']:.1f} steps/s), "
             f"{sp['prepare_s']:.1f} s of preparation; prediction {p['plain']:.1f} s (one pass), "
-            f"{p['tta4']:.1f} s (4 rotations), {p['tta8']:.1f} s (8 transforms).")
+            f"{p['tta4']:.1f} s (4 rotations), {p['tta8']:.1f} s (8 transforms)"
+            + (f"; without the rotations' shared network pass {p['tta4_unshared']:.1f} s and "
+               f"{p['tta8_unshared']:.1f} s" if "tta8_unshared" in p else "") + ".")
 
 
 def figure(res: dict, path: Path, size: tuple[int, int] = (640, 400)) -> bool:

@@ -2,7 +2,8 @@
 
 For every development FMD field, the noisy image is written to a TIFF and denoised by the
 literal command ``blindspot denoise noisy.tif -o out.tif`` (no options: the CPU's one-shot
-default, 45 s of HQ-SSL training and the 4-rotation prediction) in a fresh process.  Recorded per
+default, 45 s of HQ-SSL training and the prediction over the four rotations and their mirror
+images) in a fresh process.  Recorded per
 field: the process's wall-clock seconds, the seconds of the command itself (the process minus
 Python's and torch's start-up: the import of torch and the CLI, minimum of 3), the training
 steps the time budget bought (from the command's own "Training finished after N steps" line),

@@ -7,13 +7,15 @@ seeds) and textured blobs (nuclei-like), with the Poisson-Gaussian noise measure
 shipped prior is that one trained further by :mod:`benchmarks.prior_training` (issue 22): on a
 broader generated set, then with natural pictures bundled with scikit-image (BSD, most stated
 CC0 or public domain; not ``camera``, which Set12 holds), 31,000 steps in all; the weights carry
-the project's own licence.  It is fine-tuned at a quarter of the learning rate (``PRIOR_LR_SCALE``).  It is
+the project's own licence.  It is fine-tuned at a quarter of the learning rate (``PRIOR_LR_SCALE``)
+and blended back with the prior (``PRIOR_KEEP``; ``--keep`` to measure another share).  It is
 measured on the real FMD confocal fields (cells and nuclei, which no prior saw), Set12's natural
 images with Gaussian noise and the fine set's stress fibres (a kind no prior saw)::
 
     python -m benchmarks.warm_start train --steps 3000 --out first_prior.pt   # the first prior
     python -m benchmarks.warm_start measure --arm prior --fovs 1 2 3 --steps 500  # the shipped prior
     python -m benchmarks.warm_start measure --arm prior --prior first_prior.pt --label prior_v1 ...
+    python -m benchmarks.warm_start measure --arm prior --keep 1 --label keep1 ...  # no blend
     python -m benchmarks.warm_start measure --arm scratch --fovs 1 2 3 --steps 500
     python -m benchmarks.warm_start render                        # the table in docs/performance.md
 
@@ -21,8 +23,10 @@ The first prior is in git (``git show dbfc814:src/napari_blindspot/engine/method
 the broader one too (``git show d15998e:...``).  ``--lr`` sets the rate for random weights: a
 network from the prior trains at a quarter of it (``--lr 0.008``: the full rate of before, 2e-3).
 
-Every arm uses the CPU's one-shot HQ-SSL settings (two threads, seed 0, the 4-rotation
-prediction); results accumulate in ``docs/warm_start.json``.
+Every arm uses the CPU's one-shot HQ-SSL settings (two threads, seed 0) and is compared at the
+4-rotation prediction; each result also holds the prediction as one-shot `denoise` makes it
+(``oneshot``: all eight transforms since issue 22's seventh round); results accumulate in
+``docs/warm_start.json``.
 """
 
 from __future__ import annotations
@@ -143,9 +147,16 @@ def measure(args: argparse.Namespace) -> None:
     from .metrics import psnr
     from .one_minute import THREADS, predict, train as train_one
 
+    from napari_blindspot.engine.defaults import one_shot_tta
     from napari_blindspot.engine.methods.hqssl import prior_weights
 
     torch.set_num_threads(THREADS)
+    if args.keep is not None:  # another blend of the fine-tuned weights with the prior's
+        from napari_blindspot.engine.methods.hqssl import method
+
+        if args.arm != "prior" or not args.label or not 0 < args.keep <= 1:
+            raise SystemExit("--keep needs --arm prior, a --label and a share in (0, 1]")
+        method.PRIOR_KEEP = args.keep
     if args.prior:  # a candidate prior file instead of the shipped one
         if args.arm != "prior" or not Path(args.prior).is_file():
             raise SystemExit(f"--prior {args.prior}: needs --arm prior and an existing prior file")
@@ -172,15 +183,22 @@ def measure(args: argparse.Namespace) -> None:
             raise SystemExit(f"{name}: the run {'did' if started else 'did not'} start from the prior "
                              f"({prior_weights.PRIOR_FILE}); nothing recorded")
         if started:
-            info["prior_sha256"] = digest
+            from napari_blindspot.engine.methods.hqssl import method
+
+            info["prior_sha256"], info["prior_keep"] = digest, method.PRIOR_KEEP
         peak = 255.0
         entry = {"noisy": psnr(clean, noisy.astype(np.float32), peak), **info,
                  "tta4": psnr(clean, predict(model, noisy, "tta4"), peak),
                  "date": time.strftime("%Y-%m-%d %H:%M")}
+        # as one-shot `blindspot denoise` predicts: all eight transforms on small images
+        shots = one_shot_tta(noisy.shape)
+        entry["oneshot_tta"] = shots
+        entry["oneshot"] = entry["tta4"] if shots == 4 else psnr(
+            clean, np.asarray(model.denoise(noisy, "YX", tta=shots), np.float32), peak)
         res = load()
         res.setdefault(section, {})[name] = entry
         save(res)
-        print(section, name, round(entry["tta4"], 3), flush=True)
+        print(section, name, round(entry["tta4"], 3), round(entry["oneshot"], 3), flush=True)
 
 
 def bm3d_psnr() -> dict[str, float]:
@@ -194,12 +212,15 @@ def bm3d_psnr() -> dict[str, float]:
 #: fluorescence-like images, :func:`train`), the broader prior (:mod:`benchmarks.prior_training`,
 #: synthetic images; fine-tuned at the full rate), the broader prior trained 3,000 steps further
 #: with natural pictures (fine-tuned at a quarter of the rate, as every arm after it), the
-#: fifth round's (that prior trained 7,500 steps further the same way) and the shipped one (the
-#: fifth round's trained 14,000 steps further).
+#: fifth round's (that prior trained 7,500 steps further the same way), the sixth round's (the
+#: fifth round's trained 14,000 steps further; measured again in the seventh round, on the same
+#: machine as the shipped arm: ``--keep 1 --label keep1``; the sixth round's own results are kept
+#: under ``prior_v5``) and the shipped one (the sixth round's prior, the fine-tuned weights
+#: blended back with it: method.PRIOR_KEEP).
 ARMS = (("scratch", "from scratch"), ("prior_v1", "first prior"),
         ("prior_v2", "broader prior, full rate"), ("prior_v3q", "natural pictures, 9,500 steps"),
-        ("prior_v4", "natural pictures, 17,000 steps"),
-        ("prior", "natural pictures, 31,000 steps (shipped)"))
+        ("prior_v4", "natural pictures, 17,000 steps"), ("keep1", "31,000 steps, not blended"),
+        ("prior", "31,000 steps, blended (shipped)"))
 
 
 def _cell(v: float | None, fmt: str = ".2f") -> str:
@@ -207,11 +228,14 @@ def _cell(v: float | None, fmt: str = ".2f") -> str:
 
 
 def table(res: dict, bm3d: dict[str, float] | None = None) -> str:
-    """Per image and length: PSNR of each arm (:data:`ARMS`), the shipped prior's gain over
-    random weights and over the arm before it (the previous shipped prior), and (``bm3d``: PSNR
-    per image) BM3D with the true sigma; then the means of each difference per group of images (``fmd``, ``set12``, ...)."""
+    """Per image and length: PSNR of each arm (:data:`ARMS`, four rotations), the shipped arm
+    as one-shot `denoise` predicts (all eight transforms on small images; where measured), its
+    gain over random weights and over the arm before it, and (``bm3d``: PSNR per image) BM3D
+    with the true sigma against the one-shot result; then the means of each difference per group
+    of images (``fmd``, ``set12``, ...)."""
     bm3d = bm3d or {}
     arms: dict[tuple[str, str], dict[str, float]] = {}
+    oneshot: dict[tuple[str, str], float] = {}
     for section, entries in res.items():
         if "|" not in section:
             continue
@@ -222,24 +246,28 @@ def table(res: dict, bm3d: dict[str, float] | None = None) -> str:
                 .replace("|sigma", ", true sigma "))  # a cell: no "|" in it
         for name, e in entries.items():
             arms.setdefault((rest, name), {})[arm] = e["tta4"]
+            if arm == ARMS[-1][0] and "oneshot" in e:
+                oneshot[(rest, name)] = e["oneshot"]
     if not arms:
         return "(no measurement yet: `python -m benchmarks.warm_start measure ...`)"
     heads = [label + ", dB" for _, label in ARMS]
-    out = ["| image | steps | " + " | ".join(heads) + f" | shipped − scratch | shipped − {ARMS[-2][1]} "
-           "| BM3D (true sigma), dB | shipped − BM3D |", "|---|---|" + "---|" * (len(ARMS) + 4)]
+    out = ["| image | steps | " + " | ".join(heads) + " | shipped, one-shot TTA, dB | shipped − scratch "
+           f"| shipped − {ARMS[-2][1]} | BM3D (true sigma), dB | shipped (one-shot) − BM3D |",
+           "|---|---|" + "---|" * (len(ARMS) + 5)]
     diffs: dict[tuple[str, str], dict[str, list[float]]] = {}
     for (rest, name), by in sorted(arms.items(), key=lambda kv: (kv[0][0], kv[0][1])):
         values = [by.get(key) for key, _ in ARMS]
         a, before, b = values[0], values[-2], values[-1]
-        ref = bm3d.get(name)
+        ref, shot = bm3d.get(name), oneshot.get((rest, name))
+        best = shot if shot is not None else b
         d = {"scratch": None if a is None or b is None else b - a,
              "before": None if before is None or b is None else b - before,
-             "bm3d": None if ref is None or b is None else b - ref}
+             "bm3d": None if ref is None or best is None else best - ref}
         group = diffs.setdefault((name.split("_")[0], rest), {})
         for key, v in d.items():
             if v is not None:
                 group.setdefault(key, []).append(v)
-        out.append(f"| {name} | {rest} | " + " | ".join(_cell(v) for v in values)
+        out.append(f"| {name} | {rest} | " + " | ".join(_cell(v) for v in values) + f" | {_cell(shot)}"
                    + f" | {_cell(d['scratch'], '+.2f')} | {_cell(d['before'], '+.2f')} | {_cell(ref)}"
                    + f" | {_cell(d['bm3d'], '+.2f')} |")
     for (group, rest), ds in sorted(diffs.items()):
@@ -248,7 +276,7 @@ def table(res: dict, bm3d: dict[str, float] | None = None) -> str:
         cells = [f"**{np.mean(ds[k]):+.2f}** ({len(ds[k])})" if ds.get(k) else ""
                  for k in ("scratch", "before")]
         vs = f"**{np.mean(ds['bm3d']):+.2f}** ({len(ds['bm3d'])})" if ds.get("bm3d") else ""
-        out.append(f"| **mean, {group}** (images measured) | {rest} |" + " |" * len(ARMS)
+        out.append(f"| **mean, {group}** (images measured) | {rest} |" + " |" * (len(ARMS) + 1)
                    + f" {cells[0]} | {cells[1]} | | {vs} |")
     return "\n".join(out)
 
@@ -279,6 +307,9 @@ def main(argv: list[str] | None = None) -> int:
     m.add_argument("--force", action="store_true")
     m.add_argument("--prior", help="a prior file to start from instead of the shipped one (arm prior)")
     m.add_argument("--label", help="the results' arm name (default: --arm)")
+    m.add_argument("--keep", type=float, default=None,
+                   help="the share of the fine-tuned weights kept in the blend with the prior "
+                   "(default: the engine's PRIOR_KEEP; 1: no blend); needs --label")
     sub.add_parser("render")
     args = p.parse_args(argv)
     {"train": train, "measure": measure, "render": render}[args.cmd](args)

@@ -84,7 +84,7 @@ MEASURED_THREADS = 2
 #: Prediction time of a test-time augmentation in plain passes, per number of transforms: one
 #: pass each, except HQ-SSL's 2D network, whose rotations share one U-Net pass
 #: (:meth:`.BlindSpotUNet.tta_outputs`; 512x512 frame, two threads, docs/performance.md).
-SHARED_TTA_PASSES = {4: 1.84, 8: 3.75}
+SHARED_TTA_PASSES = {4: 1.64, 8: 3.29}
 
 
 def tta_passes(config: "TrainConfig", transforms: int) -> float:
