@@ -29,6 +29,20 @@ def test_tta_outputs_are_the_transformed_forward_passes(shape):
             assert torch.allclose(out, ref, atol=1e-5), (k, mirrored)
 
 
+def test_only_models_that_share_passes_get_the_shared_path():
+    """A mean-only HQ-SSL model (like N2V2 or a 3D one) predicts one pass per transform, and
+    one-shot gives it the four rotations, not eight (N2V2: tests/widget/test_controller.py)."""
+    from napari_blindspot.engine.defaults import one_shot_tta
+
+    data = np.random.default_rng(0).poisson(30, (48, 48)).astype(np.float32)
+    hq = _model(data, "YX")
+    assert hq.shares_tta and hasattr(hq.infer_fn(), "with_tta")
+    assert one_shot_tta(data.shape, hq.shares_tta) == 8
+    mean_only = _model(data, "YX", noise_model="mean-only")
+    assert not mean_only.shares_tta and not hasattr(mean_only.infer_fn(), "with_tta")
+    assert one_shot_tta(data.shape, mean_only.shares_tta) == 4
+
+
 def test_tta_outputs_decline_what_they_cannot_do_exactly():
     net2 = BlindSpotUNet(1, 2, depth=3, features=8)
     assert net2.tta_outputs(torch.randn(1, 1, 60, 64), ALL) is None  # padding would move

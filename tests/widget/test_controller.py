@@ -275,5 +275,8 @@ def test_test_time_augmentation_is_the_one_shot_one(controller, viewer_model, mo
     controller.denoise(DenoiseRequest(layer, "TYX", tile_size=64, tta=False))
     monkeypatch.setattr(defaults, "ONE_SHOT_TTA_MAX_PIXELS", 1000)  # the layer is now "too big"
     controller.denoise(DenoiseRequest(layer, "TYX", tile_size=64, tta=True))
-    assert seen == [defaults.ONE_SHOT_TTA, False, False]
-    assert defaults.ONE_SHOT_TTA == 8
+    # N2V2's transforms share no network pass: the four rotations (HQ-SSL 2D: all eight,
+    # tests/cli/test_cli_one_shot_tta.py)
+    assert not controller.model.shares_tta
+    assert seen == [defaults.ONE_SHOT_TTA_UNSHARED, False, False]
+    assert (defaults.ONE_SHOT_TTA, defaults.ONE_SHOT_TTA_UNSHARED) == (8, 4)

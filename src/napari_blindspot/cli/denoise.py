@@ -137,7 +137,8 @@ def cmd_denoise(args: argparse.Namespace) -> int:
                  "For unlike images, denoise each with its own command.")
         model = train_on(args, images)
         if args.tta is None:
-            args.tta = one_shot_tta_for_pixels(sum(int(np.prod(im.data.shape)) for im in images))
+            args.tta = one_shot_tta_for_pixels(sum(int(np.prod(im.data.shape)) for im in images),
+                                               model.shares_tta)
             if args.tta:
                 info(f"One-shot: denoising with {args.tta}-fold test-time augmentation "
                      f"({tta_words(args.tta)}; " + ("--tta for all 8 transforms, " if args.tta != 8 else "")

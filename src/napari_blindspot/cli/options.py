@@ -149,6 +149,7 @@ def add_common(p: argparse.ArgumentParser) -> None:
                    "out empty chunks; default: refuse an incomplete store)")
     p.add_argument("--tta", action=argparse.BooleanOptionalAction, default=None,
                    help="8-fold test-time augmentation, the rotations and their mirror images "
-                   "(0.2-0.4 dB better; prediction takes about 4x one pass with HQ-SSL, 8x with the "
-                   "others; default: on for one-shot `denoise` of up to 1 megapixel, else off)")
+                   "(0.2-0.4 dB better; prediction takes about 3.3x one pass with HQ-SSL 2D, 8x "
+                   "with the others; default for one-shot `denoise` of up to 1 megapixel: all 8 "
+                   "with HQ-SSL 2D, the 4 rotations otherwise; else off)")
     p.add_argument("-v", "--verbose", action="store_true", help="log details")

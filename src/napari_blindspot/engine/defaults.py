@@ -7,7 +7,8 @@ The evidence (docs/benchmarks.md, docs/performance.md, issue 20) picks them:
 - the length of a run that trains and then denoises (one-shot ``blindspot denoise`` and the
   widget's Train): a time budget, so a busy or slow machine still ends in time.  On a CPU,
   45 s: ~500 steps on two quiet cores, 39.5 dB mean over the ten FMD confocal fields with
-  4-rotation test-time augmentation, about a minute in all for a 512x512 frame (issue 23,
+  4-rotation test-time augmentation (since issue 22's seventh round all eight transforms where
+  the rotations share a network pass), about a minute in all for a 512x512 frame (issue 23,
   docs/performance.md: "A result in a minute"); 165 s (``--minutes 2.75``) gives ~0.5 dB more.
   On a GPU no measurement picks a length yet: it keeps 165 s, which buys many more steps.
 
@@ -27,10 +28,13 @@ from .config import DEFAULT_METHOD, LEGACY_METHOD, TrainConfig
 #: One-shot `denoise` and the widget's Train predict with test-time augmentation over this many
 #: transforms (the four rotations and their mirror images) unless told --no-tta: +0.1-0.3 dB on
 #: FMD fields, filaments, membranes and textures with the rotations (docs/fine_structures.md,
-#: docs/performance.md), +0.03-0.15 dB more with the mirror images (issue 22, the seventh
-#: round), in the time the rotations alone took before HQ-SSL's rotations shared one network
-#: pass.  Above ONE_SHOT_TTA_MAX_PIXELS pixels prediction would take too long: no augmentation.
+#: docs/performance.md), +0.01-0.14 dB more with the mirror images (issue 22, the seventh
+#: round), in less time than the rotations alone took before HQ-SSL's 2D rotations shared one
+#: network pass.  Models whose transforms share no pass (other methods, 3D) predict over the
+#: ONE_SHOT_TTA_UNSHARED rotations, as before.  Above ONE_SHOT_TTA_MAX_PIXELS pixels prediction
+#: would take too long: no augmentation.
 ONE_SHOT_TTA = 8
+ONE_SHOT_TTA_UNSHARED = 4
 ONE_SHOT_TTA_MAX_PIXELS = 4 * 512 * 512
 #: Seconds of training of a run that trains and then denoises, per device type.
 DEFAULT_BUDGET_S = {"cpu": 45.0, "cuda": 165.0, "mps": 165.0}
@@ -84,23 +88,27 @@ def default_plan(device_type: str = "cpu", shape: tuple[int, ...] | None = None,
                          **values).validate()
     train_s, predict_s = expected_duration(config, shape, kind, threads)
     if predict_s is not None:  # the passes of the test-time augmentation
-        predict_s *= tta_passes(config, int(one_shot_tta(shape) or 1))
+        shared = method_class(DEFAULT_METHOD)(config).shares_tta(config)
+        predict_s *= tta_passes(config, int(one_shot_tta(shape, shared) or 1))
     return DefaultPlan(plan.method, budget, None, kind, reason, train_s, predict_s)
 
 
-def one_shot_tta(shape: tuple[int, ...]) -> int | bool:
+def one_shot_tta(shape: tuple[int, ...], shared: bool = True) -> int | bool:
     """The test-time augmentation a train-then-denoise run of data of ``shape`` predicts with
     (:func:`one_shot_tta_for_pixels` of its number of pixels)."""
     pixels = 1
     for n in shape:
         pixels *= int(n)
-    return one_shot_tta_for_pixels(pixels)
+    return one_shot_tta_for_pixels(pixels, shared)
 
 
-def one_shot_tta_for_pixels(pixels: int) -> int | bool:
-    """Transforms of the test-time augmentation for ``pixels`` pixels in all:
-    :data:`ONE_SHOT_TTA` up to :data:`ONE_SHOT_TTA_MAX_PIXELS`, else False (none)."""
-    return ONE_SHOT_TTA if ONE_SHOT_TTA and pixels <= ONE_SHOT_TTA_MAX_PIXELS else False
+def one_shot_tta_for_pixels(pixels: int, shared: bool = True) -> int | bool:
+    """Transforms of the test-time augmentation for ``pixels`` pixels in all: up to
+    :data:`ONE_SHOT_TTA_MAX_PIXELS`, :data:`ONE_SHOT_TTA` for a model whose transforms share
+    network passes (``shared``, :attr:`.DenoisingModel.shares_tta`), else
+    :data:`ONE_SHOT_TTA_UNSHARED`; above, False (none)."""
+    n = ONE_SHOT_TTA if shared else ONE_SHOT_TTA_UNSHARED
+    return n if n and pixels <= ONE_SHOT_TTA_MAX_PIXELS else False
 
 
 def tta_words(transforms: int | bool) -> str:
@@ -110,5 +118,5 @@ def tta_words(transforms: int | bool) -> str:
 
 
 __all__ = ["BEST_QUALITY_BUDGET_S", "DEFAULT_BUDGET_S", "DEFAULT_METHOD", "DefaultPlan", "LEGACY_METHOD", "ONE_SHOT_TTA",
-           "ONE_SHOT_TTA_MAX_PIXELS", "default_plan", "one_shot_tta",
+           "ONE_SHOT_TTA_MAX_PIXELS", "ONE_SHOT_TTA_UNSHARED", "default_plan", "one_shot_tta",
            "one_shot_tta_for_pixels", "tta_words"]

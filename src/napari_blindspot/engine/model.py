@@ -129,6 +129,11 @@ class DenoisingModel:
         """The lines ``blindspot info`` prints (:mod:`.model_info`)."""
         return model_info.describe(self)
 
+    @property
+    def shares_tta(self) -> bool:
+        """Whether a test-time augmentation shares network passes between its transforms."""
+        return self.method.shares_tta(self.config)
+
     def infer_fn(self, channel: int | None = None) -> Callable[[torch.Tensor], dict[str, torch.Tensor]]:
         """The network's inference on normalised batches ``(B, C, [Z,] Y, X)`` of data channel
         ``channel`` (independent-channel models; None: all channels at once), in the model's
@@ -147,7 +152,8 @@ class DenoisingModel:
             with autocast(device, dtype):
                 return self.method.infer_tta(net, x, transforms, channels)
 
-        infer.with_tta = with_tta  # type: ignore[attr-defined]  # tiling.infer_with_tta
+        if self.method.shares_tta(self.config):  # tiling.infer_with_tta
+            infer.with_tta = with_tta  # type: ignore[attr-defined]
         return infer
 
     def _view(self, data: Any, axes: str | None) -> CanonicalView:

@@ -279,9 +279,9 @@ class DenoiseController(ResultExport, Reporter):
         if model.device.type == "cpu":
             configure_threads(interactive_threads())
         keys = ("denoised", "uncertainty") if model.has_uncertainty else ("denoised",)
-        # test-time augmentation as one-shot `blindspot denoise` does it (the rotations, small
-        # images); a bioimage.io model from another tool predicts as its package says
-        tta = one_shot_tta(tuple(source.data.shape)) if tta and model.native else False
+        # test-time augmentation as one-shot `blindspot denoise` does it (rotations and mirror
+        # images, up to 1 MP); a bioimage.io model from another tool predicts as its package says
+        tta = one_shot_tta(tuple(source.data.shape), model.shares_tta) if tta and model.native else False
         if should_stream(source.data, len(keys)):  # lazy layers that fill in as they are written
             if not model.native:
                 raise LayerError(f"{source.name!r} is too big for memory, and a bioimage.io model from "

@@ -195,6 +195,11 @@ class Method:
         """Denoise ``x``: ``{"denoised": ..., ["std": ...]}``, same shape as ``x``."""
         return {"denoised": net(x)}
 
+    def shares_tta(self, config: TrainConfig) -> bool:
+        """Whether :meth:`infer_tta` shares network passes between the transforms for a model
+        of ``config`` (then a test-time augmentation costs less than a pass per transform)."""
+        return False
+
     def infer_tta(self, net: nn.Module, x: torch.Tensor, transforms: tuple[tuple[int, bool], ...],
                   channels: torch.Tensor | None = None) -> dict[str, torch.Tensor] | None:
         """:meth:`infer` averaged over the test-time ``transforms`` (``(quarter turns,

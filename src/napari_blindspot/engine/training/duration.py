@@ -89,7 +89,8 @@ SHARED_TTA_PASSES = {4: 1.64, 8: 3.29}
 
 def tta_passes(config: "TrainConfig", transforms: int) -> float:
     """How many plain prediction passes a test-time augmentation over ``transforms`` costs."""
-    if config.method == "hqssl" and not config.train_3d and transforms in SHARED_TTA_PASSES:
+    if (config.method == "hqssl" and not config.train_3d and config.noise_model != "mean-only"
+            and transforms in SHARED_TTA_PASSES):
         return SHARED_TTA_PASSES[transforms]
     return float(max(1, transforms))
 

@@ -97,12 +97,13 @@ class SettingsPanel(QWidget):
         self.device = self.general_editors["device"]
         self.channels = self.general_editors["channels"]
         self.tile = self.general_editors["tile_size"]
-        self.tta = QCheckBox("rotations and mirror images")
-        self.tta.setToolTip(f"Average the prediction over the 4 rotations and their mirror images "
-                            f"({ONE_SHOT_TTA} in all; +0.1-0.4 dB), as one-shot `blindspot denoise` "
-                            "does; HQ-SSL's rotations share one network pass, so it takes about 4x "
-                            "one pass, other methods 8x. Images over "
-                            f"{ONE_SHOT_TTA_MAX_PIXELS / 1e6:.0f} MP are denoised without it.")
+        self.tta = QCheckBox("rotations (+ mirror images)")
+        self.tta.setToolTip("Average the prediction over the 4 rotations (+0.1-0.3 dB) and, for HQ-SSL "
+                            "2D, their mirror images too (+0.01-0.14 dB more), as one-shot `blindspot "
+                            "denoise` does; HQ-SSL's rotations share one network pass, so its "
+                            f"{ONE_SHOT_TTA} transforms take about 3.3x one pass, other methods' 4 "
+                            f"rotations 4x. Images over {ONE_SHOT_TTA_MAX_PIXELS / 1e6:.0f} MP are "
+                            "denoised without it.")
         self.tta.setChecked(True)
         self.live_preview = QCheckBox("live preview while training")
         self.live_preview.setChecked(True)

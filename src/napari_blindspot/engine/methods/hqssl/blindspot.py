@@ -199,15 +199,16 @@ class BlindSpotUNet(nn.Module):
         passes for eight transforms instead of eight."""
         if self.ndim != 2 or any(s % 2 ** self.depth for s in x.shape[2:]):
             return None
-        feats: dict[bool, list[torch.Tensor]] = {}
-        outs = []
-        for k, mirrored in transforms:
-            if mirrored not in feats:
-                feats[mirrored] = self._branches(torch.flip(x, dims=(-1,)) if mirrored else x)
-            b = feats[mirrored]
-            if mirrored:  # branch j of the transformed input is the mirror image's branch j - k
-                out = torch.flip(self._fuse([b[(j - k) % 4] for j in range(4)]), dims=(-1,))
-            else:  # branch j of the input turned by k is the input's branch j + k, turned by k
-                out = self._fuse([b[(j + k) % 4] for j in range(4)])
-            outs.append(out)
-        return outs
+        outs: list[torch.Tensor | None] = [None] * len(transforms)
+        for mirrored in (False, True):  # one mirror state's branch features alive at a time
+            wanted = [(i, k) for i, (k, m) in enumerate(transforms) if m == mirrored]
+            if not wanted:
+                continue
+            b = self._branches(torch.flip(x, dims=(-1,)) if mirrored else x)
+            for i, k in wanted:
+                if mirrored:  # branch j of the transformed input is the mirror image's branch j - k
+                    outs[i] = torch.flip(self._fuse([b[(j - k) % 4] for j in range(4)]), dims=(-1,))
+                else:  # branch j of the input turned by k is the input's branch j + k, turned by k
+                    outs[i] = self._fuse([b[(j + k) % 4] for j in range(4)])
+            del b
+        return outs  # type: ignore[return-value]

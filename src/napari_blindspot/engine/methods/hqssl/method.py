@@ -224,8 +224,9 @@ class HQSSL(Method):
         self.from_prior = self.blend_prior = n > 0
         if not n:
             return ""
+        blend = f", then blended with it ({PRIOR_KEEP:g} fine-tuned weights)" if PRIOR_KEEP < 1 else ""
         return ("started from the trained prior" + (f" ({n} networks)" if n > 1 else "")
-                + self._rate_note() + f", then blended with it ({PRIOR_KEEP:g} fine-tuned weights)")
+                + self._rate_note() + blend)
 
     def continue_weights(self, info: dict[str, Any]) -> str:
         """A model that started from the prior goes on at :data:`PRIOR_LR_SCALE` of the rate."""
@@ -375,6 +376,9 @@ class HQSSL(Method):
             return {"denoised": net(y).float()}
         mu, prior = net.prior(y)
         return net.posterior(y, mu, prior, channels)
+
+    def shares_tta(self, config: TrainConfig) -> bool:
+        return not config.train_3d and config.noise_model != "mean-only"
 
     def infer_tta(self, net: nn.Module, x: torch.Tensor, transforms: tuple[tuple[int, bool], ...],
                   channels: torch.Tensor | None = None) -> dict[str, torch.Tensor] | None:
