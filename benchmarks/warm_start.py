@@ -191,7 +191,7 @@ def measure(args: argparse.Namespace) -> None:
                  "tta4": psnr(clean, predict(model, noisy, "tta4"), peak),
                  "date": time.strftime("%Y-%m-%d %H:%M")}
         # as one-shot `blindspot denoise` predicts: all eight transforms on small images
-        shots = one_shot_tta(noisy.shape)
+        shots = one_shot_tta(noisy.shape, model.shares_tta)
         entry["oneshot_tta"] = shots
         entry["oneshot"] = entry["tta4"] if shots == 4 else psnr(
             clean, np.asarray(model.denoise(noisy, "YX", tta=shots), np.float32), peak)

@@ -88,7 +88,7 @@ def default_plan(device_type: str = "cpu", shape: tuple[int, ...] | None = None,
                          **values).validate()
     train_s, predict_s = expected_duration(config, shape, kind, threads)
     if predict_s is not None:  # the passes of the test-time augmentation
-        shared = method_class(DEFAULT_METHOD)(config).shares_tta(config)
+        shared = method_class(DEFAULT_METHOD).shares_tta(config)
         predict_s *= tta_passes(config, int(one_shot_tta(shape, shared) or 1))
     return DefaultPlan(plan.method, budget, None, kind, reason, train_s, predict_s)
 

@@ -195,7 +195,8 @@ class Method:
         """Denoise ``x``: ``{"denoised": ..., ["std": ...]}``, same shape as ``x``."""
         return {"denoised": net(x)}
 
-    def shares_tta(self, config: TrainConfig) -> bool:
+    @classmethod
+    def shares_tta(cls, config: TrainConfig) -> bool:
         """Whether :meth:`infer_tta` shares network passes between the transforms for a model
         of ``config`` (then a test-time augmentation costs less than a pass per transform)."""
         return False

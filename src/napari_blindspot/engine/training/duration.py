@@ -89,8 +89,9 @@ SHARED_TTA_PASSES = {4: 1.64, 8: 3.29}
 
 def tta_passes(config: "TrainConfig", transforms: int) -> float:
     """How many plain prediction passes a test-time augmentation over ``transforms`` costs."""
-    if (config.method == "hqssl" and not config.train_3d and config.noise_model != "mean-only"
-            and transforms in SHARED_TTA_PASSES):
+    from ..methods.registry import method_class
+
+    if transforms in SHARED_TTA_PASSES and method_class(config.method).shares_tta(config):
         return SHARED_TTA_PASSES[transforms]
     return float(max(1, transforms))
 

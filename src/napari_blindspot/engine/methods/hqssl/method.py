@@ -377,7 +377,8 @@ class HQSSL(Method):
         mu, prior = net.prior(y)
         return net.posterior(y, mu, prior, channels)
 
-    def shares_tta(self, config: TrainConfig) -> bool:
+    @classmethod
+    def shares_tta(cls, config: TrainConfig) -> bool:
         return not config.train_3d and config.noise_model != "mean-only"
 
     def infer_tta(self, net: nn.Module, x: torch.Tensor, transforms: tuple[tuple[int, bool], ...],
