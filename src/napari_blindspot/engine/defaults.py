@@ -80,16 +80,14 @@ def default_plan(device_type: str = "cpu", shape: tuple[int, ...] | None = None,
     plan = DefaultPlan(DEFAULT_METHOD, budget, None, kind, reason)
     if shape is None or axes is None:
         return plan
-    from .training.duration import expected_duration, tta_passes
+    from .training.duration import expected_duration
     from .methods.registry import method_class
 
     values = method_class(DEFAULT_METHOD).defaults_for(kind, False)
     config = TrainConfig(method=DEFAULT_METHOD, axes=axes, steps=None, time_budget_s=budget,
                          **values).validate()
-    train_s, predict_s = expected_duration(config, shape, kind, threads)
-    if predict_s is not None:  # the passes of the test-time augmentation
-        shared = method_class(DEFAULT_METHOD).shares_tta(config)
-        predict_s *= tta_passes(config, int(one_shot_tta(shape, shared) or 1))
+    tta = one_shot_tta(shape, method_class(DEFAULT_METHOD).shares_tta(config))
+    train_s, predict_s = expected_duration(config, shape, kind, threads, tta=tta)
     return DefaultPlan(plan.method, budget, None, kind, reason, train_s, predict_s)
 
 

@@ -14,7 +14,7 @@ import weakref
 from typing import Any
 
 from ..engine import BlindspotError, TrainConfig, method_class, select_device
-from ..engine.defaults import DefaultPlan, default_plan
+from ..engine.defaults import DefaultPlan, default_plan, one_shot_tta
 from ..engine.system.device import interactive_threads
 from ..engine.training.duration import DURATION_WARNING_S, expected_duration
 from ..engine.methods.hqssl.stillness import Stillness, stillness
@@ -33,10 +33,12 @@ def widget_plan(device_name: str = "auto") -> DefaultPlan:
 
 
 def expected_text(method: str, settings: dict[str, Any], shape: tuple[int, ...] | None,
-                  axes: str, train_3d: bool = False) -> tuple[str, str]:
+                  axes: str, train_3d: bool = False, tta: bool = False) -> tuple[str, str]:
     """``(short, long)``: e.g. ``ready · about 3:43 expected`` for the progress bar and
     ``Expected: about 3:43 (training 2:45, denoising about 58 s on 1 CPU thread).`` for its
-    tooltip; empty texts when the layer or the settings do not allow an estimate."""
+    tooltip; empty texts when the layer or the settings do not allow an estimate.  ``tta``:
+    the denoising averages the test-time augmentation the widget predicts with
+    (:func:`~napari_blindspot.engine.defaults.one_shot_tta`), whose passes it counts."""
     if shape is None or not axes:
         return "", ""
     try:
@@ -47,7 +49,8 @@ def expected_text(method: str, settings: dict[str, Any], shape: tuple[int, ...] 
         log.debug("no expected duration: %s", exc)
         return "", ""
     threads = interactive_threads()
-    train_s, predict_s = expected_duration(config, tuple(shape), kind, threads)
+    transforms = one_shot_tta(tuple(shape), method_class(method).shares_tta(config)) if tta else False
+    train_s, predict_s = expected_duration(config, tuple(shape), kind, threads, tta=transforms)
     if train_s is None:
         return "", ("Expected: a length in epochs is not estimated before training; the progress "
                     "bar shows the time left once it runs.")

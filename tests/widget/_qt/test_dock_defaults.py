@@ -57,6 +57,15 @@ def test_the_widget_starts_from_the_engines_defaults_and_says_how_long(docked, q
     widget.set_method("n2v2")
     qtbot.waitUntil(lambda: "training 45 s" not in widget.progress.toolTip(), timeout=5_000)
     assert widget.progress.toolTip().startswith("Expected: about ")
+    assert widget.select_layer(viewer.add_image(np.zeros((512, 512), np.uint16), name="frame"))
+    widget.set_method("hqssl")
+    widget.update_expected()  # the denoising counts the test-time augmentation, as checked
+    with_tta = widget.progress.toolTip()
+    assert widget.settings.tta.isChecked() and "denoising about" in with_tta
+    widget.settings.tta.setChecked(False)
+    qtbot.waitUntil(lambda: widget.progress.toolTip() not in ("", with_tta), timeout=5_000)
+    widget.settings.tta.setChecked(True)
+    qtbot.waitUntil(lambda: widget.progress.toolTip() == with_tta, timeout=5_000)
     widget.settings.length.setText("nonsense")
     qtbot.waitUntil(lambda: widget.progress.toolTip() == "", timeout=5_000)
     assert widget.progress.format() == "ready"

@@ -97,11 +97,13 @@ def tta_passes(config: "TrainConfig", transforms: int) -> float:
 
 
 def expected_duration(config: "TrainConfig", shape: tuple[int, ...], device_type: str,
-                      threads: int | None = None) -> tuple[float | None, float | None]:
+                      threads: int | None = None, *, tta: int | bool = False,
+                      ) -> tuple[float | None, float | None]:
     """``(training, denoising)`` seconds expected for ``config`` on data of ``shape`` (None
     where unknown): a time budget is its own training time; a step count on a CPU uses the
     measured rates above, scaled by ``threads`` (default all cores); a GPU is not
-    estimated (no measurement yet), nor a length in epochs."""
+    estimated (no measurement yet), nor a length in epochs.  The denoising predicts with a
+    test-time augmentation over ``tta`` transforms (False: none), :func:`tta_passes` each."""
     from ..system.device import available_cores
 
     cpu = device_type.split(":")[0] == "cpu"
@@ -127,4 +129,6 @@ def expected_duration(config: "TrainConfig", shape: tuple[int, ...], device_type
     if "C" in config.axes and config.channels == "joint":
         pixels /= max(1, int(shape[config.axes.index("C")]))
     predict_s = pixels / (predict_rate * scale) if predict_rate else None
+    if predict_s is not None and tta:
+        predict_s *= tta_passes(config, int(tta))
     return train_s, predict_s

@@ -112,6 +112,7 @@ class BlindspotWidget(QWidget):
         s.patch.valueChanged.connect(schedule)
         s.patch_z.valueChanged.connect(schedule)
         s.device_changed.connect(schedule)
+        s.tta.toggled.connect(schedule)
         for panel in s.panels.values():
             panel.batch.valueChanged.connect(schedule)
             for editor in panel.editors.values():
@@ -132,8 +133,8 @@ class BlindspotWidget(QWidget):
             self.training.show_expected("", "")
             return
         self.inputs.show_still_hint(self._still.text(layer, self.inputs.axes, self.inputs.method, settings))
-        self.training.show_expected(*expected_text(self.inputs.method, settings, shape,
-                                                   self.inputs.axes, self.inputs.three_d))
+        self.training.show_expected(*expected_text(self.inputs.method, settings, shape, self.inputs.axes,
+                                                   self.inputs.three_d, self.settings.tta.isChecked()))
 
     def _build(self) -> None:
         c = self.controller
