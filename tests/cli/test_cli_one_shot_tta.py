@@ -59,28 +59,3 @@ def test_the_one_shot_transforms_and_their_expected_time():
     assert 3 < tta_passes(cfg, 8) < 5 and tta_passes(cfg, 1) == 1
     assert tta_passes(cfg.replace(method="n2v2"), 8) == 8
 
-
-def test_the_widgets_expected_time_counts_its_test_time_augmentation():
-    """The widget's estimate before Train counts the passes of the test-time augmentation it
-    will predict with (the checkbox): HQ-SSL's eight shared transforms, N2V2's four rotations."""
-    import re
-
-    from napari_blindspot.engine import TrainConfig
-    from napari_blindspot.engine.training.duration import tta_passes
-    from napari_blindspot.text import format_duration
-    from napari_blindspot.widget.expected import expected_text
-
-    def denoising(method: str, tta: bool) -> str:
-        _, long = expected_text(method, {"steps": 100, "device": "cpu"}, (512, 512), "YX", tta=tta)
-        return re.search(r"denoising about (.+?) on", long).group(1)
-
-    for method, transforms in (("hqssl", 8), ("n2v2", 4)):
-        cfg = TrainConfig.for_method(method, axes="YX", device="cpu")
-        assert tta_passes(cfg, transforms) > 1
-        assert denoising(method, True) != denoising(method, False), method
-    from napari_blindspot.engine.system.device import interactive_threads
-    from napari_blindspot.engine.training.duration import expected_duration
-
-    cfg = TrainConfig.for_method("hqssl", axes="YX", device="cpu", steps=100)
-    plain = expected_duration(cfg, (512, 512), "cpu", interactive_threads())[1]
-    assert denoising("hqssl", True) == format_duration(plain * tta_passes(cfg, 8))

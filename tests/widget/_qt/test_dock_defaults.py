@@ -30,8 +30,10 @@ def docked(make_napari_viewer):
     widget.shutdown()
 
 
-def test_the_widget_starts_from_the_engines_defaults_and_says_how_long(docked, qtbot):
+def test_the_widget_starts_from_the_engines_defaults_and_says_how_long(docked, qtbot, monkeypatch):
     viewer, widget = docked
+    # the estimate scales with the threads: one, so that its seconds stay readable on any machine
+    monkeypatch.setattr("napari_blindspot.widget.expected.interactive_threads", lambda: 1)
     plan = default_plan("cpu")
     assert widget.inputs.method == plan.method == DEFAULT_METHOD == "hqssl"
     assert widget.settings.method == "hqssl"

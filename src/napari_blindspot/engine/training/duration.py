@@ -102,8 +102,9 @@ def expected_duration(config: "TrainConfig", shape: tuple[int, ...], device_type
     """``(training, denoising)`` seconds expected for ``config`` on data of ``shape`` (None
     where unknown): a time budget is its own training time; a step count on a CPU uses the
     measured rates above, scaled by ``threads`` (default all cores); a GPU is not
-    estimated (no measurement yet), nor a length in epochs.  The denoising predicts with a
-    test-time augmentation over ``tta`` transforms (False: none), :func:`tta_passes` each."""
+    estimated (no measurement yet), nor a length in epochs.  The denoising predicts with the
+    test-time augmentation ``tta`` (as :func:`~.prediction.tiling.tta_count` reads it: False
+    none, True all 8, or the number of transforms), counted in :func:`tta_passes`."""
     from ..system.device import available_cores
 
     cpu = device_type.split(":")[0] == "cpu"
@@ -130,5 +131,7 @@ def expected_duration(config: "TrainConfig", shape: tuple[int, ...], device_type
         pixels /= max(1, int(shape[config.axes.index("C")]))
     predict_s = pixels / (predict_rate * scale) if predict_rate else None
     if predict_s is not None and tta:
-        predict_s *= tta_passes(config, int(tta))
+        from ..prediction.tiling import tta_count
+
+        predict_s *= tta_passes(config, tta_count(tta))
     return train_s, predict_s
