@@ -36,7 +36,9 @@ def test_dependencies_follow_the_gpu_machines_markers(tmp_path, monkeypatch):
 def test_steps_are_timed_stopped_and_skipped(tmp_path, monkeypatch):
     gpu = _gpu(monkeypatch)
     monkeypatch.setattr(gpu.Session, "MIN_STEP_S", 0.2)
+    monkeypatch.setattr(gpu.tempfile, "tempdir", str(tmp_path))  # its scratch folder: not left in /tmp
     session = gpu.Session(tmp_path, minutes=0.05, smoke=True)  # 3 s for everything
+    assert session.tmp.parent == tmp_path
     rc, text = session.step("ok", [sys.executable, "-c", "print('hello')"], 10)
     assert rc == 0 and "hello" in text
     rc, text = session.step("slow", [sys.executable, "-c", "import time; time.sleep(30)"], 1.0)
@@ -45,4 +47,5 @@ def test_steps_are_timed_stopped_and_skipped(tmp_path, monkeypatch):
     assert session.step("late", [sys.executable, "-c", "pass"], 10) == (None, "")
     assert session.results["late"]["skipped"]
     assert session.results["ok"]["exit"] == 0 and session.results["slow"]["exit"] is None
+    session.log.close()
     assert "== slow: exit None" in (tmp_path / "gpu.log").read_text()
