@@ -38,7 +38,9 @@ picture is stored in them, so they carry this project's licence::
     python -m benchmarks.prior_training --steps 14000 --batch 4 --lr 1e-3 --threads 2 --seed 3 \
         --natural 0.5 --start longer_prior.pt --out prior_31k.pt            # the sixth round's
     python -m benchmarks.prior_training --steps 14000 --batch 4 --lr 1e-3 --threads 2 --seed 4 \
-        --natural 0.5 --start prior_31k.pt --out prior_2d.pt                # the shipped one
+        --natural 0.5 --start prior_31k.pt --out prior_45k.pt               # the eighth round's
+    python -m benchmarks.prior_training --steps 16000 --batch 4 --lr 1e-3 --threads 2 --seed 5 \
+        --natural 0.5 --start prior_45k.pt --out prior_2d.pt                # the shipped one
     python -m benchmarks.warm_start measure --arm prior --prior prior_2d.pt --label candidate ...
 """
 

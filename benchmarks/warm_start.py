@@ -6,7 +6,7 @@ The first prior's training images are generated here from seeds: filaments and m
 seeds) and textured blobs (nuclei-like), with the Poisson-Gaussian noise measured on FMD.  The
 shipped prior is that one trained further by :mod:`benchmarks.prior_training` (issue 22): on a
 broader generated set, then with natural pictures bundled with scikit-image (BSD, most stated
-CC0 or public domain; not ``camera``, which Set12 holds), 45,000 steps in all; the weights carry
+CC0 or public domain; not ``camera``, which Set12 holds), 61,000 steps in all; the weights carry
 the project's own licence.  It is fine-tuned at a quarter of the learning rate (``PRIOR_LR_SCALE``)
 and blended back with the prior (``PRIOR_KEEP``; ``--keep`` to measure another share).  It is
 measured on the real FMD confocal fields (cells and nuclei, which no prior saw), Set12's natural
@@ -216,12 +216,14 @@ def bm3d_psnr() -> dict[str, float]:
 #: fifth round's trained 14,000 steps further; measured again in the seventh round, on the same
 #: machine as the blended arm: ``--keep 1 --label keep1``; the sixth round's own results are kept
 #: under ``prior_v5``), the seventh round's (the sixth round's prior, the fine-tuned weights
-#: blended back with it: method.PRIOR_KEEP; ``prior_v6``) and the shipped one (the eighth
-#: round's: that prior trained 14,000 steps further, blended the same way).
+#: blended back with it: method.PRIOR_KEEP; ``prior_v6``), the eighth round's (that prior
+#: trained 14,000 steps further, blended the same way; ``prior_v7``) and the shipped one (the
+#: ninth round's: trained 16,000 steps further again).
 ARMS = (("scratch", "from scratch"), ("prior_v1", "first prior"),
         ("prior_v2", "broader prior, full rate"), ("prior_v3q", "natural pictures, 9,500 steps"),
         ("prior_v4", "natural pictures, 17,000 steps"), ("keep1", "31,000 steps, not blended"),
-        ("prior_v6", "31,000 steps, blended"), ("prior", "45,000 steps, blended (shipped)"))
+        ("prior_v6", "31,000 steps, blended"), ("prior_v7", "45,000 steps, blended"),
+        ("prior", "61,000 steps, blended (shipped)"))
 
 
 def _cell(v: float | None, fmt: str = ".2f") -> str:

@@ -67,6 +67,7 @@ def test_the_warm_start_table_differences(monkeypatch):
 
     res = {"prior|500": {"fmd_a": {"tta4": 40.5}, "fmd_b": {"tta4": 39.0},
                          "set12_a": {"tta4": 29.0, "oneshot": 29.1}},
+           "prior_v7|500": {"fmd_a": {"tta4": 40.45}, "set12_a": {"tta4": 28.95, "oneshot": 29.05}},
            "prior_v6|500": {"fmd_a": {"tta4": 40.4}, "set12_a": {"tta4": 28.9, "oneshot": 28.95}},
            "keep1|500": {"fmd_a": {"tta4": 40.3}, "set12_a": {"tta4": 28.75, "oneshot": 28.8}},
            "prior_v5|500": {"fmd_a": {"tta4": 60.0}},  # kept in the results, not in the table
@@ -79,12 +80,12 @@ def test_the_warm_start_table_differences(monkeypatch):
                            "set12_a": {"tta4": 28.0}}}
     text = table(res, {"set12_a": 29.5, "fmd_b": 38.0})
     assert "50.00" not in text and "60.00" not in text
-    assert "| fmd_a | 500 | 40.00 | 40.10 | 40.20 | 40.25 | 40.28 | 40.30 | 40.40 | 40.50 | — | +0.50 | +0.10 | — | — |" in text
+    assert "| fmd_a | 500 | 40.00 | 40.10 | 40.20 | 40.25 | 40.28 | 40.30 | 40.40 | 40.45 | 40.50 | — | +0.50 | +0.05 | — | — |" in text
     # no one-shot result recorded: BM3D is compared with the four rotations' result
-    assert "| fmd_b | 500 | 39.50 | — | — | — | — | — | — | 39.00 | — | -0.50 | — | 38.00 | +1.00 |" in text
-    assert "| fmd_c | 500 | 30.00 | — | — | — | — | — | — | — | — | — | — | — | — |" in text
+    assert "| fmd_b | 500 | 39.50 | — | — | — | — | — | — | — | 39.00 | — | -0.50 | — | 38.00 | +1.00 |" in text
+    assert "| fmd_c | 500 | 30.00 | — | — | — | — | — | — | — | — | — | — | — | — | — |" in text
     # the arms compare at four rotations; BM3D against the shipped one-shot result (29.1)
-    assert "| set12_a | 500 | 28.00 | — | — | 28.50 | — | 28.75 | 28.90 | 29.00 | 29.10 | +1.00 | +0.10 | 29.50 | -0.40 |" in text
-    assert "| **mean, fmd** (images measured) | 500 | | | | | | | | | | **+0.00** (2) | **+0.10** (1) | | **+1.00** (1) |" in text
-    assert ("| **mean, set12** (images measured) | 500 | | | | | | | | | | **+1.00** (1) | **+0.10** (1) | | "
+    assert "| set12_a | 500 | 28.00 | — | — | 28.50 | — | 28.75 | 28.90 | 28.95 | 29.00 | 29.10 | +1.00 | +0.05 | 29.50 | -0.40 |" in text
+    assert "| **mean, fmd** (images measured) | 500 | | | | | | | | | | | **+0.00** (2) | **+0.05** (1) | | **+1.00** (1) |" in text
+    assert ("| **mean, set12** (images measured) | 500 | | | | | | | | | | | **+1.00** (1) | **+0.05** (1) | | "
             "**-0.40** (1) |") in text
